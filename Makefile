@@ -1,0 +1,81 @@
+# pro-pipeline — one-command set-up, demo, tests and lint.
+#
+#   make demo    create .venv, install everything, run the embedded default on this machine
+#   make test    create .venv if needed, install, run the whole test suite
+#   make lint    ruff, mypy (strict on the pure core) and the import-layer contracts
+#
+# Torch: the install never lets pip choose torch.  It installs $(TORCH_SPEC) first
+# (default torch==2.13.0, the CPU wheel), then constrains everything else to the torch
+# that is installed.  On a GPU machine keep your own CUDA torch with TORCH_SPEC= :
+#   python3 -m venv .venv && .venv/bin/pip install torch --index-url https://download.pytorch.org/whl/cu124
+#   make test TORCH_SPEC=
+SHELL        := /bin/bash
+.SHELLFLAGS  := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+VENV        ?= .venv
+TORCH_SPEC  ?= torch==2.13.0
+PYTEST_ARGS ?=
+DEMO_DIR    ?= demo-output
+
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+# pip prints a warning per package for the machine's unused local index folders.
+PIPQ        := 2>&1 | { grep -v 'is neither a file nor a directory' || true; }
+
+.PHONY: help venv demo test test-unit test-ml test-integration lint slim-check lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip $(PIPQ)
+
+# Re-installs only when the dependency declarations change.
+$(STAMP): $(BIN)/python pyproject.toml requirements/lock.txt
+	@if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/pip install -q "$(TORCH_SPEC)" $(PIPQ); fi
+	@$(BIN)/python -c "from importlib.metadata import version as v; print('torch==' + v('torch').split('+')[0])" \
+	  > $(VENV)/constraints.txt 2>/dev/null \
+	  || { echo "no torch in $(VENV): install one, or leave TORCH_SPEC at its default" >&2; exit 1; }
+	grep -v '^torch==' requirements/lock.txt >> $(VENV)/constraints.txt
+	$(BIN)/pip install -q -c $(VENV)/constraints.txt -e '.[test]' $(PIPQ)
+	@touch $@
+
+venv: $(STAMP)  ## create .venv and install everything (idempotent)
+
+demo: $(STAMP)  ## run the embedded default on this machine
+	$(BIN)/pro demo --out $(DEMO_DIR)
+
+test: $(STAMP)  ## run the whole test suite (unit, ml, integration)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)  ## only the unit tier
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+test-ml: $(STAMP)  ## only the ml tier
+	$(BIN)/pytest -m ml $(PYTEST_ARGS)
+
+test-integration: $(STAMP)  ## only the integration tier
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff, mypy and the import-layer contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# A torch-free environment with only the operator's requirement set, proving that
+# the operator image needs no ML stack.
+slim-check:  ## install the operator alone (no torch) into .venv-slim and import it
+	@[ -x .venv-slim/bin/python ] || $(PYTHON) -m venv .venv-slim
+	.venv-slim/bin/pip install -q -c requirements/lock.txt -r requirements/operator.txt $(PIPQ)
+	.venv-slim/bin/pip install -q --no-deps --force-reinstall . $(PIPQ)
+	.venv-slim/bin/python -c "import importlib.util as u, pro_operator; assert u.find_spec('torch') is None; print('pro_operator', pro_operator.__version__, 'imports without torch')"
+
+lock:  ## regenerate requirements/lock.txt from .venv (after changing dependencies)
+	$(BIN)/pip freeze --exclude-editable | grep -vE '^(torch|pro-pipeline)==' > requirements/lock.txt
+
+clean:  ## remove virtual environments, caches and outputs
+	rm -rf $(VENV) .venv-slim .pytest_cache .mypy_cache .ruff_cache $(DEMO_DIR) build *.egg-info

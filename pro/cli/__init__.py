@@ -1,0 +1,123 @@
+"""The ``pro`` command line: a verb table, lazy imports, and one error policy.
+
+Each verb lives in its own module exposing ``add_arguments(parser)`` and
+``run(args) -> int``.  Only the module of the verb being run is imported, so
+``pro --help`` and light verbs start without loading torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pro.errors import NotImplementedYet, UserError
+from pro.version import __version__
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One ``pro`` verb: where it lives and how ``pro --help`` lists it."""
+
+    name: str
+    group: str
+    summary: str
+    module: str | None = None
+    #: the issue that builds a verb whose ``module`` is still None
+    issue: int | None = None
+
+
+VERBS: tuple[Verb, ...] = (
+    Verb("run", "Pipeline", "Run a pipeline on this machine", issue=6),
+    Verb("validate", "Pipeline", "Check a pipeline file and report every problem at once", issue=6),
+    Verb("explain", "Pipeline", "Show the documentation of a spec field", issue=6),
+    Verb("render", "Pipeline", "Print the Kubernetes objects the operator would create", issue=7),
+    Verb("stage", "Pipeline", "Run one stage (the entrypoint a pod runs under torchrun)", issue=4),
+    Verb("store", "Artifacts", "Put, get, list and verify artifacts (s3://, file://, paths)", issue=3),
+    Verb("weights", "Models", "Predict per-prompt objective weights with an adapter", issue=4),
+    Verb("generate", "Models", "Generate completions with a policy and adapter weights", issue=5),
+    Verb("eval", "Models", "Compare two policies: win rate, rewards, report", issue=5),
+    Verb("toy", "Models", "Generate the toy world (data with a known answer)", issue=4),
+    Verb("demo", "Other", "Run the embedded default end to end on this machine", "pro.cli.demo"),
+    Verb("version", "Other", "Print the versions of pro and its main libraries", "pro.cli.version"),
+)
+
+_BY_NAME = {v.name: v for v in VERBS}
+
+
+def _top_help() -> str:
+    lines = ["pro runs PRO multi-objective alignment pipelines on this machine and on Kubernetes.", ""]
+    groups: dict[str, list[Verb]] = {}
+    for verb in VERBS:
+        groups.setdefault(verb.group, []).append(verb)
+    for group, verbs in groups.items():
+        lines.append(f"{group} commands:")
+        for v in verbs:
+            todo = "" if v.module else f"  (not implemented yet: issue #{v.issue})"
+            lines.append(f"  {v.name:<10}  {v.summary}{todo}")
+        lines.append("")
+    lines += [
+        "Usage:",
+        "  pro [command] [flags]",
+        "",
+        "Flags:",
+        "  -h, --help     help for pro",
+        "      --version  print the version",
+        "      --debug    show tracebacks for errors (or PRO_DEBUG=1)",
+        "",
+        'Use "pro <command> --help" for more information about a command.',
+    ]
+    return "\n".join(lines)
+
+
+def build_parser(verb: Verb) -> argparse.ArgumentParser:
+    """The parser of one verb, importing only that verb's module."""
+    parser = argparse.ArgumentParser(
+        prog=f"pro {verb.name}",
+        description=verb.summary + ".",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    if verb.module is not None:
+        importlib.import_module(verb.module).add_arguments(parser)
+    else:
+        parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pro`` console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("PRO_DEBUG", "") not in ("", "0")
+    if "--debug" in args[:1]:
+        debug, args = True, args[1:]
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_top_help())
+        return 0 if args else 2
+    if args[0] == "--version":
+        print(f"pro {__version__}")
+        return 0
+    verb = _BY_NAME.get(args[0])
+    if verb is None:
+        print(f'error: unknown command "{args[0]}" for "pro"', file=sys.stderr)
+        print("Run 'pro --help' for usage.", file=sys.stderr)
+        return 2
+    parser = build_parser(verb)
+    ns = parser.parse_args(args[1:])
+    debug = debug or ns.debug
+    try:
+        if verb.module is None:
+            raise NotImplementedYet(f"pro {verb.name}: not implemented yet (issue #{verb.issue})")
+        code: int = importlib.import_module(verb.module).run(ns)
+        return code
+    except UserError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,81 @@
+"""``pro demo``: run, on this machine, every part of the pipeline that is built so far.
+
+The finished demo is ``pro toy generate`` + ``pro run -f examples/toy/pipeline.yaml``
+(issue #6).  Until then each step runs if its part exists and says so if not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pro.errors import NotImplementedYet
+
+
+@dataclass(frozen=True)
+class Step:
+    """One demo step; ``action`` raises :class:`NotImplementedYet` while its part is missing."""
+
+    title: str
+    action: Callable[[Path, Console], str]
+
+
+def _environment(out: Path, console: Console) -> str:
+    import torch  # the demo is the one verb that should warm up torch
+
+    from pro.cli.version import versions
+
+    found = versions()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    missing = [k for k, v in found.items() if v is None]
+    if missing:
+        raise RuntimeError(f"missing libraries: {', '.join(missing)}")
+    return f"torch {found['torch']} on {device}, {torch.get_num_threads()} threads; all libraries present"
+
+
+def _not_built(issue: int, what: str) -> Callable[[Path, Console], str]:
+    def action(out: Path, console: Console) -> str:
+        raise NotImplementedYet(f"{what}: not built yet (issue #{issue})")
+
+    return action
+
+
+STEPS: tuple[Step, ...] = (
+    Step("environment", _environment),
+    Step("artifact store round trip", _not_built(3, "artifact store")),
+    Step("toy world, reward models, adapter", _not_built(4, "PRO core")),
+    Step("alignment and evaluation", _not_built(5, "alignment stage")),
+    Step("whole pipeline with pro run", _not_built(6, "pipeline runner")),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="demo-output", help="directory for the demo's outputs")
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = Table(title="pro demo")
+    for col in ("step", "result", "seconds", "details"):
+        table.add_column(col)
+    failed = False
+    for step in STEPS:
+        start = time.monotonic()
+        console.print(f"[bold]→ {step.title}[/bold]")
+        try:
+            details, result = step.action(out, console), "[green]ok[/green]"
+        except NotImplementedYet as err:
+            details, result = str(err), "[yellow]not built yet[/yellow]"
+        except Exception as err:  # a demo step that breaks is reported, the rest still runs
+            details, result, failed = f"{type(err).__name__}: {err}", "[red]failed[/red]", True
+        table.add_row(step.title, result, f"{time.monotonic() - start:.1f}", details)
+    console.print(table)
+    return 1 if failed else 0

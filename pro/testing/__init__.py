@@ -1,0 +1,1 @@
+"""Harnesses for tests and benchmarks: real servers on loopback (needs the ``test`` extra)."""

@@ -1,0 +1,108 @@
+"""Test tiers, and the real servers of the integration tier (started once per session).
+
+Tiers are pytest markers: ``unit`` (pure, fast), ``ml`` (tiny models on CPU) and
+``integration`` (real servers on loopback).  Every test carries exactly one.
+
+Where no Kubernetes API server can be had, integration tests that need one are skipped
+with a message saying how to enable them; with ``CI=true`` (or
+``PRO_REQUIRE_INTEGRATION=1``) that skip is a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pro.testing import kube as kube_harness
+from pro.testing.s3server import S3Server
+
+TIERS = ("unit", "ml", "integration")
+
+
+def _integration_required() -> bool:
+    flag = os.environ.get("PRO_REQUIRE_INTEGRATION")
+    if flag is not None:
+        return flag not in ("", "0", "false")
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test must declare exactly one tier."""
+    bad = []
+    for item in items:
+        tiers = [t for t in TIERS if item.get_closest_marker(t)]
+        if len(tiers) != 1:
+            bad.append(f"{item.nodeid}: {tiers or 'no tier'}")
+    if bad:
+        raise pytest.UsageError(
+            "every test needs exactly one tier marker (unit|ml|integration):\n" + "\n".join(bad)
+        )
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One S3-protocol server (moto, own process) on 127.0.0.1 for the whole session."""
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with S3Server(log_path=log) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point the standard AWS chain (env variables) of this process at the session's server."""
+    env = s3_server.client_env()
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, s3_env: dict[str, str]) -> str:
+    """A fresh, empty bucket on the session's server."""
+    import boto3
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> Iterator[kube_harness.KubeCluster]:
+    """A real kube-apiserver for the session: kube-local on loopback, or PRO_TEST_KUBECONFIG."""
+    reason = kube_harness.unavailable_reason()
+    if reason is not None:
+        if _integration_required():
+            pytest.fail(f"integration tier required (CI) but unavailable: {reason}", pytrace=False)
+        pytest.skip(reason)
+    cluster = kube_harness.start(owner_pid=os.getpid())
+    try:
+        yield cluster
+    finally:
+        kube_harness.stop(cluster)
+
+
+@pytest.fixture
+def kube_namespace(kube_cluster: kube_harness.KubeCluster) -> Iterator[tuple[object, str]]:
+    """A fresh namespace per test (deleted afterwards) and a CoreV1Api bound to the cluster."""
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
+    core = client.CoreV1Api(api_client)
+    name = f"pro-test-{uuid.uuid4().hex[:8]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield core, name
+    finally:
+        core.delete_namespace(name)
+        api_client.close()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
