@@ -1,0 +1,27 @@
+"""Preference data: one schema, local files, and loaders for the public data sets.
+
+Importing this package loads no ML library; ``datasets`` is imported only when a hub-format
+source is loaded.
+"""
+
+from pro.data.schema import (
+    DataError,
+    PreferencePair,
+    PromptRecord,
+    read_pairs,
+    read_prompts,
+    write_pairs,
+    write_prompts,
+)
+from pro.data.sources import load_preferences
+
+__all__ = [
+    "DataError",
+    "PreferencePair",
+    "PromptRecord",
+    "load_preferences",
+    "read_pairs",
+    "read_prompts",
+    "write_pairs",
+    "write_prompts",
+]
