@@ -1,0 +1,57 @@
+"""Artifact locations: ``s3://bucket/prefix``, ``file:///abs/path`` and plain local paths."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pro.store.errors import StoreError
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed URI: an S3 bucket and key prefix, or a local directory."""
+
+    uri: str
+    scheme: str  # "s3" or "file"
+    bucket: str = ""
+    prefix: str = ""  # S3 key prefix without leading/trailing "/" ("" = bucket root)
+    path: Path | None = None  # local directory (absolute) for "file"
+
+    def key(self, rel: str) -> str:
+        """The S3 key of ``rel`` (a posix path relative to this location)."""
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+
+def parse_uri(uri: str) -> Location:
+    """Parse ``uri``; raise :class:`StoreError` saying what is wrong with it."""
+    if not uri:
+        raise StoreError("empty artifact URI: use s3://bucket/prefix, file:///abs/path or a local path")
+    if uri.startswith("s3://"):
+        rest = uri[len("s3://") :]
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise StoreError(f"{uri}: no bucket name; write s3://BUCKET/prefix")
+        return Location(uri=uri, scheme="s3", bucket=bucket, prefix=prefix.strip("/"))
+    if uri.startswith("file:"):
+        parts = urlsplit(uri)
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise StoreError(f"{uri}: a file URI needs an absolute path, e.g. file:///data/artifacts")
+        return Location(uri=uri, scheme="file", path=Path(unquote(parts.path)))
+    if "://" in uri:
+        scheme = uri.split("://", 1)[0]
+        raise StoreError(f"{uri}: unsupported scheme {scheme!r}; use s3://, file:// or a local path")
+    return Location(uri=uri, scheme="file", path=Path(os.path.abspath(os.path.expanduser(uri))))
+
+
+def join_uri(base: str, *parts: str) -> str:
+    """``base`` with ``parts`` appended by "/", keeping its form (``s3://``, ``file://``, path)."""
+    out = base
+    for raw in parts:
+        part = raw.strip("/")
+        if not part:
+            continue
+        out = part if not out else (out if out.endswith("/") else out + "/") + part
+    return out
