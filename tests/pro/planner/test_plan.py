@@ -1,0 +1,269 @@
+"""Table-driven tests of the pure planner: every stage transition, retries, cancellation, re-runs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pro.planner import (
+    CancelStage,
+    Graph,
+    GraphError,
+    Observed,
+    PipelinePhase,
+    RetryPolicy,
+    RunState,
+    StageNode,
+    StagePhase,
+    StageStatus,
+    StartStage,
+    plan,
+)
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+RETRY = RetryPolicy(limit=2, backoff_seconds=10, factor=2, max_backoff_seconds=25)
+
+
+def pipeline(align_digest: str = "a1", rm_digest: str = "r1") -> Graph:
+    """The PRO shape: K reward models in parallel → adapter → alignment → evaluation."""
+    rms = [
+        StageNode(f"rm-{o}", "RewardModelTraining", (), f"{rm_digest}-{o}", RETRY) for o in ("help", "harm")
+    ]
+    return Graph(
+        (
+            *rms,
+            StageNode("adapter", "AdapterTraining", ("rm-help", "rm-harm"), "d1", RETRY),
+            StageNode("align", "PolicyAlignment", ("adapter", "rm-help", "rm-harm"), align_digest, RETRY),
+            StageNode("eval", "Evaluation", ("align",), "e1", RETRY),
+        )
+    )
+
+
+G = pipeline()
+D = G.effective_digests
+
+
+def done(name: str, graph: Graph = G, attempts: int = 1) -> StageStatus:
+    digest = graph.effective_digests[name]
+    return StageStatus(RunState.SUCCEEDED, attempts, T0, committed_digest=digest, digest=digest)
+
+
+RUNNING = StageStatus(RunState.RUNNING, 1)
+ALL_RMS = {"rm-help": done("rm-help"), "rm-harm": done("rm-harm")}
+
+
+def failed(attempts: int, at: datetime = T0, msg: str = "OOMKilled") -> StageStatus:
+    return StageStatus(RunState.FAILED, attempts, at, msg)
+
+
+CASES = [
+    # id, observed stages, now, expected phases (subset), expected actions, pipeline phase
+    (
+        "fresh: reward models start in parallel, the rest waits",
+        {},
+        T0,
+        {"rm-help": "Running", "rm-harm": "Running", "adapter": "Waiting", "eval": "Waiting"},
+        [StartStage("rm-help", 1, D["rm-help"]), StartStage("rm-harm", 1, D["rm-harm"])],
+        "Running",
+    ),
+    (
+        "running stages are left alone",
+        {"rm-help": RUNNING, "rm-harm": RUNNING},
+        T0,
+        {"rm-help": "Running", "adapter": "Waiting"},
+        [],
+        "Running",
+    ),
+    (
+        "adapter starts once every reward model is committed",
+        ALL_RMS,
+        T0,
+        {"rm-help": "Succeeded", "adapter": "Running", "align": "Waiting"},
+        [StartStage("adapter", 1, D["adapter"])],
+        "Running",
+    ),
+    (
+        "one reward model done is not enough",
+        {"rm-help": done("rm-help"), "rm-harm": RUNNING},
+        T0,
+        {"adapter": "Waiting"},
+        [],
+        "Running",
+    ),
+    (
+        "a failure waits out its backoff",
+        {"rm-help": failed(1), "rm-harm": RUNNING},
+        T0 + timedelta(seconds=5),
+        {"rm-help": "Backoff"},
+        [],
+        "Running",
+    ),
+    (
+        "after the backoff it retries with the next attempt number",
+        {"rm-help": failed(1), "rm-harm": RUNNING},
+        T0 + timedelta(seconds=10),
+        {"rm-help": "Running"},
+        [StartStage("rm-help", 2, D["rm-help"])],
+        "Running",
+    ),
+    (
+        "the backoff grows exponentially (2nd failure: 20 s)",
+        {"rm-help": failed(2), "rm-harm": RUNNING},
+        T0 + timedelta(seconds=19),
+        {"rm-help": "Backoff"},
+        [],
+        "Running",
+    ),
+    (
+        "exited 0 without committing an artifact counts as a failed attempt",
+        {"rm-help": StageStatus(RunState.SUCCEEDED, 1, T0), "rm-harm": done("rm-harm")},
+        T0 + timedelta(seconds=1),
+        {"rm-help": "Backoff"},
+        [],
+        "Running",
+    ),
+    (
+        "retries exhausted: failed, downstream blocked, other branches finish",
+        {"rm-help": failed(3), "rm-harm": RUNNING},
+        T0 + timedelta(hours=1),
+        {"rm-help": "Failed", "adapter": "Blocked", "align": "Blocked", "eval": "Blocked"},
+        [],
+        "Running",
+    ),
+    (
+        "retries exhausted and nothing active: the pipeline failed",
+        {"rm-help": failed(3), "rm-harm": done("rm-harm")},
+        T0 + timedelta(hours=1),
+        {"rm-help": "Failed", "adapter": "Blocked"},
+        [],
+        "Failed",
+    ),
+    (
+        "a finished pipeline re-run does nothing",
+        {n: done(n) for n in G.order},
+        T0,
+        {n: "Succeeded" for n in G.order},
+        [],
+        "Succeeded",
+    ),
+    (
+        "committed artifacts from an earlier run are reused (cached)",
+        {**{n: replace(done(n), attempts=0) for n in ("rm-help", "rm-harm", "adapter")}},
+        T0,
+        {"rm-help": "Succeeded", "adapter": "Succeeded", "align": "Running"},
+        [StartStage("align", 1, D["align"])],
+        "Running",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "stages", "now", "phases", "actions", "pipeline_phase"), CASES, ids=[c[0] for c in CASES]
+)
+def test_transitions(case: str, stages, now, phases, actions, pipeline_phase) -> None:  # noqa: PLR0917
+    result = plan(G, Observed(stages), now)
+    assert {n: result.stages[n].phase.value for n in phases} == phases
+    assert list(result.actions) == actions
+    assert result.phase.value == pipeline_phase
+
+
+def test_changing_only_alignment_reruns_alignment_and_evaluation() -> None:
+    finished = {n: done(n) for n in G.order}
+    changed = pipeline(align_digest="a2")
+    result = plan(changed, Observed(finished), T0)
+    assert [a.stage for a in result.actions] == ["align"]
+    assert result.stages["eval"].phase is StagePhase.WAITING
+    assert all(result.stages[n].phase is StagePhase.SUCCEEDED for n in ("rm-help", "rm-harm", "adapter"))
+
+
+def test_an_outdated_running_attempt_finishes_then_the_new_work_starts_at_attempt_1() -> None:
+    changed = pipeline(align_digest="a2")
+    old = G.effective_digests["align"]
+    running_old = {
+        **{n: done(n) for n in ("rm-help", "rm-harm", "adapter")},
+        "align": StageStatus(RunState.RUNNING, 2, digest=old),
+    }
+    assert plan(changed, Observed(running_old), T0).actions == ()
+    finished_old = {**running_old, "align": StageStatus(RunState.FAILED, 3, T0, "boom", digest=old)}
+    result = plan(changed, Observed(finished_old), T0)
+    assert result.actions == (StartStage("align", 1, changed.effective_digests["align"]),)
+
+
+def test_changing_a_reward_model_cascades_downstream() -> None:
+    finished = {n: done(n) for n in G.order}
+    changed = pipeline(rm_digest="r2")
+    result = plan(changed, Observed(finished), T0)
+    assert {a.stage for a in result.actions} == {"rm-help", "rm-harm"}
+    assert {result.stages[n].phase for n in ("adapter", "align", "eval")} == {StagePhase.WAITING}
+
+
+def test_cancel_stops_running_stages_and_cancels_the_rest() -> None:
+    observed = Observed({"rm-help": RUNNING, "rm-harm": done("rm-harm")}, cancel=True)
+    result = plan(G, observed, T0)
+    assert result.actions == (CancelStage("rm-help"),)
+    assert result.stages["rm-help"].phase is StagePhase.CANCELLING
+    assert result.stages["adapter"].phase is StagePhase.CANCELLED
+    assert result.phase is PipelinePhase.CANCELLING
+    stopped = plan(
+        G, replace(observed, stages={**observed.stages, "rm-help": failed(1, msg="cancelled")}), T0
+    )
+    assert stopped.actions == () and stopped.phase is PipelinePhase.CANCELLED
+
+
+def test_suspend_starts_nothing_new() -> None:
+    result = plan(G, Observed({}, suspend=True), T0)
+    assert result.actions == ()
+    assert (
+        result.stages["rm-help"].phase is StagePhase.PENDING
+        and result.stages["rm-help"].reason == "Suspended"
+    )
+    assert result.phase is PipelinePhase.SUSPENDED
+
+
+def test_parallelism_limit_counts_running_stages() -> None:
+    result = plan(G, Observed({}, max_parallel=1), T0)
+    assert result.actions == (StartStage("rm-help", 1, D["rm-help"]),)
+    assert result.stages["rm-harm"].reason == "ParallelismLimit"
+    busy = plan(G, Observed({"rm-help": RUNNING}, max_parallel=1), T0)
+    assert busy.actions == ()
+
+
+def test_requeue_at_is_the_earliest_backoff_end() -> None:
+    result = plan(G, Observed({"rm-help": failed(1), "rm-harm": failed(2)}), T0)
+    assert result.requeue_at == T0 + timedelta(seconds=10)
+    assert result.stages["rm-harm"].retry_at == T0 + timedelta(seconds=20)
+
+
+def test_backoff_is_capped() -> None:
+    assert RETRY.delay(1) == timedelta(seconds=10)
+    assert RETRY.delay(2) == timedelta(seconds=20)
+    assert RETRY.delay(5) == timedelta(seconds=25)
+
+
+def test_no_retries_policy_fails_at_once() -> None:
+    g = Graph((StageNode("only", "RewardModelTraining", retry=RetryPolicy(limit=0)),))
+    result = plan(g, Observed({"only": failed(1)}), T0)
+    assert result.stages["only"].phase is StagePhase.FAILED and result.phase is PipelinePhase.FAILED
+    assert "OOMKilled" in result.stages["only"].message
+
+
+def test_plan_is_deterministic() -> None:
+    observed = Observed({"rm-help": failed(1), "rm-harm": done("rm-harm")})
+    assert plan(G, observed, T0) == plan(G, observed, T0)
+
+
+@pytest.mark.parametrize(
+    ("stages", "message"),
+    [
+        ((StageNode("a", "K"), StageNode("a", "K")), "duplicate stage names: a"),
+        ((StageNode("a", "K", ("b",)),), "needs unknown stage(s): b"),
+        ((StageNode("a", "K", ("b",)), StageNode("b", "K", ("a",))), "cycle"),
+    ],
+)
+def test_bad_graphs(stages, message: str) -> None:
+    with pytest.raises(GraphError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Graph(stages)
