@@ -8,7 +8,6 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import cast
 
 from pro.store.backend import Backend, Download, ObjectInfo, Upload
 from pro.store.cache import ArtifactCache, materialize
@@ -31,7 +30,7 @@ def open_backend(uri: str, config: StoreConfig) -> Backend:
     if loc.scheme == "s3":
         from pro.store.s3 import S3Backend
 
-        return cast(Backend, S3Backend(loc, config))
+        return S3Backend(loc, config)
     from pro.store.local import LocalBackend
 
     return LocalBackend(loc, config)

@@ -1,12 +1,246 @@
-"""The backend for S3 and S3-compatible stores (placeholder until the S3 backend lands)."""
+"""The backend for S3 and S3-compatible stores (MinIO, Ceph RGW, …) through boto3.
+
+Credentials come only from boto3's standard chain (environment, ``AWS_PROFILE`` and the
+shared files, web identity/IRSA, instance metadata); they are never read, stored or printed
+here.  Transfers go through s3transfer with :class:`boto3.s3.transfer.TransferConfig`; files
+are streamed through sha256 hashers, in order, so each byte is read once.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+
+import boto3
+import botocore.exceptions as bce
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from botocore.config import Config
+from s3transfer.subscribers import BaseSubscriber
+
+from pro.store.backend import Download, ObjectInfo, OnUploaded, Upload
 from pro.store.config import StoreConfig
 from pro.store.errors import StoreError
+from pro.store.hashing import HashingReader, HashingWriter, OnBytes
 from pro.store.uri import Location
+
+_AUTH_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AllAccessDisabled",
+        "ExpiredToken",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "403",
+        "Forbidden",
+    }
+)
+_REGION_CODES = frozenset(
+    {"AuthorizationHeaderMalformed", "PermanentRedirect", "301", "IllegalLocationConstraintException"}
+)
+
+#: files in flight at once (each holds an open file)
+BATCH = 128
+
+_clients: dict[tuple[Any, ...], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def make_client(config: StoreConfig) -> Any:
+    """A boto3 S3 client (cached per settings; boto3 clients are thread-safe)."""
+    region = config.region or os.environ.get("AWS_REGION") or None
+    style = config.resolved_addressing_style()
+    key = (config.endpoint_url, region, style, config.max_concurrency, os.environ.get("AWS_PROFILE"))
+    with _clients_lock:
+        if key not in _clients:
+            try:
+                session = boto3.session.Session()
+            except bce.ProfileNotFound as err:
+                raise StoreError(
+                    f"AWS profile {os.environ.get('AWS_PROFILE')!r} not found: fix AWS_PROFILE or ~/.aws/config"
+                ) from err
+            botocore_config = Config(
+                s3={"addressing_style": style} if style else None,  # type: ignore[arg-type]
+                max_pool_connections=max(10, config.max_concurrency + 4),
+            )
+            _clients[key] = session.client(
+                "s3", endpoint_url=config.endpoint_url, region_name=region, config=botocore_config
+            )
+        return _clients[key]
+
+
+class _KnownSize(BaseSubscriber):
+    """Tells s3transfer the size up front (no HEAD, and non-seekable streams plan their parts)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def on_queued(self, future: Any, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self.size)
+
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
 
 
 class S3Backend:
+    """Objects under ``s3://bucket/prefix``."""
+
     def __init__(self, location: Location, config: StoreConfig) -> None:
-        raise StoreError(f"{location.uri}: s3:// is not available yet")
+        self.location = location
+        self.bucket = location.bucket
+        self.client = make_client(config)
+        self.transfer_config = TransferConfig(
+            multipart_threshold=config.threshold_bytes,
+            multipart_chunksize=config.chunk_bytes,
+            max_concurrency=max(1, config.max_concurrency),
+            preferred_transfer_client="classic",
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.client.meta.endpoint_url)
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn the expected failures into one-line StoreErrors that say what to fix."""
+        uri = self.location.uri
+        try:
+            yield
+        except bce.NoCredentialsError as err:
+            raise StoreError(
+                f"no AWS credentials found for {uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                "AWS_PROFILE, or a web identity (IRSA)"
+            ) from err
+        except bce.PartialCredentialsError as err:
+            raise StoreError(
+                f"incomplete AWS credentials for {uri}: {err.kwargs.get('cred_var')} is missing"
+            ) from err
+        except (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ConnectionClosedError) as err:
+            raise StoreError(
+                f"cannot reach the S3 endpoint {self.endpoint} ({what} {uri}): check --endpoint-url, "
+                "AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 and the network"
+            ) from err
+        except bce.ClientError as err:
+            error = err.response.get("Error", {})
+            code = str(error.get("Code", "Unknown"))
+            if code == "NoSuchBucket":
+                raise StoreError(
+                    f"bucket {self.bucket!r} does not exist at {self.endpoint}: create it, or fix the bucket in {uri}"
+                ) from err
+            if code in _AUTH_CODES:
+                raise StoreError(
+                    f"access denied ({code}) on {what} {uri}: check the AWS credentials "
+                    "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or web identity) "
+                    "and that they may use this bucket"
+                ) from err
+            if code in _REGION_CODES:
+                raise StoreError(
+                    f"bucket {self.bucket!r} is in another region ({code}): set --region or AWS_REGION"
+                ) from err
+            raise StoreError(f"S3 error {code} on {what} {uri} at {self.endpoint}") from err
+
+    def _key(self, rel: str) -> str:
+        return self.location.key(rel)
+
+    def list(self) -> dict[str, ObjectInfo]:
+        prefix = f"{self.location.prefix}/" if self.location.prefix else ""
+        out: dict[str, ObjectInfo] = {}
+        with self._errors("list"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                for obj in page.get("Contents", []):
+                    rel = obj["Key"][len(prefix) :]
+                    if rel and not rel.endswith("/"):
+                        out[rel] = ObjectInfo(size=int(obj["Size"]), etag=str(obj.get("ETag", "")).strip('"'))
+        return out
+
+    def read(self, rel: str) -> bytes | None:
+        with self._errors("read"):
+            try:
+                data: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(rel))["Body"].read()
+            except bce.ClientError as err:
+                if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+        return data
+
+    def write(self, rel: str, data: bytes) -> None:
+        with self._errors("write"):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(rel), Body=data)
+
+    def upload(self, items: Sequence[Upload], on_done: OnUploaded, on_bytes: OnBytes | None) -> None:
+        for i in range(0, len(items), BATCH):  # bounds the open files
+            self._upload_batch(items[i : i + BATCH], on_done, on_bytes)
+
+    def _upload_batch(self, items: Sequence[Upload], on_done: OnUploaded, on_bytes: OnBytes | None) -> None:
+        with self._errors("upload to"), contextlib.ExitStack() as stack:
+            manager = stack.enter_context(create_transfer_manager(self.client, self.transfer_config))
+            jobs = []
+            for item in items:
+                reader = HashingReader(stack.enter_context(item.source.open("rb")), on_bytes)
+                future = manager.upload(
+                    cast(Any, reader), self.bucket, self._key(item.rel), subscribers=[_KnownSize(item.size)]
+                )
+                jobs.append((item, reader, future))
+            for item, reader, future in jobs:
+                future.result()
+                if reader.size != item.size:
+                    raise StoreError(
+                        f"{item.source} changed size while uploading; put it again once it is complete"
+                    )
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(item.rel))
+                on_done(
+                    item,
+                    reader.hash.hexdigest(),
+                    ObjectInfo(int(head["ContentLength"]), head["ETag"].strip('"')),
+                )
+
+    def download(self, items: Sequence[Download], on_bytes: OnBytes | None) -> dict[str, tuple[str, int]]:
+        out: dict[str, tuple[str, int]] = {}
+        for i in range(0, len(items), BATCH):  # bounds the open files
+            out.update(self._download_batch(items[i : i + BATCH], on_bytes))
+        return out
+
+    def _download_batch(
+        self, items: Sequence[Download], on_bytes: OnBytes | None
+    ) -> dict[str, tuple[str, int]]:
+        with self._errors("download from"), contextlib.ExitStack() as stack:
+            manager = stack.enter_context(create_transfer_manager(self.client, self.transfer_config))
+            jobs = []
+            for item in items:
+                if item.target is None:
+                    sink: Any = _Discard()
+                else:
+                    item.target.parent.mkdir(parents=True, exist_ok=True)
+                    sink = stack.enter_context(item.target.open("wb"))
+                writer = HashingWriter(sink, on_bytes)
+                future = manager.download(
+                    self.bucket, self._key(item.rel), cast(Any, writer), subscribers=[_KnownSize(item.size)]
+                )
+                jobs.append((item, writer, future))
+            out = {}
+            for item, writer, future in jobs:
+                future.result()
+                out[item.rel] = (writer.hash.hexdigest(), writer.size)
+            return out
+
+    def delete(self, rels: Sequence[str]) -> None:
+        keys = [self._key(r) for r in rels]
+        with self._errors("delete from"):
+            for i in range(0, len(keys), 1000):
+                batch = [{"Key": k} for k in keys[i : i + 1000]]
+                resp = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+                errors = [e for e in resp.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+                if errors:
+                    raise StoreError(
+                        f"could not delete {len(errors)} objects under {self.location.uri} "
+                        f"(first: {errors[0].get('Key')}: {errors[0].get('Code')}); check permissions and retry"
+                    )

@@ -1,0 +1,141 @@
+"""``pro store put|get|ls|verify|rm``: artifacts under s3://, file:// and local paths."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+_EXAMPLES = """examples:
+  pro store put ./checkpoint s3://bucket/runs/ns/pipe/run1/rm
+  pro store get s3://bucket/runs/ns/pipe/run1/rm ./rm
+  pro store ls s3://bucket/runs/ns/pipe
+  pro store verify file:///data/artifacts/run1/rm
+
+S3 settings follow boto3's standard chain (AWS_ENDPOINT_URL[_S3], AWS_REGION, AWS_PROFILE,
+AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, web identity); the flags below override the first two.
+"""
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("store settings")
+    g.add_argument(
+        "--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS)"
+    )
+    g.add_argument("--region", help="S3 region (default: AWS_REGION / AWS_DEFAULT_REGION / profile)")
+    g.add_argument(
+        "--addressing-style",
+        choices=["auto", "path", "virtual"],
+        help="S3 addressing style (default: PRO_S3_ADDRESSING_STYLE or auto)",
+    )
+    g.add_argument("--max-concurrency", type=int, default=8, help="parallel requests (default 8)")
+    g.add_argument("--chunk-size-mb", type=int, default=16, help="multipart part size in MiB (default 16)")
+    g.add_argument(
+        "--multipart-threshold-mb", type=int, default=16, help="multipart from this size in MiB (default 16)"
+    )
+    g.add_argument(
+        "--cache-dir", type=Path, help="local cache (default: PRO_CACHE_DIR or ~/.cache/pro/artifacts)"
+    )
+    g.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on large transfers (default: when stderr is a terminal)",
+    )
+    return p
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = _EXAMPLES
+    common = _common()
+    sub = parser.add_subparsers(dest="action", required=True, metavar="{put,get,ls,verify,rm}")
+    put = sub.add_parser("put", parents=[common], help="store a directory as an artifact (manifest last)")
+    put.add_argument("src_dir", type=Path, metavar="SRC_DIR")
+    put.add_argument("uri", metavar="URI")
+    put.add_argument("--kind", default="Manual", help="producer stage kind recorded in the manifest")
+    put.add_argument("--name", default="cli", help="producer stage name recorded in the manifest")
+    put.add_argument("--spec-digest", default="", help="digest of the producing stage spec")
+    get = sub.add_parser("get", parents=[common], help="download and verify an artifact")
+    get.add_argument("uri", metavar="URI")
+    get.add_argument("dst_dir", type=Path, metavar="DST_DIR")
+    ls = sub.add_parser("ls", parents=[common], help="list the committed artifacts under a prefix")
+    ls.add_argument("uri", metavar="URI")
+    verify = sub.add_parser(
+        "verify", parents=[common], help="re-read every file and check it (exit 1 if bad)"
+    )
+    verify.add_argument("uri", metavar="URI")
+    rm = sub.add_parser("rm", parents=[common], help="delete an artifact (manifest first)")
+    rm.add_argument("uri", metavar="URI")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pro.store import (
+        Producer,
+        StoreConfig,
+        delete_artifact,
+        get_artifact,
+        list_artifacts,
+        put_artifact,
+        verify_artifact,
+    )
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("pro.store")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+    config = StoreConfig(
+        endpoint_url=args.endpoint_url,
+        region=args.region,
+        addressing_style=args.addressing_style,
+        multipart_threshold_mb=args.multipart_threshold_mb,
+        multipart_chunksize_mb=args.chunk_size_mb,
+        max_concurrency=args.max_concurrency,
+    )
+    if args.cache_dir is not None:
+        config.cache_dir = args.cache_dir
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+
+    if args.action == "put":
+        m = put_artifact(
+            args.src_dir,
+            args.uri,
+            producer=Producer(args.kind, args.name),
+            spec_digest=args.spec_digest,
+            config=config,
+            progress=progress,
+        )
+        print(f"committed {args.uri}: {len(m.files)} files, {_human(m.total_size)}, manifest {m.digest[:12]}")
+    elif args.action == "get":
+        out = get_artifact(args.uri, args.dst_dir, config=config, progress=progress)
+        print(f"{out}: {args.uri} downloaded and verified")
+    elif args.action == "ls":
+        found = list_artifacts(args.uri, config=config)
+        if not found:
+            print(f"no artifacts under {args.uri}")
+        for uri, m in found:
+            producer = f"{m.producer.kind}/{m.producer.name}"
+            print(f"{uri}\t{len(m.files)} files\t{_human(m.total_size)}\t{producer}\t{m.created}")
+    elif args.action == "verify":
+        problems = verify_artifact(args.uri, config=config)
+        if problems:
+            print(f"error: {args.uri} failed verification ({len(problems)} bad):", file=sys.stderr)
+            for p in problems:
+                print(f"  {p}", file=sys.stderr)
+            return 1
+        print(f"ok {args.uri}")
+    elif args.action == "rm":
+        delete_artifact(args.uri, config=config)
+        print(f"deleted {args.uri}")
+    return 0
