@@ -36,7 +36,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("explain", "Pipeline", "Show the documentation of a spec field", issue=6),
     Verb("render", "Pipeline", "Print the Kubernetes objects the operator would create", issue=7),
     Verb("stage", "Pipeline", "Run one stage (the entrypoint a pod runs under torchrun)", issue=4),
-    Verb("store", "Artifacts", "Put, get, list and verify artifacts (s3://, file://, paths)", issue=3),
+    Verb("store", "Artifacts", "Put, get, list and verify artifacts (s3://, file://, paths)", "pro.cli.store"),
     Verb("weights", "Models", "Predict per-prompt objective weights with an adapter", issue=4),
     Verb("generate", "Models", "Generate completions with a policy and adapter weights", issue=5),
     Verb("eval", "Models", "Compare two policies: win rate, rewards, report", issue=5),
