@@ -1,0 +1,138 @@
+"""Stage resources: ``RewardModelTraining`` (rmt) and ``AdapterTraining`` (adt).
+
+Each is a complete Kubernetes-style object that ``pro stage <kind> --spec FILE`` runs; its
+``spec`` is the section the pipeline spec composes unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pro.spec.base import Resource, SpecModel
+from pro.spec.data import DataSource
+from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TokenizerSource, TrainingSettings
+
+#: the production adapter backbone named by the paper
+DEFAULT_ADAPTER_MODEL = "FacebookAI/xlm-roberta-base"
+
+ObjectiveName = str
+
+
+def _default_adapter_model() -> ModelSource:
+    return ModelSource(name=DEFAULT_ADAPTER_MODEL)
+
+
+def _reward_training() -> TrainingSettings:
+    return TrainingSettings(max_steps=1000, learning_rate=1e-5, per_device_batch_size=8, max_length=512)
+
+
+def _adapter_training() -> TrainingSettings:
+    return TrainingSettings(max_steps=1000, learning_rate=2e-5, per_device_batch_size=16, max_length=256)
+
+
+class RewardModelTrainingSpec(SpecModel):
+    """Train one Bradley–Terry reward model on one objective's preference pairs."""
+
+    objective: str = Field(min_length=1)
+    """The objective this reward model scores (e.g. ``helpfulness``)."""
+    data: DataSource
+    """Preference pairs for this objective (rows of other objectives are ignored)."""
+    eval_data: DataSource | None = None
+    """Held-out pairs for pairwise accuracy; default: ``training.evalFraction`` of ``data``."""
+    model: ModelSource
+    """Sequence-classification backbone (a scalar head is added: ``num_labels = 1``)."""
+    training: TrainingSettings = Field(default_factory=_reward_training)
+    """Optimisation settings."""
+    lora: LoraSettings | None = None
+    """Train LoRA adapters instead of the whole backbone."""
+    deepspeed: DeepSpeedSettings | None = None
+    """Run under DeepSpeed ZeRO."""
+    output: str = Field(min_length=1)
+    """Artifact URI (``s3://…``, ``file:///…`` or a path) the trained reward model is committed to."""
+
+
+class RewardModelTraining(Resource):
+    """A reward-model training stage (short name ``rmt``)."""
+
+    kind: Literal["RewardModelTraining"] = "RewardModelTraining"
+    """Always ``RewardModelTraining``."""
+    spec: RewardModelTrainingSpec
+    """What to train and where to put it."""
+
+
+class AdapterHead(SpecModel):
+    """How the adapter turns the encoder's token states into K weights."""
+
+    pooling: Literal["mean", "cls"] = "mean"
+    """Mean over non-padding tokens, or the first token's state."""
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """Dropout before the linear layer."""
+
+
+class AdapterTrainingSpec(SpecModel):
+    """Train the prompt adapter: prompt → weights on the K-simplex, KL(w* ‖ w(x))."""
+
+    objectives: list[ObjectiveName] = Field(min_length=1)
+    """The K objectives, in the order of the weight vector."""
+    reward_models: dict[ObjectiveName, str]
+    """Reward-model artifact URI per objective (one for every name in ``objectives``)."""
+    data: DataSource
+    """The mixed preference set: each row's *chosen* response carries the implicit trade-off."""
+    eval_data: DataSource | None = None
+    """Held-out rows; default: ``training.evalFraction`` of ``data`` (split by prompt)."""
+    tau: float = Field(default=0.1, gt=0.0)
+    """Target temperature: ``w* = softmax(z / tau)``."""
+    model: ModelSource = Field(default_factory=_default_adapter_model)
+    """Encoder backbone (``AutoModel``)."""
+    head: AdapterHead = Field(default_factory=AdapterHead)
+    """Pooling and head settings."""
+    training: TrainingSettings = Field(default_factory=_adapter_training)
+    """Optimisation settings."""
+    deepspeed: DeepSpeedSettings | None = None
+    """Run under DeepSpeed ZeRO."""
+    output: str = Field(min_length=1)
+    """Artifact URI the trained adapter is committed to."""
+
+    @model_validator(mode="after")
+    def _models_match_objectives(self) -> AdapterTrainingSpec:
+        if len(set(self.objectives)) != len(self.objectives):
+            raise ValueError("objectives must be distinct")
+        missing = [o for o in self.objectives if o not in self.reward_models]
+        extra = [o for o in self.reward_models if o not in self.objectives]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"no reward model for {', '.join(missing)}")
+            if extra:
+                parts.append(f"reward model for unknown objective {', '.join(extra)}")
+            raise ValueError("rewardModels must name exactly the objectives: " + "; ".join(parts))
+        return self
+
+
+class AdapterTraining(Resource):
+    """An adapter training stage (short name ``adt``)."""
+
+    kind: Literal["AdapterTraining"] = "AdapterTraining"
+    """Always ``AdapterTraining``."""
+    spec: AdapterTrainingSpec
+    """What to train and where to put it."""
+
+
+StageResource = RewardModelTraining | AdapterTraining
+
+__all__ = [
+    "DEFAULT_ADAPTER_MODEL",
+    "AdapterHead",
+    "AdapterTraining",
+    "AdapterTrainingSpec",
+    "DeepSpeedSettings",
+    "LoraSettings",
+    "ModelSource",
+    "RewardModelTraining",
+    "RewardModelTrainingSpec",
+    "StageResource",
+    "TokenizerSource",
+    "TrainingSettings",
+]

@@ -1,0 +1,136 @@
+"""The reward-model stage: TRL ``RewardTrainer`` on one objective's pairs, committed as an artifact.
+
+Artifact: model + tokenizer (``save_pretrained``; LoRA adapters merged), ``stats.json`` (mean/std of
+scores over the training pairs' chosen and rejected responses, for z-normalisation), ``metrics.json``
+(pairwise accuracy on the held-out and training pairs) and ``stage.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from pro.spec import spec_digest
+from pro.spec.stages import RewardModelTraining
+from pro.stages import runtime
+from pro.stages.data import load_split
+
+log = logging.getLogger(__name__)
+
+KIND = "RewardModelTraining"
+
+
+def run(resource: RewardModelTraining) -> dict[str, Any]:
+    """Train, evaluate and commit one reward model; returns the metrics (on every rank)."""
+    import datasets
+    import transformers
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer  # type: ignore[attr-defined]
+
+    from pro.models.backbone import load_backbone, load_tokenizer
+    from pro.models.reward import METRICS_FILE, STATS_FILE, RewardScorer, ScoreStats, join_text
+
+    spec = resource.spec
+    tr = spec.training
+    started = time.perf_counter()
+    env = runtime.setup(tr)
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    datasets.disable_progress_bars()
+
+    train, held = load_split(spec.data, spec.eval_data, tr.eval_fraction, tr.seed, objective=spec.objective)
+    texts = [t for p in train for t in (p.prompt, p.chosen, p.rejected)]
+    tokenizer = load_tokenizer(spec.model, texts, max_length=tr.max_length)
+    model = load_backbone(spec.model, tokenizer, "sequence-classification")
+    dataset = Dataset.from_dict(
+        {
+            "chosen": [join_text(p.prompt, p.chosen) for p in train],
+            "rejected": [join_text(p.prompt, p.rejected) for p in train],
+        }
+    )
+    peft_config = None
+    if spec.lora is not None:
+        from peft import LoraConfig, TaskType
+
+        peft_config = LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=spec.lora.r,
+            lora_alpha=spec.lora.alpha,
+            lora_dropout=spec.lora.dropout,
+            target_modules=spec.lora.target_modules,
+        )
+
+    with runtime.work_dir("pro-rm-") as work:
+        args = RewardConfig(
+            **runtime.training_arguments_kwargs(tr, work / "trainer", spec.deepspeed),
+            max_length=tr.max_length,
+            dataset_num_proc=None,
+        )
+        trainer = RewardTrainer(
+            model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config
+        )
+        result = trainer.train()
+        zero3 = spec.deepspeed is not None and spec.deepspeed.stage == 3
+        state = trainer.accelerator.get_state_dict(trainer.deepspeed) if zero3 else None
+        trained = trainer.accelerator.unwrap_model(trainer.model)
+
+        metrics: dict[str, Any] = {}
+        if env.is_main:
+            if state is not None:
+                trained.load_state_dict(state, strict=False)
+            if spec.lora is not None:
+                trained = trained.merge_and_unload()
+            trained = trained.float().eval()
+            scorer = RewardScorer(trained, tokenizer, objective=spec.objective, max_length=tr.max_length)
+            bs = tr.eval_batch_size
+            prompts = [p.prompt for p in train]
+            ref = np.concatenate(
+                [scorer.score(prompts, [p.chosen for p in train], batch_size=bs),
+                 scorer.score(prompts, [p.rejected for p in train], batch_size=bs)]
+            )  # fmt: skip
+            stats = ScoreStats.of(ref)
+            metrics = {
+                "objective": spec.objective,
+                "heldoutAccuracy": scorer.pairwise_accuracy(
+                    [p.prompt for p in held],
+                    [p.chosen for p in held],
+                    [p.rejected for p in held],
+                    batch_size=bs,
+                ),
+                "trainAccuracy": scorer.pairwise_accuracy(
+                    prompts, [p.chosen for p in train], [p.rejected for p in train], batch_size=bs
+                ),
+                "heldoutPairs": len(held),
+                "trainPairs": len(train),
+                "steps": tr.max_steps,
+                "trainLoss": float(result.training_loss),
+                "worldSize": env.world_size,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+            out = work / "artifact"
+            out.mkdir()
+            trained.save_pretrained(out)
+            tokenizer.save_pretrained(out)
+            (out / STATS_FILE).write_text(
+                json.dumps(
+                    {"objective": spec.objective, "maxLength": tr.max_length, **stats.to_dict()}, indent=2
+                )
+                + "\n"
+            )
+            (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+            runtime.commit(resource, out, spec.output, kind=KIND)
+            log.info("reward model %s: %s", spec.objective, metrics)
+        runtime.barrier(env)
+        metrics = runtime.broadcast_object(env, metrics)
+    return metrics
+
+
+def digest(resource: RewardModelTraining) -> str:
+    """The digest recorded with the artifact."""
+    return spec_digest(resource.spec)
+
+
+__all__ = ["KIND", "digest", "run"]

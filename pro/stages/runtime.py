@@ -1,0 +1,169 @@
+"""What every stage shares: the torchrun environment, seeding, training arguments, committing outputs.
+
+Only the torchrun environment is read (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, …),
+so the same command runs under ``torchrun --standalone`` on a laptop and in a PyTorchJob pod.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pro.spec import Resource, dump_yaml, spec_digest
+from pro.spec.model import DeepSpeedSettings, TrainingSettings
+
+SPEC_FILE = "stage.yaml"
+
+
+@dataclass(frozen=True)
+class DistEnv:
+    """This process's place in a torchrun job (a single process when not under torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> DistEnv:
+        e = os.environ if env is None else env
+        return cls(
+            rank=int(e.get("RANK", "0")),
+            world_size=int(e.get("WORLD_SIZE", "1")),
+            local_rank=int(e.get("LOCAL_RANK", "0")),
+        )
+
+
+def setup(training: TrainingSettings) -> DistEnv:
+    """Seed everything, set CPU threads and join the process group (gloo on CPU, nccl on GPU)."""
+    import numpy as np
+    import torch
+
+    env = DistEnv.from_env()
+    if training.threads is not None:
+        torch.set_num_threads(training.threads)
+    elif env.world_size > 1 and not torch.cuda.is_available():
+        # processes on one machine share its cores
+        torch.set_num_threads(
+            max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size)))
+        )
+    random.seed(training.seed)
+    np.random.seed(training.seed)
+    torch.manual_seed(training.seed)
+    if env.distributed and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():
+            torch.cuda.set_device(env.local_rank)
+        torch.distributed.init_process_group(backend=backend)
+    return env
+
+
+def barrier(env: DistEnv) -> None:
+    import torch
+
+    if env.distributed and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def broadcast_object(env: DistEnv, obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank."""
+    import torch
+
+    if not env.distributed:
+        return obj
+    box = [obj]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def deepspeed_config(settings: DeepSpeedSettings) -> dict[str, Any]:
+    """A DeepSpeed config for ``TrainingArguments(deepspeed=...)`` ("auto" values filled by transformers)."""
+    if settings.config is not None:
+        return dict(settings.config)
+    zero: dict[str, Any] = {"stage": settings.stage}
+    if settings.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu"}
+    if settings.offload_params:
+        zero["offload_param"] = {"device": "cpu"}
+    return {
+        "train_batch_size": "auto",
+        "train_micro_batch_size_per_gpu": "auto",
+        "gradient_accumulation_steps": "auto",
+        "gradient_clipping": "auto",
+        "zero_optimization": zero,
+        # torch's AdamW: no cpu_adam extension to compile (see design notes §3)
+        "optimizer": {"type": "AdamW", "params": {"lr": "auto", "weight_decay": "auto", "torch_adam": True}},
+        "bf16": {"enabled": "auto"},
+        "fp16": {"enabled": "auto"},
+    }
+
+
+def training_arguments_kwargs(
+    training: TrainingSettings, work_dir: Path, deepspeed: DeepSpeedSettings | None
+) -> dict[str, Any]:
+    """Keyword arguments shared by ``RewardConfig`` and ``TrainingArguments``."""
+    import torch
+
+    kwargs: dict[str, Any] = {
+        "output_dir": str(work_dir),
+        "max_steps": training.max_steps,
+        "learning_rate": training.learning_rate,
+        "per_device_train_batch_size": training.per_device_batch_size,
+        "per_device_eval_batch_size": training.eval_batch_size,
+        "gradient_accumulation_steps": training.gradient_accumulation_steps,
+        "warmup_steps": int(training.warmup_ratio * training.max_steps),
+        "weight_decay": training.weight_decay,
+        "lr_scheduler_type": training.scheduler,
+        "seed": training.seed,
+        "data_seed": training.seed,
+        "save_strategy": "no",
+        "eval_strategy": "no",
+        "report_to": [],
+        "logging_steps": max(1, training.max_steps // 10),
+        "disable_tqdm": True,
+        "use_cpu": not torch.cuda.is_available(),
+        "dataloader_num_workers": 0,
+    }
+    if deepspeed is not None:
+        kwargs["deepspeed"] = deepspeed_config(deepspeed)
+    return kwargs
+
+
+@contextmanager
+def work_dir(prefix: str) -> Iterator[Path]:
+    """A scratch directory removed afterwards."""
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def commit(resource: Resource, src_dir: Path, uri: str, *, kind: str) -> Any:
+    """Write the stage spec next to the outputs and commit ``src_dir`` to ``uri`` (rank 0 only)."""
+    from pro.store import Producer, put_artifact
+
+    (src_dir / SPEC_FILE).write_text(dump_yaml(resource))
+    producer = Producer(kind=kind, name=resource.metadata.name)
+    return put_artifact(src_dir, uri, producer=producer, spec_digest=spec_digest(resource.spec))  # type: ignore[attr-defined]
+
+
+def fetch(uri: str) -> Path:
+    """A verified local copy of the artifact at ``uri`` (the store's process-safe cache)."""
+    from pro.store import get_artifact
+
+    return Path(get_artifact(uri))
