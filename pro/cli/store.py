@@ -89,9 +89,11 @@ def run(args: argparse.Namespace) -> int:
         verify_artifact,
     )
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
     log = logging.getLogger("pro.store")
+    log.handlers = [h for h in log.handlers if not getattr(h, "pro_cli", False)]
+    handler = logging.StreamHandler(sys.stderr)  # the current stderr (tests swap it)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.pro_cli = True  # type: ignore[attr-defined]
     log.addHandler(handler)
     log.setLevel(logging.INFO)
 

@@ -9,6 +9,7 @@ are streamed through sha256 hashers, in order, so each byte is read once.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -45,6 +46,19 @@ _REGION_CODES = frozenset(
 #: files in flight at once (each holds an open file)
 BATCH = 128
 
+_CHAIN_ENV = (
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+)
 _clients: dict[tuple[Any, ...], Any] = {}
 _clients_lock = threading.Lock()
 
@@ -53,7 +67,9 @@ def make_client(config: StoreConfig) -> Any:
     """A boto3 S3 client (cached per settings; boto3 clients are thread-safe)."""
     region = config.region or os.environ.get("AWS_REGION") or None
     style = config.resolved_addressing_style()
-    key = (config.endpoint_url, region, style, config.max_concurrency, os.environ.get("AWS_PROFILE"))
+    # a new client when the environment of the standard chain changes (hashed: no secret kept)
+    chain = hashlib.sha256("\0".join(os.environ.get(v, "") for v in _CHAIN_ENV).encode()).hexdigest()
+    key = (config.endpoint_url, region, style, config.max_concurrency, chain)
     with _clients_lock:
         if key not in _clients:
             try:

@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -32,6 +32,9 @@ class S3Server:
 
     log_path: Path
     port: int = 0
+    #: extra environment of the server process, e.g. ``{"INITIAL_NO_AUTH_ACTION_COUNT": "0"}``
+    #: makes moto check credentials (unknown access keys are refused, as AWS does)
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,7 +58,7 @@ class S3Server:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
