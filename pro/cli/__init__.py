@@ -40,7 +40,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("weights", "Models", "Predict per-prompt objective weights with an adapter", "pro.cli.weights"),
     Verb("generate", "Models", "Generate completions with a policy and adapter weights", issue=5),
     Verb("eval", "Models", "Compare two policies: win rate, rewards, report", issue=5),
-    Verb("toy", "Models", "Generate the toy world (data with a known answer)", issue=4),
+    Verb("toy", "Models", "Generate the toy world (data with a known answer)", "pro.cli.toy"),
     Verb("demo", "Other", "Run the embedded default end to end on this machine", "pro.cli.demo"),
     Verb("version", "Other", "Print the versions of pro and its main libraries", "pro.cli.version"),
 )
