@@ -33,7 +33,7 @@ class Verb:
 VERBS: tuple[Verb, ...] = (
     Verb("run", "Pipeline", "Run a pipeline on this machine", issue=6),
     Verb("validate", "Pipeline", "Check a pipeline file and report every problem at once", issue=6),
-    Verb("explain", "Pipeline", "Show the documentation of a spec field", issue=6),
+    Verb("explain", "Pipeline", "Show the documentation of a spec field", "pro.cli.explain"),
     Verb("render", "Pipeline", "Print the Kubernetes objects the operator would create", issue=7),
     Verb("stage", "Pipeline", "Run one stage (the entrypoint a pod runs under torchrun)", "pro.cli.stage"),
     Verb("store", "Artifacts", "Put, get, list and verify artifacts (s3://, file://, paths)", "pro.cli.store"),
