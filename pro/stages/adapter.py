@@ -42,6 +42,17 @@ def weight_metrics(target: np.ndarray, pred: np.ndarray, prefix: str) -> dict[st
     }
 
 
+def _by_category(
+    categories: list[str | None], weights: np.ndarray, objectives: list[str]
+) -> dict[str, dict[str, float]]:
+    """Mean target per row category (rows without one are skipped)."""
+    out: dict[str, dict[str, float]] = {}
+    for cat in sorted({c for c in categories if c is not None}):
+        rows = weights[[c == cat for c in categories]]
+        out[cat] = {o: round(float(v), 4) for o, v in zip(objectives, rows.mean(0), strict=True)}
+    return out
+
+
 @dataclass
 class _Collator:
     pad_id: int
@@ -146,6 +157,9 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
                 "predictedEntropy": float(np.mean(entropy(p_train))) if len(p_train) else float("nan"),
                 "meanTarget": dict(
                     zip(spec.objectives, t_train.weights.mean(0).round(4).tolist(), strict=True)
+                ),
+                "meanTargetByCategory": _by_category(
+                    [p.category for p in train], t_train.weights, spec.objectives
                 ),
                 "steps": tr.max_steps,
                 "trainLoss": float(result.training_loss),

@@ -1,0 +1,314 @@
+"""The alignment stage (``PolicyAlignment``): PRO-MORLHF (TRL GRPO/RLOO) or PRO-WIC, committed as an artifact.
+
+Per-prompt weights ``w(x)`` are computed once, batched, before training (rank 0, broadcast) and carried
+as a dataset column.  Artifact: the policy (model + tokenizer, LoRA merged), ``policy.json`` (objectives,
+method, weight mode, WIC template), ``weights.jsonl`` (w(x) per training prompt), ``history.json``
+(per-step rewards, z per objective, true utility when a toy world is given), ``metrics.json`` and
+``stage.yaml``.  With ``checkpointEvery`` the trainer's checkpoints are committed to
+``<output>-checkpoints/step-NNNNNN``; a restarted stage resumes from the last committed one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pro.errors import UserError
+from pro.spec import spec_digest
+from pro.spec.align import PolicyAlignment, PolicyAlignmentSpec, WeightSettings
+from pro.spec.data import DataSource
+from pro.stages import runtime
+
+log = logging.getLogger(__name__)
+
+KIND = "PolicyAlignment"
+HISTORY_FILE = "history.json"
+WEIGHTS_FILE = "weights.jsonl"
+
+
+def read_prompt_texts(source: DataSource | str, limit: int | None = None) -> list[str]:
+    """Distinct prompts, in file order, from a prompt file or a preference source."""
+    if isinstance(source, str):
+        from pro.data import read_prompts
+
+        if not Path(source).exists():
+            raise UserError(f"prompts: {source}: no such file")
+        prompts = [r.prompt for r in read_prompts(source)]
+    else:
+        from pro.data import load_preferences
+
+        prompts = [p.prompt for p in load_preferences(source)]
+    seen: dict[str, None] = {}
+    for p in prompts:
+        seen.setdefault(p, None)
+    out = list(seen)
+    if not out:
+        raise UserError("prompts: no prompts found")
+    return out[:limit] if limit else out
+
+
+def load_world(path: str) -> Any:
+    from pro.toy import World
+
+    if not Path(path).exists():
+        raise UserError(f"toy world {path}: no such file or directory")
+    return World.load(path)
+
+
+def weight_provider(settings: WeightSettings, objectives: Sequence[str]) -> Any:
+    """The provider behind the ``weights.mode`` switch."""
+    from pro.weights import make_provider
+
+    oracle: Callable[[str], Any] | None = None
+    if settings.mode == "oracle":
+        assert settings.world is not None
+        oracle = load_world(settings.world).true_weights
+    return make_provider(
+        settings.mode,
+        objectives=list(objectives),
+        adapter=settings.adapter,
+        fixed=settings.fixed,
+        oracle=oracle,
+    )
+
+
+def compute_weights(settings: WeightSettings, objectives: Sequence[str], prompts: Sequence[str]) -> np.ndarray:
+    """w(x) for every prompt, once, batched; checked against the stage's objectives."""
+    provider = weight_provider(settings, objectives)
+    if list(provider.objectives) != list(objectives):
+        raise UserError(
+            f"weights ({settings.mode}) are over {provider.objectives}, the stage's objectives are {list(objectives)}"
+        )
+    w = np.asarray(provider.weights(list(prompts)), dtype=np.float32)
+    return w
+
+
+def checkpoint_prefix(spec: PolicyAlignmentSpec) -> str:
+    return spec.output.rstrip("/") + "-checkpoints"
+
+
+def last_checkpoint(spec: PolicyAlignmentSpec) -> tuple[str, int] | None:
+    """The last committed checkpoint (URI, step), if any."""
+    from pro.store import list_artifacts
+
+    prefix = checkpoint_prefix(spec)
+    try:
+        found = list_artifacts(prefix)
+    except Exception:  # no such prefix yet
+        return None
+    best: tuple[str, int] | None = None
+    for uri, _ in found:
+        name = uri.rstrip("/").rsplit("/", 1)[-1]
+        if name.startswith("step-") and name[5:].isdigit():
+            step = int(name[5:])
+            if best is None or step > best[1]:
+                best = (uri, step)
+    return best
+
+
+def _checkpoint_callback(resource: PolicyAlignment, env: runtime.DistEnv, on_commit: Callable[[int], None]) -> Any:
+    from transformers import TrainerCallback
+
+    spec = resource.spec
+
+    class CommitCheckpoint(TrainerCallback):  # type: ignore[misc]
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if not env.is_main:
+                return
+            src = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if src.is_dir():
+                from pro.store import Producer, put_artifact
+
+                uri = f"{checkpoint_prefix(spec)}/step-{state.global_step:06d}"
+                put_artifact(
+                    src, uri, producer=Producer(kind=KIND, name=resource.metadata.name), spec_digest=spec_digest(spec)
+                )
+                on_commit(state.global_step)
+                log.info("checkpoint step %d committed to %s", state.global_step, uri)
+
+    return CommitCheckpoint()
+
+
+def prepare_policy(spec: PolicyAlignmentSpec, work: Path, extra_texts: Sequence[str], prefix_tokens: Sequence[str] = ()) -> tuple[Path, dict[str, Any]]:
+    """Build (and SFT-initialise) the starting policy; saved to ``work/init`` so TRL can rebuild the
+    reference model from its path.  Deterministic per seed: every rank builds the same one."""
+    import torch
+
+    from pro.align.policy import build_policy, policy_prompt, sft
+    from pro.data import read_prompts
+
+    info: dict[str, Any] = {}
+    examples: list[tuple[str, str]] = []
+    texts = list(extra_texts)
+    if spec.init is not None:
+        if not Path(spec.init.data).exists():
+            raise UserError(f"init.data: {spec.init.data}: no such file")
+        records = [r for r in read_prompts(spec.init.data) if r.completion]
+        if not records:
+            raise UserError(f"init.data: {spec.init.data}: no records with a completion")
+        examples = [(policy_prompt(r.prompt), r.completion or "") for r in records]
+        texts += [r.prompt for r in records] + [r.completion or "" for r in records]
+    torch.manual_seed(spec.training.seed)
+    model, tokenizer = build_policy(spec.policy, texts, extra_tokens=prefix_tokens)
+    if spec.init is not None:
+        t0 = time.perf_counter()
+        losses = sft(
+            model,
+            tokenizer,
+            examples,
+            steps=spec.init.steps,
+            learning_rate=spec.init.learning_rate,
+            batch_size=spec.init.batch_size,
+            seed=spec.training.seed,
+        )
+        info = {"initSteps": spec.init.steps, "initLoss": losses[-1], "initSeconds": round(time.perf_counter() - t0, 2)}
+    out = work / "init"
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out, info
+
+
+def run(resource: PolicyAlignment) -> dict[str, Any]:
+    """Align, evaluate the training curve, and commit the policy; returns the metrics (on every rank)."""
+    if resource.spec.method == "wic":
+        from pro.align import wic
+
+        return wic.run(resource)
+    return run_morlhf(resource)
+
+
+def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
+    import datasets
+    import transformers
+    from transformers import AutoModelForCausalLM
+
+    from pro.align.morlhf import make_dataset, make_trainer
+    from pro.align.policy import POLICY_FILE, policy_prompt
+    from pro.align.rewards import CombinedReward, RewardBank
+
+    spec = resource.spec
+    tr = spec.training
+    started = time.perf_counter()
+    env = runtime.setup(tr)
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    datasets.disable_progress_bars()
+
+    prompts = read_prompt_texts(spec.prompts, spec.max_prompts)
+    weights = None
+    if env.is_main:
+        t0 = time.perf_counter()
+        weights = compute_weights(spec.weights, spec.objectives, prompts)
+        weight_seconds = time.perf_counter() - t0
+    weights = runtime.broadcast_object(env, weights)
+    bank = RewardBank.load(spec.objectives, spec.reward_models, batch_size=tr.eval_batch_size)
+    judge = None
+    if spec.world:
+        world = load_world(spec.world)
+        judge = world.utility
+    reward = CombinedReward(bank, judge=judge)
+
+    resume = last_checkpoint(spec)
+    with runtime.work_dir("pro-align-") as work:
+        init_dir, init_info = prepare_policy(spec, work, prompts)
+        model = AutoModelForCausalLM.from_pretrained(init_dir)
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(init_dir)
+        dataset = make_dataset([policy_prompt(p) for p in prompts], prompts, weights)
+        committed: list[int] = []
+        trainer = make_trainer(
+            spec,
+            model,
+            tokenizer,
+            dataset,
+            reward,
+            work / "trainer",
+            callbacks=[_checkpoint_callback(resource, env, committed.append)],
+        )
+        resume_dir = None
+        if resume is not None:
+            uri, step = resume
+            local = runtime.fetch(uri)
+            resume_dir = work / "resume" / f"checkpoint-{step}"
+            shutil.copytree(local, resume_dir)
+            log.info("resuming from %s (step %d)", uri, step)
+        result = trainer.train(resume_from_checkpoint=str(resume_dir) if resume_dir else None)
+        zero3 = spec.deepspeed is not None and spec.deepspeed.stage == 3
+        state = trainer.accelerator.get_state_dict(trainer.deepspeed) if zero3 else None
+        trained = trainer.accelerator.unwrap_model(trainer.model)
+
+        metrics: dict[str, Any] = {}
+        if env.is_main:
+            if state is not None:
+                trained.load_state_dict(state, strict=False)
+            if spec.lora is not None:
+                trained = trained.merge_and_unload()
+            trained = trained.float().eval()
+            history = _history(trainer, reward)
+            tail = history[-max(1, len(history) // 10) :]
+            metrics = {
+                "method": spec.method,
+                "algorithm": spec.algorithm,
+                "weightMode": spec.weights.mode,
+                "steps": int(trainer.state.global_step),
+                "resumedFrom": resume[1] if resume else 0,
+                "prompts": len(prompts),
+                "finalReward": float(np.mean([h["reward"] for h in tail])) if tail else None,
+                "trainLoss": float(result.training_loss),
+                "weightSeconds": round(weight_seconds, 3),
+                "meanWeights": {o: float(weights[:, k].mean()) for k, o in enumerate(spec.objectives)},
+                "worldSize": env.world_size,
+                **init_info,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+            if judge is not None and tail:
+                metrics["finalTrueUtility"] = float(np.mean([h["trueUtility"] for h in tail]))
+            out = work / "artifact"
+            out.mkdir()
+            trained.save_pretrained(out)
+            tokenizer.save_pretrained(out)
+            (out / POLICY_FILE).write_text(
+                json.dumps(
+                    {
+                        "objectives": spec.objectives,
+                        "method": spec.method,
+                        "weights": spec.weights.to_dict(),
+                        "promptFormat": "{prompt} [SEP]",
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
+            with (out / WEIGHTS_FILE).open("w") as fh:
+                for p, w in zip(prompts, weights, strict=True):
+                    fh.write(json.dumps({"prompt": p, "w": [round(float(x), 5) for x in w]}) + "\n")
+            (out / HISTORY_FILE).write_text(json.dumps(history) + "\n")
+            (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+            runtime.commit(resource, out, spec.output, kind=KIND)
+        runtime.barrier(env)
+        metrics = runtime.broadcast_object(env, metrics)
+    return metrics
+
+
+def _history(trainer: Any, reward: CombinedReward) -> list[dict[str, float]]:
+    """Per optimizer step: the reward function's records (one per generation batch) with the step."""
+    rows = []
+    log_steps = [h for h in trainer.state.log_history if "loss" in h and "step" in h]
+    start = log_steps[0]["step"] - 1 if log_steps else 0
+    for i, row in enumerate(reward.history):
+        rows.append({"step": float(start + i + 1), **row})
+    return rows
+
+
+def digest(resource: PolicyAlignment) -> str:
+    return spec_digest(resource.spec)
+
+
+__all__ = ["KIND", "compute_weights", "digest", "last_checkpoint", "read_prompt_texts", "run", "weight_provider"]
