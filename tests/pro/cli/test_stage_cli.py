@@ -1,0 +1,54 @@
+"""``pro stage`` and ``pro weights`` CLI: light help, spec errors with path+line, baselines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pro.cli import main
+
+pytestmark = pytest.mark.unit
+
+
+def test_stage_help_loads_no_torch() -> None:
+    code = (
+        "import sys\nfrom pro.cli import main\n"
+        "try:\n    main(['stage', '--help'])\nexcept SystemExit:\n    pass\n"
+        "try:\n    main(['weights', '--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "reward" in proc.stdout and "--adapter" in proc.stdout
+
+
+def test_stage_spec_error_is_one_line_with_path_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "rm.yaml"
+    spec.write_text(
+        "kind: RewardModelTraining\nmetadata: {name: x}\nspec:\n  objective: a\n  output: o\n  tau: 1\n"
+    )
+    assert main(["stage", "reward", "--spec", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert f"{spec}:6: spec.tau: unknown field" in err
+    assert f"{spec}:3: spec.data: required field is missing" in err
+    assert "Traceback" not in err
+
+
+def test_weights_cli_baselines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("first prompt\nsecond prompt\n")
+    assert main(["weights", "--uniform", "--objectives", "a,b", "--prompts", str(prompts)]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert rows == [{"prompt": "first prompt", "weights": {"a": 0.5, "b": 0.5}},
+                    {"prompt": "second prompt", "weights": {"a": 0.5, "b": 0.5}}]  # fmt: skip
+    out = tmp_path / "w.jsonl"
+    assert main(["weights", "--fixed", "a=3,b=1", "--prompts", str(prompts), "--out", str(out)]) == 0
+    assert json.loads(out.read_text().splitlines()[1])["weights"] == {"a": 0.75, "b": 0.25}
+    assert main(["weights", "--uniform", "--prompts", str(prompts)]) == 1
+    assert "--uniform needs --objectives" in capsys.readouterr().err
