@@ -79,7 +79,9 @@ def weight_provider(settings: WeightSettings, objectives: Sequence[str]) -> Any:
     )
 
 
-def compute_weights(settings: WeightSettings, objectives: Sequence[str], prompts: Sequence[str]) -> np.ndarray:
+def compute_weights(
+    settings: WeightSettings, objectives: Sequence[str], prompts: Sequence[str]
+) -> np.ndarray:
     """w(x) for every prompt, once, batched; checked against the stage's objectives."""
     provider = weight_provider(settings, objectives)
     if list(provider.objectives) != list(objectives):
@@ -113,12 +115,14 @@ def last_checkpoint(spec: PolicyAlignmentSpec) -> tuple[str, int] | None:
     return best
 
 
-def _checkpoint_callback(resource: PolicyAlignment, env: runtime.DistEnv, on_commit: Callable[[int], None]) -> Any:
+def _checkpoint_callback(
+    resource: PolicyAlignment, env: runtime.DistEnv, on_commit: Callable[[int], None]
+) -> Any:
     from transformers import TrainerCallback
 
     spec = resource.spec
 
-    class CommitCheckpoint(TrainerCallback):  # type: ignore[misc]
+    class CommitCheckpoint(TrainerCallback):
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if not env.is_main:
                 return
@@ -128,7 +132,10 @@ def _checkpoint_callback(resource: PolicyAlignment, env: runtime.DistEnv, on_com
 
                 uri = f"{checkpoint_prefix(spec)}/step-{state.global_step:06d}"
                 put_artifact(
-                    src, uri, producer=Producer(kind=KIND, name=resource.metadata.name), spec_digest=spec_digest(spec)
+                    src,
+                    uri,
+                    producer=Producer(kind=KIND, name=resource.metadata.name),
+                    spec_digest=spec_digest(spec),
                 )
                 on_commit(state.global_step)
                 log.info("checkpoint step %d committed to %s", state.global_step, uri)
@@ -136,7 +143,9 @@ def _checkpoint_callback(resource: PolicyAlignment, env: runtime.DistEnv, on_com
     return CommitCheckpoint()
 
 
-def prepare_policy(spec: PolicyAlignmentSpec, work: Path, extra_texts: Sequence[str], prefix_tokens: Sequence[str] = ()) -> tuple[Path, dict[str, Any]]:
+def prepare_policy(
+    spec: PolicyAlignmentSpec, work: Path, extra_texts: Sequence[str], prefix_tokens: Sequence[str] = ()
+) -> tuple[Path, dict[str, Any]]:
     """Build (and SFT-initialise) the starting policy; saved to ``work/init`` so TRL can rebuild the
     reference model from its path.  Deterministic per seed: every rank builds the same one."""
     import torch
@@ -168,7 +177,11 @@ def prepare_policy(spec: PolicyAlignmentSpec, work: Path, extra_texts: Sequence[
             batch_size=spec.init.batch_size,
             seed=spec.training.seed,
         )
-        info = {"initSteps": spec.init.steps, "initLoss": losses[-1], "initSeconds": round(time.perf_counter() - t0, 2)}
+        info = {
+            "initSteps": spec.init.steps,
+            "initLoss": losses[-1],
+            "initSeconds": round(time.perf_counter() - t0, 2),
+        }
     out = work / "init"
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -228,8 +241,8 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
             model,
             tokenizer,
             dataset,
-            reward,
-            work / "trainer",
+            reward=reward,
+            work=work / "trainer",
             callbacks=[_checkpoint_callback(resource, env, committed.append)],
         )
         resume_dir = None
@@ -297,7 +310,7 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
     return metrics
 
 
-def _history(trainer: Any, reward: CombinedReward) -> list[dict[str, float]]:
+def _history(trainer: Any, reward: Any) -> list[dict[str, float]]:
     """Per optimizer step: the reward function's records (one per generation batch) with the step."""
     rows = []
     log_steps = [h for h in trainer.state.log_history if "loss" in h and "step" in h]
@@ -311,4 +324,12 @@ def digest(resource: PolicyAlignment) -> str:
     return spec_digest(resource.spec)
 
 
-__all__ = ["KIND", "compute_weights", "digest", "last_checkpoint", "read_prompt_texts", "run", "weight_provider"]
+__all__ = [
+    "KIND",
+    "compute_weights",
+    "digest",
+    "last_checkpoint",
+    "read_prompt_texts",
+    "run",
+    "weight_provider",
+]

@@ -60,10 +60,14 @@ def policy_completions(
     texts = [policy_prompt(p, pre) for p, pre in zip(prompts, prefixes, strict=True)]
     from pro.align.policy import generate
 
-    return generate(model, tokenizer, texts, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+    return generate(
+        model, tokenizer, texts, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
+    )
 
 
-def make_judge(resource: PolicyEvaluation) -> tuple[Callable[[Sequence[str], Sequence[str]], np.ndarray], Any]:
+def make_judge(
+    resource: PolicyEvaluation,
+) -> tuple[Callable[[Sequence[str], Sequence[str]], np.ndarray], Any]:
     """The judge as ``(prompts, texts) -> scores`` and the toy world (None for a reward-model judge)."""
     j = resource.spec.judge
     if j.kind == "world":
@@ -107,7 +111,11 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
     if world is not None and not any(categories):
         categories = [world.category_of(p) for p in prompts]
 
-    gen = {"temperature": spec.temperature, "max_new_tokens": spec.max_new_tokens, "objectives": spec.objectives}
+    gen = {
+        "temperature": spec.temperature,
+        "max_new_tokens": spec.max_new_tokens,
+        "objectives": spec.objectives,
+    }
     scores_a: list[float] = []
     scores_b: list[float] = []
     texts_a: list[str] = []
@@ -134,11 +142,21 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
         obj_a = {o: list(za[:, k]) for k, o in enumerate(objs)}
         obj_b = {o: list(zb[:, k]) for k, o in enumerate(objs)}
     elif world is not None:
-        obj_a = {o: [world.scores(p, t)[o] for p, t in zip(rows_p, texts_a, strict=True)] for o in world.objectives}
-        obj_b = {o: [world.scores(p, t)[o] for p, t in zip(rows_p, texts_b, strict=True)] for o in world.objectives}
+        obj_a = {
+            o: [world.scores(p, t)[o] for p, t in zip(rows_p, texts_a, strict=True)] for o in world.objectives
+        }
+        obj_b = {
+            o: [world.scores(p, t)[o] for p, t in zip(rows_p, texts_b, strict=True)] for o in world.objectives
+        }
     name = f"{spec.policy_a.name} vs {spec.policy_b.name}"
     metrics = compare(
-        scores_a, scores_b, texts_a=texts_a, texts_b=texts_b, categories=rows_c, objectives_a=obj_a, objectives_b=obj_b
+        scores_a,
+        scores_b,
+        texts_a=texts_a,
+        texts_b=texts_b,
+        categories=rows_c,
+        objectives_a=obj_a,
+        objectives_b=obj_b,
     )
 
     with runtime.work_dir("pro-eval-") as work:
@@ -146,7 +164,11 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
         out.mkdir(parents=True, exist_ok=True)
         plots: list[tuple[str, Path]] = []
         curves: dict[str, Any] = {}
-        for label, uri in {spec.policy_a.name: spec.policy_a.uri, spec.policy_b.name: spec.policy_b.uri, **spec.runs}.items():
+        for label, uri in {
+            spec.policy_a.name: spec.policy_a.uri,
+            spec.policy_b.name: spec.policy_b.uri,
+            **spec.runs,
+        }.items():
             hist = local_artifact(uri) / "history.json"
             if hist.exists():
                 curves[label] = json.loads(hist.read_text())
@@ -165,13 +187,16 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
                 by_cat[c] = {o: float(w[idx, k].mean()) for k, o in enumerate(provider.objectives)}
             metrics["adapterWeightsByCategory"] = by_cat
             plots.append(
-                ("adapter weights per prompt category", plot_weights_by_category(by_cat, provider.objectives, out / "adapter-weights.png"))
+                (
+                    "adapter weights per prompt category",
+                    plot_weights_by_category(by_cat, provider.objectives, out / "adapter-weights.png"),
+                )
             )
         metrics["seconds"] = round(time.perf_counter() - started, 2)
         (out / "metrics.json").write_text(json.dumps({"comparison": name, **metrics}, indent=2) + "\n")
         with (out / "completions.jsonl").open("w") as fh:
-            for p, a, b, sa, sb in zip(rows_p, texts_a, texts_b, scores_a, scores_b, strict=True):
-                fh.write(json.dumps({"prompt": p, "a": a, "b": b, "judgeA": sa, "judgeB": sb}) + "\n")
+            for pr, a, b, sa, sb in zip(rows_p, texts_a, texts_b, scores_a, scores_b, strict=True):
+                fh.write(json.dumps({"prompt": pr, "a": a, "b": b, "judgeA": sa, "judgeB": sb}) + "\n")
         write_report(out, title=f"PRO evaluation: {name}", comparisons={name: metrics}, plots=plots)
         runtime.commit(resource, out, spec.output, kind=KIND)
     return {"comparison": name, **metrics}

@@ -1,0 +1,103 @@
+"""PRO-MORLHF: TRL GRPO (default) or RLOO on the combined reward, with KL to the reference policy.
+
+The dataset carries ``prompt`` (the policy's view), ``raw_prompt`` (what the reward models see) and
+``weights`` (w(x), computed once before training).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pro.align.rewards import CombinedReward
+from pro.spec.align import PolicyAlignmentSpec
+
+
+def make_dataset(prompt_texts: Sequence[str], raw_prompts: Sequence[str], weights: np.ndarray) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_dict(
+        {
+            "prompt": list(prompt_texts),
+            "raw_prompt": list(raw_prompts),
+            "weights": [[float(x) for x in row] for row in weights],
+        }
+    )
+
+
+def trainer_config(spec: PolicyAlignmentSpec, work: Path, *, checkpoint_every: int) -> Any:
+    """GRPOConfig / RLOOConfig from the spec."""
+    from pro.stages import runtime
+
+    kwargs = runtime.training_arguments_kwargs(spec.training, work, spec.deepspeed)
+    g = spec.generation
+    kwargs.update(
+        num_generations=g.num_generations,
+        max_completion_length=g.max_new_tokens,
+        temperature=g.temperature,
+        top_p=g.top_p,
+        beta=spec.beta,
+        logging_steps=1,
+        remove_unused_columns=False,
+        shuffle_dataset=True,
+    )
+    kwargs.pop("per_device_eval_batch_size", None)
+    # every process generates num_generations completions for per_device_batch_size / num_generations prompts
+    kwargs["per_device_train_batch_size"] = max(
+        g.num_generations, (spec.training.per_device_batch_size // g.num_generations) * g.num_generations
+    )
+    if checkpoint_every:
+        kwargs.update(save_strategy="steps", save_steps=checkpoint_every, save_only_model=False)
+    if spec.algorithm == "grpo":
+        from trl import GRPOConfig  # type: ignore[attr-defined]
+
+        return GRPOConfig(**kwargs)
+    from trl import RLOOConfig  # type: ignore[attr-defined]
+
+    return RLOOConfig(**kwargs)
+
+
+def make_trainer(
+    spec: PolicyAlignmentSpec,
+    model: Any,
+    tokenizer: Any,
+    dataset: Any,
+    *,
+    reward: CombinedReward,
+    work: Path,
+    callbacks: Sequence[Any] = (),
+) -> Any:
+    args = trainer_config(spec, work, checkpoint_every=spec.checkpoint_every)
+    peft_config = None
+    if spec.lora is not None:
+        from peft import LoraConfig, TaskType
+
+        peft_config = LoraConfig(
+            task_type=TaskType.CAUSAL_LM,
+            r=spec.lora.r,
+            lora_alpha=spec.lora.alpha,
+            lora_dropout=spec.lora.dropout,
+            target_modules=spec.lora.target_modules or "all-linear",
+        )
+    common: dict[str, Any] = {
+        "model": model,
+        "reward_funcs": [reward],
+        "args": args,
+        "train_dataset": dataset,
+        "processing_class": tokenizer,
+        "peft_config": peft_config,
+        "callbacks": list(callbacks),
+    }
+    if spec.algorithm == "grpo":
+        from trl import GRPOTrainer  # type: ignore[attr-defined]
+
+        return GRPOTrainer(**common)
+    from trl import RLOOTrainer  # type: ignore[attr-defined]
+
+    return RLOOTrainer(**common)
+
+
+__all__ = ["make_dataset", "make_trainer", "trainer_config"]

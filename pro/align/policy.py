@@ -1,0 +1,175 @@
+"""The policy: a causal LM with a locally built tokenizer, SFT initialisation, and batched sampling.
+
+Prompts are shown to the policy as ``"{prompt} [SEP]"`` (the tokenizer adds ``[CLS]`` in front, exactly
+as TRL's GRPO/RLOO tokenise prompts); completions end with ``[EOS]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from pro.errors import UserError
+from pro.spec.model import ModelSource
+
+SEP = "[SEP]"
+POLICY_FILE = "policy.json"
+
+
+def policy_prompt(prompt: str, prefix: str = "") -> str:
+    """The text the policy sees for a user prompt (``prefix``: WIC weight tags)."""
+    return f"{prefix}{prompt} {SEP}"
+
+
+def build_policy(
+    source: ModelSource, texts: Sequence[str], *, extra_tokens: Sequence[str] = ()
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A causal LM and its tokenizer: config-built (tokenizer built from ``texts``) or loaded by name."""
+    from pro.models.backbone import build_config, load_tokenizer
+
+    tokenizer = load_tokenizer(source, [*texts, " ".join(extra_tokens)], max_length=1024)
+    if source.config is not None:
+        cfg = build_config(
+            source,
+            tokenizer,
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        model: PreTrainedModel = AutoModelForCausalLM.from_config(cfg)  # type: ignore[no-untyped-call]
+    else:
+        assert source.name is not None
+        model = AutoModelForCausalLM.from_pretrained(source.name, revision=source.revision)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def load_policy(directory: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, dict[str, object]]:
+    """A saved policy directory (model, tokenizer, ``policy.json``)."""
+    d = Path(directory)
+    if not (d / "config.json").exists():
+        raise UserError(f"{d}: not a policy artifact (no config.json)")
+    model = AutoModelForCausalLM.from_pretrained(d)
+    tokenizer = AutoTokenizer.from_pretrained(d)
+    meta: dict[str, object] = json.loads((d / POLICY_FILE).read_text()) if (d / POLICY_FILE).exists() else {}
+    model.eval()  # type: ignore[no-untyped-call]
+    return model, tokenizer, meta
+
+
+def encode_example(
+    tokenizer: PreTrainedTokenizerBase, prompt_text: str, completion: str
+) -> tuple[list[int], int]:
+    """Token ids of prompt + completion + EOS, and the prompt's length (loss is on the rest)."""
+    p_ids: list[int] = tokenizer(prompt_text)["input_ids"]
+    c_ids: list[int] = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    return p_ids + c_ids + [int(tokenizer.eos_token_id)], len(p_ids)
+
+
+def sft(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[tuple[str, str]],
+    *,
+    steps: int,
+    learning_rate: float,
+    batch_size: int,
+    seed: int = 0,
+) -> list[float]:
+    """Completion-only SFT on ``(prompt_text, completion)`` pairs; returns the loss per step."""
+    if not examples:
+        raise UserError("SFT: no examples")
+    rng = random.Random(seed)
+    encoded = [encode_example(tokenizer, p, c) for p, c in examples]
+    pad = int(tokenizer.pad_token_id)
+    opt = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * 0.5 * (1 + math.cos(math.pi * s / steps))
+    )
+    model.train()
+    losses: list[float] = []
+    order: list[int] = []
+    for _ in range(steps):
+        if len(order) < batch_size:
+            more = list(range(len(encoded)))
+            rng.shuffle(more)
+            order += more
+        idx, order = order[:batch_size], order[batch_size:]
+        width = max(len(encoded[i][0]) for i in idx)
+        ids = torch.full((len(idx), width), pad, dtype=torch.long)
+        labels = torch.full((len(idx), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for row, i in enumerate(idx):
+            seq, plen = encoded[i]
+            ids[row, : len(seq)] = torch.tensor(seq)
+            labels[row, plen : len(seq)] = torch.tensor(seq[plen:])
+            mask[row, : len(seq)] = 1
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.item()))
+    model.eval()  # type: ignore[no-untyped-call]
+    return losses
+
+
+def generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompt_texts: Sequence[str],
+    *,
+    temperature: float = 0.7,
+    max_new_tokens: int = 64,
+    batch_size: int = 64,
+    seed: int = 0,
+    top_p: float = 1.0,
+) -> list[str]:
+    """One completion per prompt text (greedy when ``temperature`` is 0), batched with left padding."""
+    out: list[str] = []
+    torch.manual_seed(seed)
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    model.eval()  # type: ignore[no-untyped-call]
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(prompt_texts), batch_size):
+                chunk = list(prompt_texts[start : start + batch_size])
+                enc = tokenizer(chunk, return_tensors="pt", padding=True)
+                kwargs: dict[str, object] = {"max_new_tokens": max_new_tokens}
+                if temperature > 0:
+                    kwargs.update(do_sample=True, temperature=temperature, top_p=top_p)
+                else:
+                    kwargs.update(do_sample=False)
+                ids = model.generate(  # type: ignore[operator]
+                    input_ids=enc["input_ids"].to(model.device),
+                    attention_mask=enc["attention_mask"].to(model.device),
+                    eos_token_id=tokenizer.eos_token_id,
+                    pad_token_id=tokenizer.pad_token_id,
+                    **kwargs,
+                )
+                new = ids[:, enc["input_ids"].shape[1] :]
+                out += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    finally:
+        tokenizer.padding_side = old_side
+    return out
+
+
+__all__ = [
+    "POLICY_FILE",
+    "SEP",
+    "build_policy",
+    "encode_example",
+    "generate",
+    "load_policy",
+    "policy_prompt",
+    "sft",
+]

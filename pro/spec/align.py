@@ -1,0 +1,175 @@
+"""The alignment stage resource: ``PolicyAlignment`` (short name ``pal``).
+
+PRO-MORLHF (``method: morlhf``): RL (TRL GRPO or RLOO) on ``r(x, y) = Σ_k w_k(x) · z_k(x, y)``;
+PRO-WIC (``method: wic``): weights written into the prompt, offline SFT then online rejection sampling.
+``weights.mode`` switches between the adapter (PRO) and the baselines, so every comparison runs through
+the same code.  The ``spec`` section is composed unchanged into the pipeline spec.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pro.spec.base import Resource, SpecModel
+from pro.spec.data import DataSource
+from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TrainingSettings
+
+WeightMode = Literal["adapter", "uniform", "fixed", "oracle"]
+
+
+class WeightSettings(SpecModel):
+    """Where the per-prompt objective weights ``w(x)`` come from (computed once per prompt)."""
+
+    mode: WeightMode = "adapter"
+    """``adapter`` (PRO: the trained prompt adapter), ``uniform`` (1/K), ``fixed`` (``fixed`` vector) or
+    ``oracle`` (toy world only: the hidden true weights of ``world``)."""
+    adapter: str | None = None
+    """Adapter artifact URI (``mode: adapter``)."""
+    fixed: dict[str, float] | None = None
+    """Objective → weight (``mode: fixed``); normalised to sum 1."""
+    world: str | None = None
+    """Toy-world directory or world.yaml (``mode: oracle``)."""
+
+    @model_validator(mode="after")
+    def _mode_inputs(self) -> WeightSettings:
+        if self.mode == "adapter" and not self.adapter:
+            raise ValueError("mode 'adapter' needs 'adapter' (the adapter artifact URI)")
+        if self.mode == "fixed":
+            if not self.fixed:
+                raise ValueError("mode 'fixed' needs 'fixed' (a weight per objective)")
+            if any(v < 0 for v in self.fixed.values()) or sum(self.fixed.values()) <= 0:
+                raise ValueError("'fixed' weights must be ≥ 0 with a positive sum")
+        if self.mode == "oracle" and not self.world:
+            raise ValueError("mode 'oracle' needs 'world' (a toy-world directory)")
+        return self
+
+
+class GenerationSettings(SpecModel):
+    """How the policy samples completions during training."""
+
+    temperature: float = Field(default=0.7, gt=0.0)
+    """Sampling temperature."""
+    max_new_tokens: int = Field(default=128, ge=1)
+    """Longest completion, in tokens."""
+    num_generations: int = Field(default=4, ge=2)
+    """Completions per prompt (the GRPO/RLOO group; the WIC candidates per prompt)."""
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling threshold."""
+
+
+class PolicyInit(SpecModel):
+    """Supervised start of a config-built policy: SFT on prompt/completion records."""
+
+    data: str = Field(min_length=1)
+    """JSONL/Parquet file of ``{"prompt", "completion"}`` records (e.g. the toy world's sft.jsonl)."""
+    steps: int = Field(default=300, ge=1)
+    """Optimizer steps."""
+    learning_rate: float = Field(default=3e-3, gt=0.0)
+    """Learning rate."""
+    batch_size: int = Field(default=32, ge=1)
+    """Records per step."""
+
+
+class WicSettings(SpecModel):
+    """PRO-WIC: weights in the prompt, offline SFT, online rejection sampling."""
+
+    template: str = "<w:{objective}={weight:.1f}>"
+    """One tag per objective, formatted with ``objective`` and ``weight``; the tags are prepended to the
+    prompt in objective order."""
+    offline_data: DataSource | None = None
+    """Preference data for the offline stage (chosen responses conditioned on their target weights)."""
+    offline_steps: int = Field(default=200, ge=0)
+    """Offline SFT steps."""
+    online_steps: int = Field(default=5000, ge=0)
+    """Online rejection-sampling rounds (5000 in production configs, a few in tests)."""
+    prompts_per_round: int = Field(default=32, ge=1)
+    """Prompts sampled per online round."""
+    exploration: float = Field(default=0.1, ge=0.0)
+    """Dirichlet-style noise mixed into the adapter weights when sampling candidates."""
+    keep_top: int = Field(default=1, ge=1)
+    """Best candidates kept per prompt (by combined reward)."""
+
+
+class PolicyAlignmentSpec(SpecModel):
+    """Align a causal-LM policy to K objectives with per-prompt weights."""
+
+    method: Literal["morlhf", "wic"] = "morlhf"
+    """``morlhf`` (RL on the combined reward) or ``wic`` (weights in context + rejection sampling)."""
+    algorithm: Literal["grpo", "rloo"] = "grpo"
+    """TRL trainer for ``morlhf`` (PPO left TRL after 1.12)."""
+    objectives: list[str] = Field(min_length=1)
+    """The K objectives, in the order of the weight vector."""
+    reward_models: dict[str, str]
+    """Reward-model artifact URI per objective."""
+    weights: WeightSettings
+    """Per-prompt weights: the adapter or a baseline."""
+    policy: ModelSource
+    """The policy (a causal LM); a config-built one needs ``init``."""
+    init: PolicyInit | None = None
+    """SFT a config-built policy before alignment."""
+    prompts: DataSource | str
+    """Training prompts: a prompt file (``{"prompt"}`` JSONL/Parquet) or a preference DataSource."""
+    max_prompts: int | None = Field(default=None, ge=1)
+    """Use at most this many distinct prompts."""
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    """Sampling settings."""
+    beta: float = Field(default=0.04, ge=0.0)
+    """KL coefficient to the reference (starting) policy."""
+    training: TrainingSettings = Field(
+        default_factory=lambda: TrainingSettings(max_steps=200, learning_rate=1e-5, per_device_batch_size=16)
+    )
+    """Optimisation settings (``maxSteps`` = RL steps)."""
+    lora: LoraSettings | None = None
+    """Train LoRA adapters instead of the whole policy."""
+    deepspeed: DeepSpeedSettings | None = None
+    """Run under DeepSpeed ZeRO."""
+    wic: WicSettings = Field(default_factory=WicSettings)
+    """PRO-WIC settings (``method: wic``)."""
+    checkpoint_every: int = Field(default=0, ge=0)
+    """Commit a checkpoint to ``<output>-ckpt`` every this many steps (0: never); a restarted stage
+    resumes from the last committed one."""
+    world: str | None = None
+    """Toy world (directory) for monitoring: logs the true utility of training samples."""
+    output: str = Field(min_length=1)
+    """Artifact URI the aligned policy is committed to."""
+
+    @model_validator(mode="after")
+    def _check(self) -> PolicyAlignmentSpec:
+        if len(set(self.objectives)) != len(self.objectives):
+            raise ValueError("objectives must be distinct")
+        missing = [o for o in self.objectives if o not in self.reward_models]
+        extra = [o for o in self.reward_models if o not in self.objectives]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"no reward model for {', '.join(missing)}")
+            if extra:
+                parts.append(f"reward model for unknown objective {', '.join(extra)}")
+            raise ValueError("rewardModels must name exactly the objectives: " + "; ".join(parts))
+        if self.weights.fixed is not None and set(self.weights.fixed) != set(self.objectives):
+            raise ValueError("weights.fixed must name exactly the objectives")
+        if self.policy.config is not None and self.init is None:
+            raise ValueError("a config-built policy needs 'init' (SFT data for a starting policy)")
+        return self
+
+
+class PolicyAlignment(Resource):
+    """A policy-alignment stage (short name ``pal``)."""
+
+    kind: Literal["PolicyAlignment"] = "PolicyAlignment"
+    """Always ``PolicyAlignment``."""
+    spec: PolicyAlignmentSpec
+    """What to align, how, and where to put it."""
+
+
+__all__ = [
+    "GenerationSettings",
+    "PolicyAlignment",
+    "PolicyAlignmentSpec",
+    "PolicyInit",
+    "WeightMode",
+    "WeightSettings",
+    "WicSettings",
+]

@@ -1,0 +1,97 @@
+"""The evaluation stage resource: ``PolicyEvaluation`` (short name ``pev``).
+
+Policy A vs policy B on held-out prompts: win rate by a judge (the toy world's true utility, or a judge
+reward model), ties counted ½; per-objective mean rewards; length statistics; ``metrics.json`` and
+``report.html``.  The ``spec`` section is composed unchanged into the pipeline spec.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pro.spec.align import WeightSettings
+from pro.spec.base import Resource, SpecModel
+
+
+class PolicyRef(SpecModel):
+    """A policy under evaluation."""
+
+    name: str = Field(min_length=1)
+    """Label in the report (e.g. ``pro``, ``uniform``)."""
+    uri: str = Field(min_length=1)
+    """Policy artifact URI (written by ``PolicyAlignment``)."""
+    weights: WeightSettings | None = None
+    """Weights written into the prompt for a WIC policy (default: the weights it was trained with)."""
+
+
+class Judge(SpecModel):
+    """What decides which of two completions is better."""
+
+    kind: Literal["world", "rewardModel"] = "world"
+    """``world``: the toy world's hidden true utility; ``rewardModel``: a judge reward model."""
+    world: str | None = None
+    """Toy-world directory (``kind: world``)."""
+    uri: str | None = None
+    """Judge reward-model artifact URI (``kind: rewardModel``)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Judge:
+        if self.kind == "world" and not self.world:
+            raise ValueError("judge kind 'world' needs 'world' (a toy-world directory)")
+        if self.kind == "rewardModel" and not self.uri:
+            raise ValueError("judge kind 'rewardModel' needs 'uri' (a reward-model artifact)")
+        return self
+
+
+class PolicyEvaluationSpec(SpecModel):
+    """Compare two policies on held-out prompts."""
+
+    policy_a: PolicyRef
+    """The candidate (e.g. PRO)."""
+    policy_b: PolicyRef
+    """The baseline (e.g. uniform weights)."""
+    prompts: str = Field(min_length=1)
+    """Held-out prompt file (``{"prompt", "category"?}`` JSONL/Parquet)."""
+    max_prompts: int | None = Field(default=None, ge=1)
+    """Evaluate at most this many prompts."""
+    judge: Judge
+    """The judge."""
+    objectives: list[str] = Field(default_factory=list)
+    """Objectives whose mean rewards are reported (with ``rewardModels``)."""
+    reward_models: dict[str, str] = Field(default_factory=dict)
+    """Reward-model URI per objective, for per-objective mean rewards (optional)."""
+    temperature: float = Field(default=0.0, ge=0.0)
+    """Sampling temperature (0: greedy)."""
+    max_new_tokens: int = Field(default=64, ge=1)
+    """Longest completion."""
+    samples: int = Field(default=1, ge=1)
+    """Completions per prompt and policy (compared pairwise)."""
+    seed: int = 0
+    """Sampling seed."""
+    runs: dict[str, str] = Field(default_factory=dict)
+    """Extra alignment artifacts (label → URI) whose training curves go into the report."""
+    adapter: str | None = None
+    """Adapter artifact URI whose weights per prompt category go into the report."""
+    output: str = Field(min_length=1)
+    """Artifact URI the metrics and report are committed to."""
+
+    @model_validator(mode="after")
+    def _check(self) -> PolicyEvaluationSpec:
+        unknown = [o for o in self.reward_models if self.objectives and o not in self.objectives]
+        if unknown:
+            raise ValueError(f"rewardModels names unknown objective {', '.join(unknown)}")
+        return self
+
+
+class PolicyEvaluation(Resource):
+    """A policy-evaluation stage (short name ``pev``)."""
+
+    kind: Literal["PolicyEvaluation"] = "PolicyEvaluation"
+    """Always ``PolicyEvaluation``."""
+    spec: PolicyEvaluationSpec
+    """What to compare and where to put the report."""
+
+
+__all__ = ["Judge", "PolicyEvaluation", "PolicyEvaluationSpec", "PolicyRef"]
