@@ -24,12 +24,20 @@ def _default_adapter_model() -> ModelSource:
     return ModelSource(name=DEFAULT_ADAPTER_MODEL)
 
 
-def _reward_training() -> TrainingSettings:
-    return TrainingSettings(max_steps=1000, learning_rate=1e-5, per_device_batch_size=8, max_length=512)
+class RewardTrainingSettings(TrainingSettings):
+    """Optimisation settings of a reward model (defaults suit a 0.1–1 B backbone)."""
+
+    learning_rate: float = Field(default=1e-5, gt=0.0)
+    """Peak learning rate."""
 
 
-def _adapter_training() -> TrainingSettings:
-    return TrainingSettings(max_steps=1000, learning_rate=2e-5, per_device_batch_size=16, max_length=256)
+class AdapterTrainingSettings(TrainingSettings):
+    """Optimisation settings of the prompt adapter (defaults suit xlm-roberta-base)."""
+
+    per_device_batch_size: int = Field(default=16, ge=1)
+    """Examples per process per forward pass."""
+    max_length: int = Field(default=256, ge=8)
+    """Longest tokenised prompt; longer prompts are truncated."""
 
 
 class RewardModelTrainingSpec(SpecModel):
@@ -43,7 +51,7 @@ class RewardModelTrainingSpec(SpecModel):
     """Held-out pairs for pairwise accuracy; default: ``training.evalFraction`` of ``data``."""
     model: ModelSource
     """Sequence-classification backbone (a scalar head is added: ``num_labels = 1``)."""
-    training: TrainingSettings = Field(default_factory=_reward_training)
+    training: RewardTrainingSettings = Field(default_factory=RewardTrainingSettings)
     """Optimisation settings."""
     lora: LoraSettings | None = None
     """Train LoRA adapters instead of the whole backbone."""
@@ -88,7 +96,7 @@ class AdapterTrainingSpec(SpecModel):
     """Encoder backbone (``AutoModel``)."""
     head: AdapterHead = Field(default_factory=AdapterHead)
     """Pooling and head settings."""
-    training: TrainingSettings = Field(default_factory=_adapter_training)
+    training: AdapterTrainingSettings = Field(default_factory=AdapterTrainingSettings)
     """Optimisation settings."""
     deepspeed: DeepSpeedSettings | None = None
     """Run under DeepSpeed ZeRO."""
@@ -126,12 +134,14 @@ __all__ = [
     "DEFAULT_ADAPTER_MODEL",
     "AdapterHead",
     "AdapterTraining",
+    "AdapterTrainingSettings",
     "AdapterTrainingSpec",
     "DeepSpeedSettings",
     "LoraSettings",
     "ModelSource",
     "RewardModelTraining",
     "RewardModelTrainingSpec",
+    "RewardTrainingSettings",
     "StageResource",
     "TokenizerSource",
     "TrainingSettings",

@@ -15,13 +15,15 @@ import numpy as np
 import yaml
 
 from pro.spec.data import DataSource
-from pro.spec.model import ModelSource, TokenizerBuild, TokenizerSource, TrainingSettings
+from pro.spec.model import ModelSource, TokenizerBuild, TokenizerSource
 from pro.spec.stages import (
     AdapterHead,
     AdapterTraining,
+    AdapterTrainingSettings,
     AdapterTrainingSpec,
     RewardModelTraining,
     RewardModelTrainingSpec,
+    RewardTrainingSettings,
 )
 from pro.store import join_uri
 
@@ -107,7 +109,7 @@ def reward_spec(toy: Path, store: str, objective: str, p: Profile) -> RewardMode
                 data=DataSource(format="jsonl", path=str(toy / "pairs" / f"{objective}.jsonl")),
                 eval_data=DataSource(format="jsonl", path=str(toy / "pairs" / f"{objective}.test.jsonl")),
                 model=_bert(p.rm_hidden, p.rm_layers, 128, 2000),
-                training=TrainingSettings(
+                training=RewardTrainingSettings(
                     max_steps=p.rm_steps,
                     learning_rate=p.rm_lr,
                     per_device_batch_size=p.batch,
@@ -136,7 +138,7 @@ def adapter_spec(
                 tau=p.tau,
                 model=_bert(p.adapter_hidden, 1, 64, 1000),
                 head=AdapterHead(pooling="mean"),
-                training=TrainingSettings(
+                training=AdapterTrainingSettings(
                     max_steps=p.adapter_steps,
                     learning_rate=p.adapter_lr,
                     per_device_batch_size=p.batch,

@@ -120,3 +120,11 @@ def test_deepspeed_config_and_dist_env() -> None:
     env = DistEnv.from_env({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
     assert env.distributed and not env.is_main
     assert DistEnv.from_env({}).is_main
+
+
+def test_stage_defaults_do_not_depend_on_whether_training_is_written(tmp_path: Path) -> None:
+    """Writing one training field keeps the stage's other defaults (no hidden second set)."""
+    omitted = load_file(_write(tmp_path, RM.replace("  training:\n    maxSteps: 10\n", "")), RewardModelTraining)
+    partial = load_file(_write(tmp_path, RM), RewardModelTraining)
+    assert omitted.spec.training.learning_rate == partial.spec.training.learning_rate == 1e-5
+    assert omitted.spec.training.max_steps == 1000 and partial.spec.training.max_steps == 10
