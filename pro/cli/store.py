@@ -38,7 +38,7 @@ def _common() -> argparse.ArgumentParser:
         choices=["auto", "path", "virtual"],
         help="S3 addressing style (default: PRO_S3_ADDRESSING_STYLE or auto)",
     )
-    g.add_argument("--max-concurrency", type=int, default=8, help="parallel requests (default 8)")
+    g.add_argument("--max-concurrency", type=int, default=10, help="parallel requests (default 10)")
     g.add_argument("--chunk-size-mb", type=int, default=16, help="multipart part size in MiB (default 16)")
     g.add_argument(
         "--multipart-threshold-mb", type=int, default=16, help="multipart from this size in MiB (default 16)"

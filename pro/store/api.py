@@ -62,10 +62,12 @@ def _scan(src: Path) -> list[Upload]:
 
 
 class _Journal:
-    """The files an unfinished upload has sent: ``.pro-upload.json`` next to them.
+    """What uploads have stored: ``.pro-upload.json`` next to the files.
 
-    A retry skips a file when the journal holds it with the object's current etag and size
-    and the local file hashes to the journalled sha256; it is deleted once the manifest is written.
+    Per file: size, sha256 of the bytes sent, and the stored object's etag.  A later put skips
+    a file when the object still has that etag and size and the local file hashes to that
+    sha256 — proof without downloading.  An object replaced or damaged since has another etag
+    or size, so a put re-sends it (this is how ``put`` repairs an artifact).
     """
 
     def __init__(self, backend: Backend) -> None:
@@ -94,6 +96,11 @@ class _Journal:
             self.entries[rel] = {"size": info.size, "sha256": sha, "etag": info.etag}
             if flush and time.monotonic() - self.last_write >= JOURNAL_INTERVAL_S:
                 self._write()
+
+    def keep(self, entries: dict[str, FileEntry]) -> None:
+        """Forget every journalled file except ``entries`` (the ones proven still stored)."""
+        with self.lock:
+            self.entries = {rel: e for rel, e in self.entries.items() if rel in entries}
 
     def flush(self) -> None:
         with self.lock:
@@ -130,26 +137,18 @@ def put_artifact(
     remote = backend.list()
     old = _manifest_of(backend)
     journal = _Journal(backend)
-    committed = {f.path: f for f in old.files} if old else {}
 
     entries: dict[str, FileEntry] = {}
     todo: list[Upload] = []
     for item in items:
         info = remote.get(item.rel)
-        if (
-            info is not None
-            and info.size == item.size
-            and (item.rel in journal.entries or item.rel in committed)
-        ):
+        if info is not None and info.size == item.size and item.rel in journal.entries:
             sha, size = hash_file(item.source)  # needed for the manifest anyway
-            entry = committed.get(item.rel)
-            if size == item.size and (
-                journal.matches(item.rel, sha, info) or (entry and entry.sha256 == sha)
-            ):
+            if size == item.size and journal.matches(item.rel, sha, info):
                 entries[item.rel] = FileEntry(item.rel, size, sha)
-                journal.record(item.rel, sha, info, flush=False)
                 continue
         todo.append(item)
+    journal.keep(entries)
 
     if old is not None:
         if not todo and {f.path for f in old.files} == set(entries):
@@ -173,8 +172,8 @@ def put_artifact(
     manifest = Manifest(
         files=[entries[i.rel] for i in items], producer=producer, spec_digest=spec_digest, version=__version__
     )
+    journal.flush()  # the record of what is stored, for the next put
     backend.write(MANIFEST_NAME, manifest.to_json().encode())
-    backend.delete([JOURNAL_NAME])
     log.info(
         "put %s: %d files uploaded (%d bytes), %d skipped (already present)",
         uri,

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pro.store.errors import StoreError
+from pro.store.errors import make_dirs
 from pro.store.manifest import MANIFEST_NAME, Manifest
 
 
@@ -53,12 +53,7 @@ class ArtifactCache:
         final = self.entry(manifest)
         if _complete(final, manifest):
             return final
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StoreError(
-                f"cannot create cache dir {self.root}: {err.strerror}; set PRO_CACHE_DIR"
-            ) from err
+        make_dirs(self.root, "set PRO_CACHE_DIR (or --cache-dir) to a writable directory")
         with _locked(self.root / f".{manifest.digest}.lock"):
             if _complete(final, manifest):
                 return final

@@ -29,7 +29,7 @@ class StoreConfig:
     addressing_style: str | None = None
     multipart_threshold_mb: int = 16
     multipart_chunksize_mb: int = 16
-    max_concurrency: int = 8
+    max_concurrency: int = 10
     cache_dir: Path | None = field(default_factory=default_cache_dir)
 
     @property

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pro.store.backend import Download, ObjectInfo, OnUploaded, Upload
 from pro.store.config import StoreConfig
-from pro.store.errors import StoreError
+from pro.store.errors import StoreError, make_dirs
 from pro.store.hashing import OnBytes, copy_hashing, hash_file
 from pro.store.uri import Location
 
@@ -56,12 +56,7 @@ class LocalBackend:
 
     def _atomic(self, rel: str) -> tuple[Path, Path]:
         final = self._path(rel)
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StoreError(
-                f"cannot create {final.parent}: {err.strerror}; check the path and permissions"
-            ) from err
+        make_dirs(final.parent)
         return final, final.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-{final.name}")
 
     def write(self, rel: str, data: bytes) -> None:

@@ -112,7 +112,7 @@ import sys, time
 from pro.store import hashing
 read = hashing.HashingReader.read
 def slow(self, n=-1):
-    time.sleep(0.15)
+    time.sleep(0.3)
     return read(self, n)
 hashing.HashingReader.read = slow
 from pro.cli import main

@@ -115,7 +115,11 @@ def test_interrupted_upload_leaves_no_manifest_and_resumes(
     with caplog.at_level("INFO", logger="pro.store"):
         put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
     assert "1 files uploaded" in caplog.text and "2 skipped" in caplog.text
-    assert not (tmp_path / "store/.pro-upload.json").exists()
+    assert sorted(json.loads((tmp_path / "store/.pro-upload.json").read_text())["files"]) == [
+        "config.json",
+        "model-00001.bin",
+        "sub/tok.txt",
+    ]
 
 
 def _sequential_upload(self, items, on_done, on_bytes) -> None:  # type: ignore[no-untyped-def]
@@ -143,6 +147,8 @@ def test_damaged_files_fail_get_and_verify_naming_the_file(
         get_artifact(uri, tmp_path / "dst", config=cfg)
     assert not (tmp_path / "dst").exists()
     assert [p for p in cfg.cache_dir.iterdir() if not p.name.startswith(".")] == []  # type: ignore[union-attr]
+    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)  # put repairs it
+    assert verify_artifact(uri, config=cfg) == []
 
 
 def test_missing_artifact_and_bad_source(tmp_path: Path, cfg: StoreConfig) -> None:
@@ -165,3 +171,11 @@ def test_delete_removes_manifest_then_files(src: Path, tmp_path: Path, cfg: Stor
     assert sorted(os.listdir(tmp_path / "store")) == ["unrelated.txt"]
     with pytest.raises(StoreError, match="nothing to delete"):
         delete_artifact(uri, config=cfg)
+
+
+def test_demo_round_trip(tmp_path: Path) -> None:
+    from pro.store.demo import round_trip
+
+    line = round_trip(tmp_path)
+    assert line.startswith("store: put, get and verified 3 files") and "\n" not in line
+    assert round_trip(tmp_path) == line  # idempotent: the same commit, served from the cache

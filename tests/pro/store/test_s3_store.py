@@ -38,7 +38,8 @@ def test_round_trip_with_endpoint_from_env_only(
     uri = f"s3://{s3_bucket}/ns/pipe/run1/rm"
     m = put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
     assert _keys(s3_bucket) == [
-        f"ns/pipe/run1/rm/{k}" for k in ("config.json", "manifest.json", "model-00001.bin", "sub/tok.txt")
+        f"ns/pipe/run1/rm/{k}"
+        for k in (".pro-upload.json", "config.json", "manifest.json", "model-00001.bin", "sub/tok.txt")
     ]
     assert read_manifest(uri, config=cfg) == m and artifact_exists(uri, config=cfg)
     assert verify_artifact(uri, config=cfg) == []
@@ -116,7 +117,7 @@ def test_retry_skips_files_already_uploaded(
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "truncate"])
-def test_damaged_object_fails_get_and_verify(
+def test_damaged_object_fails_get_and_verify_and_put_repairs_it(
     damage: str, s3_bucket: str, src: Path, tmp_path: Path, cfg: StoreConfig
 ) -> None:
     uri = f"s3://{s3_bucket}/d"
@@ -128,6 +129,8 @@ def test_damaged_object_fails_get_and_verify(
     assert len(problems) == 1 and problems[0].startswith("model-00001.bin: ")
     with pytest.raises(StoreError, match=r"damaged: model-00001\.bin"):
         get_artifact(uri, tmp_path / "dst", config=cfg)
+    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)  # put repairs it
+    assert verify_artifact(uri, config=cfg) == []
 
 
 def test_missing_bucket_and_unreachable_endpoint(
