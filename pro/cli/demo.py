@@ -39,6 +39,18 @@ def _environment(out: Path, console: Console) -> str:
     return f"torch {found['torch']} on {device}, {torch.get_num_threads()} threads; all libraries present"
 
 
+def _store_round_trip(out: Path, console: Console) -> str:
+    from pro.store.demo import round_trip
+
+    return round_trip(out)
+
+
+def _toy_core(out: Path, console: Console) -> str:
+    from pro.stages.demo import toy_core
+
+    return toy_core(out / "core")
+
+
 def _not_built(issue: int, what: str) -> Callable[[Path, Console], str]:
     def action(out: Path, console: Console) -> str:
         raise NotImplementedYet(f"{what}: not built yet (issue #{issue})")
@@ -48,8 +60,8 @@ def _not_built(issue: int, what: str) -> Callable[[Path, Console], str]:
 
 STEPS: tuple[Step, ...] = (
     Step("environment", _environment),
-    Step("artifact store round trip", _not_built(3, "artifact store")),
-    Step("toy world, reward models, adapter", _not_built(4, "PRO core")),
+    Step("artifact store round trip", _store_round_trip),
+    Step("toy world, 3 reward models, adapter", _toy_core),
     Step("alignment and evaluation", _not_built(5, "alignment stage")),
     Step("whole pipeline with pro run", _not_built(6, "pipeline runner")),
 )
