@@ -120,7 +120,7 @@ def align_doc(
                            "numGenerations": args.generations},
             "beta": args.beta,
             "training": {"maxSteps": args.steps, "learningRate": args.lr, "perDeviceBatchSize": args.batch,
-                         "seed": seed, "scheduler": "constant"},
+                         "seed": seed, "scheduler": "constant", "threads": args.threads},
             "world": str(root / "world"),
             "output": str(root / "store" / f"{mode}-s{seed}"),
         },
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--algorithm", default="grpo", choices=["grpo", "rloo"])
     p.add_argument("--window", type=int, default=10, help="moving average for the convergence curves")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--force", action="store_true", help="re-run alignment runs that exist")
     args = p.parse_args(argv)
 
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from pro.stages import align, evaluate
     from pro.toy import World
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     root = Path(args.root).resolve()
     t0 = time.perf_counter()
     art = ensure_prerequisites(root)

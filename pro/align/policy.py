@@ -52,6 +52,21 @@ def build_policy(
     return model, tokenizer
 
 
+def save_local(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, directory: str | Path) -> Path:
+    """Save a policy on THIS process (transformers' ``save_pretrained`` writes on global rank 0 only once
+    a process group exists; every torchrun rank needs its own copy of the starting policy)."""
+    from safetensors.torch import save_model
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    model.config.architectures = [type(model).__name__]
+    model.config.save_pretrained(d)
+    model.generation_config.save_pretrained(d)
+    save_model(model, str(d / "model.safetensors"))
+    tokenizer.save_pretrained(d)
+    return d
+
+
 def load_policy(directory: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, dict[str, object]]:
     """A saved policy directory (model, tokenizer, ``policy.json``)."""
     d = Path(directory)
@@ -171,5 +186,6 @@ __all__ = [
     "generate",
     "load_policy",
     "policy_prompt",
+    "save_local",
     "sft",
 ]

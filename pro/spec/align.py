@@ -92,6 +92,17 @@ class WicSettings(SpecModel):
     """Best candidates kept per prompt (by combined reward)."""
 
 
+class AlignmentTrainingSettings(TrainingSettings):
+    """Optimisation settings of the RL stage (``maxSteps`` = RL steps)."""
+
+    max_steps: int = Field(default=200, ge=1)
+    """RL optimizer steps (``morlhf``); WIC counts ``wic.onlineSteps`` instead."""
+    learning_rate: float = Field(default=1e-5, gt=0.0)
+    """Peak learning rate."""
+    per_device_batch_size: int = Field(default=16, ge=1)
+    """Completions per process per step (a multiple of ``generation.numGenerations``)."""
+
+
 class PolicyAlignmentSpec(SpecModel):
     """Align a causal-LM policy to K objectives with per-prompt weights."""
 
@@ -117,9 +128,7 @@ class PolicyAlignmentSpec(SpecModel):
     """Sampling settings."""
     beta: float = Field(default=0.04, ge=0.0)
     """KL coefficient to the reference (starting) policy."""
-    training: TrainingSettings = Field(
-        default_factory=lambda: TrainingSettings(max_steps=200, learning_rate=1e-5, per_device_batch_size=16)
-    )
+    training: AlignmentTrainingSettings = Field(default_factory=AlignmentTrainingSettings)
     """Optimisation settings (``maxSteps`` = RL steps)."""
     lora: LoraSettings | None = None
     """Train LoRA adapters instead of the whole policy."""
@@ -165,6 +174,7 @@ class PolicyAlignment(Resource):
 
 
 __all__ = [
+    "AlignmentTrainingSettings",
     "GenerationSettings",
     "PolicyAlignment",
     "PolicyAlignmentSpec",

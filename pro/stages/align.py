@@ -150,7 +150,7 @@ def prepare_policy(
     reference model from its path.  Deterministic per seed: every rank builds the same one."""
     import torch
 
-    from pro.align.policy import build_policy, policy_prompt, sft
+    from pro.align.policy import build_policy, policy_prompt, save_local, sft
     from pro.data import read_prompts
 
     info: dict[str, Any] = {}
@@ -182,10 +182,7 @@ def prepare_policy(
             "initLoss": losses[-1],
             "initSeconds": round(time.perf_counter() - t0, 2),
         }
-    out = work / "init"
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out, info
+    return save_local(model, tokenizer, work / "init"), info
 
 
 def run(resource: PolicyAlignment) -> dict[str, Any]:
