@@ -100,6 +100,8 @@ def align_doc(
     root: Path, art: dict[str, str], seed: int, mode: str, args: argparse.Namespace
 ) -> dict[str, Any]:
     weights: dict[str, Any] = {"mode": mode}
+    if args.floor:
+        weights["floor"] = args.floor
     if mode == "adapter":
         weights["adapter"] = art["adapter"]
     if mode == "oracle":
@@ -107,7 +109,7 @@ def align_doc(
     return {
         "apiVersion": "pro.alignment.dev/v1alpha1",
         "kind": "PolicyAlignment",
-        "metadata": {"name": f"align-{mode}-s{seed}"},
+        "metadata": {"name": f"align-{args.tag}{mode}-s{seed}"},
         "spec": {
             "method": "morlhf",
             "algorithm": args.algorithm,
@@ -122,7 +124,7 @@ def align_doc(
             "training": {"maxSteps": args.steps, "learningRate": args.lr, "perDeviceBatchSize": args.batch,
                          "seed": seed, "scheduler": "constant", "threads": args.threads},
             "world": str(root / "world"),
-            "output": str(root / "store" / f"{mode}-s{seed}"),
+            "output": str(root / "store" / f"{args.tag}{mode}-s{seed}"),
         },
     }  # fmt: skip
 
@@ -153,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--algorithm", default="grpo", choices=["grpo", "rloo"])
     p.add_argument("--window", type=int, default=10, help="moving average for the convergence curves")
+    p.add_argument("--floor", type=float, default=0.0, help="weights.floor (mix with uniform) for every mode")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--tag", default="", help="prefix of this configuration's outputs (e.g. final-)")
     p.add_argument("--force", action="store_true", help="re-run alignment runs that exist")
     args = p.parse_args(argv)
 
@@ -182,15 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         seed_res: dict[str, Any] = {"sftSeconds": round(time.perf_counter() - ts, 1), "runs": {}}
         utils: dict[str, np.ndarray] = {}
         for mode in args.modes:
-            out = root / "store" / f"{mode}-s{seed}"
+            out = root / "store" / f"{args.tag}{mode}-s{seed}"
             doc = align_doc(root, art, seed, mode, args)
-            (root / "specs" / f"align-{mode}-s{seed}.yaml").write_text(json.dumps(doc, indent=1))
+            (root / "specs" / f"align-{args.tag}{mode}-s{seed}.yaml").write_text(json.dumps(doc, indent=1))
             if args.force or not (out / "manifest.json").exists():
                 tr = time.perf_counter()
                 metrics = align.run(PolicyAlignment.model_validate(doc))
                 metrics["wallSeconds"] = round(time.perf_counter() - tr, 1)
-                (root / f"run-{mode}-s{seed}.json").write_text(json.dumps(metrics, indent=1))
-            metrics = json.loads((root / f"run-{mode}-s{seed}.json").read_text())
+                (root / f"run-{args.tag}{mode}-s{seed}.json").write_text(json.dumps(metrics, indent=1))
+            metrics = json.loads((root / f"run-{args.tag}{mode}-s{seed}.json").read_text())
             texts = evaluate.policy_completions(
                 PolicyRef(name=mode, uri=str(out)), prompts, temperature=0.0, max_new_tokens=args.max_new_tokens,
                 seed=seed,
@@ -208,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"({seed_res['runs'][mode]['seconds']} s)", flush=True)  # fmt: skip
         if "adapter" in utils and "uniform" in utils:
             seed_res["winRateProVsUniform"] = win_rate(list(utils["adapter"]), list(utils["uniform"]))
-            u_steps, u_curve = curve(json.loads((root / "store" / f"uniform-s{seed}" / "history.json").read_text()),
+            u_steps, u_curve = curve(json.loads((root / "store" / f"{args.tag}uniform-s{seed}" / "history.json").read_text()),
                                      args.window)  # fmt: skip
-            a_steps, a_curve = curve(json.loads((root / "store" / f"adapter-s{seed}" / "history.json").read_text()),
+            a_steps, a_curve = curve(json.loads((root / "store" / f"{args.tag}adapter-s{seed}" / "history.json").read_text()),
                                      args.window)  # fmt: skip
             target = float(u_curve[-1])
             reach = steps_to_reach(a_steps, a_curve, target)
@@ -244,20 +248,20 @@ def main(argv: list[str] | None = None) -> int:
         "proRunSeconds": [s["runs"]["adapter"]["seconds"] for s in seeds if "adapter" in s["runs"]],
         "heldoutPrompts": len(prompts),
     }
-    (root / "claim.json").write_text(json.dumps(results, indent=1))
+    (root / f"{args.tag}claim.json").write_text(json.dumps(results, indent=1))
     plot_convergence(root, results, args)
     if 0 in args.seeds and {"adapter", "uniform"} <= set(args.modes):
         ev = PolicyEvaluation.model_validate({
             "metadata": {"name": "eval-s0"},
             "spec": {
-                "policyA": {"name": "pro", "uri": str(root / "store" / "adapter-s0")},
-                "policyB": {"name": "uniform", "uri": str(root / "store" / "uniform-s0")},
+                "policyA": {"name": "pro", "uri": str(root / "store" / f"{args.tag}adapter-s0")},
+                "policyB": {"name": "uniform", "uri": str(root / "store" / f"{args.tag}uniform-s0")},
                 "prompts": str(root / "world" / "heldout.jsonl"),
                 "judge": {"kind": "world", "world": str(root / "world")},
                 "maxNewTokens": args.max_new_tokens,
-                "runs": {m: str(root / "store" / f"{m}-s0") for m in args.modes},
+                "runs": {m: str(root / "store" / f"{args.tag}{m}-s0") for m in args.modes},
                 "adapter": art["adapter"],
-                "output": str(root / "store" / "eval-s0"),
+                "output": str(root / "store" / f"{args.tag}eval-s0"),
             },
         })  # fmt: skip
         evaluate.run(ev)
@@ -288,7 +292,7 @@ def plot_convergence(root: Path, results: dict[str, Any], args: argparse.Namespa
     ax.set_title(f"toy world, mean over seeds {args.seeds}, moving average {args.window}")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(root / "convergence.png", dpi=90)
+    fig.savefig(root / f"{args.tag}convergence.png", dpi=90)
     plt.close(fig)
 
 

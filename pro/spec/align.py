@@ -31,6 +31,9 @@ class WeightSettings(SpecModel):
     """Objective → weight (``mode: fixed``); normalised to sum 1."""
     world: str | None = None
     """Toy-world directory or world.yaml (``mode: oracle``)."""
+    floor: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """Mix every row with uniform: ``w ← (1 − floor) · w + floor / K``.  Keeps every reward model in the
+    combined reward (a near one-hot adapter otherwise lets the policy over-optimise a single RM)."""
 
     @model_validator(mode="after")
     def _mode_inputs(self) -> WeightSettings:

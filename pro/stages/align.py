@@ -89,6 +89,8 @@ def compute_weights(
             f"weights ({settings.mode}) are over {provider.objectives}, the stage's objectives are {list(objectives)}"
         )
     w = np.asarray(provider.weights(list(prompts)), dtype=np.float32)
+    if settings.floor > 0 and w.size:
+        w = (1 - settings.floor) * w + settings.floor / w.shape[1]
     return w
 
 
