@@ -124,5 +124,5 @@ def test_weights_over_other_objectives_are_a_user_error() -> None:
     from pro.spec.align import WeightSettings
     from pro.stages.align import compute_weights
 
-    with pytest.raises(UserError, match="expected \['a', 'b'\]"):
+    with pytest.raises(UserError, match=r"expected \['a', 'b'\]"):
         compute_weights(WeightSettings(mode="fixed", fixed={"b": 1.0, "a": 1.0}), ["a", "b"], ["x"])
