@@ -129,6 +129,46 @@ def align_doc(
     }  # fmt: skip
 
 
+def wic_doc(root: Path, art: dict[str, str], seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    doc = align_doc(root, art, seed, "adapter", args)
+    doc["metadata"]["name"] = f"align-{args.tag}wic-s{seed}"
+    spec = doc["spec"]
+    spec["method"] = "wic"
+    spec["output"] = str(root / "store" / f"{args.tag}wic-s{seed}")
+    spec["training"]["learningRate"] = args.wic_lr
+    spec["wic"] = {
+        "offlineData": {"format": "jsonl", "path": str(root / "world" / "mixed.jsonl")},
+        "offlineSteps": args.wic_offline_steps,
+        "onlineSteps": args.wic_online_steps,
+        "promptsPerRound": 16,
+        "exploration": 0.1,
+    }
+    return doc
+
+
+def run_wic(root: Path, art: dict[str, str], seed: int, args: argparse.Namespace, *, prompts: list[str],
+            world: Any) -> dict[str, Any]:  # fmt: skip
+    """One PRO-WIC policy; held-out completions with the adapter's weights vs uniform weights as tags."""
+    from pro.align.generation import generate_with_weights
+    from pro.eval.compare import win_rate
+    from pro.spec.align import PolicyAlignment
+    from pro.stages import align
+
+    out = root / "store" / f"{args.tag}wic-s{seed}"
+    t = time.perf_counter()
+    if args.force or not (out / "manifest.json").exists():
+        align.run(PolicyAlignment.model_validate(wic_doc(root, art, seed, args)))
+    seconds = time.perf_counter() - t
+    res: dict[str, Any] = {"seconds": round(seconds, 1)}
+    utils = {}
+    for label, kw in (("adapter", {"adapter": art["adapter"]}), ("uniform", {"uniform": True})):
+        rows = generate_with_weights(str(out), prompts, max_new_tokens=args.max_new_tokens, **kw)  # type: ignore[arg-type]
+        utils[label] = [world.utility(p, r["completion"]) for p, r in zip(prompts, rows, strict=True)]
+        res[f"heldoutTrueUtility_{label}"] = float(np.mean(utils[label]))
+    res["winRateAdapterVsUniformTags"] = win_rate(utils["adapter"], utils["uniform"])
+    return res
+
+
 def curve(history: list[dict[str, float]], window: int) -> tuple[np.ndarray, np.ndarray]:
     from pro.eval.report import smooth
 
@@ -145,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", default=str(REPO / "runs" / "claim"), help="work directory (git-ignored)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--modes", nargs="+", default=["adapter", "uniform", "oracle"])
+    p.add_argument("--modes", nargs="*", default=["adapter", "uniform", "oracle"])
     p.add_argument("--steps", type=int, default=120, help="RL steps per run")
     p.add_argument("--sft-steps", type=int, default=150)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -157,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=int, default=10, help="moving average for the convergence curves")
     p.add_argument("--floor", type=float, default=0.0, help="weights.floor (mix with uniform) for every mode")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--wic", action="store_true", help="also train PRO-WIC per seed (adapter vs uniform tags)")
+    p.add_argument("--wic-offline-steps", type=int, default=300)
+    p.add_argument("--wic-online-steps", type=int, default=30)
+    p.add_argument("--wic-lr", type=float, default=3e-3)
     p.add_argument("--tag", default="", help="prefix of this configuration's outputs (e.g. final-)")
     p.add_argument("--force", action="store_true", help="re-run alignment runs that exist")
     args = p.parse_args(argv)
@@ -227,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         if "adapter" in utils and "oracle" in utils:
             seed_res["winRateProVsOracle"] = win_rate(list(utils["adapter"]), list(utils["oracle"]))
             seed_res["proOverOracleUtility"] = float(utils["adapter"].mean() / utils["oracle"].mean())
+        if args.wic:
+            seed_res["wic"] = run_wic(root, art, seed, args, prompts=prompts, world=world)
+            print(f"seed {seed} wic      {seed_res['wic']}", flush=True)
         results["seeds"][str(seed)] = seed_res
     results["comparisonSeconds"] = round(time.perf_counter() - t_compare, 1)
 
@@ -248,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         "proRunSeconds": [s["runs"]["adapter"]["seconds"] for s in seeds if "adapter" in s["runs"]],
         "heldoutPrompts": len(prompts),
     }
+    if args.wic:
+        results["summary"]["wicWinRateAdapterVsUniformTags"] = float(
+            np.mean([s["wic"]["winRateAdapterVsUniformTags"] for s in seeds])
+        )
     (root / f"{args.tag}claim.json").write_text(json.dumps(results, indent=1))
     plot_convergence(root, results, args)
     if 0 in args.seeds and {"adapter", "uniform"} <= set(args.modes):
@@ -277,6 +328,8 @@ def plot_convergence(root: Path, results: dict[str, Any], args: argparse.Namespa
 
     from pro.eval.report import smooth
 
+    if not args.modes:
+        return
     fig, ax = plt.subplots(figsize=(7, 4))
     for mode in args.modes:
         rows = [s["runs"][mode]["history"] for s in results["seeds"].values() if mode in s["runs"]]

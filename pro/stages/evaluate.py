@@ -164,11 +164,11 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
         out.mkdir(parents=True, exist_ok=True)
         plots: list[tuple[str, Path]] = []
         curves: dict[str, Any] = {}
-        for label, uri in {
-            spec.policy_a.name: spec.policy_a.uri,
-            spec.policy_b.name: spec.policy_b.uri,
-            **spec.runs,
-        }.items():
+        sources = {spec.policy_a.name: spec.policy_a.uri, spec.policy_b.name: spec.policy_b.uri}
+        for label, uri in spec.runs.items():  # extra runs, each artifact once
+            if uri not in sources.values():
+                sources[label] = uri
+        for label, uri in sources.items():
             hist = local_artifact(uri) / "history.json"
             if hist.exists():
                 curves[label] = json.loads(hist.read_text())
