@@ -136,6 +136,14 @@ def wic_doc(root: Path, art: dict[str, str], seed: int, args: argparse.Namespace
     spec["method"] = "wic"
     spec["output"] = str(root / "store" / f"{args.tag}wic-s{seed}")
     spec["training"]["learningRate"] = args.wic_lr
+    # its own tokenizer: built with the weight tags in its vocabulary (the shared SFT policy lacks them)
+    spec["policy"] = {"config": POLICY, "tokenizer": {"build": {"kind": "wordlevel"}}}
+    spec["init"] = {
+        "data": str(root / "world" / "sft.jsonl"),
+        "steps": args.sft_steps,
+        "learningRate": 3e-3,
+        "batchSize": 32,
+    }
     spec["wic"] = {
         "offlineData": {"format": "jsonl", "path": str(root / "world" / "mixed.jsonl")},
         "offlineSteps": args.wic_offline_steps,

@@ -1,8 +1,8 @@
 """PRO-WIC: weights written into the prompt as tokens, offline conditioned SFT, online rejection sampling.
 
-Offline: each preference row's *chosen* response is paired with its target weights
-``w* = softmax(z(x, chosen) / tau)`` (z from the K reward models) and the policy is SFT-ed on
-``tags(w*) + prompt → chosen``.  Online, for ``onlineSteps`` rounds: sample prompts, take the weights of
+Offline: each preference row's *chosen* response (and, with ``offlineRejected``, the rejected one too)
+is paired with its own target weights ``w* = softmax(z(x, y) / tau)`` (z from the K reward models) and
+the policy is SFT-ed on ``tags(w*) + prompt → y``.  Online, for ``onlineSteps`` rounds: sample prompts, take the weights of
 ``weights.mode`` (the adapter for PRO) mixed with exploration noise, sample ``numGenerations`` candidates
 per prompt under those tags, score them with the K reward models, keep the best ``keepTop`` by combined
 reward, and SFT on them.  At inference the tags carry the adapter's weights (``pro generate``).
@@ -43,6 +43,21 @@ def tag_vocabulary(template: str, objectives: Sequence[str]) -> list[str]:
     """Texts covering every tag the template can produce on a 0.01 grid (for word-level vocabularies)."""
     grid = np.round(np.linspace(0, 1, 101), 2)
     return [" ".join(template.format(objective=o, weight=float(w)) for o in objectives) for w in grid]
+
+
+def check_tags(tokenizer: Any, template: str, objectives: Sequence[str]) -> None:
+    """The policy's tokenizer must represent every tag (a word-level vocabulary without them maps the
+    tags to [UNK], and the policy could never read its weights)."""
+    unk = tokenizer.unk_token_id
+    if unk is None:
+        return
+    for text in tag_vocabulary(template, objectives)[::10]:
+        if unk in tokenizer(text, add_special_tokens=False)["input_ids"]:
+            raise UserError(
+                f"wic: the policy's tokenizer cannot represent the weight tags (e.g. {text!r} has unknown "
+                "tokens); use a config-built policy (its tokenizer is built with the tags) or a template "
+                "in the tokenizer's vocabulary"
+            )
 
 
 def softmax_rows(z: np.ndarray, tau: float) -> np.ndarray:
@@ -107,6 +122,7 @@ def run(resource: PolicyAlignment) -> dict[str, Any]:
         init_dir, info = prepare_policy(spec, work, prompts, prefix_tokens=vocab_texts)
         model = AutoModelForCausalLM.from_pretrained(init_dir)
         tokenizer = AutoTokenizer.from_pretrained(init_dir)
+        check_tags(tokenizer, w_spec.template, spec.objectives)
         offline_rows = 0
         if w_spec.offline_data is not None and w_spec.offline_steps > 0:
             from pro.data import load_preferences
@@ -114,10 +130,16 @@ def run(resource: PolicyAlignment) -> dict[str, Any]:
             pairs = load_preferences(w_spec.offline_data)
             if not pairs:
                 raise UserError(f"wic.offlineData: {w_spec.offline_data.describe()}: no preference pairs")
-            z = bank.z([p.prompt for p in pairs], [p.chosen for p in pairs])
+            # every response conditioned on its own target weights (as RiC conditions on each response's
+            # scores): the same prompt appears under different tags, so the tags carry information
+            texts = [p.chosen for p in pairs] + (
+                [p.rejected for p in pairs] if w_spec.offline_rejected else []
+            )
+            rows = pairs + (pairs if w_spec.offline_rejected else [])
+            z = bank.z([p.prompt for p in rows], texts)
             targets = softmax_rows(z, tau)
             pre = weight_prefixes(w_spec.template, spec.objectives, targets)
-            examples = [(policy_prompt(p.prompt, x), p.chosen) for p, x in zip(pairs, pre, strict=True)]
+            examples = [(policy_prompt(p.prompt, x), t) for p, x, t in zip(rows, pre, texts, strict=True)]
             sft(model, tokenizer, examples, steps=w_spec.offline_steps, learning_rate=tr.learning_rate,
                 batch_size=tr.per_device_batch_size, seed=tr.seed)  # fmt: skip
             offline_rows = len(examples)

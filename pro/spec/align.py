@@ -83,6 +83,9 @@ class WicSettings(SpecModel):
     prompt in objective order."""
     offline_data: DataSource | None = None
     """Preference data for the offline stage (chosen responses conditioned on their target weights)."""
+    offline_rejected: bool = True
+    """Also train on each pair's rejected response, conditioned on its own target weights, so the same
+    prompt is seen under different tags (otherwise the tags only restate the prompt's category)."""
     offline_steps: int = Field(default=200, ge=0)
     """Offline SFT steps."""
     online_steps: int = Field(default=5000, ge=0)

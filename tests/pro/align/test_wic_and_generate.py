@@ -25,7 +25,7 @@ def wic_policy(toy: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
         "offlineData": {"format": "jsonl", "path": str(mixed), "maxRows": 32},
         "offlineSteps": 2, "onlineSteps": 2, "promptsPerRound": 4, "exploration": 0.2})  # fmt: skip
     metrics = align.run(PolicyAlignment.model_validate(doc))
-    assert metrics["method"] == "wic" and metrics["steps"] == 2 and metrics["offlineRows"] == 32
+    assert metrics["method"] == "wic" and metrics["steps"] == 2 and metrics["offlineRows"] == 64  # chosen + rejected
     return out
 
 
@@ -76,3 +76,13 @@ def test_bad_template_is_a_user_error() -> None:
 
     with pytest.raises(UserError, match="wic template"):
         weight_prefixes("<{name}>", ["a"], np.asarray([[1.0]]))
+
+
+def test_tokenizer_without_tags_is_a_user_error(toy: dict[str, Any]) -> None:
+    from pro.align.wic import check_tags
+    from pro.errors import UserError
+    from pro.models.tokenizers import build_tokenizer
+
+    tok = build_tokenizer(["just some plain words"])
+    with pytest.raises(UserError, match="cannot represent the weight tags"):
+        check_tags(tok, "<w:{objective}={weight:.1f}>", ["helpfulness"])
