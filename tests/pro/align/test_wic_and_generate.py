@@ -25,7 +25,9 @@ def wic_policy(toy: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
         "offlineData": {"format": "jsonl", "path": str(mixed), "maxRows": 32},
         "offlineSteps": 2, "onlineSteps": 2, "promptsPerRound": 4, "exploration": 0.2})  # fmt: skip
     metrics = align.run(PolicyAlignment.model_validate(doc))
-    assert metrics["method"] == "wic" and metrics["steps"] == 2 and metrics["offlineRows"] == 64  # chosen + rejected
+    assert (
+        metrics["method"] == "wic" and metrics["steps"] == 2 and metrics["offlineRows"] == 64
+    )  # chosen + rejected
     return out
 
 
