@@ -26,9 +26,16 @@ STATS_FILE = "stats.json"
 METRICS_FILE = "metrics.json"
 
 
-def join_text(prompt: str, response: str) -> str:
+def separator(tokenizer: PreTrainedTokenizerBase) -> str:
+    """What stands between prompt and response: the tokenizer's own separator token when it has one
+    (encoders such as BERT or XLM-R), else a blank line (causal-LM reward models)."""
+    sep = getattr(tokenizer, "sep_token", None)
+    return f" {sep} " if sep else "\n\n"
+
+
+def join_text(prompt: str, response: str, sep: str = "\n\n") -> str:
     """How a (prompt, response) pair is shown to a reward model, in training and in scoring alike."""
-    return f"{prompt}\n\n{response}"
+    return f"{prompt}{sep}{response}"
 
 
 @dataclass
@@ -66,6 +73,7 @@ class RewardScorer:
         self.objective = objective
         self.max_length = max_length
         self.eos = tokenizer.eos_token or ""
+        self.sep = separator(tokenizer)
 
     @classmethod
     def load(cls, directory: str | Path, *, max_length: int | None = None) -> RewardScorer:
@@ -84,7 +92,7 @@ class RewardScorer:
 
     def texts(self, prompts: Sequence[str], responses: Sequence[str]) -> list[str]:
         # TRL's RewardTrainer appends the EOS token to every training text; do the same here.
-        return [join_text(p, r) + self.eos for p, r in zip(prompts, responses, strict=True)]
+        return [join_text(p, r, self.sep) + self.eos for p, r in zip(prompts, responses, strict=True)]
 
     def _forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         out: torch.Tensor = self.model(**batch).logits[:, 0]

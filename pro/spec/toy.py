@@ -99,8 +99,8 @@ class ToyWorld(SpecModel):
     """Name of the world (recorded in summary.json)."""
     seed: int = 0
     """Seed of every random choice: the same spec and seed give byte-identical outputs."""
-    objectives: list[str] = Field(min_length=2)
-    """The K objective names (K ≥ 2), in order; lower-case words, used as file names."""
+    objectives: list[str] = Field(min_length=1)
+    """The K objective names (K ≥ 1), in order; lower-case words, used as file names."""
     categories: list[Category] = Field(min_length=2)
     """Prompt categories with their hidden weight profiles."""
     segments: list[Segment] = Field(min_length=1)

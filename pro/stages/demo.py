@@ -43,7 +43,7 @@ class Profile:
     rm_hidden: int = 48
     rm_layers: int = 1
     rm_steps: int = 120
-    rm_lr: float = 2e-3
+    rm_lr: float = 3e-3
     adapter_hidden: int = 48
     adapter_steps: int = 150
     adapter_lr: float = 3e-3

@@ -32,7 +32,7 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
     from trl import RewardConfig, RewardTrainer  # type: ignore[attr-defined]
 
     from pro.models.backbone import load_backbone, load_tokenizer
-    from pro.models.reward import METRICS_FILE, STATS_FILE, RewardScorer, ScoreStats, join_text
+    from pro.models.reward import METRICS_FILE, STATS_FILE, RewardScorer, ScoreStats, join_text, separator
 
     spec = resource.spec
     tr = spec.training
@@ -45,10 +45,11 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
     texts = [t for p in train for t in (p.prompt, p.chosen, p.rejected)]
     tokenizer = load_tokenizer(spec.model, texts, max_length=tr.max_length)
     model = load_backbone(spec.model, tokenizer, "sequence-classification")
+    sep = separator(tokenizer)
     dataset = Dataset.from_dict(
         {
-            "chosen": [join_text(p.prompt, p.chosen) for p in train],
-            "rejected": [join_text(p.prompt, p.rejected) for p in train],
+            "chosen": [join_text(p.prompt, p.chosen, sep) for p in train],
+            "rejected": [join_text(p.prompt, p.rejected, sep) for p in train],
         }
     )
     peft_config = None
