@@ -150,6 +150,7 @@ def wic_doc(root: Path, art: dict[str, str], seed: int, args: argparse.Namespace
         "onlineSteps": args.wic_online_steps,
         "promptsPerRound": 16,
         "exploration": 0.1,
+        "onlineLearningRate": args.wic_online_lr,
     }
     return doc
 
@@ -208,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wic", action="store_true", help="also train PRO-WIC per seed (adapter vs uniform tags)")
     p.add_argument("--wic-offline-steps", type=int, default=300)
     p.add_argument("--wic-online-steps", type=int, default=30)
-    p.add_argument("--wic-lr", type=float, default=3e-3)
+    p.add_argument("--wic-lr", type=float, default=3e-3, help="offline SFT learning rate")
+    p.add_argument("--wic-online-lr", type=float, default=1e-4)
     p.add_argument("--tag", default="", help="prefix of this configuration's outputs (e.g. final-)")
     p.add_argument("--force", action="store_true", help="re-run alignment runs that exist")
     args = p.parse_args(argv)

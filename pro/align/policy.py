@@ -97,17 +97,23 @@ def sft(
     learning_rate: float,
     batch_size: int,
     seed: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
 ) -> list[float]:
-    """Completion-only SFT on ``(prompt_text, completion)`` pairs; returns the loss per step."""
+    """Completion-only SFT on ``(prompt_text, completion)`` pairs; returns the loss per step.
+
+    With ``optimizer`` (kept by the caller across calls, e.g. WIC's online rounds) no schedule is applied
+    and ``learning_rate`` is ignored; otherwise a fresh AdamW with warm-up and cosine decay."""
     if not examples:
         raise UserError("SFT: no examples")
     rng = random.Random(seed)
     encoded = [encode_example(tokenizer, p, c) for p, c in examples]
     pad = int(tokenizer.pad_token_id)
-    opt = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * 0.5 * (1 + math.cos(math.pi * s / steps))
-    )
+    opt = optimizer or torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    sched = None
+    if optimizer is None:
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * 0.5 * (1 + math.cos(math.pi * s / steps))
+        )
     model.train()
     losses: list[float] = []
     order: list[int] = []
@@ -131,7 +137,8 @@ def sft(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        sched.step()
+        if sched is not None:
+            sched.step()
         losses.append(float(loss.item()))
     model.eval()  # type: ignore[no-untyped-call]
     return losses

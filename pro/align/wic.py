@@ -145,6 +145,9 @@ def run(resource: PolicyAlignment) -> dict[str, Any]:
             offline_rows = len(examples)
         history: list[dict[str, float]] = []
         g = spec.generation
+        import torch
+
+        online_opt = torch.optim.AdamW(model.parameters(), lr=w_spec.online_learning_rate)
         for step in range(1, w_spec.online_steps + 1):
             idx = [prng.randrange(len(prompts)) for _ in range(w_spec.prompts_per_round)]
             w = explore(weights[idx], w_spec.exploration, rng)
@@ -166,9 +169,10 @@ def run(resource: PolicyAlignment) -> dict[str, Any]:
                 tokenizer,
                 keep,
                 steps=1,
-                learning_rate=tr.learning_rate,
+                learning_rate=w_spec.online_learning_rate,
                 batch_size=len(keep),
                 seed=step,
+                optimizer=online_opt,
             )
             row = {"step": float(step), "reward": float(r.mean()), "keptReward": float(r.max(axis=1).mean())}
             if judge is not None:

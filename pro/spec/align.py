@@ -94,6 +94,9 @@ class WicSettings(SpecModel):
     """Prompts sampled per online round."""
     exploration: float = Field(default=0.1, ge=0.0)
     """Dirichlet-style noise mixed into the adapter weights when sampling candidates."""
+    online_learning_rate: float = Field(default=1e-4, gt=0.0)
+    """Learning rate of the online SFT steps (one AdamW kept across rounds); the offline stage uses
+    ``training.learningRate``."""
     keep_top: int = Field(default=1, ge=1)
     """Best candidates kept per prompt (by combined reward)."""
 
