@@ -1,7 +1,10 @@
 """The paper's claim in miniature, on the toy world (CPU): PRO-MORLHF vs uniform- and oracle-weight MORLHF.
 
-    .venv/bin/python bench/claim.py                     # everything, 3 seeds, into runs/claim/
-    .venv/bin/python bench/claim.py --seeds 0 --steps 40   # a quick look
+    .venv/bin/python bench/claim.py --tag b2-           # PRO vs uniform vs oracle, 3 seeds, into runs/claim/
+    .venv/bin/python bench/claim.py --tag w5- --modes --wic   # PRO-WIC: adapter vs uniform weight tags
+    .venv/bin/python bench/claim.py --tag quick- --seeds 0 --steps 40   # a quick look
+
+The defaults are the configuration measured in docs/alignment.md.
 
 Builds what is missing (toy world, 3 reward models, adapter: the example stage specs with paths moved
 under ROOT), then per seed: one SFT starting policy shared by every weight mode, one PRO-MORLHF run per
@@ -195,20 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=str(REPO / "runs" / "claim"), help="work directory (git-ignored)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--modes", nargs="*", default=["adapter", "uniform", "oracle"])
-    p.add_argument("--steps", type=int, default=120, help="RL steps per run")
+    p.add_argument("--steps", type=int, default=200, help="RL steps per run")
     p.add_argument("--sft-steps", type=int, default=150)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--beta", type=float, default=0.02)
+    p.add_argument("--beta", type=float, default=0.2)
     p.add_argument("--batch", type=int, default=32, help="completions per step")
     p.add_argument("--generations", type=int, default=4)
-    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--max-new-tokens", type=int, default=40)
     p.add_argument("--algorithm", default="grpo", choices=["grpo", "rloo"])
     p.add_argument("--window", type=int, default=10, help="moving average for the convergence curves")
-    p.add_argument("--floor", type=float, default=0.0, help="weights.floor (mix with uniform) for every mode")
+    p.add_argument("--floor", type=float, default=0.2, help="weights.floor (mix with uniform) for every mode")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--wic", action="store_true", help="also train PRO-WIC per seed (adapter vs uniform tags)")
-    p.add_argument("--wic-offline-steps", type=int, default=300)
-    p.add_argument("--wic-online-steps", type=int, default=30)
+    p.add_argument("--wic-offline-steps", type=int, default=600)
+    p.add_argument("--wic-online-steps", type=int, default=20)
     p.add_argument("--wic-lr", type=float, default=3e-3, help="offline SFT learning rate")
     p.add_argument("--wic-online-lr", type=float, default=1e-4)
     p.add_argument("--tag", default="", help="prefix of this configuration's outputs (e.g. final-)")
