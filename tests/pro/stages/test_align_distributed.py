@@ -71,8 +71,13 @@ def test_align_with_pytorchjob_environment(toy: dict[str, Any], tmp_path: Path) 
     assert _result(proc.stdout)[0]["worldSize"] == 2
 
 
-def test_align_under_deepspeed_zero2(toy: dict[str, Any], tmp_path: Path) -> None:  # noqa: F811
-    doc = align_spec(toy, tmp_path / "policy", deepspeed={"stage": 2})
+@pytest.mark.parametrize(
+    "deepspeed",
+    [{"stage": 2}, {"stage": 3, "offloadOptimizer": True, "offloadParams": True}],
+    ids=["zero2", "zero3-offload"],
+)
+def test_align_under_deepspeed(toy: dict[str, Any], tmp_path: Path, deepspeed: dict[str, Any]) -> None:  # noqa: F811
+    doc = align_spec(toy, tmp_path / "policy", deepspeed=deepspeed)
     spec = _write(doc, tmp_path / "pal.yaml")
     torchrun = Path(sys.executable).with_name("torchrun")
     proc = subprocess.run(
