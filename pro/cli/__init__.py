@@ -36,7 +36,9 @@ VERBS: tuple[Verb, ...] = (
     Verb("explain", "Pipeline", "Show the documentation of a spec field", "pro.cli.explain"),
     Verb("render", "Pipeline", "Print the Kubernetes objects the operator would create", issue=7),
     Verb("stage", "Pipeline", "Run one stage (the entrypoint a pod runs under torchrun)", "pro.cli.stage"),
-    Verb("store", "Artifacts", "Put, get, list and verify artifacts (s3://, file://, paths)", "pro.cli.store"),
+    Verb(
+        "store", "Artifacts", "Put, get, list and verify artifacts (s3://, file://, paths)", "pro.cli.store"
+    ),
     Verb("weights", "Models", "Predict per-prompt objective weights with an adapter", "pro.cli.weights"),
     Verb("generate", "Models", "Generate completions with a policy and adapter weights", "pro.cli.generate"),
     Verb("eval", "Models", "Compare two policies: win rate, rewards, report", "pro.cli.eval"),

@@ -29,6 +29,11 @@ class RewardTrainingSettings(TrainingSettings):
 
     learning_rate: float = Field(default=1e-5, gt=0.0)
     """Peak learning rate."""
+    center_rewards_coefficient: float | None = Field(default=0.01, ge=0.0)
+    """Weight of the reward-centering term ``λ·mean((r_chosen + r_rejected)²)`` (Eisenstein et al.
+    2023, TRL's ``center_rewards_coefficient``).  Bradley–Terry training fixes only differences within
+    a prompt; PRO compares one reward model's scores across prompts (z-scores, target weights), so
+    centering pins each prompt's offset near 0.  ``null`` turns it off."""
 
 
 class AdapterTrainingSettings(TrainingSettings):
@@ -92,6 +97,10 @@ class AdapterTrainingSpec(SpecModel):
     """Held-out rows; default: ``training.evalFraction`` of ``data`` (split by prompt)."""
     tau: float = Field(default=0.1, gt=0.0)
     """Target temperature: ``w* = softmax(z / tau)``."""
+    target_normalization: Literal["dataset", "recorded"] = "dataset"
+    """How reward scores become z-scores for the targets: over this data set's preferred responses
+    (``dataset``, as Rewards-in-Context normalises) or with each reward model's recorded statistics
+    (``recorded``)."""
     model: ModelSource = Field(default_factory=_default_adapter_model)
     """Encoder backbone (``AutoModel``)."""
     head: AdapterHead = Field(default_factory=AdapterHead)

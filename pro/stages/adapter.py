@@ -100,6 +100,7 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
         [p.chosen for p in train],
         tau=spec.tau,
         batch_size=bs,
+        normalization=spec.target_normalization,
     )
     t_held = target_weights(
         scorers,
@@ -108,6 +109,7 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
         [p.chosen for p in held],
         tau=spec.tau,
         batch_size=bs,
+        normalizer=t_train.normalizer,
     )
     del scorers
     targets_seconds = round(time.perf_counter() - started, 2)
@@ -149,6 +151,8 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
             metrics = {
                 "objectives": spec.objectives,
                 "tau": spec.tau,
+                "targetNormalization": spec.target_normalization,
+                "targetStatistics": t_train.normalizer.to_dict(spec.objectives),
                 "trainRows": len(train),
                 "heldoutRows": len(held),
                 **weight_metrics(t_train.weights, p_train, "train"),

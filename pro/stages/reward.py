@@ -69,6 +69,7 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
             **runtime.training_arguments_kwargs(tr, work / "trainer", spec.deepspeed),
             max_length=tr.max_length,
             dataset_num_proc=None,
+            center_rewards_coefficient=tr.center_rewards_coefficient,
         )
         trainer = RewardTrainer(
             model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config

@@ -31,3 +31,41 @@ def test_split_by_prompt_is_deterministic_and_grouped() -> None:
     assert not {p.prompt for p in train} & {p.prompt for p in held}
     assert split_by_prompt(pairs, 0.2, seed=1) == (train, held)
     assert split_by_prompt(pairs, 0.0, seed=1) == (pairs, [])
+
+
+class _Scorer:
+    """Stands in for a loaded reward model: only the recorded statistics matter here."""
+
+    def __init__(self, objective: str, mean: float, std: float) -> None:
+        from pro.models.reward import ScoreStats
+
+        self.objective = objective
+        self.stats = ScoreStats(mean, std, 10)
+
+
+def test_dataset_normalization_uses_the_rows_and_recorded_uses_the_models() -> None:
+    from pro.stages.targets import Normalizer
+
+    raw = np.array([[1.0, 10.0], [3.0, 30.0]])
+    scorers = [_Scorer("a", 0.0, 1.0), _Scorer("b", 0.0, 100.0)]
+    ds = Normalizer.fit(raw, scorers, "dataset")  # type: ignore[arg-type]
+    assert np.allclose(ds(raw), [[-1, -1], [1, 1]])
+    rec = Normalizer.fit(raw, scorers, "recorded")  # type: ignore[arg-type]
+    assert np.allclose(rec(raw), [[1, 0.1], [3, 0.3]])
+    assert ds.to_dict(["a", "b"])["b"] == {"mean": 20.0, "std": 10.0}
+
+
+def test_constant_scores_do_not_divide_by_zero() -> None:
+    from pro.stages.targets import Normalizer
+
+    raw = np.array([[2.0], [2.0]])
+    assert np.allclose(Normalizer.fit(raw, [], "dataset")(raw), 0.0)
+
+
+def test_recorded_needs_statistics() -> None:
+    from pro.stages.targets import Normalizer
+
+    s = _Scorer("a", 0.0, 1.0)
+    s.stats = None  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="without recorded statistics: a"):
+        Normalizer.fit(np.zeros((1, 1)), [s], "recorded")  # type: ignore[list-item]
