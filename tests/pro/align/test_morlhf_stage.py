@@ -51,3 +51,14 @@ def test_rloo_with_baseline_weight_modes(toy: dict[str, Any], tmp_path: Path, mo
         assert all(abs(w[0] - 0.5) < 1e-4 for w in rows)
     if mode == "oracle":
         assert len({tuple(w) for w in rows}) > 1  # category-specific
+
+
+def test_grpo_with_lora_saves_a_merged_policy(toy: dict[str, Any], tmp_path: Path) -> None:
+    from pro.align.policy import load_policy
+
+    out = tmp_path / "policy"
+    metrics = _run(align_spec(toy, out, lora={"r": 4, "alpha": 8}, training={
+        "maxSteps": 1, "learningRate": 1e-3, "perDeviceBatchSize": 4, "threads": 1}))  # fmt: skip
+    assert metrics["steps"] == 1
+    model, _, _ = load_policy(out)
+    assert not any("lora" in name for name, _ in model.named_parameters())
