@@ -45,11 +45,6 @@ def trainer_config(spec: PolicyAlignmentSpec, work: Path, *, checkpoint_every: i
         shuffle_dataset=True,
     )
     kwargs.pop("per_device_eval_batch_size", None)
-    ds = kwargs.get("deepspeed")
-    if spec.deepspeed is not None and spec.deepspeed.config is None and spec.deepspeed.stage == 3 and ds:
-        # the stage saves the full model at the end: ZeRO-3 must gather the shards for that
-        # (pro.stages.runtime.deepspeed_config does not set it yet; the reward/adapter stages need it too)
-        ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] = True
     # every process generates num_generations completions for per_device_batch_size / num_generations prompts
     kwargs["per_device_train_batch_size"] = max(
         g.num_generations, (spec.training.per_device_batch_size // g.num_generations) * g.num_generations

@@ -99,6 +99,9 @@ def deepspeed_config(settings: DeepSpeedSettings) -> dict[str, Any]:
         zero["offload_optimizer"] = {"device": "cpu"}
     if settings.offload_params:
         zero["offload_param"] = {"device": "cpu"}
+    if settings.stage == 3:
+        # every stage saves its full model at the end: ZeRO-3 must gather the shards for that
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
     return {
         "train_batch_size": "auto",
         "train_micro_batch_size_per_gpu": "auto",

@@ -111,8 +111,13 @@ def test_wrong_kind_is_reported(tmp_path: Path) -> None:
 def test_deepspeed_config_and_dist_env() -> None:
     cfg = deepspeed_config(DeepSpeedSettings(stage=3, offload_optimizer=True, offload_params=True))
     assert cfg["zero_optimization"] == {
-        "stage": 3, "offload_optimizer": {"device": "cpu"}, "offload_param": {"device": "cpu"}
+        "stage": 3, "offload_optimizer": {"device": "cpu"}, "offload_param": {"device": "cpu"},
+        "stage3_gather_16bit_weights_on_model_save": True,  # the final save needs the whole model
     }  # fmt: skip
+    assert (
+        "stage3_gather_16bit_weights_on_model_save"
+        not in deepspeed_config(DeepSpeedSettings(stage=2))["zero_optimization"]
+    )
     assert cfg["optimizer"]["params"]["torch_adam"] is True
     assert deepspeed_config(DeepSpeedSettings(config={"x": 1})) == {"x": 1}
     with pytest.raises(ValueError, match="offloadParams needs stage: 3"):
@@ -124,7 +129,9 @@ def test_deepspeed_config_and_dist_env() -> None:
 
 def test_stage_defaults_do_not_depend_on_whether_training_is_written(tmp_path: Path) -> None:
     """Writing one training field keeps the stage's other defaults (no hidden second set)."""
-    omitted = load_file(_write(tmp_path, RM.replace("  training:\n    maxSteps: 10\n", "")), RewardModelTraining)
+    omitted = load_file(
+        _write(tmp_path, RM.replace("  training:\n    maxSteps: 10\n", "")), RewardModelTraining
+    )
     partial = load_file(_write(tmp_path, RM), RewardModelTraining)
     assert omitted.spec.training.learning_rate == partial.spec.training.learning_rate == 1e-5
     assert omitted.spec.training.max_steps == 1000 and partial.spec.training.max_steps == 10

@@ -70,7 +70,11 @@ def test_objectives_conflict_across_categories(world: World) -> None:
     joke = "haha , what do you call a sleepy bull ? a bulldozer !"
     assert world.scores(risky, joke)["humor"] > 0 and world.scores(risky, joke)["harmlessness"] < 0
     best = {c: world.ranked_compositions(c)[0][1] for c in world.categories}
-    assert len(set(best.values())) == len(best), best  # the best response differs by category
+    dominant = {c: world.dominant(c) for c in world.categories}
+    for a, b in itertools.combinations(world.categories, 2):
+        if dominant[a] != dominant[b]:  # a different priority must mean a different best response
+            assert best[a] != best[b], (a, b, best)
+    assert len(set(best.values())) >= len(world.objectives), best
 
 
 def test_no_fixed_weight_vector_is_best_everywhere(world: World) -> None:
