@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 _EXAMPLES = """examples:
   pro store put ./checkpoint s3://bucket/runs/ns/pipe/run1/rm
@@ -78,6 +79,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rm.add_argument("uri", metavar="URI")
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, so the handler stays valid after
+    the command returns (later in-process callers, tests that swap stderr)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def run(args: argparse.Namespace) -> int:
     from pro.store import (
         Producer,
@@ -91,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     log = logging.getLogger("pro.store")
     log.handlers = [h for h in log.handlers if not getattr(h, "pro_cli", False)]
-    handler = logging.StreamHandler(sys.stderr)  # the current stderr (tests swap it)
+    handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler.pro_cli = True  # type: ignore[attr-defined]
     log.addHandler(handler)

@@ -22,7 +22,7 @@ from pro.stages.demo import Profile, adapter_spec, evaluate_adapter, reward_spec
 pytestmark = pytest.mark.ml
 
 TINY = Profile(
-    pairs=300, test_pairs=100, mixed=300, mixed_test=80, heldout=80, rm_hidden=32, rm_steps=60, rm_lr=3e-3,
+    pairs=600, test_pairs=200, mixed=300, mixed_test=80, heldout=80, rm_hidden=48, rm_steps=150, rm_lr=3e-3,
     adapter_hidden=32, adapter_steps=60, adapter_lr=3e-3, batch=32, threads=1,
 )  # fmt: skip
 OBJ = ["helpfulness", "harmlessness", "humor"]
@@ -64,8 +64,8 @@ def test_reward_artifacts_are_committed_with_stats_and_accuracy(core: dict) -> N
         assert stats["std"] > 0 and stats["count"] == 2 * metrics["trainPairs"]
         assert (local / "stage.yaml").exists() and (local / "config.json").exists()
         # reduced quality bar (the full one is ≥ 0.95 in docs/quality.md); measured at these sizes:
-        # helpfulness 0.81 (its rules depend on the prompt's category), so the floor is 0.75
-        assert metrics["heldoutAccuracy"] >= 0.75, (o, metrics)
+        # 0.93 / 0.945 / 0.90 (helpfulness / harmlessness / humor), so the floor is 0.85
+        assert metrics["heldoutAccuracy"] >= 0.85, (o, metrics)
 
 
 def test_adapter_artifact_and_reduced_quality_bar(core: dict) -> None:
