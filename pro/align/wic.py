@@ -78,8 +78,6 @@ def explore(weights: np.ndarray, eps: float, rng: np.random.Generator) -> np.nda
 
 def run(resource: PolicyAlignment) -> dict[str, Any]:
     """Offline SFT + online rejection sampling; commits the policy like the MORLHF stage does."""
-    import datasets
-    import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from pro.align.policy import POLICY_FILE, generate, policy_prompt, sft
@@ -103,8 +101,6 @@ def run(resource: PolicyAlignment) -> dict[str, Any]:
         raise UserError(
             "method 'wic' runs in one process (rejection sampling is cheap); use morlhf for torchrun"
         )
-    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    datasets.disable_progress_bars()
     prompts = read_prompt_texts(spec.prompts, spec.max_prompts)
     weights = compute_weights(spec.weights, spec.objectives, prompts)
     bank = RewardBank.load(spec.objectives, spec.reward_models, batch_size=tr.eval_batch_size)

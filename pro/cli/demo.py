@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -51,6 +52,50 @@ def _toy_core(out: Path, console: Console) -> str:
     return toy_core(out / "core")
 
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "toy"
+
+
+def _example(name: str, core: Path) -> dict[str, Any]:
+    """An example stage spec with its ``toy-out`` paths moved to the demo's core run."""
+    import yaml
+
+    text = (EXAMPLES / name).read_text()
+    doc: dict[str, Any] = yaml.safe_load(
+        text.replace("toy-out/store", f"{core}/store").replace("toy-out", f"{core}/toy")
+    )
+    return doc
+
+
+def _alignment(out: Path, console: Console) -> str:
+    """PRO-MORLHF with adapter weights vs uniform weights (80 GRPO steps each), judged by the true utility."""
+    from pro.spec.align import PolicyAlignment
+    from pro.spec.evaluation import PolicyEvaluation
+    from pro.stages import align, evaluate
+
+    core = (out / "core").resolve()
+    if not (core / "store" / "adapter" / "manifest.json").exists():
+        raise RuntimeError("needs the reward models and adapter of the previous step")
+    for mode in ("adapter", "uniform"):
+        doc = _example("align-pro.yaml", core)
+        spec = doc["spec"]
+        doc["metadata"]["name"] = f"demo-align-{mode}"
+        spec["weights"] = {"mode": mode, "floor": 0.2} | (
+            {"adapter": spec["weights"]["adapter"]} if mode == "adapter" else {}
+        )
+        spec["training"]["maxSteps"] = 80
+        spec["output"] = f"{core}/store/align-{mode}"
+        align.run(PolicyAlignment.model_validate(doc))
+    ev = _example("eval.yaml", core)
+    ev["spec"]["policyA"] = {"name": "pro", "uri": f"{core}/store/align-adapter"}
+    ev["spec"]["policyB"] = {"name": "uniform", "uri": f"{core}/store/align-uniform"}
+    m = evaluate.run(PolicyEvaluation.model_validate(ev))
+    return (
+        f"PRO vs uniform weights: win rate {m['winRate']:.2f} on {m['prompts']} held-out prompts "
+        f"(true utility {m['meanJudge']['a']:.2f} vs {m['meanJudge']['b']:.2f}); "
+        f"report {core}/store/eval/report.html"
+    )
+
+
 def _not_built(issue: int, what: str) -> Callable[[Path, Console], str]:
     def action(out: Path, console: Console) -> str:
         raise NotImplementedYet(f"{what}: not built yet (issue #{issue})")
@@ -62,7 +107,7 @@ STEPS: tuple[Step, ...] = (
     Step("environment", _environment),
     Step("artifact store round trip", _store_round_trip),
     Step("toy world, 3 reward models, adapter", _toy_core),
-    Step("alignment and evaluation", _not_built(5, "alignment stage")),
+    Step("PRO-MORLHF vs uniform weights, evaluation", _alignment),
     Step("whole pipeline with pro run", _not_built(6, "pipeline runner")),
 )
 
@@ -88,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             details, result = str(err), "[yellow]not built yet[/yellow]"
         except Exception as err:  # a demo step that breaks is reported, the rest still runs
             details, result, failed = f"{type(err).__name__}: {err}", "[red]failed[/red]", True
+        console.print(f"  {details}", markup=False, highlight=False)
         table.add_row(step.title, result, f"{time.monotonic() - start:.1f}", details)
     console.print(table)
     return 1 if failed else 0

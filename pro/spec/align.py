@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataSource
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TrainingSettings
+from pro.spec.stages import check_reward_models
 
 WeightMode = Literal["adapter", "uniform", "fixed", "oracle"]
 
@@ -155,17 +156,7 @@ class PolicyAlignmentSpec(SpecModel):
 
     @model_validator(mode="after")
     def _check(self) -> PolicyAlignmentSpec:
-        if len(set(self.objectives)) != len(self.objectives):
-            raise ValueError("objectives must be distinct")
-        missing = [o for o in self.objectives if o not in self.reward_models]
-        extra = [o for o in self.reward_models if o not in self.objectives]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"no reward model for {', '.join(missing)}")
-            if extra:
-                parts.append(f"reward model for unknown objective {', '.join(extra)}")
-            raise ValueError("rewardModels must name exactly the objectives: " + "; ".join(parts))
+        check_reward_models(self.objectives, self.reward_models)
         if self.weights.fixed is not None and set(self.weights.fixed) != set(self.objectives):
             raise ValueError("weights.fixed must name exactly the objectives")
         if self.policy.config is not None and self.init is None:

@@ -24,6 +24,21 @@ def _default_adapter_model() -> ModelSource:
     return ModelSource(name=DEFAULT_ADAPTER_MODEL)
 
 
+def check_reward_models(objectives: list[str], reward_models: dict[str, str]) -> None:
+    """Objectives are distinct and ``rewardModels`` names exactly them (shared by every stage that scores)."""
+    if len(set(objectives)) != len(objectives):
+        raise ValueError("objectives must be distinct")
+    missing = [o for o in objectives if o not in reward_models]
+    extra = [o for o in reward_models if o not in objectives]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"no reward model for {', '.join(missing)}")
+        if extra:
+            parts.append(f"reward model for unknown objective {', '.join(extra)}")
+        raise ValueError("rewardModels must name exactly the objectives: " + "; ".join(parts))
+
+
 class RewardTrainingSettings(TrainingSettings):
     """Optimisation settings of a reward model (defaults suit a 0.1–1 B backbone)."""
 
@@ -114,17 +129,7 @@ class AdapterTrainingSpec(SpecModel):
 
     @model_validator(mode="after")
     def _models_match_objectives(self) -> AdapterTrainingSpec:
-        if len(set(self.objectives)) != len(self.objectives):
-            raise ValueError("objectives must be distinct")
-        missing = [o for o in self.objectives if o not in self.reward_models]
-        extra = [o for o in self.reward_models if o not in self.objectives]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"no reward model for {', '.join(missing)}")
-            if extra:
-                parts.append(f"reward model for unknown objective {', '.join(extra)}")
-            raise ValueError("rewardModels must name exactly the objectives: " + "; ".join(parts))
+        check_reward_models(self.objectives, self.reward_models)
         return self
 
 

@@ -73,8 +73,6 @@ class _Collator:
 
 def run(resource: AdapterTraining) -> dict[str, Any]:
     """Compute targets, train, evaluate and commit the adapter; returns the metrics (on every rank)."""
-    import datasets
-    import transformers
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
@@ -87,8 +85,6 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
     tr = spec.training
     started = time.perf_counter()
     env = runtime.setup(tr)
-    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    datasets.disable_progress_bars()
 
     train, held = load_split(spec.data, spec.eval_data, tr.eval_fraction, tr.seed)
     scorers = [RewardScorer.load(runtime.fetch(spec.reward_models[o])) for o in spec.objectives]

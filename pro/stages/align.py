@@ -197,8 +197,6 @@ def run(resource: PolicyAlignment) -> dict[str, Any]:
 
 
 def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
-    import datasets
-    import transformers
     from transformers import AutoModelForCausalLM
 
     from pro.align.morlhf import make_dataset, make_trainer
@@ -209,8 +207,6 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
     tr = spec.training
     started = time.perf_counter()
     env = runtime.setup(tr)
-    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    datasets.disable_progress_bars()
 
     prompts = read_prompt_texts(spec.prompts, spec.max_prompts)
     weights = None

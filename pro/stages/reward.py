@@ -26,8 +26,6 @@ KIND = "RewardModelTraining"
 
 def run(resource: RewardModelTraining) -> dict[str, Any]:
     """Train, evaluate and commit one reward model; returns the metrics (on every rank)."""
-    import datasets
-    import transformers
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer  # type: ignore[attr-defined]
 
@@ -38,8 +36,6 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
     tr = spec.training
     started = time.perf_counter()
     env = runtime.setup(tr)
-    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    datasets.disable_progress_bars()
 
     train, held = load_split(spec.data, spec.eval_data, tr.eval_fraction, tr.seed, objective=spec.objective)
     texts = [t for p in train for t in (p.prompt, p.chosen, p.rejected)]

@@ -49,9 +49,15 @@ class DistEnv:
 
 
 def setup(training: TrainingSettings) -> DistEnv:
-    """Seed everything, set CPU threads and join the process group (gloo on CPU, nccl on GPU)."""
+    """Seed everything, set CPU threads, quiet the libraries' progress output and join the process
+    group (gloo on CPU, nccl on GPU)."""
+    import datasets
     import numpy as np
     import torch
+    import transformers
+
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    datasets.disable_progress_bars()
 
     env = DistEnv.from_env()
     if training.threads is not None:

@@ -16,7 +16,7 @@ def round_trip(out: Path) -> str:
 
     Returns a one-line summary; raises :class:`StoreError` if anything does not match.
     """
-    root = out / "store-demo"
+    root = Path(out).resolve() / "store-demo"  # a file:// URI needs an absolute path
     src = root / "checkpoint"
     (src / "tokenizer").mkdir(parents=True, exist_ok=True)
     (src / "config.json").write_text(json.dumps({"model_type": "demo", "hidden_size": 8}))
