@@ -248,17 +248,10 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
             shutil.copytree(local, resume_dir)
             log.info("resuming from %s (step %d)", uri, step)
         result = trainer.train(resume_from_checkpoint=str(resume_dir) if resume_dir else None)
-        zero3 = spec.deepspeed is not None and spec.deepspeed.stage == 3
-        state = trainer.accelerator.get_state_dict(trainer.deepspeed) if zero3 else None
-        trained = trainer.accelerator.unwrap_model(trainer.model)
+        trained = runtime.trained_model(trainer, env, deepspeed=spec.deepspeed, lora=spec.lora)
 
         metrics: dict[str, Any] = {}
         if env.is_main:
-            if state is not None:
-                trained.load_state_dict(state, strict=False)
-            if spec.lora is not None:
-                trained = trained.merge_and_unload()
-            trained = trained.float().eval()
             history = _history(trainer, reward)
             tail = history[-max(1, len(history) // 10) :]
             metrics = {

@@ -71,17 +71,10 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
             model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config
         )
         result = trainer.train()
-        zero3 = spec.deepspeed is not None and spec.deepspeed.stage == 3
-        state = trainer.accelerator.get_state_dict(trainer.deepspeed) if zero3 else None
-        trained = trainer.accelerator.unwrap_model(trainer.model)
+        trained = runtime.trained_model(trainer, env, deepspeed=spec.deepspeed, lora=spec.lora)
 
         metrics: dict[str, Any] = {}
         if env.is_main:
-            if state is not None:
-                trained.load_state_dict(state, strict=False)
-            if spec.lora is not None:
-                trained = trained.merge_and_unload()
-            trained = trained.float().eval()
             scorer = RewardScorer(trained, tokenizer, objective=spec.objective, max_length=tr.max_length)
             bs = tr.eval_batch_size
             prompts = [p.prompt for p in train]

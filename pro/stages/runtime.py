@@ -78,6 +78,21 @@ def setup(training: TrainingSettings) -> DistEnv:
     return env
 
 
+def trained_model(trainer: Any, env: DistEnv, *, deepspeed: DeepSpeedSettings | None, lora: object) -> Any:
+    """The whole trained model on rank 0 (None on other ranks), ready to save or score: ZeRO-3 shards
+    gathered (a collective: every rank must call this), LoRA adapters merged, float32, eval mode."""
+    zero3 = deepspeed is not None and deepspeed.stage == 3
+    state = trainer.accelerator.get_state_dict(trainer.deepspeed) if zero3 else None
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not env.is_main:
+        return None
+    if state is not None:
+        model.load_state_dict(state, strict=False)
+    if lora is not None:
+        model = model.merge_and_unload()
+    return model.float().eval()
+
+
 def barrier(env: DistEnv) -> None:
     import torch
 
