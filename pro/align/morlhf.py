@@ -70,18 +70,10 @@ def make_trainer(
     work: Path,
     callbacks: Sequence[Any] = (),
 ) -> Any:
-    args = trainer_config(spec, work, checkpoint_every=spec.checkpoint_every)
-    peft_config = None
-    if spec.lora is not None:
-        from peft import LoraConfig, TaskType
+    from pro.stages import runtime
 
-        peft_config = LoraConfig(
-            task_type=TaskType.CAUSAL_LM,
-            r=spec.lora.r,
-            lora_alpha=spec.lora.alpha,
-            lora_dropout=spec.lora.dropout,
-            target_modules=spec.lora.target_modules or "all-linear",
-        )
+    args = trainer_config(spec, work, checkpoint_every=spec.checkpoint_every)
+    peft_config = runtime.lora_config(spec.lora, "CAUSAL_LM", default_targets="all-linear")
     common: dict[str, Any] = {
         "model": model,
         "reward_funcs": [reward],

@@ -199,8 +199,8 @@ def parse(model: type[M], doc: Document) -> M:
         raise SpecError(doc.source, problems) from None
 
 
-def load_file(path: str | Path, model: type[M]) -> M:
-    """Read, parse and validate a YAML spec file."""
+def read_document(path: str | Path) -> Document:
+    """Read and parse one YAML file; an unreadable file is a :class:`SpecError` naming it."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -208,7 +208,12 @@ def load_file(path: str | Path, model: type[M]) -> M:
         raise SpecError(str(p), [SpecProblem("", "no such file")]) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
         raise SpecError(str(p), [SpecProblem("", f"cannot read: {err}")]) from None
-    return parse(model, load_text(text, str(p)))
+    return load_text(text, str(p))
+
+
+def load_file(path: str | Path, model: type[M]) -> M:
+    """Read, parse and validate a YAML spec file."""
+    return parse(model, read_document(path))
 
 
 def dump_yaml(model: BaseModel) -> str:

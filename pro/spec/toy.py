@@ -15,7 +15,16 @@ from typing import Any
 from pydantic import Field
 
 from pro.spec.base import SpecModel
-from pro.spec.loader import Loc, SpecError, SpecProblem, _line_for, format_path, load_text, parse
+from pro.spec.loader import (
+    Loc,
+    SpecError,
+    SpecProblem,
+    _line_for,
+    format_path,
+    load_text,
+    parse,
+    read_document,
+)
 
 #: objective, category, segment and slot names: lower-case words (objective names become file names)
 IDENT = r"^[a-z][a-z0-9_-]*$"
@@ -220,15 +229,8 @@ def check_world(world: ToyWorld, source: str = "<world>", lines: dict[Loc, int] 
 
 def load_world(path: str | Path) -> ToyWorld:
     """Read, validate and cross-check a world spec file; every problem carries its path and line."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(str(p), [SpecProblem("", "no such file")]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
-        raise SpecError(str(p), [SpecProblem("", f"cannot read: {err}")]) from None
-    doc = load_text(text, str(p))
-    return check_world(parse(ToyWorld, doc), str(p), doc.lines)
+    doc = read_document(path)
+    return check_world(parse(ToyWorld, doc), doc.source, doc.lines)
 
 
 def world_from_data(data: Any, source: str = "<world>") -> ToyWorld:

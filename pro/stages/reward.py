@@ -48,17 +48,7 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
             "rejected": [join_text(p.prompt, p.rejected, sep) for p in train],
         }
     )
-    peft_config = None
-    if spec.lora is not None:
-        from peft import LoraConfig, TaskType
-
-        peft_config = LoraConfig(
-            task_type=TaskType.SEQ_CLS,
-            r=spec.lora.r,
-            lora_alpha=spec.lora.alpha,
-            lora_dropout=spec.lora.dropout,
-            target_modules=spec.lora.target_modules,
-        )
+    peft_config = runtime.lora_config(spec.lora, "SEQ_CLS")
 
     with runtime.work_dir("pro-rm-") as work:
         args = RewardConfig(

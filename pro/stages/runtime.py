@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pro.spec import Resource, dump_yaml, spec_digest
-from pro.spec.model import DeepSpeedSettings, TrainingSettings
+from pro.spec.model import DeepSpeedSettings, LoraSettings, TrainingSettings
 
 SPEC_FILE = "stage.yaml"
 
@@ -91,6 +91,25 @@ def trained_model(trainer: Any, env: DistEnv, *, deepspeed: DeepSpeedSettings | 
     if lora is not None:
         model = model.merge_and_unload()
     return model.float().eval()
+
+
+def lora_config(settings: LoraSettings | None, task: str, *, default_targets: str | None = None) -> Any:
+    """peft's ``LoraConfig`` for a stage's ``lora`` settings (None when LoRA is off).
+
+    ``task`` is a peft ``TaskType`` name (``SEQ_CLS``, ``CAUSAL_LM``); ``default_targets`` applies when
+    the spec names no target modules (None: peft's per-architecture default).
+    """
+    if settings is None:
+        return None
+    from peft import LoraConfig, TaskType
+
+    return LoraConfig(
+        task_type=TaskType[task],
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=settings.target_modules or default_targets,
+    )
 
 
 def barrier(env: DistEnv) -> None:
