@@ -145,6 +145,7 @@ def run(resource: PolicyAlignment) -> dict[str, Any]:
 
         online_opt = torch.optim.AdamW(model.parameters(), lr=w_spec.online_learning_rate)
         for step in range(1, w_spec.online_steps + 1):
+            runtime.report_progress(step - 1, w_spec.online_steps)
             idx = [prng.randrange(len(prompts)) for _ in range(w_spec.prompts_per_round)]
             w = explore(weights[idx], w_spec.exploration, rng)
             pre = weight_prefixes(w_spec.template, spec.objectives, w)

@@ -31,8 +31,10 @@ class Verb:
 
 
 VERBS: tuple[Verb, ...] = (
-    Verb("run", "Pipeline", "Run a pipeline on this machine", issue=6),
-    Verb("validate", "Pipeline", "Check a pipeline file and report every problem at once", issue=6),
+    Verb("run", "Pipeline", "Run a pipeline on this machine", "pro.cli.run"),
+    Verb(
+        "validate", "Pipeline", "Check a pipeline file and report every problem at once", "pro.cli.validate"
+    ),
     Verb("explain", "Pipeline", "Show the documentation of a spec field", "pro.cli.explain"),
     Verb("render", "Pipeline", "Print the Kubernetes objects the operator would create", issue=7),
     Verb("stage", "Pipeline", "Run one stage (the entrypoint a pod runs under torchrun)", "pro.cli.stage"),

@@ -20,14 +20,13 @@ from pro.spec.stages import check_reward_models
 WeightMode = Literal["adapter", "uniform", "fixed", "oracle"]
 
 
-class WeightSettings(SpecModel):
-    """Where the per-prompt objective weights ``w(x)`` come from (computed once per prompt)."""
+class WeightChoice(SpecModel):
+    """Where the per-prompt objective weights ``w(x)`` come from (computed once per prompt); in a
+    pipeline the adapter is the pipeline's own adapter stage."""
 
     mode: WeightMode = "adapter"
     """``adapter`` (PRO: the trained prompt adapter), ``uniform`` (1/K), ``fixed`` (``fixed`` vector) or
     ``oracle`` (toy world only: the hidden true weights of ``world``)."""
-    adapter: str | None = None
-    """Adapter artifact URI (``mode: adapter``)."""
     fixed: dict[str, float] | None = None
     """Objective → weight (``mode: fixed``); normalised to sum 1."""
     world: str | None = None
@@ -37,9 +36,7 @@ class WeightSettings(SpecModel):
     combined reward (a near one-hot adapter otherwise lets the policy over-optimise a single RM)."""
 
     @model_validator(mode="after")
-    def _mode_inputs(self) -> WeightSettings:
-        if self.mode == "adapter" and not self.adapter:
-            raise ValueError("mode 'adapter' needs 'adapter' (the adapter artifact URI)")
+    def _mode_inputs(self) -> WeightChoice:
         if self.mode == "fixed":
             if not self.fixed:
                 raise ValueError("mode 'fixed' needs 'fixed' (a weight per objective)")
@@ -47,6 +44,19 @@ class WeightSettings(SpecModel):
                 raise ValueError("'fixed' weights must be ≥ 0 with a positive sum")
         if self.mode == "oracle" and not self.world:
             raise ValueError("mode 'oracle' needs 'world' (a toy-world directory)")
+        return self
+
+
+class WeightSettings(WeightChoice):
+    """Where the per-prompt objective weights ``w(x)`` come from (computed once per prompt)."""
+
+    adapter: str | None = None
+    """Adapter artifact URI (``mode: adapter``)."""
+
+    @model_validator(mode="after")
+    def _adapter_uri(self) -> WeightSettings:
+        if self.mode == "adapter" and not self.adapter:
+            raise ValueError("mode 'adapter' needs 'adapter' (the adapter artifact URI)")
         return self
 
 
@@ -113,19 +123,14 @@ class AlignmentTrainingSettings(TrainingSettings):
     """Completions per process per step (a multiple of ``generation.numGenerations``)."""
 
 
-class PolicyAlignmentSpec(SpecModel):
-    """Align a causal-LM policy to K objectives with per-prompt weights."""
+class AlignmentSettings(SpecModel):
+    """How to align the policy: everything but the objectives, reward models, weights and output (the
+    part a pipeline's ``alignment`` section shares with ``PolicyAlignment``)."""
 
     method: Literal["morlhf", "wic"] = "morlhf"
     """``morlhf`` (RL on the combined reward) or ``wic`` (weights in context + rejection sampling)."""
     algorithm: Literal["grpo", "rloo"] = "grpo"
     """TRL trainer for ``morlhf`` (PPO left TRL after 1.12)."""
-    objectives: list[str] = Field(min_length=1)
-    """The K objectives, in the order of the weight vector."""
-    reward_models: dict[str, str]
-    """Reward-model artifact URI per objective."""
-    weights: WeightSettings
-    """Per-prompt weights: the adapter or a baseline."""
     policy: ModelSource
     """The policy (a causal LM); a config-built one needs ``init``."""
     init: PolicyInit | None = None
@@ -147,20 +152,40 @@ class PolicyAlignmentSpec(SpecModel):
     wic: WicSettings = Field(default_factory=WicSettings)
     """PRO-WIC settings (``method: wic``)."""
     checkpoint_every: int = Field(default=0, ge=0)
-    """Commit a checkpoint to ``<output>-ckpt`` every this many steps (0: never); a restarted stage
-    resumes from the last committed one."""
+    """Commit a checkpoint to ``<output>-checkpoints`` every this many steps (0: never); a restarted stage
+    resumes from the last checkpoint committed for the same work."""
     world: str | None = None
     """Toy world (directory) for monitoring: logs the true utility of training samples."""
+
+    @model_validator(mode="after")
+    def _policy_init(self) -> AlignmentSettings:
+        if self.policy.config is not None and self.init is None:
+            raise ValueError("a config-built policy needs 'init' (SFT data for a starting policy)")
+        return self
+
+
+def check_fixed_weights(weights: WeightChoice, objectives: list[str]) -> None:
+    """``fixed`` weights name exactly the objectives."""
+    if weights.fixed is not None and set(weights.fixed) != set(objectives):
+        raise ValueError("weights.fixed must name exactly the objectives")
+
+
+class PolicyAlignmentSpec(AlignmentSettings):
+    """Align a causal-LM policy to K objectives with per-prompt weights."""
+
+    objectives: list[str] = Field(min_length=1)
+    """The K objectives, in the order of the weight vector."""
+    reward_models: dict[str, str]
+    """Reward-model artifact URI per objective."""
+    weights: WeightSettings
+    """Per-prompt weights: the adapter or a baseline."""
     output: str = Field(min_length=1)
     """Artifact URI the aligned policy is committed to."""
 
     @model_validator(mode="after")
     def _check(self) -> PolicyAlignmentSpec:
         check_reward_models(self.objectives, self.reward_models)
-        if self.weights.fixed is not None and set(self.weights.fixed) != set(self.objectives):
-            raise ValueError("weights.fixed must name exactly the objectives")
-        if self.policy.config is not None and self.init is None:
-            raise ValueError("a config-built policy needs 'init' (SFT data for a starting policy)")
+        check_fixed_weights(self.weights, self.objectives)
         return self
 
 
@@ -174,12 +199,15 @@ class PolicyAlignment(Resource):
 
 
 __all__ = [
+    "AlignmentSettings",
     "AlignmentTrainingSettings",
     "GenerationSettings",
     "PolicyAlignment",
     "PolicyAlignmentSpec",
     "PolicyInit",
+    "WeightChoice",
     "WeightMode",
     "WeightSettings",
     "WicSettings",
+    "check_fixed_weights",
 ]

@@ -45,23 +45,16 @@ class Judge(SpecModel):
         return self
 
 
-class PolicyEvaluationSpec(SpecModel):
-    """Compare two policies on held-out prompts."""
+class EvaluationSettings(SpecModel):
+    """How to compare policies: prompts, judge and sampling (the part a pipeline's ``evaluation``
+    section shares with ``PolicyEvaluation``)."""
 
-    policy_a: PolicyRef
-    """The candidate (e.g. PRO)."""
-    policy_b: PolicyRef
-    """The baseline (e.g. uniform weights)."""
     prompts: str = Field(min_length=1)
     """Held-out prompt file (``{"prompt", "category"?}`` JSONL/Parquet)."""
     max_prompts: int | None = Field(default=None, ge=1)
     """Evaluate at most this many prompts."""
     judge: Judge
     """The judge."""
-    objectives: list[str] = Field(default_factory=list)
-    """Objectives whose mean rewards are reported (with ``rewardModels``)."""
-    reward_models: dict[str, str] = Field(default_factory=dict)
-    """Reward-model URI per objective, for per-objective mean rewards (optional)."""
     temperature: float = Field(default=0.0, ge=0.0)
     """Sampling temperature (0: greedy)."""
     max_new_tokens: int = Field(default=64, ge=1)
@@ -70,6 +63,19 @@ class PolicyEvaluationSpec(SpecModel):
     """Completions per prompt and policy (compared pairwise)."""
     seed: int = 0
     """Sampling seed."""
+
+
+class PolicyEvaluationSpec(EvaluationSettings):
+    """Compare two policies on held-out prompts."""
+
+    policy_a: PolicyRef
+    """The candidate (e.g. PRO)."""
+    policy_b: PolicyRef
+    """The baseline (e.g. uniform weights)."""
+    objectives: list[str] = Field(default_factory=list)
+    """Objectives whose mean rewards are reported (with ``rewardModels``)."""
+    reward_models: dict[str, str] = Field(default_factory=dict)
+    """Reward-model URI per objective, for per-objective mean rewards (optional)."""
     runs: dict[str, str] = Field(default_factory=dict)
     """Extra alignment artifacts (label → URI) whose training curves go into the report."""
     adapter: str | None = None
@@ -94,4 +100,4 @@ class PolicyEvaluation(Resource):
     """What to compare and where to put the report."""
 
 
-__all__ = ["Judge", "PolicyEvaluation", "PolicyEvaluationSpec", "PolicyRef"]
+__all__ = ["EvaluationSettings", "Judge", "PolicyEvaluation", "PolicyEvaluationSpec", "PolicyRef"]

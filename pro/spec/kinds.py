@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from pro.errors import UserError
 from pro.spec.base import Resource
@@ -34,12 +35,30 @@ class Kind:
 
 KINDS: tuple[Kind, ...] = (
     Kind(
+        "AlignmentPipeline",
+        "alp",
+        "pro.spec.pipeline:AlignmentPipeline",
+        "PRO end to end: reward models → adapter → alignment → evaluation",
+    ),
+    Kind(
         "RewardModelTraining",
         "rmt",
         "pro.spec.stages:RewardModelTraining",
         "Train one objective's reward model",
     ),
     Kind("AdapterTraining", "adt", "pro.spec.stages:AdapterTraining", "Train the prompt → weights adapter"),
+    Kind(
+        "PolicyAlignment",
+        "pal",
+        "pro.spec.align:PolicyAlignment",
+        "Align a policy with per-prompt weights (PRO-MORLHF or PRO-WIC)",
+    ),
+    Kind(
+        "PolicyEvaluation",
+        "pev",
+        "pro.spec.evaluation:PolicyEvaluation",
+        "Compare two policies on held-out prompts",
+    ),
 )
 
 
@@ -55,3 +74,21 @@ def resolve(word: str) -> Kind:
             return kind
     known = ", ".join(f"{k.name} ({k.short})" for k in KINDS)
     raise UnknownKind(f'the server doesn\'t have a resource type "{word}"; known: {known}')
+
+
+def load_resource(path: str | Path) -> Resource:
+    """Read a resource file of any kind (``kind`` decides the model); every problem is reported."""
+    from pro.spec.loader import SpecError, SpecProblem, parse, read_document
+
+    doc = read_document(path)
+    kind_name = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    known = ", ".join(k.name for k in KINDS)
+    if not kind_name:
+        raise SpecError(doc.source, [SpecProblem("kind", f"required field is missing (one of: {known})", 1)])
+    match = [k for k in KINDS if k.name == kind_name]
+    if not match:
+        line = doc.lines.get(("kind",))
+        raise SpecError(
+            doc.source, [SpecProblem("kind", f"unknown kind {kind_name!r} (one of: {known})", line)]
+        )
+    return parse(match[0].model(), doc)

@@ -163,6 +163,8 @@ def _explain(err: Any, model: type[BaseModel], loc: Loc) -> str:
         return f"unknown field{hint} (allowed: {', '.join(allowed)})"
     if kind == "literal_error":
         return f"{msg}, got {err.get('input')!r}"
+    if kind == "value_error":
+        return str(msg).removeprefix("Value error, ")
     return str(msg)
 
 

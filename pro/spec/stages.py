@@ -99,13 +99,10 @@ class AdapterHead(SpecModel):
     """Dropout before the linear layer."""
 
 
-class AdapterTrainingSpec(SpecModel):
-    """Train the prompt adapter: prompt → weights on the K-simplex, KL(w* ‖ w(x))."""
+class AdapterSettings(SpecModel):
+    """How to train the prompt adapter: everything but the objectives, reward models and output (the
+    part a pipeline's ``adapter`` section shares with ``AdapterTraining``)."""
 
-    objectives: list[ObjectiveName] = Field(min_length=1)
-    """The K objectives, in the order of the weight vector."""
-    reward_models: dict[ObjectiveName, str]
-    """Reward-model artifact URI per objective (one for every name in ``objectives``)."""
     data: DataSource
     """The mixed preference set: each row's *chosen* response carries the implicit trade-off."""
     eval_data: DataSource | None = None
@@ -124,6 +121,15 @@ class AdapterTrainingSpec(SpecModel):
     """Optimisation settings."""
     deepspeed: DeepSpeedSettings | None = None
     """Run under DeepSpeed ZeRO."""
+
+
+class AdapterTrainingSpec(AdapterSettings):
+    """Train the prompt adapter: prompt → weights on the K-simplex, KL(w* ‖ w(x))."""
+
+    objectives: list[ObjectiveName] = Field(min_length=1)
+    """The K objectives, in the order of the weight vector."""
+    reward_models: dict[ObjectiveName, str]
+    """Reward-model artifact URI per objective (one for every name in ``objectives``)."""
     output: str = Field(min_length=1)
     """Artifact URI the trained adapter is committed to."""
 
@@ -147,6 +153,7 @@ StageResource = RewardModelTraining | AdapterTraining
 __all__ = [
     "DEFAULT_ADAPTER_MODEL",
     "AdapterHead",
+    "AdapterSettings",
     "AdapterTraining",
     "AdapterTrainingSettings",
     "AdapterTrainingSpec",

@@ -128,7 +128,13 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
             remove_unused_columns=False,
             label_names=[],
         )
-        trainer = Trainer(model=module, args=args, train_dataset=dataset, data_collator=_Collator(pad_id))
+        trainer = Trainer(
+            model=module,
+            args=args,
+            train_dataset=dataset,
+            data_collator=_Collator(pad_id),
+            callbacks=[runtime.progress_callback()],
+        )
         result = trainer.train()
         zero3 = spec.deepspeed is not None and spec.deepspeed.stage == 3
         state = trainer.accelerator.get_state_dict(trainer.deepspeed) if zero3 else None

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from pro.errors import UserError
-from pro.spec import spec_digest
 from pro.spec.align import PolicyAlignment, PolicyAlignmentSpec, WeightSettings
 from pro.spec.data import DataSource
 from pro.stages import runtime
@@ -98,18 +97,22 @@ def checkpoint_prefix(spec: PolicyAlignmentSpec) -> str:
     return spec.output.rstrip("/") + "-checkpoints"
 
 
-def last_checkpoint(spec: PolicyAlignmentSpec) -> tuple[str, int] | None:
-    """The last committed checkpoint (URI, step), if any."""
+def last_checkpoint(resource: PolicyAlignment) -> tuple[str, int] | None:
+    """The last checkpoint (URI, step) committed for this stage's work, if any (checkpoints of other
+    work — a changed spec or changed inputs at the same output URI — are ignored)."""
     from pro.store import list_artifacts
 
-    prefix = checkpoint_prefix(spec)
+    prefix = checkpoint_prefix(resource.spec)
+    digest = runtime.work_digest(resource)
     try:
         found = list_artifacts(prefix)
     except Exception:  # no such prefix yet
         return None
     best: tuple[str, int] | None = None
-    for uri, _ in found:
+    for uri, manifest in found:
         name = uri.rstrip("/").rsplit("/", 1)[-1]
+        if manifest.spec_digest != digest:
+            continue
         if name.startswith("step-") and name[5:].isdigit():
             step = int(name[5:])
             if best is None or step > best[1]:
@@ -137,7 +140,7 @@ def _checkpoint_callback(
                     src,
                     uri,
                     producer=Producer(kind=KIND, name=resource.metadata.name),
-                    spec_digest=spec_digest(spec),
+                    spec_digest=runtime.work_digest(resource),
                 )
                 on_commit(state.global_step)
                 log.info("checkpoint step %d committed to %s", state.global_step, uri)
@@ -222,7 +225,7 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
         judge = world.utility
     reward = CombinedReward(bank, judge=judge)
 
-    resume = last_checkpoint(spec)
+    resume = last_checkpoint(resource)
     with runtime.work_dir("pro-align-") as work:
         init_dir, init_info = prepare_policy(spec, work, prompts)
         model = AutoModelForCausalLM.from_pretrained(init_dir)
@@ -238,7 +241,7 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
             dataset,
             reward=reward,
             work=work / "trainer",
-            callbacks=[_checkpoint_callback(resource, env, committed.append)],
+            callbacks=[_checkpoint_callback(resource, env, committed.append), runtime.progress_callback()],
         )
         resume_dir = None
         if resume is not None:
@@ -308,14 +311,9 @@ def _history(trainer: Any, reward: Any) -> list[dict[str, float]]:
     return rows
 
 
-def digest(resource: PolicyAlignment) -> str:
-    return spec_digest(resource.spec)
-
-
 __all__ = [
     "KIND",
     "compute_weights",
-    "digest",
     "last_checkpoint",
     "read_prompt_texts",
     "run",

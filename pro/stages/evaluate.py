@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from pro.errors import UserError
-from pro.spec import spec_digest
 from pro.spec.evaluation import PolicyEvaluation, PolicyRef
 
 log = logging.getLogger(__name__)
@@ -202,8 +201,4 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
     return {"comparison": name, **metrics}
 
 
-def digest(resource: PolicyEvaluation) -> str:
-    return spec_digest(resource.spec)
-
-
-__all__ = ["KIND", "digest", "make_judge", "policy_completions", "run"]
+__all__ = ["KIND", "make_judge", "policy_completions", "run"]

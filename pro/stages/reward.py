@@ -58,7 +58,12 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
             center_rewards_coefficient=tr.center_rewards_coefficient,
         )
         trainer = RewardTrainer(
-            model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=[runtime.progress_callback()],
         )
         result = trainer.train()
         trained = runtime.trained_model(trainer, env, deepspeed=spec.deepspeed, lora=spec.lora)

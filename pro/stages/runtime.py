@@ -20,6 +20,10 @@ from pro.spec import Resource, dump_yaml, spec_digest
 from pro.spec.model import DeepSpeedSettings, LoraSettings, TrainingSettings
 
 SPEC_FILE = "stage.yaml"
+#: annotation with the stage's work digest, set by the pipeline (pro.planner.compose.WORK_DIGEST)
+WORK_DIGEST = "pro.alignment.dev/work-digest"
+#: where a stage reports ``{"step", "total"}`` for ``pro run``'s progress lines (unset in pods)
+PROGRESS_ENV = "PRO_PROGRESS_FILE"
 
 
 @dataclass(frozen=True)
@@ -196,13 +200,42 @@ def work_dir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def work_digest(resource: Resource) -> str:
+    """The digest a stage records in what it commits: the pipeline's work digest (its spec folded with
+    its inputs') when the pipeline set one, else the digest of its own spec."""
+    annotated = resource.metadata.annotations.get(WORK_DIGEST)
+    return annotated or spec_digest(resource.spec)  # type: ignore[attr-defined]
+
+
+def report_progress(step: int, total: int, env: DistEnv | None = None) -> None:
+    """Tell ``pro run`` how far the stage is (a no-op in pods and on ranks other than 0)."""
+    path = os.environ.get(PROGRESS_ENV)
+    if not path or not (env or DistEnv.from_env()).is_main:
+        return
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(f'{{"step": {int(step)}, "total": {int(total)}}}')
+    os.replace(tmp, path)
+
+
+def progress_callback(total: int | None = None) -> Any:
+    """A transformers ``TrainerCallback`` reporting each optimizer step through :func:`report_progress`."""
+    from transformers import TrainerCallback
+
+    class ReportProgress(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            report_progress(state.global_step, total or state.max_steps)
+
+    return ReportProgress()
+
+
 def commit(resource: Resource, src_dir: Path, uri: str, *, kind: str) -> Any:
     """Write the stage spec next to the outputs and commit ``src_dir`` to ``uri`` (rank 0 only)."""
     from pro.store import Producer, put_artifact
 
     (src_dir / SPEC_FILE).write_text(dump_yaml(resource))
     producer = Producer(kind=kind, name=resource.metadata.name)
-    return put_artifact(src_dir, uri, producer=producer, spec_digest=spec_digest(resource.spec))  # type: ignore[attr-defined]
+    return put_artifact(src_dir, uri, producer=producer, spec_digest=work_digest(resource))
 
 
 def fetch(uri: str) -> Path:

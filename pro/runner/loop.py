@@ -1,0 +1,229 @@
+"""The local run loop: observe (processes, committed artifacts) → plan → act, until the pipeline ends.
+
+The planner decides everything (what starts, retries and their backoff, what is skipped because it
+is committed, what a cancel stops); this module only carries out its actions with local processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from pro.errors import UserError
+from pro.planner import CancelStage, Observed, PipelinePhase, Plan, RunState, StageStatus, StartStage
+from pro.planner.compose import Composition, plan_pipeline
+from pro.runner.process import StageProcess, stage_command
+from pro.spec import dump_yaml
+
+TERMINAL = (PipelinePhase.SUCCEEDED, PipelinePhase.FAILED, PipelinePhase.CANCELLED)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How ``pro run`` runs stages on this machine."""
+
+    run_dir: Path
+    """Stage spec files (``stages/<stage>.yaml``) and logs (``logs/<stage>.log``) go here."""
+    max_parallel: int = 2
+    """At most this many stages at once."""
+    poll_seconds: float = 0.2
+    """How often running stages are checked."""
+    grace_seconds: float = 30.0
+    """After Ctrl-C, how long stages get to stop before they are killed."""
+    env: Mapping[str, str] | None = None
+    """Environment of the stage processes (default: this process's)."""
+
+
+@dataclass
+class StageRecord:
+    """What ``pro run`` shows about one stage."""
+
+    name: str
+    kind: str
+    output: str
+    log: Path
+    phase: str = "Waiting"
+    message: str = ""
+    attempts: int = 0
+    cached: bool = False
+    started: float | None = None
+    seconds: float = 0.0
+    """Time spent running in this invocation (all attempts)."""
+    progress: tuple[int, int] | None = None
+
+    def elapsed(self, now: float) -> float:
+        return self.seconds + (now - self.started if self.started is not None else 0.0)
+
+
+@dataclass
+class Outcome:
+    """How the run ended."""
+
+    phase: PipelinePhase
+    records: dict[str, StageRecord]
+    seconds: float
+    interrupted: bool = False
+    overhead_seconds: float = field(default=0.0)
+    """Wall time minus the time some stage was running: orchestration cost."""
+
+
+class Display(Protocol):
+    def update(self, plan: Plan, records: Mapping[str, StageRecord]) -> None: ...
+
+
+def committed_digest(uri: str) -> str | None:
+    """The work digest recorded in the artifact committed at ``uri`` (None: nothing committed)."""
+    from pro.store import StoreError, read_manifest
+
+    try:
+        manifest = read_manifest(uri)
+    except StoreError as err:
+        raise UserError(f"cannot read the store at {uri}: {err}") from None
+    return None if manifest is None else manifest.spec_digest
+
+
+def stage_env(composition: Composition, options: RunOptions, nproc: int) -> dict[str, str]:
+    """A stage process's environment: the caller's, S3 endpoint/region from the spec, and a CPU
+    thread count that shares this machine's cores among the stages that may run at once."""
+    env = dict(os.environ if options.env is None else options.env)
+    storage = composition.pipeline.spec.storage
+    if storage.endpoint_url:
+        env["AWS_ENDPOINT_URL_S3"] = storage.endpoint_url
+    if storage.region:
+        env["AWS_REGION"] = storage.region
+    if "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // (options.max_parallel * nproc)))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class _Interrupts:
+    """SIGINT/SIGTERM → a stop request (the first) or killing the stages (the second)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
+
+    def __enter__(self) -> _Interrupts:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def run_pipeline(composition: Composition, options: RunOptions, display: Display) -> Outcome:
+    """Run ``composition`` to the end (or until interrupted); every committed stage is skipped."""
+    t0 = time.monotonic()
+    run_dir = options.run_dir
+    (run_dir / "stages").mkdir(parents=True, exist_ok=True)
+    records = {
+        s.name: StageRecord(s.name, s.kind, s.output, run_dir / "logs" / f"{s.name}.log")
+        for s in composition.stages
+    }
+    committed = {s.name: committed_digest(s.output) for s in composition.stages}
+    status: dict[str, StageStatus] = {}
+    procs: dict[str, StageProcess] = {}
+    busy_since: float | None = None
+    busy = 0.0
+
+    def observed(cancel: bool) -> Observed:
+        stages = {
+            s.name: _with_commit(status.get(s.name, StageStatus()), committed[s.name])
+            for s in composition.stages
+        }
+        return Observed(stages=stages, cancel=cancel, max_parallel=options.max_parallel)
+
+    with _Interrupts() as interrupts:
+        while True:
+            now_wall = datetime.now(UTC)
+            now = time.monotonic()
+            for name, proc in list(procs.items()):
+                code = proc.poll()
+                if code is None:
+                    records[name].progress = proc.progress() or records[name].progress
+                    continue
+                del procs[name]
+                rec = records[name]
+                rec.seconds += now - proc.started
+                rec.started = None
+                if code == 0:
+                    committed[name] = committed_digest(rec.output)
+                    run, message = RunState.SUCCEEDED, ""
+                else:
+                    stopped = proc.stop_requested is not None
+                    run, message = RunState.FAILED, "stopped" if stopped else proc.failure(code)
+                status[name] = StageStatus(run, proc.attempt, now_wall, message, digest=proc.digest)
+            if interrupts.count >= 2:
+                for proc in procs.values():
+                    proc.kill()
+            for proc in procs.values():
+                if proc.stop_requested is not None and now - proc.stop_requested > options.grace_seconds:
+                    proc.kill()
+
+            plan = plan_pipeline(composition, observed(interrupts.count > 0), now_wall)
+            for action in plan.actions:
+                if isinstance(action, StartStage):
+                    procs[action.stage] = _start(composition, options, action, records[action.stage])
+                    status[action.stage] = StageStatus(
+                        RunState.RUNNING, action.attempt, None, digest=action.digest
+                    )
+                elif isinstance(action, CancelStage) and action.stage in procs:
+                    procs[action.stage].stop()
+            for name, sp in plan.stages.items():
+                rec = records[name]
+                rec.phase, rec.message, rec.cached = sp.phase.value, sp.message, sp.cached
+                if sp.attempt:
+                    rec.attempts = sp.attempt
+            if procs and busy_since is None:
+                busy_since = now
+            elif not procs and busy_since is not None:
+                busy, busy_since = busy + (now - busy_since), None
+            display.update(plan, records)
+            if plan.phase in TERMINAL and not procs:
+                break
+            time.sleep(options.poll_seconds)
+    total = time.monotonic() - t0
+    return Outcome(plan.phase, records, total, interrupts.count > 0, overhead_seconds=max(0.0, total - busy))
+
+
+def _with_commit(status: StageStatus, digest: str | None) -> StageStatus:
+    return StageStatus(
+        status.run,
+        status.attempts,
+        status.finished_at,
+        status.message,
+        committed_digest=digest,
+        digest=status.digest,
+    )
+
+
+def _start(
+    composition: Composition, options: RunOptions, action: StartStage, rec: StageRecord
+) -> StageProcess:
+    stage = composition.stage(action.stage)
+    spec_file = options.run_dir / "stages" / f"{stage.name}.yaml"
+    spec_file.write_text(dump_yaml(stage.resource))
+    nproc = stage.resources.processes_per_node
+    rec.started, rec.progress = time.monotonic(), None
+    return StageProcess.start(
+        stage=stage.name,
+        attempt=action.attempt,
+        digest=action.digest,
+        command=stage_command(stage.kind, spec_file, nproc),
+        log=rec.log,
+        progress_file=options.run_dir / "stages" / f"{stage.name}.progress",
+        env=stage_env(composition, options, nproc),
+    )

@@ -1,0 +1,125 @@
+"""One stage attempt as a local process tree: ``torchrun --standalone`` running ``pro stage``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pro.stages.runtime import PROGRESS_ENV
+
+#: ``pro stage`` verbs by kind
+STAGE_VERBS = {
+    "RewardModelTraining": "reward",
+    "AdapterTraining": "adapter",
+    "PolicyAlignment": "align",
+    "PolicyEvaluation": "eval",
+}
+
+
+def stage_command(kind: str, spec_file: Path, nproc: int) -> list[str]:
+    """The command a stage runs: the pod's command with ``--standalone`` rendezvous."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+        "-m", "pro", "stage", STAGE_VERBS[kind], "--spec", str(spec_file),
+    ]  # fmt: skip
+
+
+@dataclass
+class StageProcess:
+    """A running (or finished) stage attempt; its output goes to ``log``."""
+
+    stage: str
+    attempt: int
+    digest: str
+    log: Path
+    progress_file: Path
+    popen: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.monotonic)
+    stop_requested: float | None = None
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        stage: str,
+        attempt: int,
+        digest: str,
+        command: list[str],
+        log: Path,
+        progress_file: Path,
+        env: Mapping[str, str],
+    ) -> StageProcess:
+        """Start the attempt in its own process group (Ctrl-C reaches it only through :meth:`stop`)."""
+        progress_file.unlink(missing_ok=True)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as fh:
+            fh.write(
+                f"==== {stage} attempt {attempt} at {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(command)}\n".encode()
+            )
+            fh.flush()
+            popen = subprocess.Popen(
+                command,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**env, PROGRESS_ENV: str(progress_file)},
+                start_new_session=True,
+            )
+        return cls(stage, attempt, digest, log, progress_file, popen)
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def progress(self) -> tuple[int, int] | None:
+        """(step, total) as the stage last reported it."""
+        try:
+            data = json.loads(self.progress_file.read_text())
+            return int(data["step"]), int(data["total"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def stop(self) -> None:
+        """Ask the process group to stop (SIGTERM: torchrun forwards it to its workers)."""
+        if self.stop_requested is None and self.popen.poll() is None:
+            self.stop_requested = time.monotonic()
+            self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, sig)
+
+    def failure(self, code: int) -> str:
+        """Why the attempt failed: the exit code and the last meaningful log line."""
+        tail = log_tail(self.log, 1)
+        reason = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
+        return f"{reason}: {tail[-1]}" if tail else reason
+
+
+def log_tail(path: Path, lines: int = 20) -> list[str]:
+    """The last ``lines`` non-empty lines of a log that are not torchrun's own chatter."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    keep = [
+        ln.rstrip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.startswith("====") and "torch.distributed" not in ln and "[W" not in ln[:4]
+    ]
+    return keep[-lines:]

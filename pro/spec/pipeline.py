@@ -1,0 +1,281 @@
+"""The pipeline resource: ``AlignmentPipeline`` (short name ``alp``).
+
+One file names the K objectives, the adapter, the alignment method and the evaluation; the planner
+(:mod:`pro.planner.compose`) turns it into one stage resource per stage — reward models in parallel,
+then the adapter, then alignment (and its baseline), then evaluation.  The same YAML is applied to a
+cluster (``kubectl apply``), run on one machine (``pro run -f``) and sliced into what each stage's
+entrypoint reads.  Every default lives here, in the field declarations (``pro explain alp --recursive``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from pro.spec.align import AlignmentSettings, WeightChoice, check_fixed_weights
+from pro.spec.base import Resource, SpecModel
+from pro.spec.data import DataSource
+from pro.spec.evaluation import EvaluationSettings
+from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource
+from pro.spec.stages import AdapterSettings, RewardTrainingSettings
+
+#: an objective name becomes part of a stage name (``rm-<objective>``, '_' as '-'), hence nearly a DNS label
+OBJECTIVE_NAME = r"^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$"
+RUN_ID = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: a Kubernetes resource quantity (``4``, ``500m``, ``16Gi``)
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$"
+_URI = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?|file://.+|[^:]+)$")
+
+
+def reward_stage_name(objective: str) -> str:
+    """The stage that trains ``objective``'s reward model."""
+    return "rm-" + objective.replace("_", "-")
+
+
+class StorageSettings(SpecModel):
+    """Where artifacts go.  Credentials are never in the spec: locally the standard AWS chain
+    (environment, ``~/.aws``, instance role), on the cluster a Secret or the service account (IRSA)."""
+
+    uri: str = Field(default="pro-store", min_length=1)
+    """Store root: ``s3://bucket/prefix``, ``file:///dir`` or a path.  Stage artifacts go to
+    ``<uri>/<namespace>/<pipeline>/<runId>/<stage>``; a relative path is relative to the directory
+    ``pro run`` starts in (on a cluster use ``s3://``)."""
+    endpoint_url: str | None = None
+    """S3 endpoint for S3-compatible stores (MinIO, Ceph); default: the AWS chain
+    (``AWS_ENDPOINT_URL_S3``) or AWS itself."""
+    region: str | None = None
+    """S3 region; default: the AWS chain."""
+    credentials_secret: str | None = None
+    """Cluster only: a Secret in the pipeline's namespace with ``AWS_ACCESS_KEY_ID`` and
+    ``AWS_SECRET_ACCESS_KEY`` (and optionally ``AWS_SESSION_TOKEN``), exposed to every stage pod as
+    environment variables.  Leave unset to use the service account's role (IRSA) or node credentials."""
+
+    @model_validator(mode="after")
+    def _uri_form(self) -> StorageSettings:
+        if not _URI.match(self.uri):
+            raise ValueError(f"uri {self.uri!r} is not s3://bucket[/prefix], file:///path or a path")
+        return self
+
+
+class StageResources(SpecModel):
+    """What one stage gets: processes and, on a cluster, replicas, GPUs, CPU and memory."""
+
+    replicas: int = Field(default=1, ge=1)
+    """Cluster: pods of the stage's PyTorchJob (one Master, the rest Workers).  Locally the stage runs
+    as one node."""
+    processes_per_node: int = Field(default=1, ge=1)
+    """``torchrun --nproc-per-node``: processes per pod (usually one per GPU), and locally."""
+    gpus: int = Field(default=0, ge=0)
+    """Cluster: ``nvidia.com/gpu`` per pod."""
+    cpu: str | None = Field(default=None, pattern=QUANTITY)
+    """Cluster: CPU request and limit per pod (a Kubernetes quantity, e.g. ``8`` or ``500m``)."""
+    memory: str | None = Field(default=None, pattern=QUANTITY)
+    """Cluster: memory request and limit per pod (e.g. ``64Gi``)."""
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
+    """Cluster: the job fails after running this long (``runPolicy.activeDeadlineSeconds``)."""
+
+
+class RetrySettings(SpecModel):
+    """Retries of a failed stage, with exponential backoff."""
+
+    limit: int = Field(default=2, ge=0, le=100)
+    """Retries after the first attempt (0: the pipeline fails at a stage's first failure)."""
+    backoff_seconds: float = Field(default=30.0, ge=0.0)
+    """Wait before the first retry."""
+    factor: float = Field(default=2.0, ge=1.0)
+    """Each further retry waits this many times longer."""
+    max_backoff_seconds: float = Field(default=600.0, ge=0.0)
+    """Upper bound of one wait."""
+
+
+class Objective(SpecModel):
+    """One objective: its preference pairs and (optionally) its own reward-model settings."""
+
+    name: str = Field(min_length=1, max_length=50, pattern=OBJECTIVE_NAME)
+    """Objective name (e.g. ``helpfulness``), as the preference rows name it: lower-case letters, digits,
+    '-' and '_'."""
+    data: DataSource
+    """Preference pairs for this objective's reward model."""
+    eval_data: DataSource | None = None
+    """Held-out pairs; default: ``training.evalFraction`` of ``data``."""
+    model: ModelSource | None = None
+    """Reward-model backbone; default: ``rewardModel.model``."""
+    training: RewardTrainingSettings | None = None
+    """Optimisation settings; default: ``rewardModel.training``."""
+    resources: StageResources | None = None
+    """Resources of this reward stage; default: ``rewardModel.resources``."""
+
+
+class RewardModelSection(SpecModel):
+    """Settings shared by every objective's reward model (an objective may override them)."""
+
+    model: ModelSource | None = None
+    """Sequence-classification backbone for every objective without its own ``model``."""
+    training: RewardTrainingSettings = Field(default_factory=RewardTrainingSettings)
+    """Optimisation settings."""
+    lora: LoraSettings | None = None
+    """Train LoRA adapters instead of the whole backbone."""
+    deepspeed: DeepSpeedSettings | None = None
+    """Run under DeepSpeed ZeRO."""
+    resources: StageResources = Field(default_factory=StageResources)
+    """Resources of each reward stage."""
+
+
+class AdapterSection(AdapterSettings):
+    """The prompt adapter; its reward models are the pipeline's own."""
+
+    resources: StageResources = Field(default_factory=StageResources)
+    """Resources of the adapter stage."""
+
+
+class AlignmentSection(AlignmentSettings):
+    """Policy alignment with per-prompt weights; reward models and adapter are the pipeline's own."""
+
+    weights: WeightChoice = Field(default_factory=WeightChoice)
+    """Per-prompt weights: ``adapter`` (PRO, the default) or a baseline."""
+    resources: StageResources = Field(default_factory=StageResources)
+    """Resources of the alignment stage (and of the baseline's)."""
+
+
+class Baseline(SpecModel):
+    """What the aligned policy is compared with: the same alignment with other weights (the default:
+    uniform), or an existing policy artifact."""
+
+    name: str = Field(default="uniform", min_length=1)
+    """Label in the report."""
+    weights: WeightChoice | None = None
+    """Align a baseline policy with these weights (a stage ``align-baseline``, same settings as
+    ``alignment`` otherwise); default ``{mode: uniform}`` when ``uri`` is unset."""
+    uri: str | None = None
+    """Compare with this existing policy artifact instead of training a baseline."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Baseline:
+        if self.weights is not None and self.uri is not None:
+            raise ValueError("set at most one of 'weights' or 'uri'")
+        if self.weights is not None and self.weights.mode == "adapter":
+            raise ValueError("a baseline's weights cannot be the adapter (that is the policy under test)")
+        return self
+
+    @property
+    def trains(self) -> bool:
+        """Whether the pipeline trains this baseline."""
+        return self.uri is None
+
+    @property
+    def weight_choice(self) -> WeightChoice:
+        return self.weights or WeightChoice(mode="uniform")
+
+
+class EvaluationSection(EvaluationSettings):
+    """Compare the aligned policy with a baseline on held-out prompts."""
+
+    baseline: Baseline = Field(default_factory=Baseline)
+    """The policy to compare with."""
+    resources: StageResources = Field(default_factory=StageResources)
+    """Resources of the evaluation stage."""
+
+
+class KubernetesSettings(SpecModel):
+    """Cluster only: how the operator runs the stages' PyTorchJobs (ignored by ``pro run``)."""
+
+    service_account_name: str | None = None
+    """Service account of the stage pods (e.g. one bound to an IAM role for S3)."""
+    queue: str | None = None
+    """Kueue LocalQueue: sets the ``kueue.x-k8s.io/queue-name`` label on every job."""
+    priority_class_name: str | None = None
+    """PriorityClass of the stage pods."""
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    """Pull policy of the trainer image."""
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    """Secrets used to pull the trainer image."""
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    """Node labels the stage pods must match."""
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    """Tolerations of the stage pods (Kubernetes ``Toleration`` objects)."""
+    ttl_seconds_after_finished: int | None = Field(default=86400, ge=0)
+    """Delete a finished job's pods after this long (``runPolicy.ttlSecondsAfterFinished``)."""
+    start_deadline_seconds: int = Field(default=900, ge=1)
+    """A job still not running after this long (image pull errors, no room to schedule) counts as a
+    failed attempt with the reason, instead of waiting forever."""
+
+
+class AlignmentPipelineSpec(SpecModel):
+    """PRO end to end: K reward models → adapter → aligned policy → evaluation."""
+
+    objectives: list[Objective] = Field(min_length=1)
+    """The K objectives, in the order of the weight vector."""
+    reward_model: RewardModelSection = Field(default_factory=RewardModelSection)
+    """Settings shared by every objective's reward model."""
+    adapter: AdapterSection | None = None
+    """The prompt adapter (required when ``alignment.weights.mode`` is ``adapter``)."""
+    alignment: AlignmentSection
+    """How the policy is aligned."""
+    evaluation: EvaluationSection | None = None
+    """Compare the aligned policy with a baseline; unset: no evaluation stage."""
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    """Where artifacts go."""
+    run_id: str = Field(default="default", min_length=1, max_length=63, pattern=RUN_ID)
+    """Separates runs of the same pipeline in the store.  A run reuses every stage already committed
+    under its ``runId`` for the same work; a new ``runId`` (a schedule sets one per firing) starts from
+    nothing, e.g. when the data behind an unchanged path has changed."""
+    image: str = "ghcr.io/pro-pipeline/trainer:latest"
+    """Cluster: the trainer image every stage pod runs."""
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    """Retries of a failed stage."""
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    """Cluster only: how stage jobs are scheduled."""
+    suspend: bool = False
+    """Cluster: start no new stage and suspend running jobs until set back to false."""
+
+    @model_validator(mode="after")
+    def _check(self) -> AlignmentPipelineSpec:
+        names = [o.name for o in self.objectives]
+        stage_names = [reward_stage_name(n) for n in names]
+        dupes = sorted({n for n, s in zip(names, stage_names, strict=True) if stage_names.count(s) > 1})
+        if dupes:
+            raise ValueError(f"objective names must be distinct (with '_' read as '-'): {', '.join(dupes)}")
+        missing_model = [o.name for o in self.objectives if o.model is None]
+        if missing_model and self.reward_model.model is None:
+            raise ValueError(
+                f"no reward-model backbone for {', '.join(missing_model)}: set rewardModel.model "
+                "or the objective's model"
+            )
+        check_fixed_weights(self.alignment.weights, names)
+        if self.alignment.weights.mode == "adapter" and self.adapter is None:
+            raise ValueError("alignment.weights.mode 'adapter' needs the 'adapter' section")
+        if self.evaluation is not None and self.evaluation.baseline.weights is not None:
+            check_fixed_weights(self.evaluation.baseline.weights, names)
+        return self
+
+    @property
+    def objective_names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+
+class AlignmentPipeline(Resource):
+    """A PRO alignment pipeline (short name ``alp``)."""
+
+    kind: Literal["AlignmentPipeline"] = "AlignmentPipeline"
+    """Always ``AlignmentPipeline``."""
+    spec: AlignmentPipelineSpec
+    """The objectives, the stages' settings, and where artifacts go."""
+
+
+__all__ = [
+    "AdapterSection",
+    "AlignmentPipeline",
+    "AlignmentPipelineSpec",
+    "AlignmentSection",
+    "Baseline",
+    "EvaluationSection",
+    "KubernetesSettings",
+    "Objective",
+    "RetrySettings",
+    "RewardModelSection",
+    "StageResources",
+    "StorageSettings",
+    "reward_stage_name",
+]
