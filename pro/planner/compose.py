@@ -18,7 +18,8 @@ from pro.planner.plan import Plan, plan
 from pro.spec.align import PolicyAlignment, PolicyAlignmentSpec, WeightChoice, WeightSettings
 from pro.spec.base import ObjectMeta, Resource, spec_digest
 from pro.spec.evaluation import PolicyEvaluation, PolicyEvaluationSpec, PolicyRef
-from pro.spec.pipeline import AlignmentPipeline, StageResources, reward_stage_name
+from pro.spec.execution import StageExecution, StageResources, StorageAccess
+from pro.spec.pipeline import AlignmentPipeline, reward_stage_name
 from pro.spec.stages import (
     AdapterTraining,
     AdapterTrainingSpec,
@@ -209,21 +210,28 @@ def compose(pipeline: AlignmentPipeline) -> Composition:
         )
     )
     digests = graph.effective_digests
-    stages = tuple(
-        ComposedStage(
-            name,
-            res.model_copy(
-                update={
-                    "metadata": res.metadata.model_copy(
-                        update={"annotations": {**res.metadata.annotations, WORK_DIGEST: digests[name]}}
-                    )
-                }
-            ),
-            resources,
-        )
-        for name, res, resources, _ in drafts
+    access = StorageAccess(
+        endpoint_url=spec.storage.endpoint_url,
+        region=spec.storage.region,
+        credentials_secret=spec.storage.credentials_secret,
     )
-    return Composition(pipeline, root, stages, graph)
+    stages = []
+    for name, res, resources, _ in drafts:
+        execution = StageExecution(
+            image=spec.image,
+            resources=resources,
+            retry=spec.retry,
+            kubernetes=spec.kubernetes,
+            storage=access,
+        )
+        meta = res.metadata.model_copy(
+            update={"annotations": {**res.metadata.annotations, WORK_DIGEST: digests[name]}}
+        )
+        stage_spec = getattr(res, "spec").model_copy(update={"execution": execution})  # noqa: B009
+        stages.append(
+            ComposedStage(name, res.model_copy(update={"metadata": meta, "spec": stage_spec}), resources)
+        )
+    return Composition(pipeline, root, tuple(stages), graph)
 
 
 def plan_pipeline(composition: Composition, observed: Observed, now: datetime) -> Plan:

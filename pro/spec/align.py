@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataSource
+from pro.spec.execution import StageExecution
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TrainingSettings
 from pro.spec.stages import check_reward_models
 
@@ -181,6 +182,9 @@ class PolicyAlignmentSpec(AlignmentSettings):
     """Per-prompt weights: the adapter or a baseline."""
     output: str = Field(min_length=1)
     """Artifact URI the aligned policy is committed to."""
+    execution: StageExecution | None = None
+    """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
+    fills it in; not part of the stage's digest)."""
 
     @model_validator(mode="after")
     def _check(self) -> PolicyAlignmentSpec:

@@ -63,7 +63,13 @@ class Resource(SpecModel):
     """Name, namespace, labels and annotations."""
 
 
+#: spec fields that say how a stage runs, not what it computes: left out of its digest
+NOT_DIGESTED = frozenset({"execution"})
+
+
 def spec_digest(spec: SpecModel) -> str:
-    """SHA-256 of the spec's canonical JSON (defaults included): equal digests, equal work."""
-    canonical = json.dumps(spec.to_dict(), sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the spec's canonical JSON (defaults included, ``execution`` left out): equal digests,
+    equal work."""
+    data = {k: v for k, v in spec.to_dict().items() if k not in NOT_DIGESTED}
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from pro.spec.align import WeightSettings
 from pro.spec.base import Resource, SpecModel
+from pro.spec.execution import StageExecution
 
 
 class PolicyRef(SpecModel):
@@ -82,6 +83,9 @@ class PolicyEvaluationSpec(EvaluationSettings):
     """Adapter artifact URI whose weights per prompt category go into the report."""
     output: str = Field(min_length=1)
     """Artifact URI the metrics and report are committed to."""
+    execution: StageExecution | None = None
+    """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
+    fills it in; not part of the stage's digest)."""
 
     @model_validator(mode="after")
     def _check(self) -> PolicyEvaluationSpec:

@@ -59,6 +59,12 @@ KINDS: tuple[Kind, ...] = (
         "pro.spec.evaluation:PolicyEvaluation",
         "Compare two policies on held-out prompts",
     ),
+    Kind(
+        "AlignmentSchedule",
+        "als",
+        "pro.spec.schedule:AlignmentSchedule",
+        "Create alignment pipelines on a cron schedule (like a CronJob)",
+    ),
 )
 
 

@@ -10,7 +10,7 @@ entrypoint reads.  Every default lives here, in the field declarations (``pro ex
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -18,14 +18,20 @@ from pro.spec.align import AlignmentSettings, WeightChoice, check_fixed_weights
 from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataSource
 from pro.spec.evaluation import EvaluationSettings
+from pro.spec.execution import (
+    DEFAULT_IMAGE,
+    KubernetesSettings,
+    RetrySettings,
+    StageExecution,
+    StageResources,
+    StorageAccess,
+)
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource
 from pro.spec.stages import AdapterSettings, RewardTrainingSettings
 
 #: an objective name becomes part of a stage name (``rm-<objective>``, '_' as '-'), hence nearly a DNS label
 OBJECTIVE_NAME = r"^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$"
 RUN_ID = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-#: a Kubernetes resource quantity (``4``, ``500m``, ``16Gi``)
-QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$"
 _URI = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?|file://.+|[^:]+)$")
 
 
@@ -34,7 +40,7 @@ def reward_stage_name(objective: str) -> str:
     return "rm-" + objective.replace("_", "-")
 
 
-class StorageSettings(SpecModel):
+class StorageSettings(StorageAccess):
     """Where artifacts go.  Credentials are never in the spec: locally the standard AWS chain
     (environment, ``~/.aws``, instance role), on the cluster a Secret or the service account (IRSA)."""
 
@@ -42,52 +48,12 @@ class StorageSettings(SpecModel):
     """Store root: ``s3://bucket/prefix``, ``file:///dir`` or a path.  Stage artifacts go to
     ``<uri>/<namespace>/<pipeline>/<runId>/<stage>``; a relative path is relative to the directory
     ``pro run`` starts in (on a cluster use ``s3://``)."""
-    endpoint_url: str | None = None
-    """S3 endpoint for S3-compatible stores (MinIO, Ceph); default: the AWS chain
-    (``AWS_ENDPOINT_URL_S3``) or AWS itself."""
-    region: str | None = None
-    """S3 region; default: the AWS chain."""
-    credentials_secret: str | None = None
-    """Cluster only: a Secret in the pipeline's namespace with ``AWS_ACCESS_KEY_ID`` and
-    ``AWS_SECRET_ACCESS_KEY`` (and optionally ``AWS_SESSION_TOKEN``), exposed to every stage pod as
-    environment variables.  Leave unset to use the service account's role (IRSA) or node credentials."""
 
     @model_validator(mode="after")
     def _uri_form(self) -> StorageSettings:
         if not _URI.match(self.uri):
             raise ValueError(f"uri {self.uri!r} is not s3://bucket[/prefix], file:///path or a path")
         return self
-
-
-class StageResources(SpecModel):
-    """What one stage gets: processes and, on a cluster, replicas, GPUs, CPU and memory."""
-
-    replicas: int = Field(default=1, ge=1)
-    """Cluster: pods of the stage's PyTorchJob (one Master, the rest Workers).  Locally the stage runs
-    as one node."""
-    processes_per_node: int = Field(default=1, ge=1)
-    """``torchrun --nproc-per-node``: processes per pod (usually one per GPU), and locally."""
-    gpus: int = Field(default=0, ge=0)
-    """Cluster: ``nvidia.com/gpu`` per pod."""
-    cpu: str | None = Field(default=None, pattern=QUANTITY)
-    """Cluster: CPU request and limit per pod (a Kubernetes quantity, e.g. ``8`` or ``500m``)."""
-    memory: str | None = Field(default=None, pattern=QUANTITY)
-    """Cluster: memory request and limit per pod (e.g. ``64Gi``)."""
-    active_deadline_seconds: int | None = Field(default=None, ge=1)
-    """Cluster: the job fails after running this long (``runPolicy.activeDeadlineSeconds``)."""
-
-
-class RetrySettings(SpecModel):
-    """Retries of a failed stage, with exponential backoff."""
-
-    limit: int = Field(default=2, ge=0, le=100)
-    """Retries after the first attempt (0: the pipeline fails at a stage's first failure)."""
-    backoff_seconds: float = Field(default=30.0, ge=0.0)
-    """Wait before the first retry."""
-    factor: float = Field(default=2.0, ge=1.0)
-    """Each further retry waits this many times longer."""
-    max_backoff_seconds: float = Field(default=600.0, ge=0.0)
-    """Upper bound of one wait."""
 
 
 class Objective(SpecModel):
@@ -178,30 +144,6 @@ class EvaluationSection(EvaluationSettings):
     """Resources of the evaluation stage."""
 
 
-class KubernetesSettings(SpecModel):
-    """Cluster only: how the operator runs the stages' PyTorchJobs (ignored by ``pro run``)."""
-
-    service_account_name: str | None = None
-    """Service account of the stage pods (e.g. one bound to an IAM role for S3)."""
-    queue: str | None = None
-    """Kueue LocalQueue: sets the ``kueue.x-k8s.io/queue-name`` label on every job."""
-    priority_class_name: str | None = None
-    """PriorityClass of the stage pods."""
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    """Pull policy of the trainer image."""
-    image_pull_secrets: list[str] = Field(default_factory=list)
-    """Secrets used to pull the trainer image."""
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    """Node labels the stage pods must match."""
-    tolerations: list[dict[str, Any]] = Field(default_factory=list)
-    """Tolerations of the stage pods (Kubernetes ``Toleration`` objects)."""
-    ttl_seconds_after_finished: int | None = Field(default=86400, ge=0)
-    """Delete a finished job's pods after this long (``runPolicy.ttlSecondsAfterFinished``)."""
-    start_deadline_seconds: int = Field(default=900, ge=1)
-    """A job still not running after this long (image pull errors, no room to schedule) counts as a
-    failed attempt with the reason, instead of waiting forever."""
-
-
 class AlignmentPipelineSpec(SpecModel):
     """PRO end to end: K reward models → adapter → aligned policy → evaluation."""
 
@@ -221,7 +163,7 @@ class AlignmentPipelineSpec(SpecModel):
     """Separates runs of the same pipeline in the store.  A run reuses every stage already committed
     under its ``runId`` for the same work; a new ``runId`` (a schedule sets one per firing) starts from
     nothing, e.g. when the data behind an unchanged path has changed."""
-    image: str = "ghcr.io/pro-pipeline/trainer:latest"
+    image: str = DEFAULT_IMAGE
     """Cluster: the trainer image every stage pod runs."""
     retry: RetrySettings = Field(default_factory=RetrySettings)
     """Retries of a failed stage."""
@@ -271,11 +213,9 @@ __all__ = [
     "AlignmentSection",
     "Baseline",
     "EvaluationSection",
-    "KubernetesSettings",
     "Objective",
-    "RetrySettings",
     "RewardModelSection",
-    "StageResources",
+    "StageExecution",
     "StorageSettings",
     "reward_stage_name",
 ]

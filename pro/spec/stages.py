@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataSource
+from pro.spec.execution import StageExecution
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TokenizerSource, TrainingSettings
 
 #: the production adapter backbone named by the paper
@@ -79,6 +80,9 @@ class RewardModelTrainingSpec(SpecModel):
     """Run under DeepSpeed ZeRO."""
     output: str = Field(min_length=1)
     """Artifact URI (``s3://…``, ``file:///…`` or a path) the trained reward model is committed to."""
+    execution: StageExecution | None = None
+    """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
+    fills it in; not part of the stage's digest)."""
 
 
 class RewardModelTraining(Resource):
@@ -132,6 +136,9 @@ class AdapterTrainingSpec(AdapterSettings):
     """Reward-model artifact URI per objective (one for every name in ``objectives``)."""
     output: str = Field(min_length=1)
     """Artifact URI the trained adapter is committed to."""
+    execution: StageExecution | None = None
+    """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
+    fills it in; not part of the stage's digest)."""
 
     @model_validator(mode="after")
     def _models_match_objectives(self) -> AdapterTrainingSpec:

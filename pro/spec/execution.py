@@ -1,0 +1,113 @@
+"""How a stage runs on a cluster: image, resources, scheduling, retries and store access.
+
+The pipeline fills one :class:`StageExecution` into each stage resource it composes (the operator reads
+it); a stage resource applied on its own sets it by hand.  It never changes what a stage computes, so
+it is left out of the stage's digest, and ``pro stage`` / ``pro run`` ignore what does not apply locally.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from pro.spec.base import SpecModel
+
+#: a Kubernetes resource quantity (``4``, ``500m``, ``16Gi``)
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$"
+DEFAULT_IMAGE = "ghcr.io/pro-pipeline/trainer:latest"
+
+
+class StageResources(SpecModel):
+    """What one stage gets: processes and, on a cluster, replicas, GPUs, CPU and memory."""
+
+    replicas: int = Field(default=1, ge=1)
+    """Cluster: pods of the stage's PyTorchJob (one Master, the rest Workers).  Locally the stage runs
+    as one node."""
+    processes_per_node: int = Field(default=1, ge=1)
+    """``torchrun --nproc-per-node``: processes per pod (usually one per GPU), and locally."""
+    gpus: int = Field(default=0, ge=0)
+    """Cluster: ``nvidia.com/gpu`` per pod."""
+    cpu: str | None = Field(default=None, pattern=QUANTITY)
+    """Cluster: CPU request and limit per pod (a Kubernetes quantity, e.g. ``8`` or ``500m``)."""
+    memory: str | None = Field(default=None, pattern=QUANTITY)
+    """Cluster: memory request and limit per pod (e.g. ``64Gi``)."""
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
+    """Cluster: the job fails after running this long (``runPolicy.activeDeadlineSeconds``)."""
+
+
+class RetrySettings(SpecModel):
+    """Retries of a failed stage, with exponential backoff."""
+
+    limit: int = Field(default=2, ge=0, le=100)
+    """Retries after the first attempt (0: the pipeline fails at a stage's first failure)."""
+    backoff_seconds: float = Field(default=30.0, ge=0.0)
+    """Wait before the first retry."""
+    factor: float = Field(default=2.0, ge=1.0)
+    """Each further retry waits this many times longer."""
+    max_backoff_seconds: float = Field(default=600.0, ge=0.0)
+    """Upper bound of one wait."""
+
+
+class KubernetesSettings(SpecModel):
+    """Cluster only: how the operator runs the stages' PyTorchJobs (ignored by ``pro run``)."""
+
+    service_account_name: str | None = None
+    """Service account of the stage pods (e.g. one bound to an IAM role for S3)."""
+    queue: str | None = None
+    """Kueue LocalQueue: sets the ``kueue.x-k8s.io/queue-name`` label on every job."""
+    priority_class_name: str | None = None
+    """PriorityClass of the stage pods."""
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    """Pull policy of the trainer image."""
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    """Secrets used to pull the trainer image."""
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    """Node labels the stage pods must match."""
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    """Tolerations of the stage pods (Kubernetes ``Toleration`` objects)."""
+    ttl_seconds_after_finished: int | None = Field(default=86400, ge=0)
+    """Delete a finished job's pods after this long (``runPolicy.ttlSecondsAfterFinished``)."""
+    start_deadline_seconds: int = Field(default=900, ge=1)
+    """A job still not running after this long (image pull errors, no room to schedule) counts as a
+    failed attempt with the reason, instead of waiting forever."""
+
+
+class StorageAccess(SpecModel):
+    """How stages reach the S3 store (never the credentials themselves)."""
+
+    endpoint_url: str | None = None
+    """S3 endpoint for S3-compatible stores (MinIO, Ceph); default: the AWS chain
+    (``AWS_ENDPOINT_URL_S3``) or AWS itself."""
+    region: str | None = None
+    """S3 region; default: the AWS chain."""
+    credentials_secret: str | None = None
+    """Cluster only: a Secret in the pipeline's namespace with ``AWS_ACCESS_KEY_ID`` and
+    ``AWS_SECRET_ACCESS_KEY`` (and optionally ``AWS_SESSION_TOKEN``), exposed to every stage pod as
+    environment variables.  Leave unset to use the service account's role (IRSA) or node credentials."""
+
+
+class StageExecution(SpecModel):
+    """Cluster only: how the operator runs a stage as a PyTorchJob."""
+
+    image: str = DEFAULT_IMAGE
+    """The trainer image the stage's pods run."""
+    resources: StageResources = Field(default_factory=StageResources)
+    """Replicas, processes, GPUs, CPU and memory."""
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    """Retries of a failed job."""
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    """Scheduling of the job's pods."""
+    storage: StorageAccess = Field(default_factory=StorageAccess)
+    """S3 endpoint, region and credentials Secret for the pods."""
+
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "QUANTITY",
+    "KubernetesSettings",
+    "RetrySettings",
+    "StageExecution",
+    "StageResources",
+    "StorageAccess",
+]
