@@ -32,7 +32,7 @@ class PipelineTemplate(SpecModel):
 class AlignmentScheduleSpec(SpecModel):
     """Create an AlignmentPipeline on a cron schedule."""
 
-    schedule: str = Field(min_length=9)
+    schedule: str = Field(min_length=1)
     """Cron expression with five fields (minute hour day-of-month month day-of-week), e.g.
     ``0 3 * * 1``; ``@hourly``, ``@daily``, ``@weekly``, ``@monthly`` and ``@yearly`` also work."""
     time_zone: str | None = None
