@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pro.spec.base import Resource, SpecModel
+from pro.spec.cron import parse_cron, zone_info
 from pro.spec.pipeline import AlignmentPipelineSpec
 
 
@@ -50,6 +51,19 @@ class AlignmentScheduleSpec(SpecModel):
     """Failed pipelines to keep."""
     pipeline_template: PipelineTemplate
     """The pipeline to create."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        parse_cron(value)
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone_info(value)
+        return value
 
 
 class AlignmentSchedule(Resource):
