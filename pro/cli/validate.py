@@ -41,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(resource, AlignmentPipeline):
             c = compose(resource)
             print(f"{path}: {kind} {resource.metadata.name!r} is valid: {len(c.stages)} stages")
+            width = max(len(s.name) for s in c.stages)
             for stage in c.stages:
                 needs = ", ".join(c.graph.by_name[stage.name].needs) or "-"
-                print(f"  {stage.name:<20} {stage.kind:<20} needs {needs}")
+                print(f"  {stage.name:<{width}}  {stage.kind:<20} needs {needs}")
             print(f"  artifacts under {c.root}")
         else:
             print(f"{path}: {kind} {resource.metadata.name!r} is valid")

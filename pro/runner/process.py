@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pro.logtail import failure_reason
 from pro.stages.runtime import PROGRESS_ENV
 
 #: ``pro stage`` verbs by kind
@@ -101,25 +102,18 @@ class StageProcess:
             os.killpg(self.popen.pid, sig)
 
     def failure(self, code: int) -> str:
-        """Why the attempt failed: the exit code and the last meaningful log line."""
-        tail = log_tail(self.log, 1)
+        """Why the attempt failed: the exit code and the stage's own last word."""
         reason = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
-        return f"{reason}: {tail[-1]}" if tail else reason
+        why = failure_reason(read_end(self.log))
+        return f"{reason}: {why}" if why else reason
 
 
-def log_tail(path: Path, lines: int = 20) -> list[str]:
-    """The last ``lines`` non-empty lines of a log that are not torchrun's own chatter."""
+def read_end(path: Path, size: int = 64 * 1024) -> str:
+    """The last ``size`` bytes of a log, as text ("" when unreadable)."""
     try:
         with path.open("rb") as fh:
             fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64 * 1024))
-            text = fh.read().decode("utf-8", "replace")
+            fh.seek(max(0, fh.tell() - size))
+            return fh.read().decode("utf-8", "replace")
     except OSError:
-        return []
-    keep = [
-        ln.rstrip()
-        for ln in text.splitlines()
-        if ln.strip() and not ln.startswith("====") and "torch.distributed" not in ln and "[W" not in ln[:4]
-    ]
-    return keep[-lines:]
+        return ""

@@ -1,0 +1,145 @@
+"""``pro run`` end to end on a small toy world: stages as torchrun processes, caching, partial re-runs,
+retries, and Ctrl-C then resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pro.cli import main
+from pro.planner.compose import compose
+from pro.spec import load_file
+from pro.spec.pipeline import AlignmentPipeline
+from pro.store import read_manifest
+from pro.testing.toy_pipeline import MINIMAL, TINY, Scale, pipeline_doc, small_world
+
+pytestmark = pytest.mark.ml
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_world(tmp_path_factory.mktemp("world") / "toy")
+
+
+def write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def run(pipeline: Path, run_dir: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = main(["run", "-f", str(pipeline), "--progress", "lines", "--run-dir", str(run_dir), *extra])
+    return code, capsys.readouterr().out
+
+
+def attempted(out: str) -> set[str]:
+    """Stages that started an attempt in this run (from the progress lines)."""
+    return {line.split()[1] for line in out.splitlines() if line.endswith("Running attempt 1")}
+
+
+def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
+    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "store")
+    doc = pipeline_doc(toy, store, TINY)
+    pipeline = write(tmp_path / "pipeline.yaml", doc)
+
+    code, out = run(pipeline, tmp_path / "run", capsys)
+    assert code == 0, out
+    c = compose(load_file(pipeline, AlignmentPipeline))
+    for stage in c.stages:
+        manifest = read_manifest(stage.output)
+        assert manifest is not None and manifest.spec_digest == stage.digest, stage.name
+        assert (tmp_path / "run" / "logs" / f"{stage.name}.log").stat().st_size > 0
+    assert attempted(out) == set(c.by_name)
+    assert "result: pro vs uniform on 16 held-out prompts" in out and "win rate of pro" in out
+    assert f"report: {c.stage('eval').output}/report.html" in out
+    # each stage ran from its own spec file, the resource the operator would mount
+    spec_file = tmp_path / "run" / "stages" / "adapter.yaml"
+    assert yaml.safe_load(spec_file.read_text())["kind"] == "AdapterTraining"
+
+    code, out = run(pipeline, tmp_path / "run", capsys)
+    assert code == 0 and attempted(out) == set()
+    assert out.count("Succeeded (cached)") >= 7
+
+    doc["spec"]["alignment"]["training"]["maxSteps"] = TINY.align_steps + 1
+    write(pipeline, doc)
+    code, out = run(pipeline, tmp_path / "run", capsys)
+    assert code == 0, out
+    assert attempted(out) == {"align", "align-baseline", "eval"}
+
+
+def test_a_failing_stage_is_retried_then_fails_the_pipeline_and_blocks_what_needs_it(
+    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
+    doc["spec"]["objectives"][2]["data"]["path"] = str(tmp_path / "missing.jsonl")
+    doc["spec"]["retry"] = {"limit": 1, "backoffSeconds": 0.5}
+    code, out = run(write(tmp_path / "p.yaml", doc), tmp_path / "run", capsys)
+    assert code == 1
+    assert "rm-humor           Failed (attempt 2) 2 attempt(s); last: exit code 1" in out
+    assert "missing.jsonl" in out  # the reason comes from the stage's own error
+    assert "rm-humor failed" in out and str(tmp_path / "run" / "logs" / "rm-humor.log") in out
+    assert "adapter            Blocked needs rm-humor" in out
+    assert "Retrying" not in out or "attempt 2" in out
+    c = compose(load_file(tmp_path / "p.yaml", AlignmentPipeline))
+    assert read_manifest(c.stage("rm-helpfulness").output) is not None  # independent stages finished
+
+
+def _checkpoints(uri: str) -> list[Path]:
+    return sorted(Path(uri + "-checkpoints").glob("step-*/manifest.json"))
+
+
+def test_ctrl_c_stops_the_stages_and_the_same_command_resumes_from_the_checkpoint(
+    toy: Path, tmp_path: Path
+) -> None:
+    scale = Scale(
+        rm_steps=10, adapter_steps=10, init_steps=10, align_steps=40, checkpoint_every=4, eval_prompts=8
+    )
+    doc = pipeline_doc(toy, str(tmp_path / "store"), scale)
+    del doc["spec"]["evaluation"]  # the resume is the point; the evaluation is covered above
+    pipeline = write(tmp_path / "p.yaml", doc)
+    c = compose(load_file(pipeline, AlignmentPipeline))
+    align = c.stage("align").output
+    cmd = [
+        sys.executable,
+        "-m",
+        "pro",
+        "run",
+        "-f",
+        str(pipeline),
+        "--progress",
+        "lines",
+        "--run-dir",
+        str(tmp_path / "run"),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while not _checkpoints(align) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert _checkpoints(align), "no checkpoint was committed"
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert "stopped; run the same command again to resume" in out
+    assert "align              Cancelled" in out or "align              Failed" not in out
+    assert read_manifest(align) is None  # not committed: it was stopped
+    leftover = subprocess.run(
+        ["pgrep", "-f", str(tmp_path / "run" / "stages")], capture_output=True, text=True
+    )
+    assert leftover.stdout.strip() == "", "stage processes outlived pro run"
+
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rm-helpfulness     Succeeded (cached)" in done.stdout
+    assert "adapter            Succeeded (cached)" in done.stdout
+    metrics = json.loads((Path(align) / "metrics.json").read_text())
+    assert metrics["resumedFrom"] >= scale.checkpoint_every and metrics["steps"] == scale.align_steps
