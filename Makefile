@@ -79,3 +79,7 @@ lock:  ## regenerate requirements/lock.txt from .venv (after changing dependenci
 
 clean:  ## remove virtual environments, caches and outputs
 	rm -rf $(VENV) .venv-slim .pytest_cache .mypy_cache .ruff_cache $(DEMO_DIR) build *.egg-info
+
+.PHONY: crds
+crds: $(STAMP)  ## regenerate the CRDs in manifests/crds from the spec models
+	$(BIN)/python -m pro.render.crds

@@ -36,7 +36,7 @@ VERBS: tuple[Verb, ...] = (
         "validate", "Pipeline", "Check a pipeline file and report every problem at once", "pro.cli.validate"
     ),
     Verb("explain", "Pipeline", "Show the documentation of a spec field", "pro.cli.explain"),
-    Verb("render", "Pipeline", "Print the Kubernetes objects the operator would create", issue=7),
+    Verb("render", "Pipeline", "Print the Kubernetes objects the operator would create", "pro.cli.render"),
     Verb("stage", "Pipeline", "Run one stage (the entrypoint a pod runs under torchrun)", "pro.cli.stage"),
     Verb(
         "store", "Artifacts", "Put, get, list and verify artifacts (s3://, file://, paths)", "pro.cli.store"

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pro.errors import UserError
+
+if TYPE_CHECKING:
+    from pro.render.jobs import StageKind
 
 EXAMPLES = """\
 examples:
@@ -26,10 +29,18 @@ class RenderError(UserError):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("-f", "--filename", required=True, metavar="FILE", help="a pipeline or stage resource")
-    parser.add_argument("--stage", metavar="NAME", help="only this stage of a pipeline (e.g. align, rm-humor)")
     parser.add_argument(
-        "-o", "--output", choices=("yaml", "json"), default="yaml", help="yaml stream (default) or a json List"
+        "-f", "--filename", required=True, metavar="FILE", help="a pipeline or stage resource"
+    )
+    parser.add_argument(
+        "--stage", metavar="NAME", help="only this stage of a pipeline (e.g. align, rm-humor)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("yaml", "json"),
+        default="yaml",
+        help="yaml stream (default) or a json List",
     )
 
 
@@ -41,8 +52,7 @@ def placeholder_uid(kind: str, name: str) -> str:
 def objects(path: str, stage: str | None = None) -> list[dict[str, Any]]:
     """What the operator would create for the resource in ``path``, in creation order."""
     from pro.planner.compose import compose
-    from pro.render.jobs import VERBS, owner_reference, render_stage, stage_resource_object
-    from pro.spec.base import GROUP_VERSION
+    from pro.render.jobs import StageKind, stage_resource_object
     from pro.spec.kinds import load_resource
     from pro.spec.pipeline import AlignmentPipeline
 
@@ -55,32 +65,57 @@ def objects(path: str, stage: str | None = None) -> list[dict[str, Any]]:
         if stage is not None:
             if stage not in composed.by_name:
                 known = ", ".join(s.name for s in composed.stages)
-                raise RenderError(f"{path}: pipeline {resource.metadata.name!r} has no stage {stage!r} ({known})")
+                raise RenderError(
+                    f"{path}: pipeline {resource.metadata.name!r} has no stage {stage!r} ({known})"
+                )
             stages = (composed.stage(stage),)
         uid = placeholder_uid(kind, resource.metadata.name)
         for s in stages:
-            body = stage_resource_object(s, uid)
-            owner = owner_reference(GROUP_VERSION, s.kind, s.resource.metadata.name, placeholder_uid(s.kind, s.resource.metadata.name))
-            rendered = render_stage(s.resource, attempt=1, owner=owner)  # type: ignore[arg-type]
-            out += [body, rendered.config_map, rendered.job]
+            assert isinstance(s.resource, StageKind)  # compose makes only stage kinds
+            out += [stage_resource_object(s, uid), *_stage_objects(s.resource)]
         return out
     if stage is not None:
         raise RenderError(f"{path}: --stage applies to an AlignmentPipeline, not a {kind}")
-    if kind not in VERBS:
-        raise RenderError(f"{path}: the operator creates no jobs for a {kind} directly (render a pipeline)")
-    owner = owner_reference(GROUP_VERSION, kind, resource.metadata.name, placeholder_uid(kind, resource.metadata.name))
-    rendered = render_stage(resource, attempt=1, owner=owner)  # type: ignore[arg-type]
+    if not isinstance(resource, StageKind):
+        raise RenderError(
+            f"{path}: {kind} {resource.metadata.name!r} has no jobs of its own; render a pipeline or stage file"
+        )
+    return _stage_objects(resource)
+
+
+def _stage_objects(resource: StageKind) -> list[dict[str, Any]]:
+    """A stage resource's ConfigMap and attempt-1 PyTorchJob, owned by the stage resource."""
+    from pro.render.jobs import owner_reference, render_stage
+    from pro.spec.base import GROUP_VERSION
+
+    name = resource.metadata.name
+    owner = owner_reference(GROUP_VERSION, resource.kind, name, placeholder_uid(resource.kind, name))
+    rendered = render_stage(resource, attempt=1, owner=owner)
     return [rendered.config_map, rendered.job]
 
 
-def run(args: argparse.Namespace) -> int:
+def to_yaml_stream(items: list[dict[str, Any]]) -> str:
+    """``---``-separated YAML documents; multi-line strings (the mounted stage.yaml) as ``|`` blocks."""
     import yaml
 
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # no &id anchors: every object reads on its own
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump_all(items, Dumper=Dumper, sort_keys=False, explicit_start=True)
+
+
+def run(args: argparse.Namespace) -> int:
     items = objects(args.filename, args.stage)
     if args.output == "json":
         print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
         return 0
-    print("# what the operator creates; ownerReferences carry placeholder uids (<uid of KIND/NAME>) that")
-    print("# the API server assigns when the owner is created")
-    print(yaml.safe_dump_all(items, sort_keys=False, explicit_start=True), end="")
+    print("# what the operator creates for this file; ownerReferences carry placeholder uids")
+    print("# (<uid of KIND/NAME>): the API server assigns the real ones when the owners are created")
+    print(to_yaml_stream(items), end="")
     return 0

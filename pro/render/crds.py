@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,13 +77,24 @@ _MODEL_RULES: list[tuple[type[BaseModel], list[Rule]]] = [
     (
         WeightChoice,
         [
-            ("self.mode != 'fixed' || has(self.fixed)", "mode 'fixed' needs 'fixed' (a weight per objective)"),
-            ("self.mode != 'oracle' || has(self.world)", "mode 'oracle' needs 'world' (a toy-world directory)"),
+            (
+                "self.mode != 'fixed' || has(self.fixed)",
+                "mode 'fixed' needs 'fixed' (a weight per objective)",
+            ),
+            (
+                "self.mode != 'oracle' || has(self.world)",
+                "mode 'oracle' needs 'world' (a toy-world directory)",
+            ),
         ],
     ),
     (
         WeightSettings,
-        [("self.mode != 'adapter' || has(self.adapter)", "mode 'adapter' needs 'adapter' (the artifact URI)")],
+        [
+            (
+                "self.mode != 'adapter' || has(self.adapter)",
+                "mode 'adapter' needs 'adapter' (the artifact URI)",
+            )
+        ],
     ),
     (
         Baseline,
@@ -105,7 +117,10 @@ _MODEL_RULES: list[tuple[type[BaseModel], list[Rule]]] = [
         DeepSpeedSettings,
         [("!self.offloadParams || self.stage == 3 || has(self.config)", "offloadParams needs stage: 3")],
     ),
-    (AlignmentSettings, [("!has(self.policy.config) || has(self.init)", "a config-built policy needs 'init'")]),
+    (
+        AlignmentSettings,
+        [("!has(self.policy.config) || has(self.init)", "a config-built policy needs 'init'")],
+    ),
     (
         AlignmentPipelineSpec,
         [
@@ -185,6 +200,12 @@ def _strip_defaults(node: Schema) -> Schema:
     return node
 
 
+def _unshared(node: Schema) -> Schema:
+    """A copy without shared sub-objects: rules go exactly where aimed, YAML has no anchors."""
+    copied: Schema = json.loads(json.dumps(node))
+    return copied
+
+
 def status_model(kind: Kind) -> type[BaseModel]:
     """The status model of a kind (stage kinds share :class:`StageRunStatus`)."""
     return STATUS_MODELS.get(kind.name, StageRunStatus)
@@ -197,8 +218,8 @@ def printer_columns(kind: Kind) -> list[dict[str, str]]:
 def schema(kind: Kind) -> Schema:
     """The ``openAPIV3Schema`` of a kind: spec, status, list types and CEL rules."""
     model = kind.model()
-    root = crd_schema(model)
-    root["properties"]["status"] = _strip_defaults(structural_schema(status_model(kind)))
+    root = _unshared(crd_schema(model))
+    root["properties"]["status"] = _strip_defaults(_unshared(structural_schema(status_model(kind))))
     for cls, node in _model_nodes(model, root):
         for rule_model, rules in _MODEL_RULES:
             if issubclass(cls, rule_model):
@@ -299,7 +320,9 @@ def stale_files(directory: str | Path = DEFAULT_DIR) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pro.render.crds", description="Generate (or check) the CRDs in manifests/crds.")
+    parser = argparse.ArgumentParser(
+        prog="python -m pro.render.crds", description="Generate (or check) the CRDs in manifests/crds."
+    )
     parser.add_argument("--check", action="store_true", help="fail when the files differ from the models")
     parser.add_argument("--dir", default=str(DEFAULT_DIR), help="output directory (default: manifests/crds)")
     args = parser.parse_args(argv)

@@ -93,12 +93,12 @@ def _metadata(name: str, resource: Resource, labels: dict[str, str], owner: Obj 
     meta: Obj = {"name": name}
     if resource.metadata.namespace:
         meta["namespace"] = resource.metadata.namespace
-    meta["labels"] = labels
+    meta["labels"] = dict(labels)
     digest = resource.metadata.annotations.get(WORK_DIGEST)
     if digest:
         meta["annotations"] = {WORK_DIGEST: digest}
     if owner is not None:
-        meta["ownerReferences"] = [owner]
+        meta["ownerReferences"] = [dict(owner)]
     return meta
 
 
@@ -163,7 +163,15 @@ def _pod_template(resource: StageKind, execution: StageExecution, labels: dict[s
         "name": CONTAINER,
         "image": execution.image,
         "imagePullPolicy": k8s.image_pull_policy,
-        "command": ["torchrun", "-m", "pro", "stage", VERBS[resource.kind], "--spec", f"{SPEC_DIR}/{SPEC_KEY}"],
+        "command": [
+            "torchrun",
+            "-m",
+            "pro",
+            "stage",
+            VERBS[resource.kind],
+            "--spec",
+            f"{SPEC_DIR}/{SPEC_KEY}",
+        ],
         "env": _env(execution),
         "resources": _resources(execution),
         "volumeMounts": mounts,
@@ -195,7 +203,7 @@ def _pod_template(resource: StageKind, execution: StageExecution, labels: dict[s
         pod["tolerations"] = [dict(t) for t in k8s.tolerations]
     if k8s.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": s} for s in k8s.image_pull_secrets]
-    return {"metadata": {"labels": labels}, "spec": pod}
+    return {"metadata": {"labels": dict(labels)}, "spec": pod}
 
 
 def render_stage(resource: StageKind, *, attempt: int, owner: Obj | None = None) -> StageObjects:
@@ -227,7 +235,9 @@ def render_stage(resource: StageKind, *, attempt: int, owner: Obj | None = None)
     if execution.resources.active_deadline_seconds is not None:
         run_policy["activeDeadlineSeconds"] = execution.resources.active_deadline_seconds
     scheduling = {
-        key: value for key, value in (("queue", k8s.queue), ("priorityClass", k8s.priority_class_name)) if value
+        key: value
+        for key, value in (("queue", k8s.queue), ("priorityClass", k8s.priority_class_name))
+        if value
     }
     if scheduling:
         run_policy["schedulingPolicy"] = scheduling
@@ -251,7 +261,9 @@ def stage_resource_object(stage: ComposedStage, pipeline_uid: str | None) -> Obj
     meta = body["metadata"]
     pipeline = stage.resource.metadata.labels.get(PIPELINE_LABEL)
     if pipeline_uid is not None and pipeline:
-        meta["ownerReferences"] = [owner_reference(GROUP_VERSION, "AlignmentPipeline", pipeline, pipeline_uid)]
+        meta["ownerReferences"] = [
+            owner_reference(GROUP_VERSION, "AlignmentPipeline", pipeline, pipeline_uid)
+        ]
     return {"apiVersion": body["apiVersion"], "kind": body["kind"], "metadata": meta, "spec": body["spec"]}
 
 

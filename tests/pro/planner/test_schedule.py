@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import yaml
@@ -28,7 +29,7 @@ def utc(text: str) -> datetime:
 
 
 def _pipeline_spec() -> dict[str, object]:
-    with open("examples/toy/pipeline.yaml", encoding="utf-8") as f:
+    with open(Path(__file__).resolve().parents[3] / "examples/toy/pipeline.yaml", encoding="utf-8") as f:
         spec: dict[str, object] = yaml.safe_load(f)["spec"]
     return spec
 

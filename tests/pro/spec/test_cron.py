@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import yaml
@@ -101,7 +102,7 @@ def test_bad_expressions_name_the_field(expr: str, message: str) -> None:
 
 
 def schedule_doc(**spec: object) -> str:
-    with open("examples/toy/pipeline.yaml", encoding="utf-8") as f:
+    with open(Path(__file__).resolve().parents[3] / "examples/toy/pipeline.yaml", encoding="utf-8") as f:
         pipeline = yaml.safe_load(f)
     body = {
         "apiVersion": "pro.alignment.dev/v1alpha1",
