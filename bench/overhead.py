@@ -1,0 +1,113 @@
+"""Orchestration overhead of ``pro run``: a pipeline of stages that do almost nothing, run by ``pro run``,
+against the same stages' commands run back to back by hand.
+
+    .venv/bin/python bench/overhead.py [--scale minimal|tiny] [--out DIR] [--repeat N]
+
+Baseline, measured in the same run: every stage's own command (``torchrun --standalone … -m pro stage``,
+exactly what ``pro run`` starts) run one after the other, each timed from start to exit.  Then
+``pro run --parallel 1`` on the same pipeline (fresh run id, so nothing is cached) and a second
+``pro run`` that finds everything committed.  Overhead per stage = (pro run − Σ stage times) / stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def _write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def by_hand(pipeline: Path, work: Path) -> list[tuple[str, float]]:
+    """Each stage's command, in dependency order, one at a time: (stage, seconds)."""
+    from pro.planner.compose import compose
+    from pro.runner.process import stage_command
+    from pro.spec import dump_yaml, load_file
+    from pro.spec.pipeline import AlignmentPipeline
+
+    c = compose(load_file(pipeline, AlignmentPipeline))
+    times = []
+    for name in c.graph.order:
+        stage = c.stage(name)
+        spec_file = work / f"{name}.yaml"
+        spec_file.write_text(dump_yaml(stage.resource))
+        t0 = time.perf_counter()
+        subprocess.run(
+            stage_command(stage.kind, spec_file, stage.resources.processes_per_node),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        times.append((name, time.perf_counter() - t0))
+    return times
+
+
+def pro_run(pipeline: Path, run_dir: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "pro", "run", "-f", str(pipeline), "--parallel", "1", "--progress", "lines",
+         "--run-dir", str(run_dir)],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    from pro.testing.toy_pipeline import MINIMAL, TINY, pipeline_doc, small_world
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=("minimal", "tiny"), default="minimal")
+    ap.add_argument("--out", type=Path, default=None, help="work directory (default: a temporary one)")
+    ap.add_argument("--repeat", type=int, default=1, help="repetitions (medians are reported)")
+    args = ap.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="pro-overhead-"))
+    toy = small_world(out / "toy")
+    scale = MINIMAL if args.scale == "minimal" else TINY
+
+    rows = []
+    for i in range(args.repeat):
+        hand_doc = pipeline_doc(toy, str(out / "store-hand"), scale)
+        hand_doc["spec"]["runId"] = f"hand-{i}-{time.time_ns()}"
+        (out / "hand").mkdir(parents=True, exist_ok=True)
+        stages = by_hand(_write(out / "hand.yaml", hand_doc), out / "hand")
+        run_doc = pipeline_doc(toy, str(out / "store-run"), scale)
+        run_doc["spec"]["runId"] = f"run-{i}-{time.time_ns()}"
+        pipeline = _write(out / "run.yaml", run_doc)
+        total = pro_run(pipeline, out / f"run-{i}")
+        cached = pro_run(pipeline, out / f"run-{i}")
+        rows.append((stages, total, cached))
+
+    n = len(rows[0][0])
+    stage_sum = statistics.median(sum(t for _, t in r[0]) for r in rows)
+    total = statistics.median(r[1] for r in rows)
+    cached = statistics.median(r[2] for r in rows)
+    per_stage = (total - stage_sum) / n
+    mean_stage = stage_sum / n
+    print(
+        f"pro run orchestration overhead ({args.scale} stages, {n} stages, {args.repeat} run(s), medians)\n"
+    )
+    print("| stage | own run time (s) |")
+    print("|---|---|")
+    for name, t in rows[0][0]:
+        print(f"| {name} | {t:.2f} |")
+    print()
+    print("| measure | seconds | ratio |")
+    print("|---|---|---|")
+    print(f"| Σ stages run by hand (baseline) | {stage_sum:.2f} | 1.000 |")
+    print(f"| pro run --parallel 1 | {total:.2f} | {total / stage_sum:.3f} |")
+    print(f"| overhead per stage | {per_stage:.3f} | {per_stage / mean_stage:.3f} of a mean stage here |")
+    print(f"| pro run with every stage committed | {cached:.2f} | {cached / stage_sum:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
