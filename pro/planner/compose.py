@@ -223,6 +223,7 @@ def compose(pipeline: AlignmentPipeline) -> Composition:
             retry=spec.retry,
             kubernetes=spec.kubernetes,
             storage=access,
+            suspend=spec.suspend,
         )
         meta = res.metadata.model_copy(
             update={"annotations": {**res.metadata.annotations, WORK_DIGEST: digests[name]}}

@@ -100,6 +100,9 @@ class StageExecution(SpecModel):
     """Scheduling of the job's pods."""
     storage: StorageAccess = Field(default_factory=StorageAccess)
     """S3 endpoint, region and credentials Secret for the pods."""
+    suspend: bool = False
+    """Start no job and suspend a running one (``runPolicy.suspend``) until set back to false; a
+    pipeline sets it on its stages from its own ``suspend``."""
 
 
 __all__ = [
