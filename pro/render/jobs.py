@@ -229,7 +229,7 @@ def render_stage(resource: StageKind, *, attempt: int, owner: Obj | None = None)
     if workers > 0:
         worker_template = copy.deepcopy(template)  # no shared nodes: YAML would print anchors
         replicas["Worker"] = {"replicas": workers, "restartPolicy": "Never", "template": worker_template}
-    run_policy: Obj = {"cleanPodPolicy": "None", "backoffLimit": 0, "suspend": False}
+    run_policy: Obj = {"cleanPodPolicy": "None", "backoffLimit": 0, "suspend": execution.suspend}
     if k8s.ttl_seconds_after_finished is not None:
         run_policy["ttlSecondsAfterFinished"] = k8s.ttl_seconds_after_finished
     if execution.resources.active_deadline_seconds is not None:

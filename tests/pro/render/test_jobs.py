@@ -203,6 +203,11 @@ def test_a_multi_node_gpu_stage_with_scheduling_and_store_access(toy: Compositio
         assert p["imagePullSecrets"] == [{"name": "regcred"}]
 
 
+def test_a_suspended_stage_renders_a_suspended_job(toy: Composition) -> None:
+    job = render_stage(with_execution(stage_of(toy, "align"), suspend=True), attempt=1).job
+    assert job["spec"]["runPolicy"]["suspend"] is True
+
+
 def test_a_stage_resource_without_execution_gets_the_defaults() -> None:
     resource = load_resource(ROOT / "examples/toy/reward-humor.yaml")
     assert isinstance(resource, StageKind) and resource.spec.execution is None
