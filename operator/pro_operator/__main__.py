@@ -1,14 +1,79 @@
-"""``python -m pro_operator`` / ``pro-operator``: start the operator."""
+"""``pro-operator`` / ``python -m pro_operator``: run the operator."""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import os
 import sys
 
+EXAMPLES = """\
+examples:
+  pro-operator --all-namespaces                  # cluster-wide (a ClusterRole)
+  pro-operator -n team-a -n team-b               # only these namespaces (Roles)
+  pro-operator --kubeconfig ~/.kube/config -n default --metrics-port 0
+"""
 
-def main() -> int:
-    """Run the operator; the controllers arrive with issue #7."""
-    print("pro-operator: not implemented yet (issue #7)", file=sys.stderr)
-    return 3
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pro-operator",
+        description="Run the pro-pipeline operator: AlignmentPipelines, their stages as Kubeflow PyTorchJobs, "
+        "and AlignmentSchedules.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scope = p.add_mutually_exclusive_group(required=True)
+    scope.add_argument(
+        "-n", "--namespace", action="append", metavar="NS", help="watch this namespace (repeatable)"
+    )
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    p.add_argument("--kubeconfig", metavar="FILE", help="default: in-cluster, else $KUBECONFIG")
+    p.add_argument("--workers", type=int, default=8, help="concurrent reconciles (default: %(default)s)")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9090,
+        help="Prometheus /metrics port, 0 = off (default: %(default)s)",
+    )
+    p.add_argument(
+        "--health-port",
+        type=int,
+        default=8080,
+        help="liveness/readiness /healthz port, 0 = off (default: %(default)s)",
+    )
+    p.add_argument("--log-format", choices=("json", "plain"), default="json", help="default: %(default)s")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    import kopf
+
+    from pro_operator import metrics
+    from pro_operator.handlers import Runtime, register
+    from pro_operator.kube import Kube
+
+    kopf.configure(
+        verbose=args.verbose,
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
+    )
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    runtime = Runtime(Kube.connect(args.kubeconfig), workers=args.workers)
+    registry = kopf.OperatorRegistry()
+    register(registry, runtime)
+    metrics.serve(args.metrics_port)
+    kopf.run(
+        registry=registry,
+        standalone=True,
+        clusterwide=args.all_namespaces,
+        namespaces=args.namespace or [],
+        liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
+    )
+    return 0
 
 
 if __name__ == "__main__":

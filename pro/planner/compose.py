@@ -41,6 +41,13 @@ WORK_DIGEST = "pro.alignment.dev/work-digest"
 DEFAULT_NAMESPACE = "default"
 
 
+def work_digest(resource: Resource) -> str:
+    """The digest a stage records in what it commits: the pipeline's work digest (its spec folded with
+    its inputs') when a pipeline set one, else the digest of its own spec."""
+    annotated = resource.metadata.annotations.get(WORK_DIGEST)
+    return annotated or spec_digest(getattr(resource, "spec"))  # noqa: B009
+
+
 def join(base: str, *parts: str) -> str:
     """``base/part/…`` keeping ``base``'s form (``s3://``, ``file://`` or a path)."""
     out = base.rstrip("/")
@@ -254,4 +261,5 @@ __all__ = [
     "compose",
     "join",
     "plan_pipeline",
+    "work_digest",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from pro.errors import UserError
+from pro.planner.compose import work_digest
 from pro.spec.align import PolicyAlignment, PolicyAlignmentSpec, WeightSettings
 from pro.spec.data import DataSource
 from pro.stages import runtime
@@ -103,7 +104,7 @@ def last_checkpoint(resource: PolicyAlignment) -> tuple[str, int] | None:
     from pro.store import list_artifacts
 
     prefix = checkpoint_prefix(resource.spec)
-    digest = runtime.work_digest(resource)
+    digest = work_digest(resource)
     try:
         found = list_artifacts(prefix)
     except Exception:  # no such prefix yet
@@ -140,7 +141,7 @@ def _checkpoint_callback(
                     src,
                     uri,
                     producer=Producer(kind=KIND, name=resource.metadata.name),
-                    spec_digest=runtime.work_digest(resource),
+                    spec_digest=work_digest(resource),
                 )
                 on_commit(state.global_step)
                 log.info("checkpoint step %d committed to %s", state.global_step, uri)

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pro.spec import Resource, dump_yaml, spec_digest
+from pro.planner.compose import work_digest
+from pro.spec import Resource, dump_yaml
 from pro.spec.model import DeepSpeedSettings, LoraSettings, TrainingSettings
 
 SPEC_FILE = "stage.yaml"
-#: annotation with the stage's work digest, set by the pipeline (pro.planner.compose.WORK_DIGEST)
-WORK_DIGEST = "pro.alignment.dev/work-digest"
 #: where a stage reports ``{"step", "total"}`` for ``pro run``'s progress lines (unset in pods)
 PROGRESS_ENV = "PRO_PROGRESS_FILE"
 
@@ -198,13 +197,6 @@ def work_dir(prefix: str) -> Iterator[Path]:
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
-
-
-def work_digest(resource: Resource) -> str:
-    """The digest a stage records in what it commits: the pipeline's work digest (its spec folded with
-    its inputs') when the pipeline set one, else the digest of its own spec."""
-    annotated = resource.metadata.annotations.get(WORK_DIGEST)
-    return annotated or spec_digest(resource.spec)  # type: ignore[attr-defined]
 
 
 def report_progress(step: int, total: int, env: DistEnv | None = None) -> None:

@@ -1,0 +1,123 @@
+"""The one module that touches kopf: watch streams feed the cache and the work queue.
+
+Every handler is an ``on.event`` handler (no kopf progress annotations, no finalizers): an event only
+says "look at this object (and its owner) again"; the controllers re-plan from the observed state,
+level-based.  The queue's workers run the controllers in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Hashable
+from datetime import datetime
+from typing import Any
+
+import kopf
+
+from pro.render.jobs import STAGE_RESOURCE_LABEL
+from pro_operator import kube
+from pro_operator.cache import ObjectCache
+from pro_operator.context import Context, store_check
+from pro_operator.pipeline import PLURAL as PIPELINES
+from pro_operator.pipeline import reconcile_pipeline
+from pro_operator.schedule import PLURAL as SCHEDULES
+from pro_operator.schedule import reconcile_schedule
+from pro_operator.stage import STAGE_PLURALS, reconcile_stage
+from pro_operator.workqueue import WorkQueue
+
+log = logging.getLogger("pro_operator")
+
+PIPELINE_LABEL = "pro.alignment.dev/pipeline"
+SCHEDULE_LABEL = "pro.alignment.dev/schedule"
+PLURAL_OF_KIND = {k.name: plural for plural, k in STAGE_PLURALS.items()}
+
+
+class Runtime:
+    """The operator's moving parts, wired to a kopf registry by :func:`register`."""
+
+    def __init__(self, client: kube.Kube, *, workers: int = 8) -> None:
+        self.cache = ObjectCache()
+        self.workers = workers
+        self.queue: WorkQueue | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.ctx = Context(kube=client, cache=self.cache, enqueue=self.enqueue, committed=store_check)
+
+    def enqueue(self, key: Hashable) -> None:
+        if self.loop is not None and self.queue is not None:
+            self.loop.call_soon_threadsafe(self.queue.add, key)
+
+    def reconcile(self, key: Hashable) -> datetime | None:
+        plural, namespace, name = key  # type: ignore[misc]
+        if plural in STAGE_PLURALS:
+            return reconcile_stage(self.ctx, plural, namespace, name)
+        if plural == PIPELINES:
+            return reconcile_pipeline(self.ctx, namespace, name)
+        if plural == SCHEDULES:
+            return reconcile_schedule(self.ctx, namespace, name)
+        return None
+
+    def observe(self, plural: str, event: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """Feed one watch event to the cache; the keys it concerns."""
+        obj = event.get("object") or {}
+        meta = obj.get("metadata") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name")
+        if not name:
+            return []
+        if event.get("type") == "DELETED":
+            self.cache.remove(plural, ns, name)
+        else:
+            self.cache.put(plural, obj)
+        labels = meta.get("labels") or {}
+        keys: list[tuple[str, str, str]] = []
+        if plural == "pytorchjobs":
+            for owner in meta.get("ownerReferences") or []:
+                owner_plural = PLURAL_OF_KIND.get(owner.get("kind", ""))
+                if owner_plural and owner.get("controller"):
+                    keys.append((owner_plural, ns, owner["name"]))
+            return keys
+        keys.append((plural, ns, name))
+        if plural in STAGE_PLURALS and PIPELINE_LABEL in labels:
+            keys.append((PIPELINES, ns, labels[PIPELINE_LABEL]))
+        if plural == PIPELINES and SCHEDULE_LABEL in labels:
+            keys.append((SCHEDULES, ns, labels[SCHEDULE_LABEL]))
+        return keys
+
+
+def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
+    """Watch every kind of ours and the PyTorchJobs we own; start the queue with the operator."""
+
+    def watch(group: str, version: str, plural: str, **filters: Any) -> None:
+        @kopf.on.event(group, version, plural, registry=registry, **filters)  # type: ignore[misc]
+        async def on_event(event: dict[str, Any], **_: Any) -> None:
+            if rt.queue is None:
+                return
+            for key in rt.observe(plural, event):
+                rt.queue.add(key)
+
+    for plural in (*STAGE_PLURALS, PIPELINES, SCHEDULES):
+        watch(kube.GROUP, kube.VERSION, plural)
+    watch(
+        kube.KUBEFLOW_GROUP,
+        kube.KUBEFLOW_VERSION,
+        kube.PYTORCHJOBS,
+        labels={STAGE_RESOURCE_LABEL: kopf.PRESENT},
+    )
+
+    @kopf.on.startup(registry=registry)  # type: ignore[misc]
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # a silently stalled watch stream is re-opened: the server ends each watch within 5 minutes,
+        # and the client gives up on one that says nothing for longer
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        settings.watching.connect_timeout = 30
+        settings.posting.level = logging.WARNING
+        rt.loop = asyncio.get_running_loop()
+        rt.queue = WorkQueue(rt.reconcile, workers=rt.workers)
+        rt.queue.start()
+        log.info("pro-operator started with %d workers", rt.workers)
+
+    @kopf.on.cleanup(registry=registry)  # type: ignore[misc]
+    async def cleanup(**_: Any) -> None:
+        if rt.queue is not None:
+            await rt.queue.stop()

@@ -1,0 +1,252 @@
+"""The pipeline controller: an AlignmentPipeline → one stage resource per stage, created when the stage's
+inputs are committed.
+
+Observe (the pipeline and its stage resources from the cache; the store only for a stage about to start,
+which may be committed already) → the pure planner on the composed graph → act (create stage resources,
+carry a changed spec or ``suspend`` into them) → status, Events.  The stage resources retry their own
+jobs, so here a failed stage is final (retry limit 0 at this level).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from pro.planner import Graph, Observed, RetryPolicy, RunState, StagePhase, StageStatus, StartStage, plan
+from pro.planner.compose import EVAL, WORK_DIGEST, Composition, compose
+from pro.render.jobs import stage_resource_object
+from pro.spec import SpecError
+from pro.spec.kinds import KINDS
+from pro_operator import clock, metrics
+from pro_operator.conditions import set_condition
+from pro_operator.context import Context
+from pro_operator.kube import Conflict, custom_ref
+from pro_operator.stage import _write, parse_body
+
+log = logging.getLogger("pro_operator.pipeline")
+
+Obj = dict[str, Any]
+PLURAL = "alignmentpipelines"
+PLURAL_OF = {k.name: k.plural for k in KINDS}
+
+
+def _no_retries(graph: Graph) -> Graph:
+    return Graph(tuple(dataclasses.replace(n, retry=RetryPolicy(limit=0)) for n in graph.stages))
+
+
+def _observe(ctx: Context, c: Composition, uid: str) -> tuple[dict[str, StageStatus], dict[str, Obj]]:
+    """Each stage's status as its stage resource reports it, and the stage resources found."""
+    statuses: dict[str, StageStatus] = {}
+    children: dict[str, Obj] = {}
+    effective = c.graph.effective_digests
+    ns = c.pipeline.metadata.namespace or "default"
+    for stage in c.stages:
+        child = ctx.cache.get(PLURAL_OF[stage.kind], ns, stage.resource.metadata.name)
+        if child is None or not any(
+            o.get("uid") == uid for o in child["metadata"].get("ownerReferences") or []
+        ):
+            committed = ctx.store_seen.get((stage.output, stage.digest), False)
+            statuses[stage.name] = StageStatus(committed_digest=effective[stage.name] if committed else None)
+            continue
+        children[stage.name] = child
+        st = child.get("status") or {}
+        same = (child["metadata"].get("annotations") or {}).get(WORK_DIGEST) == stage.digest
+        if not same:  # the pipeline changed: the stage resource is about to be updated
+            statuses[stage.name] = StageStatus(RunState.RUNNING, 1, digest=effective[stage.name])
+        elif st.get("phase") == "Succeeded" and st.get("digest") == stage.digest:
+            statuses[stage.name] = StageStatus(
+                RunState.SUCCEEDED, st.get("attempts", 0), committed_digest=effective[stage.name]
+            )
+        elif st.get("phase") == "Failed":
+            finished = clock.parse_time(st.get("completionTime"))
+            statuses[stage.name] = StageStatus(
+                RunState.FAILED, max(1, st.get("attempts", 1)), finished, st.get("message", ""),
+                digest=effective[stage.name],
+            )  # fmt: skip
+        else:
+            statuses[stage.name] = StageStatus(
+                RunState.RUNNING, max(1, st.get("attempts", 0)), digest=effective[stage.name]
+            )
+    return statuses, children
+
+
+def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | None:
+    started = time.perf_counter()
+    try:
+        return _reconcile(ctx, namespace, name)
+    finally:
+        metrics.RECONCILE_SECONDS.labels(kind="AlignmentPipeline").observe(time.perf_counter() - started)
+
+
+def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
+    body = ctx.cache.get(PLURAL, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    meta = body["metadata"]
+    generation, uid = meta.get("generation"), meta.get("uid", "")
+    old: Obj = body.get("status") or {}
+    now = clock.now()
+    stamp = clock.rfc3339(now)
+    ref = custom_ref(PLURAL, namespace, name)
+
+    try:
+        pipeline = parse_body("AlignmentPipeline", body)
+    except SpecError as err:
+        message = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
+        status = {
+            "observedGeneration": generation,
+            "phase": "Invalid",
+            "stage": "",
+            "conditions": set_condition(
+                old.get("conditions", []),
+                "Valid",
+                False,
+                "InvalidSpec",
+                message,
+                now=stamp,
+                generation=generation,
+            ),
+        }
+        _write(
+            ctx, body, ref, old, status, events=[("InvalidSpec", f"invalid spec: {message}", True)], now=stamp
+        )
+        return None
+
+    c = compose(pipeline)
+    graph = _no_retries(c.graph)
+    statuses, children = _observe(ctx, c, uid)
+    spec = pipeline.spec
+    effective = c.graph.effective_digests
+
+    # a stage about to start may be committed already (an earlier run): ask the store, then plan again
+    while True:
+        decided = plan(graph, Observed(stages=statuses, suspend=spec.suspend), now)
+        fresh = [
+            a.stage
+            for a in decided.actions
+            if isinstance(a, StartStage)
+            and a.stage not in children
+            and statuses[a.stage].committed_digest is None
+        ]
+        found = [s for s in fresh if ctx.is_committed(c.stage(s).output, c.stage(s).digest)]
+        if not found:
+            break
+        for s in found:
+            statuses[s] = StageStatus(committed_digest=effective[s])
+
+    for action in decided.actions:
+        if isinstance(action, StartStage) and action.stage not in children:
+            stage = c.stage(action.stage)
+            body_child = stage_resource_object(stage, uid)
+            try:
+                ctx.kube.create(
+                    custom_ref(PLURAL_OF[stage.kind], namespace, stage.resource.metadata.name), body_child
+                )
+            except Conflict:
+                log.info("stage resource %s already exists", stage.resource.metadata.name)
+    for stage_name, child in children.items():
+        stage = c.stage(stage_name)
+        want = stage_resource_object(stage, uid)
+        annotations = child["metadata"].get("annotations") or {}
+        if annotations.get(WORK_DIGEST) != stage.digest or child.get("spec") != want["spec"]:
+            want["metadata"]["resourceVersion"] = child["metadata"]["resourceVersion"]
+            ctx.kube.replace_spec(
+                custom_ref(PLURAL_OF[stage.kind], namespace, child["metadata"]["name"]), want
+            )
+
+    # status
+    summaries = []
+    events: list[tuple[str, str, bool]] = []
+    old_phases = {s.get("name"): s.get("phase") for s in old.get("stages", [])}
+    for stage in c.stages:
+        sp = decided.stages[stage.name]
+        child_status = (children.get(stage.name) or {}).get("status") or {}
+        phase = sp.phase.value
+        if sp.phase is StagePhase.RUNNING and child_status.get("phase") in (
+            "Backoff",
+            "Suspended",
+            "Pending",
+        ):
+            phase = child_status["phase"]
+        message = sp.message if sp.phase is not StagePhase.RUNNING else child_status.get("message", "")
+        summaries.append(
+            {
+                "name": stage.name,
+                "kind": stage.kind,
+                "resource": stage.resource.metadata.name,
+                "phase": phase,
+                "attempts": child_status.get("attempts", 0),
+                "cached": sp.cached and stage.name not in children,
+                "artifact": stage.output,
+                "message": message,
+            }
+        )
+        if old_phases.get(stage.name) != phase and (phase != "Waiting" or stage.name in old_phases):
+            warning = phase in ("Failed", "Blocked", "Backoff")
+            events.append((f"Stage{phase}", f"{stage.name}: {message or phase}".strip(), warning))
+    running = [s["name"] for s in summaries if s["phase"] in ("Running", "Backoff", "Pending")]
+    done = sum(1 for s in summaries if s["phase"] == "Succeeded")
+    phase = decided.phase.value
+    if phase == "Running" and not running and done == 0 and not decided.actions:
+        phase = "Pending"
+    finished = phase in ("Succeeded", "Failed")
+    status: Obj = {
+        "observedGeneration": generation,
+        "phase": phase,
+        "stage": ", ".join(running) if running else f"{done}/{len(summaries)}",
+        "stages": summaries,
+        "artifacts": c.root,
+        "report": f"{c.stage(EVAL).output}/report.html"
+        if phase == "Succeeded" and EVAL in c.by_name
+        else None,
+        "startTime": old.get("startTime") or stamp,
+        "completionTime": (old.get("completionTime") or stamp) if finished else None,
+    }
+    failed = [s for s in summaries if s["phase"] == "Failed"]
+    conds = old.get("conditions", [])
+    conds = set_condition(conds, "Valid", True, "SpecValid", "", now=stamp, generation=generation)
+    conds = set_condition(
+        conds,
+        "Running",
+        phase == "Running",
+        "StagesRunning" if running else phase,
+        ", ".join(running),
+        now=stamp,
+        generation=generation,
+    )
+    conds = set_condition(
+        conds,
+        "Suspended",
+        spec.suspend,
+        "Suspended" if spec.suspend else "NotSuspended",
+        "",
+        now=stamp,
+        generation=generation,
+    )
+    conds = set_condition(
+        conds,
+        "Succeeded",
+        phase == "Succeeded",
+        "AllStagesCommitted" if phase == "Succeeded" else phase,
+        status["report"] or "",
+        now=stamp,
+        generation=generation,
+    )
+    fail_message = "; ".join(f"{s['name']}: {s['message']}" for s in failed)
+    conds = set_condition(
+        conds,
+        "Failed",
+        phase == "Failed",
+        "StageFailed" if failed else phase,
+        fail_message,
+        now=stamp,
+        generation=generation,
+    )
+    status["conditions"] = conds
+    if old.get("phase") != phase and phase in ("Succeeded", "Failed"):
+        events.append((f"Pipeline{phase}", status["report"] or fail_message or phase, phase == "Failed"))
+    _write(ctx, body, ref, old, status, events=events, now=stamp)
+    return decided.requeue_at

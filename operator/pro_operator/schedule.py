@@ -1,0 +1,141 @@
+"""The schedule controller: an AlignmentSchedule creates AlignmentPipelines on its cron schedule (what a
+CronJob does for Jobs), through the pure schedule planner; time comes from :mod:`pro_operator.clock`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import datetime
+from typing import Any
+
+from pro.planner.schedule import (
+    SCHEDULE_LABEL,
+    SCHEDULED_AT,
+    ChildPipeline,
+    ScheduleObserved,
+    pipeline_for_firing,
+    plan_schedule,
+)
+from pro.render.jobs import owner_reference
+from pro.spec import SpecError
+from pro.spec.base import GROUP_VERSION
+from pro_operator import clock, metrics
+from pro_operator.conditions import set_condition
+from pro_operator.context import Context
+from pro_operator.kube import Conflict, custom_ref
+from pro_operator.stage import _write, parse_body
+
+Obj = dict[str, Any]
+PLURAL = "alignmentschedules"
+PIPELINES = "alignmentpipelines"
+
+
+def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | None:
+    started = time.perf_counter()
+    try:
+        return _reconcile(ctx, namespace, name)
+    finally:
+        metrics.RECONCILE_SECONDS.labels(kind="AlignmentSchedule").observe(time.perf_counter() - started)
+
+
+def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
+    body = ctx.cache.get(PLURAL, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    meta = body["metadata"]
+    generation, uid = meta.get("generation"), meta.get("uid", "")
+    old: Obj = body.get("status") or {}
+    now = clock.now()
+    stamp = clock.rfc3339(now)
+    ref = custom_ref(PLURAL, namespace, name)
+    try:
+        schedule = parse_body("AlignmentSchedule", body)
+    except SpecError as err:
+        message = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
+        conds = set_condition(
+            old.get("conditions", []),
+            "Valid",
+            False,
+            "InvalidSpec",
+            message,
+            now=stamp,
+            generation=generation,
+        )
+        status = {"observedGeneration": generation, "conditions": conds}
+        _write(
+            ctx, body, ref, old, status, events=[("InvalidSpec", f"invalid spec: {message}", True)], now=stamp
+        )
+        return None
+    schedule = schedule.model_copy(
+        update={"metadata": schedule.metadata.model_copy(update={"namespace": namespace})}
+    )
+
+    children = []
+    for p in ctx.cache.by_label(PIPELINES, namespace, SCHEDULE_LABEL, name):
+        if not any(o.get("uid") == uid for o in p["metadata"].get("ownerReferences") or []):
+            continue
+        st = p.get("status") or {}
+        children.append(
+            ChildPipeline(
+                p["metadata"]["name"],
+                clock.parse_time((p["metadata"].get("annotations") or {}).get(SCHEDULED_AT)),
+                st.get("phase", "Pending"),
+                clock.parse_time(st.get("completionTime")),
+            )
+        )
+    observed = ScheduleObserved(
+        created=clock.parse_time(meta.get("creationTimestamp")) or now,
+        last_schedule_time=clock.parse_time(old.get("lastScheduleTime")),
+        children=tuple(children),
+    )
+    decided = plan_schedule(schedule.spec, observed, now)
+    events: list[tuple[str, str, bool]] = []
+    for victim in decided.delete:
+        ctx.kube.delete(custom_ref(PIPELINES, namespace, victim))
+        events.append(("DeletedPipeline", f"deleted {victim}", False))
+    if decided.create is not None:
+        pipeline = pipeline_for_firing(schedule, decided.create)
+        created = pipeline.to_dict()
+        created["metadata"]["ownerReferences"] = [
+            owner_reference(GROUP_VERSION, "AlignmentSchedule", name, uid)
+        ]
+        with contextlib.suppress(Conflict):
+            ctx.kube.create(custom_ref(PIPELINES, namespace, pipeline.metadata.name), created)
+        events.append(
+            (
+                "CreatedPipeline",
+                f"created {pipeline.metadata.name} for {clock.rfc3339(decided.create)}",
+                False,
+            )
+        )
+    elif decided.skipped is not None and old.get("nextScheduleTime") != (
+        clock.rfc3339(decided.next_time) if decided.next_time else None
+    ):  # once per firing, not on every reconcile
+        events.append((decided.skipped.reason, decided.skipped.message, False))
+    conds = set_condition(
+        old.get("conditions", []), "Valid", True, "SpecValid", "", now=stamp, generation=generation
+    )
+    conds = set_condition(
+        conds,
+        "Suspended",
+        schedule.spec.suspend,
+        "Suspended" if schedule.spec.suspend else "NotSuspended",
+        "",
+        now=stamp,
+        generation=generation,
+    )
+    active = list(decided.active)
+    if decided.create is not None:
+        active.append(pipeline_for_firing(schedule, decided.create).metadata.name)
+    status: Obj = {
+        "observedGeneration": generation,
+        "conditions": conds,
+        "active": active,
+        "lastScheduleTime": clock.rfc3339(decided.last_schedule_time) if decided.last_schedule_time else None,
+        "lastSuccessfulTime": clock.rfc3339(decided.last_successful_time)
+        if decided.last_successful_time
+        else None,
+        "nextScheduleTime": clock.rfc3339(decided.next_time) if decided.next_time else None,
+    }
+    _write(ctx, body, ref, old, status, events=events, now=stamp)
+    return decided.next_time

@@ -1,0 +1,376 @@
+"""The stage controller: one stage resource → its PyTorchJobs, one per attempt, until its artifact is
+committed or its retries are spent.
+
+Observe (the stage resource and its jobs from the cache, the artifact from the store) → the pure
+planner on a one-stage graph (retries, backoff, suspend) → act (ConfigMap + job, suspend/resume, delete
+a job stuck before running) → status, Events and metrics.  Deterministic job names (``<stage>-<n>``)
+and create-if-absent make a restarted operator resume without duplicating a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from pro.logtail import failure_reason, tail
+from pro.planner import (
+    Graph,
+    Observed,
+    RetryPolicy,
+    RunState,
+    StageNode,
+    StagePhase,
+    StageStatus,
+    StartStage,
+    plan,
+)
+from pro.planner.compose import WORK_DIGEST, work_digest
+from pro.render.jobs import ATTEMPT_LABEL, STAGE_RESOURCE_LABEL, owner_reference, render_stage
+from pro.spec import SpecError
+from pro.spec.base import GROUP_VERSION
+from pro.spec.execution import StageExecution
+from pro.spec.kinds import KINDS
+from pro.spec.loader import Document, parse
+from pro_operator import clock, metrics
+from pro_operator.conditions import set_condition
+from pro_operator.context import Context, earliest
+from pro_operator.kube import Conflict, KubeError, custom_ref, job_ref
+
+log = logging.getLogger("pro_operator.stage")
+
+Obj = dict[str, Any]
+STAGE_KINDS = ("RewardModelTraining", "AdapterTraining", "PolicyAlignment", "PolicyEvaluation")
+#: stage kinds by plural
+STAGE_PLURALS = {k.plural: k for k in KINDS if k.name in STAGE_KINDS}
+LOG_TAIL = 20
+#: annotations on a job given up on before it ran (stuck in Created): why, and when
+ABANDONED = "pro.alignment.dev/abandoned"
+ABANDONED_AT = "pro.alignment.dev/abandoned-at"
+
+
+def parse_body(kind_name: str, body: Obj) -> Any:
+    """The typed resource of a custom object body (a :class:`SpecError` names every bad field)."""
+    kind = next(k for k in KINDS if k.name == kind_name)
+    meta = body.get("metadata", {})
+    data = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {
+            k: v
+            for k, v in meta.items()
+            if k in ("name", "namespace", "labels", "annotations") and v is not None
+        },
+        "spec": body.get("spec"),
+    }
+    return parse(kind.model(), Document(data, {}, f"{kind_name}/{meta.get('name')}"))
+
+
+def retry_policy(execution: StageExecution) -> RetryPolicy:
+    r = execution.retry
+    return RetryPolicy(r.limit, r.backoff_seconds, r.factor, r.max_backoff_seconds)
+
+
+def _condition(job: Obj, type_: str) -> Obj | None:
+    for c in (job.get("status") or {}).get("conditions") or []:
+        if c.get("type") == type_ and c.get("status") == "True":
+            return c
+    return None
+
+
+def _attempt(job: Obj) -> int:
+    try:
+        return int(job["metadata"].get("labels", {}).get(ATTEMPT_LABEL, "0"))
+    except ValueError:
+        return 0
+
+
+def _job_failure(ctx: Context, job: Obj) -> tuple[str, list[str]]:
+    """Why the job failed: its failing pod's own last word and log tail, else the job's condition."""
+    ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
+    cond = _condition(job, "Failed") or {}
+    try:
+        pods = ctx.kube.pods(ns, f"training.kubeflow.org/job-name={name}")
+    except KubeError as err:
+        log.warning("cannot read the pods of %s/%s: %s", ns, name, err)
+        pods = []
+    for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            term = (cs.get("state") or {}).get("terminated") or {}
+            if term.get("exitCode") not in (None, 0):
+                text = term.get("message") or ""
+                why = failure_reason(text) or term.get("reason") or "failed"
+                return f"pod {pod['metadata']['name']} exited with {term['exitCode']}: {why}", tail(
+                    text, LOG_TAIL
+                )
+    return cond.get("message") or f"job {name} failed", []
+
+
+def _stuck(ctx: Context, job: Obj, deadline: float, now: datetime) -> str | None:
+    """Why a job that never started running counts as failed (None: not stuck, or not yet)."""
+    if _condition(job, "Running") or _condition(job, "Suspended"):
+        return None
+    created = clock.parse_time(job["metadata"].get("creationTimestamp"))
+    if created is None or now - created < timedelta(seconds=deadline):
+        return None
+    ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
+    reasons = []
+    try:
+        for pod in ctx.kube.pods(ns, f"training.kubeflow.org/job-name={name}"):
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (cs.get("state") or {}).get("waiting")
+                if waiting:
+                    reasons.append(f"{waiting.get('reason')}: {waiting.get('message', '')}".strip(": "))
+            for c in (pod.get("status") or {}).get("conditions") or []:
+                if c.get("type") == "PodScheduled" and c.get("status") == "False":
+                    reasons.append(f"{c.get('reason')}: {c.get('message', '')}".strip(": "))
+    except KubeError:
+        pass
+    detail = "; ".join(reasons) or "no pod is running (image pull errors or no room to schedule?)"
+    return f"job {name} not running {int(deadline)}s after creation: {detail}"
+
+
+def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> datetime | None:
+    """One pass of the stage controller; returns when to look again (None: on the next event)."""
+    started = time.perf_counter()
+    try:
+        return _reconcile(ctx, plural, namespace, name)
+    finally:
+        metrics.RECONCILE_SECONDS.labels(kind=STAGE_PLURALS[plural].name).observe(
+            time.perf_counter() - started
+        )
+
+
+def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime | None:
+    body = ctx.cache.get(plural, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return None
+    kind = STAGE_PLURALS[plural].name
+    meta = body["metadata"]
+    generation = meta.get("generation")
+    old: Obj = body.get("status") or {}
+    now = clock.now()
+    stamp = clock.rfc3339(now)
+    ref = custom_ref(plural, namespace, name)
+
+    try:
+        resource = parse_body(kind, body)
+    except SpecError as err:
+        message = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
+        status = {
+            "observedGeneration": generation,
+            "phase": "Failed",
+            "message": f"invalid spec: {message}",
+            "conditions": set_condition(
+                old.get("conditions", []),
+                "Failed",
+                True,
+                "InvalidSpec",
+                message,
+                now=stamp,
+                generation=generation,
+            ),
+        }
+        _write(
+            ctx, body, ref, old, status, events=[("InvalidSpec", f"invalid spec: {message}", True)], now=stamp
+        )
+        return None
+
+    execution: StageExecution = resource.spec.execution or StageExecution()
+    digest = work_digest(resource)
+    uid = meta.get("uid", "")
+    jobs = [
+        j
+        for j in ctx.cache.by_label("pytorchjobs", namespace, STAGE_RESOURCE_LABEL, name)
+        if any(o.get("uid") == uid for o in j["metadata"].get("ownerReferences") or [])
+    ]
+    mine = sorted(
+        (j for j in jobs if (j["metadata"].get("annotations") or {}).get(WORK_DIGEST) == digest), key=_attempt
+    )
+    latest = mine[-1] if mine else None
+    output = resource.spec.output
+
+    committed = (
+        old.get("phase") == "Succeeded" and old.get("digest") == digest and old.get("artifact") == output
+    )
+    run, finished, message, log_lines = RunState.IDLE, None, "", []
+    requeue: datetime | None = None
+    stuck_job: Obj | None = None
+    annotations = (latest or {}).get("metadata", {}).get("annotations") or {}
+    if latest is not None and annotations.get(ABANDONED):
+        run, message = RunState.FAILED, annotations[ABANDONED]
+        finished = clock.parse_time(annotations.get(ABANDONED_AT)) or now
+    elif latest is not None:
+        if _condition(latest, "Succeeded"):
+            run = RunState.SUCCEEDED
+            finished = clock.parse_time((latest.get("status") or {}).get("completionTime")) or now
+        elif _condition(latest, "Failed"):
+            run = RunState.FAILED
+            finished = clock.parse_time(_condition(latest, "Failed").get("lastTransitionTime")) or now  # type: ignore[union-attr]
+            message, log_lines = _job_failure(ctx, latest)
+        else:
+            run = RunState.RUNNING
+            why = _stuck(ctx, latest, execution.kubernetes.start_deadline_seconds, now)
+            if why is not None:
+                run, finished, message, stuck_job = RunState.FAILED, now, why, latest
+            elif not _condition(latest, "Running"):
+                created = clock.parse_time(latest["metadata"].get("creationTimestamp")) or now
+                requeue = created + timedelta(seconds=execution.kubernetes.start_deadline_seconds + 1)
+    if not committed and run in (RunState.IDLE, RunState.SUCCEEDED):
+        committed = ctx.is_committed(output, digest)
+
+    node = StageNode(name, kind, (), digest, retry_policy(execution))
+    graph = Graph((node,))
+    effective = graph.effective_digests[name]
+    observed = Observed(
+        stages={
+            name: StageStatus(
+                run,
+                len(mine),
+                finished,
+                message,
+                committed_digest=effective if committed else None,
+                digest=effective,
+            )
+        },
+        suspend=execution.suspend,
+    )
+    decided = plan(graph, observed, now)
+    sp = decided.stages[name]
+
+    # act
+    if stuck_job is not None:  # kept as the record of a failed attempt; suspended to free its pods
+        ctx.kube.patch(
+            job_ref(namespace, stuck_job["metadata"]["name"]),
+            {
+                "metadata": {"annotations": {ABANDONED: message, ABANDONED_AT: stamp}},
+                "spec": {"runPolicy": {"suspend": True}},
+            },
+        )
+    job_now = latest["metadata"]["name"] if latest else old.get("job")
+    for action in decided.actions:
+        if isinstance(action, StartStage):
+            number = max([_attempt(j) for j in jobs] + [0]) + 1
+            owner = owner_reference(GROUP_VERSION, kind, name, uid)
+            objs = render_stage(resource, attempt=number, owner=owner)
+            objs.job["metadata"].setdefault("annotations", {})[WORK_DIGEST] = digest
+            ctx.kube.apply_config_map(objs.config_map)
+            try:
+                ctx.kube.create(job_ref(namespace, objs.job["metadata"]["name"]), objs.job)
+            except Conflict:
+                log.info("job %s/%s already exists", namespace, objs.job["metadata"]["name"])
+            job_now = objs.job["metadata"]["name"]
+    if latest is not None and run is RunState.RUNNING and stuck_job is None:
+        suspended = bool(((latest.get("spec") or {}).get("runPolicy") or {}).get("suspend"))
+        if suspended != execution.suspend:
+            ctx.kube.patch(
+                job_ref(namespace, latest["metadata"]["name"]),
+                {"spec": {"runPolicy": {"suspend": execution.suspend}}},
+            )
+
+    # status
+    phase = {
+        StagePhase.RUNNING: "Running",
+        StagePhase.PENDING: "Suspended" if execution.suspend else "Pending",
+    }.get(sp.phase, sp.phase.value)
+    text = sp.message
+    if sp.phase is StagePhase.FAILED and log_lines:
+        text += "\nlast lines of the log:\n" + "\n".join(log_lines)
+    status: Obj = {
+        "observedGeneration": generation,
+        "phase": phase,
+        "attempts": sp.attempt or len(mine),
+        "job": job_now,
+        "digest": digest,
+        "artifact": output if sp.phase is StagePhase.SUCCEEDED else None,
+        "message": text,
+        "startTime": old.get("startTime") or (stamp if decided.actions or mine else None),
+        "completionTime": (old.get("completionTime") or stamp)
+        if sp.phase in (StagePhase.SUCCEEDED, StagePhase.FAILED)
+        else None,
+        "lastFailureTime": clock.rfc3339(finished)
+        if run is RunState.FAILED and finished
+        else old.get("lastFailureTime"),
+        "retryTime": clock.rfc3339(sp.retry_at) if sp.retry_at else None,
+    }
+    conds = old.get("conditions", [])
+    conds = set_condition(
+        conds,
+        "Running",
+        sp.phase is StagePhase.RUNNING,
+        sp.reason,
+        sp.message,
+        now=stamp,
+        generation=generation,
+    )
+    conds = set_condition(
+        conds,
+        "Succeeded",
+        sp.phase is StagePhase.SUCCEEDED,
+        sp.reason,
+        "" if sp.phase is not StagePhase.SUCCEEDED else f"committed {output}",
+        now=stamp,
+        generation=generation,
+    )
+    conds = set_condition(
+        conds,
+        "Failed",
+        sp.phase is StagePhase.FAILED,
+        sp.reason,
+        text if sp.phase is StagePhase.FAILED else "",
+        now=stamp,
+        generation=generation,
+    )
+    status["conditions"] = conds
+
+    events: list[tuple[str, str, bool]] = []
+    old_phase = old.get("phase")
+    if old_phase != phase or (status["attempts"] != old.get("attempts") and phase == "Running"):
+        metrics.STAGE_TRANSITIONS.labels(kind=kind, phase=phase).inc()
+        if sp.phase is StagePhase.RUNNING:
+            events.append(("Started", f"attempt {status['attempts']}: job {job_now}", False))
+        elif sp.phase is StagePhase.BACKOFF:
+            metrics.STAGE_FAILURES.labels(kind=kind).inc()
+            events.append(
+                (
+                    "AttemptFailed",
+                    f"attempt {status['attempts']} failed: {sp.message}; retry at {status['retryTime']}",
+                    True,
+                )
+            )
+        elif sp.phase is StagePhase.SUCCEEDED:
+            events.append(
+                ("Succeeded", f"committed {output}" + (" (already committed)" if sp.cached else ""), False)
+            )
+        elif sp.phase is StagePhase.FAILED:
+            metrics.STAGE_FAILURES.labels(kind=kind).inc()
+            events.append(("Failed", text, True))
+        elif phase == "Suspended":
+            events.append(("Suspended", "start no job until resumed", False))
+        if sp.phase in (StagePhase.SUCCEEDED, StagePhase.FAILED) and status["startTime"]:
+            begun = clock.parse_time(status["startTime"])
+            if begun is not None:
+                metrics.STAGE_DURATION.labels(kind=kind, phase=phase).observe((now - begun).total_seconds())
+    _write(ctx, body, ref, old, status, events=events, now=stamp)
+    return earliest(requeue, sp.retry_at, decided.requeue_at)
+
+
+def _write(
+    ctx: Context, body: Obj, ref: Any, old: Obj, status: Obj, *, events: list[tuple[str, str, bool]], now: str
+) -> None:
+    """Patch the status when it changed (with the resourceVersion read: a concurrent change is a
+    :class:`Conflict` and the key is reconciled again), then record the events."""
+    full = {k: v for k, v in status.items()}
+    for key in old:
+        if key not in full:
+            full[key] = None  # merge patch: remove what no longer applies
+    if any(old.get(k) != v for k, v in full.items() if v is not None) or any(
+        old.get(k) is not None for k, v in full.items() if v is None
+    ):
+        ctx.kube.patch_status(ref, full, body["metadata"].get("resourceVersion"))
+    for reason, message, warning in events:
+        try:
+            ctx.kube.event(body, reason, message, warning=warning, now=now)
+        except KubeError as err:  # an event is worth a log line, not a failed reconcile
+            log.warning("cannot record event %s on %s: %s", reason, ref.name, err)
