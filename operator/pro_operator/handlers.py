@@ -104,6 +104,11 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
         labels={STAGE_RESOURCE_LABEL: kopf.PRESENT},
     )
 
+    @kopf.on.login(registry=registry)  # type: ignore[misc]
+    def login(**kwargs: Any) -> Any:
+        # the same credentials as the controllers' client: in-cluster, else $KUBECONFIG
+        return kopf.login_via_client(**kwargs)
+
     @kopf.on.startup(registry=registry)  # type: ignore[misc]
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         # a silently stalled watch stream is re-opened: the server ends each watch within 5 minutes,

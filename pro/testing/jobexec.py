@@ -527,10 +527,17 @@ class JobExecutor:
 
 
 def _rewrite(text: str, mounts: dict[str, str]) -> str:
-    """Replace container mount paths with their local directories (longest first)."""
-    for mount_path in sorted(mounts, key=len, reverse=True):
-        text = text.replace(mount_path, mounts[mount_path])
-    return text
+    """Replace container mount paths (at path boundaries) with their local directories, in one pass so a
+    replacement is never rewritten again (``/tmp`` inside an already mapped ``/tmp/...`` directory)."""
+    import re
+
+    if not mounts:
+        return text
+    paths = sorted(mounts, key=len, reverse=True)
+    pattern = re.compile(
+        "(?<![\\w.-])(" + "|".join(re.escape(m.rstrip("/")) for m in paths) + ")(?=/|$|[^\\w.-])"
+    )
+    return pattern.sub(lambda m: mounts.get(m.group(1)) or mounts[m.group(1) + "/"], text)
 
 
 def _tail(path: Path, lines: int) -> str:

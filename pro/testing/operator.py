@@ -1,0 +1,160 @@
+"""Run the real operator process against a test API server: install the CRDs, start, kill, restart.
+
+The operator runs as its own process (``python -m pro_operator``) exactly as in its container; this
+module never imports it (the ML library does not reach into the operator).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pro.render.crds import crd, strip_cel
+from pro.spec.kinds import KINDS
+from pro.testing.jobexec import JobExecutor
+
+GROUP, VERSION = "pro.alignment.dev", "v1alpha1"
+
+
+def install_crds(api_client: Any, *, cel: bool = False) -> None:
+    """Create (or replace) every CRD of ours and wait until each is served; CEL rules are stripped
+    unless ``cel`` (Kubernetes < 1.25 rejects them)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    ext = client.ApiextensionsV1Api(api_client)
+    for kind in KINDS:
+        body = crd(kind) if cel else strip_cel(crd(kind))
+        name = body["metadata"]["name"]
+        try:
+            ext.create_custom_resource_definition(body)
+        except ApiException as err:
+            if err.status != 409:
+                raise
+            current = ext.read_custom_resource_definition(name)
+            body = {
+                **body,
+                "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version},
+            }
+            ext.replace_custom_resource_definition(name, body)
+        for _ in range(200):
+            got = ext.read_custom_resource_definition(name)
+            if any(c.type == "Established" and c.status == "True" for c in got.status.conditions or []):
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"CRD {name} never became established")
+
+
+class OperatorProcess:
+    """``python -m pro_operator`` watching one namespace; output goes to ``log``."""
+
+    def __init__(
+        self,
+        kubeconfig: str,
+        namespace: str,
+        log: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.kubeconfig, self.namespace, self.log = kubeconfig, namespace, log
+        self.env = dict(env or {})
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> OperatorProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        with self.log.open("ab") as fh:
+            fh.write(f"==== operator start {self.starts}\n".encode())
+            fh.flush()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "pro_operator", "--kubeconfig", self.kubeconfig, "-n", self.namespace,
+                 "--metrics-port", "0", "--health-port", "0", "--log-format", "plain", *self.args],
+                stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, start_new_session=True,
+            )  # fmt: skip
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case (no cleanup of any kind)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def __enter__(self) -> OperatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class Cluster:
+    """One test namespace with the operator, the job executor and the S3 bucket around it."""
+
+    kubeconfig: str
+    namespace: str
+    custom: Any
+    core: Any
+    operator: OperatorProcess
+    executor: JobExecutor
+    bucket: str
+    workdir: Path
+
+    def create(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, body
+        )
+        return obj
+
+    def get(self, plural: str, name: str) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, name
+        )
+        return obj
+
+    def list(self, plural: str, group: str = GROUP, version: str = VERSION) -> list[dict[str, Any]]:
+        found = self.custom.list_namespaced_custom_object(group, version, self.namespace, plural)
+        return list(found["items"])
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self.list("pytorchjobs", "kubeflow.org", "v1")
+
+    def wait(self, what: str, check: Callable[[], Any], timeout: float = 300.0) -> Any:
+        """Poll ``check`` until it returns something truthy; fail with the operator's log tail."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = check()
+            if got:
+                return got
+            time.sleep(0.25)
+        log = self.operator.log.read_text()[-4000:] if self.operator.log.exists() else ""
+        raise AssertionError(f"timed out waiting for {what}\n--- operator log tail ---\n{log}")
+
+    def phase(self, plural: str, name: str) -> str | None:
+        phase: str | None = (self.get(plural, name).get("status") or {}).get("phase")
+        return phase
+
+    def events(self, name: str) -> list[tuple[str, str]]:
+        found = self.core.list_namespaced_event(self.namespace, field_selector=f"involvedObject.name={name}")
+        return [(e.reason, e.message) for e in found.items]

@@ -1,0 +1,74 @@
+"""The toy pipeline end to end through the real operator: kube-apiserver, PyTorchJobs run by the test
+executor, checkpoints and artifacts through the S3 server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pro.planner.compose import compose
+from pro.spec.pipeline import AlignmentPipeline
+from pro.store import read_manifest
+from pro.testing.operator import Cluster
+from pro.testing.toy_pipeline import MINIMAL, TINY, pipeline_doc, small_world
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_world(tmp_path_factory.mktemp("world") / "toy")
+
+
+def pipeline_body(cluster: Cluster, toy: Path, name: str = "toy", scale: Any = TINY) -> dict[str, Any]:
+    doc = pipeline_doc(toy, f"s3://{cluster.bucket}/pro", scale, name=name)
+    doc["metadata"]["namespace"] = cluster.namespace
+    doc["spec"]["retry"] = {"limit": 1, "backoffSeconds": 1}
+    return doc
+
+
+def test_the_toy_pipeline_runs_end_to_end_through_the_operator(cluster: Cluster, toy: Path) -> None:
+    body = pipeline_body(cluster, toy)
+    cluster.create("alignmentpipelines", body)
+    cluster.wait(
+        "the pipeline to finish",
+        lambda: cluster.phase("alignmentpipelines", "toy") in ("Succeeded", "Failed"),
+        600,
+    )
+    alp = cluster.get("alignmentpipelines", "toy")
+    status = alp["status"]
+    assert status["phase"] == "Succeeded", status
+    c = compose(AlignmentPipeline.model_validate(body))
+    assert [s["name"] for s in status["stages"]] == [s.name for s in c.stages]
+    assert all(s["phase"] == "Succeeded" for s in status["stages"])
+    assert status["report"] == f"{c.stage('eval').output}/report.html"
+    assert status["observedGeneration"] == alp["metadata"]["generation"]
+    assert {x["type"]: x["status"] for x in status["conditions"]}["Succeeded"] == "True"
+    for stage in c.stages:  # every artifact committed in S3 for its work
+        manifest = read_manifest(stage.output)
+        assert manifest is not None and manifest.spec_digest == stage.digest, stage.name
+    # one job per stage, each owned by its stage resource, each stage resource owned by the pipeline
+    jobs = cluster.jobs()
+    assert len(jobs) == len(c.stages) and len(cluster.executor.launched) == len(c.stages)
+    for stage in c.stages:
+        res = cluster.get(stage.kind.lower() + "s", stage.resource.metadata.name)
+        assert res["metadata"]["ownerReferences"][0]["uid"] == alp["metadata"]["uid"]
+        assert res["status"]["phase"] == "Succeeded" and res["status"]["artifact"] == stage.output
+    reasons = [r for r, _ in cluster.events("toy")]
+    assert "StageSucceeded" in reasons and "PipelineSucceeded" in reasons
+
+
+def test_a_stage_resource_applied_on_its_own_runs_with_explicit_inputs(cluster: Cluster, toy: Path) -> None:
+    doc = pipeline_body(cluster, toy, "solo", MINIMAL)
+    c = compose(AlignmentPipeline.model_validate(doc))
+    rm = c.stage("rm-humor").resource.to_dict()
+    rm["metadata"] = {"name": "humor-rm", "namespace": cluster.namespace}
+    cluster.create("rewardmodeltrainings", rm)
+    cluster.wait(
+        "the stage", lambda: cluster.phase("rewardmodeltrainings", "humor-rm") in ("Succeeded", "Failed"), 300
+    )
+    st = cluster.get("rewardmodeltrainings", "humor-rm")["status"]
+    assert st["phase"] == "Succeeded" and st["attempts"] == 1 and st["job"] == "humor-rm-1"
+    assert read_manifest(rm["spec"]["output"]) is not None
