@@ -30,11 +30,20 @@ def test_unknown_verb(capsys: pytest.CaptureFixture[str]) -> None:
     assert 'unknown command "fly"' in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("verb", [v for v in VERBS if v.module is None], ids=lambda v: v.name)
-def test_unbuilt_verbs_say_so_and_fail(verb, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([verb.name]) == 3
+def test_every_verb_is_built() -> None:
+    assert [v.name for v in VERBS if v.module is None] == []
+
+
+def test_an_unbuilt_verb_says_so_and_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pro.cli
+
+    verb = pro.cli.Verb("fly", "Other", "Fly", issue=99)
+    monkeypatch.setitem(pro.cli._BY_NAME, "fly", verb)
+    assert main(["fly"]) == 3
     err = capsys.readouterr().err
-    assert "not implemented yet" in err and f"issue #{verb.issue}" in err
+    assert "not implemented yet" in err and "issue #99" in err
 
 
 def test_version_json(capsys: pytest.CaptureFixture[str]) -> None:
