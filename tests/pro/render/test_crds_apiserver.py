@@ -4,7 +4,6 @@ objects with the field named, keep a full status, and carry descriptions for ``k
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,9 @@ import pytest
 import yaml
 
 from pro.cli.render import objects
-from pro.render.crds import crd, strip_cel
-from pro.spec.kinds import KINDS, resolve
+from pro.spec.kinds import resolve
 from pro.spec.status import AlignmentPipelineStatus, Condition, StageRunStatus, StageSummary
+from pro.testing.operator import install_crds
 
 pytestmark = pytest.mark.integration
 
@@ -28,35 +27,9 @@ def apis(kube_cluster) -> Any:
     from kubernetes import client, config
 
     api = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
-    ext = client.ApiextensionsV1Api(api)
-    for kind in KINDS:
-        install(ext, strip_cel(crd(kind)))
-    yield ext, client.CustomObjectsApi(api)
+    install_crds(api)  # CEL stripped: v1.20 rejects x-kubernetes-validations
+    yield client.ApiextensionsV1Api(api), client.CustomObjectsApi(api)
     api.close()
-
-
-def install(ext: Any, body: dict[str, Any]) -> None:
-    """Create the CRD, or replace it when an earlier test installed one; wait until it is served."""
-    from kubernetes.client.rest import ApiException
-
-    name = body["metadata"]["name"]
-    try:
-        ext.create_custom_resource_definition(body)
-    except ApiException as err:
-        if err.status != 409:
-            raise
-        current = ext.read_custom_resource_definition(name)
-        body = {
-            **body,
-            "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version},
-        }
-        ext.replace_custom_resource_definition(name, body)
-    for _ in range(100):
-        got = ext.read_custom_resource_definition(name)
-        if any(c.type == "Established" and c.status == "True" for c in got.status.conditions or []):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"CRD {name} never became established")
 
 
 def create(custom: Any, ns: str, body: dict[str, Any]) -> dict[str, Any]:
