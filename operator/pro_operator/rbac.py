@@ -1,0 +1,133 @@
+"""The operator's RBAC rules as data: exactly the API requests it makes, nothing with ``*``.
+
+Where each rule comes from:
+
+- :mod:`pro_operator.kube` is the only module that calls the Kubernetes API; every request goes through
+  ``Kube._call(verb, resource, what)``.  The controllers (:mod:`~pro_operator.stage`,
+  :mod:`~pro_operator.pipeline`, :mod:`~pro_operator.schedule`) decide which resources those calls touch.
+- :mod:`pro_operator.handlers` registers kopf ``on.event`` watches: kopf lists, then watches, each of
+  them (only ``on.event`` handlers: kopf writes no progress annotations and no finalizers, so it needs no
+  ``patch`` on our kinds).
+- kopf itself (``standalone=True``, no peering) posts core/v1 Events (``create events``) and, cluster-wide,
+  lists and watches ``customresourcedefinitions`` to notice new and changed resources.  Watching a list of
+  namespaces it would also list/watch ``namespaces`` and CRDs; both are cluster-scoped, so a namespaced
+  install (Roles only) leaves them out and kopf falls back (a warning at start-up, resources and namespaces
+  known from discovery and the ``-n`` list; see the chart's README).
+
+``tests/pro_operator/test_rbac.py`` derives the rules from the code (ast) and compares them with these;
+``tests/helm`` compares the chart's rendered Role/ClusterRole with them.  Not here, on purpose: on
+clusters that enable the ``OwnerReferencesPermissionEnforcement`` admission plugin (OpenShift), setting
+``blockOwnerDeletion`` needs ``update`` on the owner's ``finalizers`` subresource; add that rule there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+GROUP = "pro.alignment.dev"
+KUBEFLOW = "kubeflow.org"
+CORE = ""
+
+#: our kinds' plurals (the six CRDs)
+PIPELINES = "alignmentpipelines"
+SCHEDULES = "alignmentschedules"
+STAGES = ("rewardmodeltrainings", "adaptertrainings", "policyalignments", "policyevaluations")
+OURS = (PIPELINES, *STAGES, SCHEDULES)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One PolicyRule: these verbs on these resources of these API groups."""
+
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    why: str
+
+    def to_k8s(self) -> dict[str, Any]:
+        return {
+            "apiGroups": list(self.api_groups),
+            "resources": list(self.resources),
+            "verbs": list(self.verbs),
+        }
+
+    def triples(self) -> set[tuple[str, str, str]]:
+        return {(g, r, v) for g in self.api_groups for r in self.resources for v in self.verbs}
+
+
+#: rules every watched namespace needs (a Role per namespace, or the ClusterRole cluster-wide)
+NAMESPACED_RULES: tuple[Rule, ...] = (
+    Rule(
+        (GROUP,),
+        OURS,
+        ("list", "watch"),
+        "handlers.py: kopf on.event watches every kind of ours",
+    ),
+    Rule(
+        (GROUP,),
+        STAGES,
+        ("create", "update"),
+        "pipeline.py: stage resources created as their inputs commit (Kube.create), spec changes carried "
+        "down (Kube.replace_spec)",
+    ),
+    Rule(
+        (GROUP,),
+        (PIPELINES,),
+        ("create", "delete"),
+        "schedule.py: a pipeline per firing (Kube.create), history limits and Replace (Kube.delete)",
+    ),
+    Rule(
+        (GROUP,),
+        tuple(f"{p}/status" for p in OURS),
+        ("patch",),
+        "stage.py _write (used by all three controllers): Kube.patch_status",
+    ),
+    Rule(
+        (KUBEFLOW,),
+        ("pytorchjobs",),
+        ("list", "watch", "create", "patch"),
+        "handlers.py watch (label-selected); stage.py: one job per attempt (Kube.create), suspend and "
+        "give up (Kube.patch)",
+    ),
+    Rule(
+        (CORE,),
+        ("configmaps",),
+        ("create", "get", "patch"),
+        "stage.py: the stage spec ConfigMap (Kube.apply_config_map)",
+    ),
+    Rule(
+        (CORE,),
+        ("pods",),
+        ("list",),
+        "stage.py: failure reason and log tail from the job's pods (Kube.pods)",
+    ),
+    Rule(
+        (CORE,),
+        ("events",),
+        ("create",),
+        "stage.py _write: Kube.event; kopf posts events too",
+    ),
+)
+
+#: cluster-scoped rules, granted only cluster-wide (a namespaced install works without them)
+CLUSTER_RULES: tuple[Rule, ...] = (
+    Rule(
+        ("apiextensions.k8s.io",),
+        ("customresourcedefinitions",),
+        ("list", "watch"),
+        "kopf resource observer: watches CRDs to notice new and changed resources",
+    ),
+)
+
+
+def rules(*, cluster_wide: bool) -> list[dict[str, Any]]:
+    """The PolicyRules of the operator's ClusterRole (``cluster_wide``) or of each namespace's Role."""
+    chosen = NAMESPACED_RULES + (CLUSTER_RULES if cluster_wide else ())
+    return [r.to_k8s() for r in chosen]
+
+
+def triples(*, cluster_wide: bool) -> set[tuple[str, str, str]]:
+    """Every (apiGroup, resource, verb) granted."""
+    chosen = NAMESPACED_RULES + (CLUSTER_RULES if cluster_wide else ())
+    return {t for r in chosen for t in r.triples()}

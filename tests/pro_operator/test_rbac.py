@@ -1,0 +1,504 @@
+"""The operator's RBAC rules (pro_operator.rbac) are exactly what its code calls.
+
+The API requests are derived from the source: ``kube.py`` (every ``with self._call(verb, resource, …)``
+and which argument the resource comes from), the controllers' ``ctx.kube.<method>(ref, …)`` calls (which
+plural each ``ref`` is, followed through assignments, parameters and ``if plural in …`` guards), and the
+kopf registry ``handlers.register`` fills (every watch: list + watch).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+PKG = Path(__file__).resolve().parents[2] / "operator" / "pro_operator"
+Triple = tuple[str, str, str]
+
+
+# ----------------------------------------------------------------------------- kube.py
+@dataclass(frozen=True)
+class Call:
+    verb: str
+    ref: str | None  # the parameter (of the public method) whose Ref the resource is; None: fixed
+    text: str  # the fixed resource (ref None), or what follows the ref's resource ("/status")
+
+
+@dataclass(frozen=True)
+class RefObj:
+    param: str
+
+
+@dataclass(frozen=True)
+class Text:
+    ref: str | None
+    text: str
+
+
+Env = dict[str, Any]  # name -> a thunk giving the set of values it can have
+
+
+def _kube_class() -> ast.ClassDef:
+    tree = ast.parse((PKG / "kube.py").read_text())
+    return next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Kube")
+
+
+class KubeSource:
+    """A small symbolic evaluator of kube.py: which verb and resource each public method requests."""
+
+    def __init__(self) -> None:
+        self.methods = {n.name: n for n in _kube_class().body if isinstance(n, ast.FunctionDef)}
+
+    def public(self) -> dict[str, list[Call]]:
+        out = {}
+        for name, fn in self.methods.items():
+            if name.startswith("_"):
+                continue
+            env: Env = {}
+            for a in fn.args.args[1:]:
+                if a.annotation is not None and ast.unparse(a.annotation) == "Ref":
+                    env[a.arg] = lambda p=a.arg: {RefObj(p)}
+            out[name] = self.calls(fn, env)
+        return out
+
+    def calls(self, fn: ast.FunctionDef, env: Env) -> list[Call]:
+        env = dict(env)
+        args = fn.args
+        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+            if a.arg not in env and d is not None:
+                env[a.arg] = lambda d=d: self.ev(d, {}, fn)
+        positional = args.args[1:]
+        for a, d in zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True):
+            if a.arg not in env:
+                env[a.arg] = lambda d=d: self.ev(d, {}, fn)
+        out: list[Call] = []
+        for node in ast.walk(fn):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "self"
+            ):
+                continue
+            if node.func.attr == "_call":
+                verb = node.args[0]
+                assert isinstance(verb, ast.Constant), f"kube.py:{node.lineno}: the verb is not a literal"
+                for value in self.ev(node.args[1], env, fn):
+                    assert isinstance(value, Text), f"kube.py:{node.lineno}: {value}"
+                    out.append(Call(str(verb.value), value.ref, value.text))
+            elif node.func.attr in self.methods:  # a helper: its calls with these arguments
+                callee = self.methods[node.func.attr]
+                bound: Env = {}
+                params = [a.arg for a in callee.args.args[1:]]
+                for p, arg in zip(params, node.args, strict=False):
+                    bound[p] = lambda arg=arg, env=env: self.ev(arg, env, fn)
+                for kw in node.keywords:
+                    if kw.arg is not None:
+                        bound[kw.arg] = lambda arg=kw.value, env=env: self.ev(arg, env, fn)
+                out += self.calls(callee, bound)
+        return out
+
+    def ev(self, expr: ast.expr, env: Env, fn: ast.FunctionDef) -> set[Any]:
+        where = f"kube.py:{expr.lineno}: {ast.unparse(expr)}"
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return {Text(None, expr.value)}
+        if isinstance(expr, ast.Name):
+            if expr.id in env:
+                return set(env[expr.id]())
+            assigned = [
+                n.value
+                for n in ast.walk(fn)
+                if isinstance(n, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == expr.id for t in n.targets)
+            ]
+            assert assigned, f"{where}: unknown name"
+            return {v for a in assigned for v in self.ev(a, env, fn)}
+        if isinstance(expr, ast.Attribute) and expr.attr == "resource":
+            return {Text(o.param, "") for o in self.ev(expr.value, env, fn) if isinstance(o, RefObj)}
+        if isinstance(expr, ast.IfExp):  # decided when the test is a string known here
+            if isinstance(expr.test, ast.Name):
+                known = self.ev(expr.test, env, fn)
+                if all(isinstance(v, Text) and v.ref is None for v in known):
+                    truth = {bool(v.text) for v in known}
+                    if truth == {True}:
+                        return self.ev(expr.body, env, fn)
+                    if truth == {False}:
+                        return self.ev(expr.orelse, env, fn)
+            return self.ev(expr.body, env, fn) | self.ev(expr.orelse, env, fn)
+        if isinstance(expr, ast.JoinedStr):
+            parts: list[set[Any]] = []
+            for part in expr.values:
+                inner = part.value if isinstance(part, ast.FormattedValue) else part
+                parts.append(self.ev(inner, env, fn))
+            acc: set[Text] = {Text(None, "")}
+            for options in parts:
+                acc = {self.join(a, b, where) for a in acc for b in options}
+            return set(acc)
+        raise AssertionError(f"{where}: cannot evaluate")
+
+    @staticmethod
+    def join(a: Text, b: Text, where: str) -> Text:
+        if b.ref is not None:
+            assert a.ref is None and a.text == "", f"{where}: the ref's resource must come first"
+            return b
+        return Text(a.ref, a.text + b.text)
+
+
+def kube_methods() -> dict[str, list[Call]]:
+    """Every public Kube method and the API requests it makes."""
+    return KubeSource().public()
+
+
+def test_every_api_request_in_kube_py_goes_through_call() -> None:
+    """A request outside ``with self._call(...)`` would escape the derivation below (and the counter)."""
+    cls = _kube_class()
+    inside: set[int] = set()
+    for node in ast.walk(cls):
+        if isinstance(node, ast.With) and any(
+            isinstance(i.context_expr, ast.Call) and ast.unparse(i.context_expr.func) == "self._call"
+            for i in node.items
+        ):
+            inside |= {id(n) for n in ast.walk(node)}
+    escaped = [
+        f"kube.py:{node.lineno}: {ast.unparse(node.func)}"
+        for node in ast.walk(cls)
+        if isinstance(node, ast.Call)
+        and ast.unparse(node.func).startswith(("self.custom.", "self.core."))
+        and id(node) not in inside
+    ]
+    assert escaped == []
+    # and no other operator module talks to the API itself
+    for path in PKG.glob("*.py"):
+        if path.name != "kube.py":
+            text = path.read_text()
+            assert "from kubernetes" not in text and "import kubernetes" not in text, path.name
+
+
+# ----------------------------------------------------------------------------- the controllers
+#: expressions the data flow cannot narrow, with the fact that narrows them (checked below):
+#: pipeline.py indexes PLURAL_OF (every kind) with a composed stage's kind, which is a stage kind
+NARROWED = {("pipeline", "PLURAL_OF[stage.kind]")}
+
+
+def test_the_narrowing_holds_composed_stages_are_stage_kinds() -> None:
+    import yaml
+
+    from pro.planner.compose import compose
+    from pro.spec.pipeline import AlignmentPipeline
+    from pro_operator.stage import STAGE_KINDS
+
+    root = PKG.parents[1]
+    for path in ("examples/production/pipeline-ultrafeedback.yaml", "examples/toy/pipeline.yaml"):
+        doc = yaml.safe_load((root / path).read_text())
+        kinds = {s.kind for s in compose(AlignmentPipeline.model_validate(doc)).stages}
+        assert kinds and kinds <= set(STAGE_KINDS), path
+    source = (PKG / "pipeline.py").read_text()
+    assert all(expr in source for _, expr in NARROWED)
+
+
+@dataclass
+class Module:
+    name: str
+    tree: ast.Module
+    parents: dict[int, ast.AST]
+    obj: Any
+
+
+def _modules() -> dict[str, Module]:
+    out = {}
+    for path in sorted(PKG.glob("*.py")):
+        name = path.stem
+        tree = ast.parse(path.read_text())
+        parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        out[name] = Module(name, tree, parents, importlib.import_module(f"pro_operator.{name}"))
+    return out
+
+
+class Resolver:
+    """Which plurals an expression in the operator's source can be (a small, conservative data flow)."""
+
+    def __init__(self) -> None:
+        self.mods = _modules()
+        self.functions: dict[str, list[tuple[Module, ast.FunctionDef]]] = {}
+        for mod in self.mods.values():
+            for node in ast.walk(mod.tree):
+                if isinstance(node, ast.FunctionDef):
+                    self.functions.setdefault(node.name, []).append((mod, node))
+
+    def enclosing(self, mod: Module, node: ast.AST) -> ast.FunctionDef:
+        cur = mod.parents.get(id(node))
+        while cur is not None and not isinstance(cur, ast.FunctionDef):
+            cur = mod.parents.get(id(cur))
+        assert cur is not None, f"{mod.name}.py:{getattr(node, 'lineno', '?')}: not inside a function"
+        return cur
+
+    def home(self, fn: ast.FunctionDef) -> Module:
+        return next(m for m in self.mods.values() if any(n is fn for n in ast.walk(m.tree)))
+
+    def imports(self, mod: Module, source: Module, name: str) -> bool:
+        return any(
+            isinstance(n, ast.ImportFrom)
+            and n.module == f"pro_operator.{source.name}"
+            and any(a.name == name and a.asname is None for a in n.names)
+            for n in mod.tree.body
+        )
+
+    def callers(self, fn: ast.FunctionDef) -> list[tuple[Module, ast.Call]]:
+        """Calls of this very function: by name in its module or where it is imported, or
+        ``self.<name>`` in its module when it is a method."""
+        home = self.home(fn)
+        is_method = isinstance(home.parents.get(id(fn)), ast.ClassDef)
+        found = []
+        for mod in self.mods.values():
+            for node in ast.walk(mod.tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                f = node.func
+                if isinstance(f, ast.Name) and f.id == fn.name and not is_method:
+                    if mod is home or self.imports(mod, home, fn.name):
+                        found.append((mod, node))
+                elif (
+                    isinstance(f, ast.Attribute)
+                    and f.attr == fn.name
+                    and is_method
+                    and mod is home
+                    and isinstance(f.value, ast.Name)
+                    and f.value.id == "self"
+                ):
+                    found.append((mod, node))
+        return found
+
+    def strings(self, mod: Module, value: Any, where: ast.AST) -> set[str]:
+        if isinstance(value, str):
+            return {value}
+        if isinstance(value, dict):
+            return {str(k) for k in value}
+        if isinstance(value, (tuple, list, set, frozenset)):
+            return {str(v) for v in value}
+        raise AssertionError(f"{mod.name}.py:{getattr(where, 'lineno', '?')}: {value!r} is not plurals")
+
+    def plurals(self, mod: Module, expr: ast.expr) -> set[str]:
+        """The strings ``expr`` can be at run time."""
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return {expr.value}
+        if (mod.name, ast.unparse(expr)) in NARROWED:
+            return set(self.mods["stage"].obj.STAGE_PLURALS)
+        if isinstance(expr, ast.Subscript):  # MAPPING[key]: any of its values
+            base = self.value(mod, expr.value)
+            assert isinstance(base, dict), f"{mod.name}.py:{expr.lineno}: {ast.unparse(expr)}"
+            return {str(v) for v in base.values()}
+        if isinstance(expr, ast.Attribute):
+            return self.strings(mod, self.value(mod, expr), expr)
+        if isinstance(expr, ast.Name):
+            fn = self.enclosing_or_none(mod, expr)
+            if fn is not None:
+                local = self.local(mod, fn, expr, self.plurals)
+                if local is not None:
+                    return local
+            return self.strings(mod, self.value(mod, expr), expr)
+        raise AssertionError(f"{mod.name}.py:{expr.lineno}: cannot resolve {ast.unparse(expr)}")
+
+    def refs(self, mod: Module, expr: ast.expr) -> set[tuple[str, str]]:
+        """The (group, plural) a ``Ref`` expression can be."""
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
+            kube = self.mods["kube"].obj
+            if expr.func.id == "job_ref":
+                return {(kube.KUBEFLOW_GROUP, kube.PYTORCHJOBS)}
+            if expr.func.id == "custom_ref":
+                return {(kube.GROUP, p) for p in self.plurals(mod, expr.args[0])}
+        if isinstance(expr, ast.Name):
+            fn = self.enclosing(mod, expr)
+            local = self.local(mod, fn, expr, self.refs)
+            if local is not None:
+                return local
+        raise AssertionError(
+            f"{mod.name}.py:{expr.lineno}: cannot tell which resource {ast.unparse(expr)} is"
+        )
+
+    def enclosing_or_none(self, mod: Module, node: ast.AST) -> ast.FunctionDef | None:
+        try:
+            return self.enclosing(mod, node)
+        except AssertionError:
+            return None
+
+    def local(self, mod: Module, fn: ast.FunctionDef, name: ast.Name, resolve: Any) -> Any:
+        """A local name: its assignments, else the guard around its use, else (a parameter) every
+        caller's argument; None when it is none of these (a module global)."""
+        found: set[Any] = set()
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name.id for t in node.targets
+            ):
+                found |= resolve(mod, node.value)
+        if found:
+            return found
+        guard = self.guard(mod, fn, name)
+        if guard is not None:
+            return guard
+        params = [a.arg for a in fn.args.args]
+        if name.id not in params:
+            return None
+        index = params.index(name.id)
+        if params and params[0] == "self":
+            index -= 1
+        for caller_mod, call in self.callers(fn):
+            arg = next((k.value for k in call.keywords if k.arg == name.id), None)
+            if arg is None:
+                assert index < len(call.args), f"{caller_mod.name}.py:{call.lineno}: {name.id} not passed"
+                arg = call.args[index]
+            found |= resolve(caller_mod, arg)
+        assert found, f"{mod.name}.py: {fn.name}({name.id}) is never called"
+        return found
+
+    def guard(self, mod: Module, fn: ast.FunctionDef, name: ast.Name) -> set[str] | None:
+        """``if NAME in MAPPING:`` / ``if NAME == CONST:`` around this use of NAME."""
+        child: ast.AST = name
+        cur = mod.parents.get(id(name))
+        while cur is not None and cur is not fn:
+            if isinstance(cur, ast.If) and child in cur.body:
+                test = cur.test
+                if (
+                    isinstance(test, ast.Compare)
+                    and isinstance(test.left, ast.Name)
+                    and test.left.id == name.id
+                    and len(test.ops) == 1
+                ):
+                    if isinstance(test.ops[0], ast.In):
+                        return self.strings(mod, self.value(mod, test.comparators[0]), test)
+                    if isinstance(test.ops[0], ast.Eq):
+                        return self.plurals(mod, test.comparators[0])
+            child, cur = cur, mod.parents.get(id(cur))
+        return None
+
+    def value(self, mod: Module, expr: ast.expr) -> Any:
+        """The run-time value of a module-level name or ``module.NAME``."""
+        if isinstance(expr, ast.Name):
+            assert hasattr(mod.obj, expr.id), f"{mod.name}.py:{expr.lineno}: {expr.id} is not a global"
+            return getattr(mod.obj, expr.id)
+        if isinstance(expr, ast.Attribute):
+            return getattr(self.value(mod, expr.value), expr.attr)  # type: ignore[arg-type]
+        raise AssertionError(f"{mod.name}.py:{expr.lineno}: cannot evaluate {ast.unparse(expr)}")
+
+
+def _uses_the_client(node: ast.Call) -> str | None:
+    """``<…>.kube.<method>(…)``: the method name."""
+    f = node.func
+    if isinstance(f, ast.Attribute):
+        owner = f.value
+        if (isinstance(owner, ast.Attribute) and owner.attr == "kube") or (
+            isinstance(owner, ast.Name) and owner.id == "kube"
+        ):
+            return f.attr
+    return None
+
+
+def requests_made() -> dict[Triple, list[str]]:
+    """Every (apiGroup, resource, verb) the controllers' calls make, with where."""
+    methods = kube_methods()
+    kube_params = {
+        n.name: [a.arg for a in n.args.args[1:]] for n in _kube_class().body if isinstance(n, ast.FunctionDef)
+    }
+    resolver = Resolver()
+    out: dict[Triple, list[str]] = {}
+    for mod in resolver.mods.values():
+        if mod.name == "kube":
+            continue
+        for node in ast.walk(mod.tree):
+            if not isinstance(node, ast.Call):
+                continue
+            method = _uses_the_client(node)
+            if method is None or method not in methods:
+                continue
+            where = f"{mod.name}.py:{node.lineno} Kube.{method}"
+            params = kube_params[method]
+            for call in methods[method]:
+                if call.ref is None:
+                    out.setdefault(("", call.text, call.verb), []).append(where)
+                    continue
+                index = params.index(call.ref)
+                arg = next((k.value for k in node.keywords if k.arg == call.ref), None)
+                arg = arg if arg is not None else node.args[index]
+                for group, plural in resolver.refs(mod, arg):
+                    out.setdefault((group, plural + call.text, call.verb), []).append(where)
+    return out
+
+
+def watches() -> set[tuple[str, str]]:
+    """(group, plural) of every kopf handler ``register`` installs; only on.event handlers exist."""
+    import kopf
+
+    from pro_operator.handlers import Runtime, register
+
+    registry = kopf.OperatorRegistry()
+    register(registry, Runtime(object()))  # type: ignore[arg-type]
+    assert registry._changing.get_all_handlers() == [], "change handlers: kopf would patch annotations"
+    assert registry._spawning.get_all_handlers() == [], "daemons/timers: kopf would patch annotations"
+    assert registry._webhooks.get_all_handlers() == []
+    out = set()
+    for handler in [*registry._watching.get_all_handlers(), *registry._indexing.get_all_handlers()]:
+        sel = handler.selector
+        assert sel is not None and sel.group, handler
+        name = sel.plural or sel.any_name  # register passes plurals (kopf resolves any_name by discovery)
+        assert name and name.islower() and name.endswith("s"), f"not a plural: {sel}"
+        out.add((sel.group, name))
+    return out
+
+
+def derived() -> set[Triple]:
+    from pro_operator import rbac
+
+    need = set(requests_made())
+    for group, plural in watches():
+        need |= {(group, plural, "list"), (group, plural, "watch")}
+    # kopf's own requests (standalone, cluster-wide): events it posts, the CRDs it observes
+    need.add(("", "events", "create"))
+    return need | {t for r in rbac.CLUSTER_RULES for t in r.triples()}
+
+
+def test_the_derivation_sees_the_calls_it_must() -> None:
+    made = requests_made()
+    assert ("kubeflow.org", "pytorchjobs", "create") in made
+    assert ("pro.alignment.dev", "policyevaluations/status", "patch") in made
+    assert ("pro.alignment.dev", "alignmentpipelines/status", "patch") in made  # through stage._write
+    assert ("pro.alignment.dev", "alignmentpipelines", "delete") in made
+    assert ("", "configmaps", "get") in made
+    assert ("pro.alignment.dev", "alignmentschedules") in watches()
+    assert ("kubeflow.org", "pytorchjobs") in watches()
+
+
+def test_rbac_rules_are_exactly_what_the_code_calls() -> None:
+    from pro_operator import rbac
+
+    granted = rbac.triples(cluster_wide=True)
+    need = derived()
+    missing = sorted(need - granted)
+    extra = sorted(granted - need)
+    assert missing == [], f"the code makes requests rbac.py does not grant: {missing}"
+    assert extra == [], f"rbac.py grants what the code never requests: {extra}"
+
+
+def test_namespaced_rules_leave_out_only_the_cluster_scoped_ones() -> None:
+    from pro_operator import rbac
+
+    cluster_scoped = {t for r in rbac.CLUSTER_RULES for t in r.triples()}
+    assert rbac.triples(cluster_wide=False) == rbac.triples(cluster_wide=True) - cluster_scoped
+    assert {r for _, r, _ in cluster_scoped} == {"customresourcedefinitions"}
+
+
+def test_no_wildcards_and_every_rule_says_why() -> None:
+    from pro_operator import rbac
+
+    for rule in (*rbac.NAMESPACED_RULES, *rbac.CLUSTER_RULES):
+        assert "*" not in (*rule.api_groups, *rule.resources, *rule.verbs)
+        assert rule.why
+    assert rbac.rules(cluster_wide=False)[0] == {
+        "apiGroups": ["pro.alignment.dev"],
+        "resources": list(rbac.OURS),
+        "verbs": ["list", "watch"],
+    }
