@@ -62,7 +62,7 @@ NAMESPACED_RULES: tuple[Rule, ...] = (
         (GROUP,),
         OURS,
         ("list", "watch"),
-        "handlers.py: kopf on.event watches every kind of ours",
+        "handlers.py: kopf on.event watches every kind of ours; Runtime.sync lists them (Kube.list_objects)",
     ),
     Rule(
         (GROUP,),

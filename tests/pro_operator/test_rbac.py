@@ -23,22 +23,21 @@ Triple = tuple[str, str, str]
 
 
 # ----------------------------------------------------------------------------- kube.py
+#: a resource as the code builds it: literal text, ("ref", param) for ``param.resource`` (a Ref's
+#: ``plural.group``), ("param", name) for a string parameter, resolved where the method is called
+Part = str | tuple[str, str]
+Template = tuple[Part, ...]
+
+
 @dataclass(frozen=True)
 class Call:
     verb: str
-    ref: str | None  # the parameter (of the public method) whose Ref the resource is; None: fixed
-    text: str  # the fixed resource (ref None), or what follows the ref's resource ("/status")
+    resource: Template
 
 
 @dataclass(frozen=True)
 class RefObj:
     param: str
-
-
-@dataclass(frozen=True)
-class Text:
-    ref: str | None
-    text: str
 
 
 Env = dict[str, Any]  # name -> a thunk giving the set of values it can have
@@ -61,9 +60,11 @@ class KubeSource:
             if name.startswith("_"):
                 continue
             env: Env = {}
-            for a in fn.args.args[1:]:
+            for a in [*fn.args.args[1:], *fn.args.kwonlyargs]:
                 if a.annotation is not None and ast.unparse(a.annotation) == "Ref":
                     env[a.arg] = lambda p=a.arg: {RefObj(p)}
+                else:
+                    env[a.arg] = lambda p=a.arg: {(("param", p),)}
             out[name] = self.calls(fn, env)
         return out
 
@@ -90,8 +91,8 @@ class KubeSource:
                 verb = node.args[0]
                 assert isinstance(verb, ast.Constant), f"kube.py:{node.lineno}: the verb is not a literal"
                 for value in self.ev(node.args[1], env, fn):
-                    assert isinstance(value, Text), f"kube.py:{node.lineno}: {value}"
-                    out.append(Call(str(verb.value), value.ref, value.text))
+                    assert isinstance(value, tuple), f"kube.py:{node.lineno}: {value}"
+                    out.append(Call(str(verb.value), value))
             elif node.func.attr in self.methods:  # a helper: its calls with these arguments
                 callee = self.methods[node.func.attr]
                 bound: Env = {}
@@ -107,7 +108,7 @@ class KubeSource:
     def ev(self, expr: ast.expr, env: Env, fn: ast.FunctionDef) -> set[Any]:
         where = f"kube.py:{expr.lineno}: {ast.unparse(expr)}"
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-            return {Text(None, expr.value)}
+            return {(expr.value,) if expr.value else ()}
         if isinstance(expr, ast.Name):
             if expr.id in env:
                 return set(env[expr.id]())
@@ -120,34 +121,26 @@ class KubeSource:
             assert assigned, f"{where}: unknown name"
             return {v for a in assigned for v in self.ev(a, env, fn)}
         if isinstance(expr, ast.Attribute) and expr.attr == "resource":
-            return {Text(o.param, "") for o in self.ev(expr.value, env, fn) if isinstance(o, RefObj)}
+            return {(("ref", o.param),) for o in self.ev(expr.value, env, fn) if isinstance(o, RefObj)}
         if isinstance(expr, ast.IfExp):  # decided when the test is a string known here
             if isinstance(expr.test, ast.Name):
                 known = self.ev(expr.test, env, fn)
-                if all(isinstance(v, Text) and v.ref is None for v in known):
-                    truth = {bool(v.text) for v in known}
+                if all(isinstance(v, tuple) and all(isinstance(x, str) for x in v) for v in known):
+                    truth = {bool("".join(v)) for v in known}
                     if truth == {True}:
                         return self.ev(expr.body, env, fn)
                     if truth == {False}:
                         return self.ev(expr.orelse, env, fn)
             return self.ev(expr.body, env, fn) | self.ev(expr.orelse, env, fn)
         if isinstance(expr, ast.JoinedStr):
-            parts: list[set[Any]] = []
+            acc: set[Template] = {()}
             for part in expr.values:
                 inner = part.value if isinstance(part, ast.FormattedValue) else part
-                parts.append(self.ev(inner, env, fn))
-            acc: set[Text] = {Text(None, "")}
-            for options in parts:
-                acc = {self.join(a, b, where) for a in acc for b in options}
+                options = self.ev(inner, env, fn)
+                assert all(isinstance(o, tuple) for o in options), where
+                acc = {a + b for a in acc for b in options}
             return set(acc)
         raise AssertionError(f"{where}: cannot evaluate")
-
-    @staticmethod
-    def join(a: Text, b: Text, where: str) -> Text:
-        if b.ref is not None:
-            assert a.ref is None and a.text == "", f"{where}: the ref's resource must come first"
-            return b
-        return Text(a.ref, a.text + b.text)
 
 
 def kube_methods() -> dict[str, list[Call]]:
@@ -336,6 +329,16 @@ class Resolver:
                 isinstance(t, ast.Name) and t.id == name.id for t in node.targets
             ):
                 found |= resolve(mod, node.value)
+        for node in ast.walk(fn):  # for NAME in GLOBAL / for (.., NAME, ..) in GLOBAL
+            if isinstance(node, ast.For):
+                target = node.target
+                if isinstance(target, ast.Name) and target.id == name.id:
+                    found |= {str(v) for v in self.value(mod, node.iter)}
+                elif isinstance(target, ast.Tuple):
+                    names = [t.id if isinstance(t, ast.Name) else None for t in target.elts]
+                    if name.id in names:
+                        i = names.index(name.id)
+                        found |= {str(v[i]) for v in self.value(mod, node.iter)}
         if found:
             return found
         guard = self.guard(mod, fn, name)
@@ -355,6 +358,23 @@ class Resolver:
             found |= resolve(caller_mod, arg)
         assert found, f"{mod.name}.py: {fn.name}({name.id}) is never called"
         return found
+
+    def rows(self, mod: Module, call: ast.Call, args: dict[str, ast.expr]) -> list[dict[str, str]]:
+        """When several arguments are names unpacked by one ``for (a, b, ...) in GLOBAL`` around the
+        call, their values row by row (they go together); else one empty row."""
+        by_name = {a.id: param for param, a in args.items() if isinstance(a, ast.Name)}
+        cur = mod.parents.get(id(call))
+        while cur is not None:
+            if isinstance(cur, ast.For) and isinstance(cur.target, ast.Tuple):
+                names = [t.id if isinstance(t, ast.Name) else None for t in cur.target.elts]
+                shared = [n for n in names if n in by_name]
+                if len(shared) > 1:
+                    return [
+                        {by_name[n]: str(v) for n, v in zip(names, row, strict=True) if n in by_name}
+                        for row in self.value(mod, cur.iter)
+                    ]
+            cur = mod.parents.get(id(cur))
+        return [{}]
 
     def guard(self, mod: Module, fn: ast.FunctionDef, name: ast.Name) -> set[str] | None:
         """``if NAME in MAPPING:`` / ``if NAME == CONST:`` around this use of NAME."""
@@ -402,7 +422,9 @@ def requests_made() -> dict[Triple, list[str]]:
     """Every (apiGroup, resource, verb) the controllers' calls make, with where."""
     methods = kube_methods()
     kube_params = {
-        n.name: [a.arg for a in n.args.args[1:]] for n in _kube_class().body if isinstance(n, ast.FunctionDef)
+        n.name: [a.arg for a in [*n.args.args[1:], *n.args.kwonlyargs]]
+        for n in _kube_class().body
+        if isinstance(n, ast.FunctionDef)
     }
     resolver = Resolver()
     out: dict[Triple, list[str]] = {}
@@ -418,14 +440,33 @@ def requests_made() -> dict[Triple, list[str]]:
             where = f"{mod.name}.py:{node.lineno} Kube.{method}"
             params = kube_params[method]
             for call in methods[method]:
-                if call.ref is None:
-                    out.setdefault(("", call.text, call.verb), []).append(where)
-                    continue
-                index = params.index(call.ref)
-                arg = next((k.value for k in node.keywords if k.arg == call.ref), None)
-                arg = arg if arg is not None else node.args[index]
-                for group, plural in resolver.refs(mod, arg):
-                    out.setdefault((group, plural + call.text, call.verb), []).append(where)
+                args: dict[str, ast.expr] = {}
+                for part in call.resource:
+                    if not isinstance(part, str):
+                        name = part[1]
+                        arg = next((k.value for k in node.keywords if k.arg == name), None)
+                        args[name] = arg if arg is not None else node.args[params.index(name)]
+                texts: set[str] = set()
+                for row in resolver.rows(mod, node, args):  # values that go together
+                    partial: set[str] = {""}
+                    for part in call.resource:
+                        if isinstance(part, str):
+                            options = {part}
+                        elif part[1] in row:
+                            options = {row[part[1]]}
+                        elif part[0] == "ref":
+                            options = {f"{p}.{g}" if g else p for g, p in resolver.refs(mod, args[part[1]])}
+                        else:
+                            options = resolver.plurals(mod, args[part[1]])
+                        partial = {t + o for t in partial for o in options}
+                    texts |= partial
+                for text in texts:
+                    plural, _, rest = text.partition(".")
+                    group, _, sub = rest.partition("/") if rest else ("", "", "")
+                    resource = f"{plural}/{sub}" if sub else plural
+                    if not rest and "/" in plural:
+                        resource = plural
+                    out.setdefault((group, resource, call.verb), []).append(where)
     return out
 
 
