@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
     )
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
-    runtime = Runtime(Kube.connect(args.kubeconfig), workers=args.workers)
+    runtime = Runtime(
+        Kube.connect(args.kubeconfig),
+        workers=args.workers,
+        namespaces=None if args.all_namespaces else args.namespace,
+    )
     registry = kopf.OperatorRegistry()
     register(registry, runtime)
     metrics.serve(args.metrics_port)

@@ -11,14 +11,14 @@ import asyncio
 import logging
 from collections.abc import Hashable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
 from pro.render.jobs import STAGE_RESOURCE_LABEL
 from pro_operator import kube
 from pro_operator.cache import ObjectCache
-from pro_operator.context import Context, store_check
+from pro_operator.context import Context, Key, store_check
 from pro_operator.pipeline import PLURAL as PIPELINES
 from pro_operator.pipeline import reconcile_pipeline
 from pro_operator.schedule import PLURAL as SCHEDULES
@@ -31,14 +31,21 @@ log = logging.getLogger("pro_operator")
 PIPELINE_LABEL = "pro.alignment.dev/pipeline"
 SCHEDULE_LABEL = "pro.alignment.dev/schedule"
 PLURAL_OF_KIND = {k.name: plural for plural, k in STAGE_PLURALS.items()}
+#: what the operator watches: (group, version, plural, label that must be present or "")
+WATCHED = (
+    *((kube.GROUP, kube.VERSION, plural, "") for plural in (*STAGE_PLURALS, PIPELINES, SCHEDULES)),
+    (kube.KUBEFLOW_GROUP, kube.KUBEFLOW_VERSION, kube.PYTORCHJOBS, STAGE_RESOURCE_LABEL),
+)
 
 
 class Runtime:
     """The operator's moving parts, wired to a kopf registry by :func:`register`."""
 
-    def __init__(self, client: kube.Kube, *, workers: int = 8) -> None:
+    def __init__(self, client: kube.Kube, *, workers: int = 8, namespaces: list[str] | None = None) -> None:
         self.cache = ObjectCache()
         self.workers = workers
+        self.namespaces = namespaces
+        """The namespaces watched (None: all)."""
         self.queue: WorkQueue | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ctx = Context(kube=client, cache=self.cache, enqueue=self.enqueue, committed=store_check)
@@ -48,7 +55,7 @@ class Runtime:
             self.loop.call_soon_threadsafe(self.queue.add, key)
 
     def reconcile(self, key: Hashable) -> datetime | None:
-        plural, namespace, name = key  # type: ignore[misc]
+        plural, namespace, name = cast(Key, key)
         if plural in STAGE_PLURALS:
             return reconcile_stage(self.ctx, plural, namespace, name)
         if plural == PIPELINES:
@@ -56,6 +63,19 @@ class Runtime:
         if plural == SCHEDULES:
             return reconcile_schedule(self.ctx, namespace, name)
         return None
+
+    def sync(self) -> list[tuple[str, str, str]]:
+        """List every watched object into the cache before the first reconcile (an informer's initial
+        sync): a controller that reconciled on a partial cache, e.g. a stage resource listed before its
+        jobs, would re-plan from missing observations after every restart.  The keys to reconcile."""
+        keys: list[tuple[str, str, str]] = []
+        for namespace in self.namespaces or [None]:  # type: ignore[list-item]
+            for group, version, plural, selector in WATCHED:
+                for obj in self.ctx.kube.list_objects(
+                    group, version, plural, namespace, label_selector=selector
+                ):
+                    keys.extend(self.observe(plural, {"type": None, "object": obj}))
+        return list(dict.fromkeys(keys))
 
     def observe(self, plural: str, event: dict[str, Any]) -> list[tuple[str, str, str]]:
         """Feed one watch event to the cache; the keys it concerns."""
@@ -88,28 +108,25 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
     """Watch every kind of ours and the PyTorchJobs we own; start the queue with the operator."""
 
     def watch(group: str, version: str, plural: str, **filters: Any) -> None:
-        @kopf.on.event(group, version, plural, registry=registry, **filters)  # type: ignore[misc]
-        async def on_event(event: dict[str, Any], **_: Any) -> None:
+        @kopf.on.event(group, version, plural, registry=registry, **filters)
+        async def on_event(*, event: Any, **_: Any) -> None:
             if rt.queue is None:
                 return
             for key in rt.observe(plural, event):
                 rt.queue.add(key)
 
-    for plural in (*STAGE_PLURALS, PIPELINES, SCHEDULES):
-        watch(kube.GROUP, kube.VERSION, plural)
-    watch(
-        kube.KUBEFLOW_GROUP,
-        kube.KUBEFLOW_VERSION,
-        kube.PYTORCHJOBS,
-        labels={STAGE_RESOURCE_LABEL: kopf.PRESENT},
-    )
+    for group, version, plural, selector in WATCHED:
+        if selector:
+            watch(group, version, plural, labels={selector: kopf.PRESENT})
+        else:
+            watch(group, version, plural)
 
-    @kopf.on.login(registry=registry)  # type: ignore[misc]
+    @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> Any:
         # the same credentials as the controllers' client: in-cluster, else $KUBECONFIG
         return kopf.login_via_client(**kwargs)
 
-    @kopf.on.startup(registry=registry)  # type: ignore[misc]
+    @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         # a silently stalled watch stream is re-opened: the server ends each watch within 5 minutes,
         # and the client gives up on one that says nothing for longer
@@ -118,11 +135,14 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
         settings.watching.connect_timeout = 30
         settings.posting.level = logging.WARNING
         rt.loop = asyncio.get_running_loop()
+        keys = await asyncio.to_thread(rt.sync)  # kopf starts watching after this: nothing is missed
         rt.queue = WorkQueue(rt.reconcile, workers=rt.workers)
+        for key in keys:
+            rt.queue.add(key)
         rt.queue.start()
-        log.info("pro-operator started with %d workers", rt.workers)
+        log.info("pro-operator started with %d workers, %d objects to reconcile", rt.workers, len(keys))
 
-    @kopf.on.cleanup(registry=registry)  # type: ignore[misc]
+    @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
         if rt.queue is not None:
             await rt.queue.stop()

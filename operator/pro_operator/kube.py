@@ -112,6 +112,23 @@ class Kube:
             )
         return obj
 
+    def list_objects(
+        self, group: str, version: str, plural: str, namespace: str | None, *, label_selector: str = ""
+    ) -> list[Obj]:
+        """Every object of a kind in ``namespace`` (None: all namespaces), each with apiVersion and kind."""
+        resource = f"{plural}.{group}"
+        with self._call("list", resource, namespace or "(all namespaces)"):
+            if namespace is None:
+                found = self.custom.list_cluster_custom_object(
+                    group, version, plural, label_selector=label_selector
+                )
+            else:
+                found = self.custom.list_namespaced_custom_object(
+                    group, version, namespace, plural, label_selector=label_selector
+                )
+        items: list[Obj] = found.get("items", [])
+        return items
+
     def create(self, ref: Ref, body: Obj) -> Obj:
         with self._call("create", ref.resource, f"{ref.namespace}/{ref.name}"):
             obj: Obj = self.custom.create_namespaced_custom_object(
@@ -129,17 +146,7 @@ class Kube:
 
     def patch(self, ref: Ref, patch: Obj) -> Obj:
         """JSON merge patch of the object (not its status)."""
-        with self._call("patch", ref.resource, f"{ref.namespace}/{ref.name}"):
-            obj: Obj = self.custom.api_client.call_api(
-                f"/apis/{ref.group}/{ref.version}/namespaces/{ref.namespace}/{ref.plural}/{ref.name}",
-                "PATCH",
-                body=patch,
-                header_params={"Content-Type": "application/merge-patch+json", "Accept": "application/json"},
-                response_type="object",
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-            )
-        return obj
+        return self._merge_patch(ref, patch)
 
     def patch_status(self, ref: Ref, status: Obj, resource_version: str | None) -> Obj:
         """Merge-patch ``status`` through the status subresource; with ``resource_version`` the write
@@ -147,9 +154,16 @@ class Kube:
         body: Obj = {"status": status}
         if resource_version:
             body["metadata"] = {"resourceVersion": resource_version}
-        with self._call("patch", f"{ref.resource}/status", f"{ref.namespace}/{ref.name}"):
+        return self._merge_patch(ref, body, subresource="status")
+
+    def _merge_patch(self, ref: Ref, body: Obj, *, subresource: str = "") -> Obj:
+        """``PATCH`` the object (or ``subresource``) with an explicit ``application/merge-patch+json``
+        body: ``null`` values remove fields, a ``metadata.resourceVersion`` is a precondition."""
+        path = f"/apis/{ref.group}/{ref.version}/namespaces/{ref.namespace}/{ref.plural}/{ref.name}"
+        resource = f"{ref.resource}/{subresource}" if subresource else ref.resource
+        with self._call("patch", resource, f"{ref.namespace}/{ref.name}"):
             obj: Obj = self.custom.api_client.call_api(
-                f"/apis/{ref.group}/{ref.version}/namespaces/{ref.namespace}/{ref.plural}/{ref.name}/status",
+                f"{path}/{subresource}" if subresource else path,
                 "PATCH",
                 body=body,
                 header_params={"Content-Type": "application/merge-patch+json", "Accept": "application/json"},

@@ -96,7 +96,7 @@ def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
         pipeline = parse_body("AlignmentPipeline", body)
     except SpecError as err:
         message = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
-        status = {
+        status: Obj = {
             "observedGeneration": generation,
             "phase": "Invalid",
             "stage": "",
@@ -171,7 +171,11 @@ def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
             "Pending",
         ):
             phase = child_status["phase"]
-        message = sp.message if sp.phase is not StagePhase.RUNNING else child_status.get("message", "")
+        message = sp.message
+        if stage.name in children and sp.phase in (StagePhase.RUNNING, StagePhase.FAILED):
+            # the stage resource's own words: it counts its attempts (the plan here would say "1
+            # attempt(s); last: …" around its message again)
+            message = child_status.get("message", "")
         summaries.append(
             {
                 "name": stage.name,
@@ -190,10 +194,12 @@ def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
     running = [s["name"] for s in summaries if s["phase"] in ("Running", "Backoff", "Pending")]
     done = sum(1 for s in summaries if s["phase"] == "Succeeded")
     phase = decided.phase.value
-    if phase == "Running" and not running and done == 0 and not decided.actions:
+    if phase == "Running" and not running and spec.suspend:
+        phase = "Suspended"  # its running stages' jobs are suspended too
+    elif phase == "Running" and not running and done == 0 and not decided.actions:
         phase = "Pending"
     finished = phase in ("Succeeded", "Failed")
-    status: Obj = {
+    status = {
         "observedGeneration": generation,
         "phase": phase,
         "stage": ", ".join(running) if running else f"{done}/{len(summaries)}",

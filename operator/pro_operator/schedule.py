@@ -61,7 +61,7 @@ def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
             now=stamp,
             generation=generation,
         )
-        status = {"observedGeneration": generation, "conditions": conds}
+        status: Obj = {"observedGeneration": generation, "conditions": conds}
         _write(
             ctx, body, ref, old, status, events=[("InvalidSpec", f"invalid spec: {message}", True)], now=stamp
         )
@@ -127,14 +127,17 @@ def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
     active = list(decided.active)
     if decided.create is not None:
         active.append(pipeline_for_firing(schedule, decided.create).metadata.name)
-    status: Obj = {
+    # the planner knows the successes it sees; one deleted by the history limit was still a success
+    last_ok = max(
+        (t for t in (decided.last_successful_time, clock.parse_time(old.get("lastSuccessfulTime"))) if t),
+        default=None,
+    )
+    status = {
         "observedGeneration": generation,
         "conditions": conds,
         "active": active,
         "lastScheduleTime": clock.rfc3339(decided.last_schedule_time) if decided.last_schedule_time else None,
-        "lastSuccessfulTime": clock.rfc3339(decided.last_successful_time)
-        if decided.last_successful_time
-        else None,
+        "lastSuccessfulTime": clock.rfc3339(last_ok) if last_ok else None,
         "nextScheduleTime": clock.rfc3339(decided.next_time) if decided.next_time else None,
     }
     _write(ctx, body, ref, old, status, events=events, now=stamp)

@@ -36,7 +36,7 @@ from pro.spec.loader import Document, parse
 from pro_operator import clock, metrics
 from pro_operator.conditions import set_condition
 from pro_operator.context import Context, earliest
-from pro_operator.kube import Conflict, KubeError, custom_ref, job_ref
+from pro_operator.kube import Conflict, KubeError, NotFound, custom_ref, job_ref
 
 log = logging.getLogger("pro_operator.stage")
 
@@ -75,7 +75,8 @@ def retry_policy(execution: StageExecution) -> RetryPolicy:
 def _condition(job: Obj, type_: str) -> Obj | None:
     for c in (job.get("status") or {}).get("conditions") or []:
         if c.get("type") == type_ and c.get("status") == "True":
-            return c
+            found: Obj = c
+            return found
     return None
 
 
@@ -107,12 +108,24 @@ def _job_failure(ctx: Context, job: Obj) -> tuple[str, list[str]]:
     return cond.get("message") or f"job {name} failed", []
 
 
+def _waiting_since(job: Obj) -> datetime | None:
+    """Since when a job not running waits to run: its creation, or its latest resumption (a job held
+    suspended, e.g. by Kueue until admitted, gets its whole start deadline after it is let go)."""
+    since = clock.parse_time(job["metadata"].get("creationTimestamp"))
+    for c in (job.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Suspended" and c.get("status") == "False":
+            resumed = clock.parse_time(c.get("lastTransitionTime"))
+            if resumed is not None and (since is None or resumed > since):
+                since = resumed
+    return since
+
+
 def _stuck(ctx: Context, job: Obj, deadline: float, now: datetime) -> str | None:
     """Why a job that never started running counts as failed (None: not stuck, or not yet)."""
     if _condition(job, "Running") or _condition(job, "Suspended"):
         return None
-    created = clock.parse_time(job["metadata"].get("creationTimestamp"))
-    if created is None or now - created < timedelta(seconds=deadline):
+    since = _waiting_since(job)
+    if since is None or now - since < timedelta(seconds=deadline):
         return None
     ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
     reasons = []
@@ -128,7 +141,10 @@ def _stuck(ctx: Context, job: Obj, deadline: float, now: datetime) -> str | None
     except KubeError:
         pass
     detail = "; ".join(reasons) or "no pod is running (image pull errors or no room to schedule?)"
-    return f"job {name} not running {int(deadline)}s after creation: {detail}"
+    after = (
+        "creation" if since == clock.parse_time(job["metadata"].get("creationTimestamp")) else "resumption"
+    )
+    return f"job {name} not running {int(deadline)}s after {after}: {detail}"
 
 
 def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> datetime | None:
@@ -158,7 +174,7 @@ def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime
         resource = parse_body(kind, body)
     except SpecError as err:
         message = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
-        status = {
+        status: Obj = {
             "observedGeneration": generation,
             "phase": "Failed",
             "message": f"invalid spec: {message}",
@@ -194,7 +210,8 @@ def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime
     committed = (
         old.get("phase") == "Succeeded" and old.get("digest") == digest and old.get("artifact") == output
     )
-    run, finished, message, log_lines = RunState.IDLE, None, "", []
+    run, finished, message = RunState.IDLE, None, ""
+    log_lines: list[str] = []
     requeue: datetime | None = None
     stuck_job: Obj | None = None
     annotations = (latest or {}).get("metadata", {}).get("annotations") or {}
@@ -214,9 +231,9 @@ def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime
             why = _stuck(ctx, latest, execution.kubernetes.start_deadline_seconds, now)
             if why is not None:
                 run, finished, message, stuck_job = RunState.FAILED, now, why, latest
-            elif not _condition(latest, "Running"):
-                created = clock.parse_time(latest["metadata"].get("creationTimestamp")) or now
-                requeue = created + timedelta(seconds=execution.kubernetes.start_deadline_seconds + 1)
+            elif not _condition(latest, "Running") and not _condition(latest, "Suspended"):
+                since = _waiting_since(latest) or now
+                requeue = since + timedelta(seconds=execution.kubernetes.start_deadline_seconds + 1)
     if not committed and run in (RunState.IDLE, RunState.SUCCEEDED):
         committed = ctx.is_committed(output, digest)
 
@@ -271,13 +288,14 @@ def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime
 
     # status
     phase = {
-        StagePhase.RUNNING: "Running",
+        # a running job is suspended with its stage (and resumed with it)
+        StagePhase.RUNNING: "Suspended" if execution.suspend and run is RunState.RUNNING else "Running",
         StagePhase.PENDING: "Suspended" if execution.suspend else "Pending",
     }.get(sp.phase, sp.phase.value)
     text = sp.message
     if sp.phase is StagePhase.FAILED and log_lines:
         text += "\nlast lines of the log:\n" + "\n".join(log_lines)
-    status: Obj = {
+    status = {
         "observedGeneration": generation,
         "phase": phase,
         "attempts": sp.attempt or len(mine),
@@ -328,7 +346,15 @@ def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime
     old_phase = old.get("phase")
     if old_phase != phase or (status["attempts"] != old.get("attempts") and phase == "Running"):
         metrics.STAGE_TRANSITIONS.labels(kind=kind, phase=phase).inc()
-        if sp.phase is StagePhase.RUNNING:
+        if phase == "Suspended":
+            events.append(("Suspended", "start no job until resumed; a running job is suspended", False))
+        elif (
+            sp.phase is StagePhase.RUNNING
+            and old_phase == "Suspended"
+            and status["attempts"] == old.get("attempts")
+        ):
+            events.append(("Resumed", f"attempt {status['attempts']}: job {job_now}", False))
+        elif sp.phase is StagePhase.RUNNING:
             events.append(("Started", f"attempt {status['attempts']}: job {job_now}", False))
         elif sp.phase is StagePhase.BACKOFF:
             metrics.STAGE_FAILURES.labels(kind=kind).inc()
@@ -346,8 +372,6 @@ def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime
         elif sp.phase is StagePhase.FAILED:
             metrics.STAGE_FAILURES.labels(kind=kind).inc()
             events.append(("Failed", text, True))
-        elif phase == "Suspended":
-            events.append(("Suspended", "start no job until resumed", False))
         if sp.phase in (StagePhase.SUCCEEDED, StagePhase.FAILED) and status["startTime"]:
             begun = clock.parse_time(status["startTime"])
             if begun is not None:
@@ -368,7 +392,11 @@ def _write(
     if any(old.get(k) != v for k, v in full.items() if v is not None) or any(
         old.get(k) is not None for k, v in full.items() if v is None
     ):
-        ctx.kube.patch_status(ref, full, body["metadata"].get("resourceVersion"))
+        try:
+            ctx.kube.patch_status(ref, full, body["metadata"].get("resourceVersion"))
+        except NotFound:  # deleted while the cache still had it (e.g. between the initial list and the watch)
+            ctx.cache.remove(ref.plural, ref.namespace, ref.name)
+            return
     for reason, message, warning in events:
         try:
             ctx.kube.event(body, reason, message, warning=warning, now=now)

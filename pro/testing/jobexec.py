@@ -16,6 +16,11 @@ ConfigMap and Secret volumes are written to a per-replica directory and their mo
 rewritten in the command, args and env values; ``secretKeyRef``/``configMapKeyRef`` env values
 are read from the API.  ``runPolicy.suspend`` stops the processes; ``restartPolicy: OnFailure``
 restarts up to ``runPolicy.backoffLimit`` times.  Deleting a job stops its processes.
+
+Fault injection, by container image (``JobExecutor.images``, read at each launch): an image mapped to
+an argv runs that argv instead of the container's command (an image whose ``torchrun`` does something
+else, e.g. exits 0 without training); an image mapped to None cannot be pulled: its pods wait in
+``ImagePullBackOff`` and the job stays Created, as on a cluster whose registry refuses the image.
 """
 
 from __future__ import annotations
@@ -91,6 +96,8 @@ class Job:
     restarts: int = 0
     finished: bool = False
     suspended: bool = False
+    pulling: bool = False
+    """Its pods wait for an image that cannot be pulled (nothing runs)."""
 
 
 class JobExecutor:
@@ -119,6 +126,9 @@ class JobExecutor:
         self.jobs: dict[str, Job] = {}
         self.launched: list[str] = []
         """``namespace/name`` of every launch, restarts included (tests count duplicates with it)."""
+        self.images: dict[str, list[str] | None] = {}
+        """Fault injection by container image (see the module docstring): an argv that replaces the
+        container's command, or None for an image that cannot be pulled."""
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -204,8 +214,12 @@ class JobExecutor:
                 self._kill(job)
                 job.suspended = True
                 self._patch_status(job, conditions=[("Suspended", "PyTorchJobSuspended", "job suspended")])
-            elif not suspend and (job.suspended or not job.replicas):
-                job.suspended = False
+            elif not suspend and (job.suspended or not (job.replicas or job.pulling)):
+                if job.suspended:  # as the training operator does: resumed first, running once pods run
+                    job.suspended = False
+                    self._patch_status(
+                        job, conditions=[], cleared=("Suspended", "PyTorchJobResumed", "job resumed")
+                    )
                 self._launch(job)
 
     @staticmethod
@@ -223,6 +237,7 @@ class JobExecutor:
         world = len(plan)
         nproc = str(spec.get("nprocPerNode", "1"))
         job.replicas = []
+        job.pulling = False
         for rank, (rtype, index) in enumerate(plan):
             pod = f"{job.name}-{rtype.lower()}-{index}"
             base = self.workdir / job.namespace / job.name
@@ -233,6 +248,22 @@ class JobExecutor:
                 (c for c in template["spec"]["containers"] if c.get("name") == "pytorch"),
                 template["spec"]["containers"][0],
             )
+            image = container.get("image", "")
+            if image in self.images and self.images[image] is None:  # never pulled: nothing runs
+                self._create_pod(job, replica, container)
+                self._set_pod_status(
+                    job,
+                    replica,
+                    "Pending",
+                    {
+                        "waiting": {
+                            "reason": "ImagePullBackOff",
+                            "message": f'Back-off pulling image "{image}"',
+                        }
+                    },
+                )
+                job.pulling = True
+                continue
             mounts = self._materialise_volumes(job, template["spec"], container, base / pod)
             env = {
                 **os.environ,
@@ -251,6 +282,7 @@ class JobExecutor:
             }
             env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
             argv = [_rewrite(a, mounts) for a in [*container.get("command", []), *container.get("args", [])]]
+            argv = list(self.images.get(image) or argv)
             self._create_pod(job, replica, container)
             with replica.log_path.open("ab") as log:
                 replica.process = subprocess.Popen(
@@ -263,6 +295,8 @@ class JobExecutor:
                 )
             job.replicas.append(replica)
             self.launched.append(f"{job.namespace}/{job.name}")
+        if job.pulling:
+            return
         self._patch_status(
             job,
             conditions=[("Running", "PyTorchJobRunning", "job is running")],
@@ -372,15 +406,27 @@ class JobExecutor:
                 time.sleep(0.1)
 
     def _finish_pod(self, job: Job, replica: Replica) -> None:
-        from kubernetes.client.rest import ApiException
-
         code = replica.exit_code if replica.exit_code is not None else -1
         tail = _tail(replica.log_path, LOG_TAIL_LINES)
+        state = {
+            "terminated": {
+                "exitCode": code if code >= 0 else 128 - code,
+                "reason": "Completed" if code == 0 else "Error",
+                "message": tail if code != 0 else "",
+                "finishedAt": now_iso(),
+            }
+        }
+        self._set_pod_status(job, replica, "Succeeded" if code == 0 else "Failed", state)
+
+    def _set_pod_status(self, job: Job, replica: Replica, phase: str, state: dict[str, Any]) -> None:
+        """The pod's phase and its one container's state, as the kubelet would write them."""
+        from kubernetes.client.rest import ApiException
+
         try:
             pod = self.core.read_namespaced_pod(replica.pod, job.namespace)
         except ApiException:
             return
-        pod.status.phase = "Succeeded" if code == 0 else "Failed"
+        pod.status.phase = phase
         pod.status.container_statuses = [
             {
                 "name": "pytorch",
@@ -388,14 +434,7 @@ class JobExecutor:
                 "imageID": "",
                 "ready": False,
                 "restartCount": job.restarts,
-                "state": {
-                    "terminated": {
-                        "exitCode": code if code >= 0 else 128 - code,
-                        "reason": "Completed" if code == 0 else "Error",
-                        "message": tail if code != 0 else "",
-                        "finishedAt": now_iso(),
-                    }
-                },
+                "state": state,
             }
         ]
         with contextlib.suppress(ApiException):  # lost to a concurrent deletion: of no consequence
@@ -469,8 +508,10 @@ class JobExecutor:
         *,
         conditions: list[tuple[str, str, str]],
         extra: dict[str, Any] | None = None,
+        cleared: tuple[str, str, str] | None = None,
     ) -> None:
-        """Set conditions the way the training operator does: the newest is True, Running turns False at the end."""
+        """Set conditions the way the training operator does: the newest is True, Running turns False at the end;
+        ``cleared`` (type, reason, message) turns one False (Suspended when resumed)."""
         from kubernetes.client.rest import ApiException
 
         for _ in range(20):
@@ -500,6 +541,10 @@ class JobExecutor:
                     "lastUpdateTime": stamp,
                     "lastTransitionTime": stamp,
                 }
+            if cleared is not None and cleared[0] in conds:
+                ctype, reason, message = cleared
+                conds[ctype].update(status="False", reason=reason, message=message, lastUpdateTime=stamp,
+                                    lastTransitionTime=stamp)  # fmt: skip
             status["conditions"] = list(conds.values())
             status["replicaStatuses"] = self._replica_statuses(job)
             status.update(extra or {})

@@ -21,6 +21,8 @@ from pro.spec.kinds import KINDS
 from pro.testing.jobexec import JobExecutor
 
 GROUP, VERSION = "pro.alignment.dev", "v1alpha1"
+Objs = list[dict[str, Any]]
+Events = list[tuple[str, str]]
 
 
 def install_crds(api_client: Any, *, cel: bool = False) -> None:
@@ -133,11 +135,30 @@ class Cluster:
         )
         return obj
 
-    def list(self, plural: str, group: str = GROUP, version: str = VERSION) -> list[dict[str, Any]]:
+    def patch(self, plural: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """JSON merge patch (e.g. ``{"spec": {"suspend": True}}``)."""
+        obj: dict[str, Any] = self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, name, patch
+        )
+        return obj
+
+    def touch(self, plural: str, name: str) -> None:
+        """Change an annotation: an event that makes the operator reconcile the object now."""
+        self.patch(
+            plural, name, {"metadata": {"annotations": {"test.pro.alignment.dev/touched": str(time.time())}}}
+        )
+
+    def delete(self, plural: str, name: str) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)
+
+    def exists(self, plural: str, name: str) -> bool:
+        return any(o["metadata"]["name"] == name for o in self.list(plural))
+
+    def list(self, plural: str, group: str = GROUP, version: str = VERSION) -> Objs:
         found = self.custom.list_namespaced_custom_object(group, version, self.namespace, plural)
         return list(found["items"])
 
-    def jobs(self) -> list[dict[str, Any]]:
+    def jobs(self) -> Objs:
         return self.list("pytorchjobs", "kubeflow.org", "v1")
 
     def wait(self, what: str, check: Callable[[], Any], timeout: float = 300.0) -> Any:
@@ -155,6 +176,8 @@ class Cluster:
         phase: str | None = (self.get(plural, name).get("status") or {}).get("phase")
         return phase
 
-    def events(self, name: str) -> list[tuple[str, str]]:
+    def events(self, name: str, *, warnings: bool = False) -> Events:
+        """``(reason, message)`` of the Events on ``name``, oldest first (only Warnings with ``warnings``)."""
         found = self.core.list_namespaced_event(self.namespace, field_selector=f"involvedObject.name={name}")
-        return [(e.reason, e.message) for e in found.items]
+        items = sorted(found.items, key=lambda e: int(e.metadata.resource_version))  # creation order
+        return [(e.reason, e.message) for e in items if not warnings or e.type == "Warning"]

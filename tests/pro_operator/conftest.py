@@ -9,8 +9,18 @@ from typing import Any
 
 import pytest
 
+from pro.planner.compose import compose
+from pro.spec.pipeline import AlignmentPipeline
 from pro.testing.jobexec import JobExecutor
 from pro.testing.operator import Cluster, OperatorProcess, install_crds
+from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
+
+
+@pytest.fixture
+def operator_env() -> dict[str, str]:
+    """Extra environment of the operator process (a test module overrides this fixture, e.g. to inject
+    the clock)."""
+    return {}
 
 
 @pytest.fixture
@@ -20,6 +30,7 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     s3_server: Any,
     s3_env: dict[str, str],
     s3_bucket: str,
+    operator_env: dict[str, str],
     tmp_path: Path,
 ) -> Iterator[Cluster]:
     from kubernetes import client, config
@@ -31,7 +42,7 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
         kube_cluster.kubeconfig, tmp_path / "jobs", namespace=namespace, extra_env=s3_env
     ).start()
     operator = OperatorProcess(
-        kube_cluster.kubeconfig, namespace, tmp_path / "operator.log", env=s3_env
+        kube_cluster.kubeconfig, namespace, tmp_path / "operator.log", env={**s3_env, **operator_env}
     ).start()
     try:
         yield Cluster(
@@ -48,3 +59,57 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
         operator.stop()
         executor.stop()
         api.close()
+
+
+@pytest.fixture(scope="session")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small toy world, generated once per session."""
+    return small_world(tmp_path_factory.mktemp("world") / "toy")
+
+
+def small_pipeline(
+    cluster: Cluster, toy: Path, name: str, *, objectives: int = 1, retry: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The toy pipeline at MINIMAL scale, trimmed to ``objectives`` reward models and an alignment with
+    uniform weights (no adapter, no evaluation): ``objectives`` + 1 stages, a few seconds each."""
+    doc = pipeline_doc(toy, f"s3://{cluster.bucket}/pro", MINIMAL, name=name)
+    doc["metadata"]["namespace"] = cluster.namespace
+    spec = doc["spec"]
+    del spec["adapter"], spec["evaluation"]
+    spec["alignment"]["weights"] = {"mode": "uniform"}
+    spec["alignment"].pop("world", None)
+    spec["objectives"] = spec["objectives"][:objectives]
+    spec["retry"] = retry or {"limit": 0, "backoffSeconds": 1}
+    return doc
+
+
+def reward_model_stage(
+    cluster: Cluster,
+    toy: Path,
+    name: str,
+    *,
+    data: Path | None = None,
+    execution: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A standalone RewardModelTraining (MINIMAL scale) reading ``data`` (default: the toy's pairs)."""
+    doc = small_pipeline(cluster, toy, "solo")
+    rm = compose(AlignmentPipeline.model_validate(doc)).stages[0].resource.to_dict()
+    rm["metadata"] = {"name": name, "namespace": cluster.namespace}
+    rm["spec"]["output"] = f"s3://{cluster.bucket}/standalone/{name}"
+    if data is not None:
+        rm["spec"]["data"]["path"] = str(data)
+    rm["spec"]["execution"] = {**rm["spec"].get("execution", {}), **(execution or {})}
+    return rm
+
+
+def finished(cluster: Cluster, plural: str, name: str) -> bool:
+    return cluster.phase(plural, name) in ("Succeeded", "Failed")
+
+
+def job_names(cluster: Cluster) -> list[str]:
+    return sorted(j["metadata"]["name"] for j in cluster.jobs())
+
+
+def launched(cluster: Cluster) -> list[str]:
+    """Names of the jobs the executor launched, in order (a relaunch after a suspension counts again)."""
+    return [key.split("/", 1)[1] for key in cluster.executor.launched]
