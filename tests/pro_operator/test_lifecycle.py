@@ -1,0 +1,131 @@
+"""The operator's and the pipelines' lifecycles: an operator SIGKILLed at every phase of a pipeline and
+restarted, a pipeline deleted (garbage collection through owner references), suspended and resumed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pro.testing.operator import Cluster
+from tests.pro_operator.conftest import finished, job_names, launched, small_pipeline
+
+pytestmark = pytest.mark.integration
+
+RMS = "rewardmodeltrainings"
+ALPS = "alignmentpipelines"
+ALIGNS = "policyalignments"
+
+
+def job(cluster: Cluster, name: str) -> dict[str, Any]:
+    return next((j for j in cluster.jobs() if j["metadata"]["name"] == name), {})
+
+
+def has_condition(obj: dict[str, Any], type_: str) -> bool:
+    return any(
+        c["type"] == type_ and c["status"] == "True" for c in (obj.get("status") or {}).get("conditions", [])
+    )
+
+
+def test_an_operator_killed_at_every_phase_resumes_without_duplicate_jobs(
+    cluster: Cluster, toy: Path
+) -> None:
+    op = cluster.operator
+    late = cluster.workdir / "late" / "helpfulness.jsonl"  # attempt 1 fails, attempt 2 finds it
+    doc = small_pipeline(cluster, toy, "crashy", retry={"limit": 1, "backoffSeconds": 3})
+    doc["spec"]["objectives"][0]["data"]["path"] = str(late)
+    rm, align = "crashy-rm-helpfulness", "crashy-align"
+
+    # down before anything exists: the pipeline is created while no operator runs
+    op.kill()
+    cluster.create(ALPS, doc)
+    op.start()
+    # down while the first job runs
+    cluster.wait("job 1 running", lambda: f"{rm}-1" in launched(cluster), 60)
+    op.kill()
+    op.start()
+    # down during the backoff after the failure; the data appears meanwhile
+    cluster.wait("the backoff", lambda: cluster.phase(RMS, rm) == "Backoff", 60)
+    op.kill()
+    late.parent.mkdir(parents=True)
+    shutil.copy(toy / "pairs" / "helpfulness.jsonl", late)
+    op.start()
+    # down right after the retry succeeded, before it can act on it
+    cluster.wait("job 2 to succeed", lambda: has_condition(job(cluster, f"{rm}-2"), "Succeeded"), 60)
+    op.kill()
+    op.start()
+    # down while the next stage runs
+    cluster.wait("the alignment job", lambda: f"{align}-1" in launched(cluster), 60)
+    op.kill()
+    op.start()
+
+    cluster.wait("the pipeline to finish", lambda: finished(cluster, ALPS, "crashy"), 120)
+    status = cluster.get(ALPS, "crashy")["status"]
+    assert status["phase"] == "Succeeded", status
+    assert job_names(cluster) == [f"{align}-1", f"{rm}-1", f"{rm}-2"]
+    assert sorted(launched(cluster)) == job_names(cluster)  # each job ran exactly once
+    st = cluster.get(RMS, rm)["status"]
+    assert st["phase"] == "Succeeded" and st["attempts"] == 2 and st["job"] == f"{rm}-2", st
+    # the record survived the restarts: one Started per attempt, no flapping back to an older attempt
+    events = cluster.events(rm)
+    assert [m for r, m in events if r == "Started"] == [f"attempt 1: job {rm}-1", f"attempt 2: job {rm}-2"], (
+        events
+    )
+    # Events are best-effort: one recorded just after a status write dies with an operator killed there
+    assert [r for r, _ in events].count("Succeeded") <= 1, events
+    assert op.starts == 6
+
+
+def test_deleting_a_pipeline_garbage_collects_its_stages_jobs_and_config_maps(
+    cluster: Cluster, toy: Path
+) -> None:
+    cluster.create(ALPS, small_pipeline(cluster, toy, "doomed"))
+    cluster.wait("the first job to run", lambda: "doomed-rm-helpfulness-1" in launched(cluster), 60)
+
+    def config_maps() -> list[str]:
+        return [m.metadata.name for m in cluster.core.list_namespaced_config_map(cluster.namespace).items]
+
+    assert any(n.startswith("doomed-") for n in config_maps())
+    cluster.delete(ALPS, "doomed")
+
+    def collected() -> bool:
+        return not (
+            cluster.list(RMS)
+            or cluster.jobs()
+            or any(n.startswith("doomed-") for n in config_maps())
+            or cluster.executor.jobs  # the executor stopped the deleted job's processes
+        )
+
+    # the garbage collector re-discovers new CRDs every 30 s: allow for one round
+    cluster.wait("garbage collection", collected, 90)
+    assert not cluster.list(ALPS) and not cluster.list(ALIGNS)
+
+
+def test_a_suspended_pipeline_starts_nothing_and_suspends_running_jobs_until_resumed(
+    cluster: Cluster, toy: Path
+) -> None:
+    doc = small_pipeline(cluster, toy, "nap")
+    doc["spec"]["suspend"] = True
+    rm = "nap-rm-helpfulness"
+    cluster.create(ALPS, doc)
+    cluster.wait("the suspended pipeline", lambda: cluster.phase(ALPS, "nap") == "Suspended", 30)
+    assert not cluster.list(RMS) and not cluster.jobs()  # reconciled, and nothing started
+
+    cluster.patch(ALPS, "nap", {"spec": {"suspend": False}})
+    cluster.wait("the first job to run", lambda: f"{rm}-1" in launched(cluster), 60)
+    cluster.patch(ALPS, "nap", {"spec": {"suspend": True}})
+    cluster.wait("the job to be suspended", lambda: has_condition(job(cluster, f"{rm}-1"), "Suspended"), 30)
+    assert job(cluster, f"{rm}-1")["spec"]["runPolicy"]["suspend"] is True
+    assert cluster.get(RMS, rm)["spec"]["execution"]["suspend"] is True
+    cluster.wait("the pipeline to say so", lambda: cluster.phase(ALPS, "nap") == "Suspended", 30)
+    assert cluster.phase(RMS, rm) == "Suspended"
+    assert cluster.executor.jobs[f"{cluster.namespace}/{rm}-1"].suspended  # its processes were stopped
+
+    cluster.patch(ALPS, "nap", {"spec": {"suspend": False}})
+    cluster.wait("the pipeline to finish", lambda: finished(cluster, ALPS, "nap"), 120)
+    assert cluster.phase(ALPS, "nap") == "Succeeded"
+    assert job_names(cluster) == ["nap-align-1", f"{rm}-1"]
+    assert launched(cluster) == [f"{rm}-1", f"{rm}-1", "nap-align-1"]  # the job ran again when resumed
+    assert cluster.get(RMS, rm)["status"]["attempts"] == 1
