@@ -71,9 +71,14 @@ class Runtime:
         keys: list[tuple[str, str, str]] = []
         for namespace in self.namespaces or [None]:  # type: ignore[list-item]
             for group, version, plural, selector in WATCHED:
-                for obj in self.ctx.kube.list_objects(
-                    group, version, plural, namespace, label_selector=selector
-                ):
+                try:
+                    found = self.ctx.kube.list_objects(
+                        group, version, plural, namespace, label_selector=selector
+                    )
+                except kube.KubeError as err:  # no such CRD, or not allowed: the watch says so again
+                    log.warning("initial list skipped: %s", err)
+                    continue
+                for obj in found:
                     keys.extend(self.observe(plural, {"type": None, "object": obj}))
         return list(dict.fromkeys(keys))
 
