@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Hashable
 from datetime import datetime
 from typing import Any, cast
@@ -16,7 +17,7 @@ from typing import Any, cast
 import kopf
 
 from pro.render.jobs import STAGE_RESOURCE_LABEL
-from pro_operator import kube
+from pro_operator import kube, metrics
 from pro_operator.cache import ObjectCache
 from pro_operator.context import Context, Key, store_check
 from pro_operator.pipeline import PLURAL as PIPELINES
@@ -30,6 +31,7 @@ log = logging.getLogger("pro_operator")
 
 PIPELINE_LABEL = "pro.alignment.dev/pipeline"
 SCHEDULE_LABEL = "pro.alignment.dev/schedule"
+KIND_OF = {PIPELINES: "AlignmentPipeline", SCHEDULES: "AlignmentSchedule"}
 PLURAL_OF_KIND = {k.name: plural for plural, k in STAGE_PLURALS.items()}
 #: what the operator watches: (group, version, plural, label that must be present or "")
 WATCHED = (
@@ -55,14 +57,20 @@ class Runtime:
             self.loop.call_soon_threadsafe(self.queue.add, key)
 
     def reconcile(self, key: Hashable) -> datetime | None:
+        """Run the controller of ``key``'s kind (timed: ``pro_operator_reconcile_seconds``)."""
         plural, namespace, name = cast(Key, key)
-        if plural in STAGE_PLURALS:
-            return reconcile_stage(self.ctx, plural, namespace, name)
-        if plural == PIPELINES:
-            return reconcile_pipeline(self.ctx, namespace, name)
-        if plural == SCHEDULES:
-            return reconcile_schedule(self.ctx, namespace, name)
-        return None
+        started = time.perf_counter()
+        try:
+            if plural in STAGE_PLURALS:
+                return reconcile_stage(self.ctx, plural, namespace, name)
+            if plural == PIPELINES:
+                return reconcile_pipeline(self.ctx, namespace, name)
+            if plural == SCHEDULES:
+                return reconcile_schedule(self.ctx, namespace, name)
+            return None
+        finally:
+            kind = STAGE_PLURALS[plural].name if plural in STAGE_PLURALS else KIND_OF.get(plural, plural)
+            metrics.RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
 
     def sync(self) -> list[tuple[str, str, str]]:
         """List every watched object into the cache before the first reconcile (an informer's initial
@@ -139,6 +147,10 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
         settings.watching.client_timeout = 330
         settings.watching.connect_timeout = 30
         settings.posting.level = logging.WARNING
+        if rt.namespaces is not None:
+            # named namespaces and known kinds: nothing to discover cluster-wide (a namespaced
+            # install has no right to list namespaces or CRDs, and kopf would retry for ~50 s)
+            settings.scanning.disabled = True
         rt.loop = asyncio.get_running_loop()
         keys = await asyncio.to_thread(rt.sync)  # kopf starts watching after this: nothing is missed
         rt.queue = WorkQueue(rt.reconcile, workers=rt.workers)

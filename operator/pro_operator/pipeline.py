@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from datetime import datetime
 from typing import Any
 
@@ -19,18 +18,18 @@ from pro.planner import Graph, Observed, RetryPolicy, RunState, StagePhase, Stag
 from pro.planner.compose import EVAL, WORK_DIGEST, Composition, compose
 from pro.render.jobs import stage_resource_object
 from pro.spec import SpecError
-from pro.spec.kinds import KINDS
-from pro_operator import clock, metrics
+from pro_operator import clock
 from pro_operator.conditions import set_condition
 from pro_operator.context import Context
 from pro_operator.kube import Conflict, custom_ref
-from pro_operator.stage import _write, parse_body
+from pro_operator.stage import STAGE_PLURALS, _write, parse_body, record_invalid
 
 log = logging.getLogger("pro_operator.pipeline")
 
 Obj = dict[str, Any]
 PLURAL = "alignmentpipelines"
-PLURAL_OF = {k.name: k.plural for k in KINDS}
+#: stage kinds → their plurals (a pipeline creates only stage resources)
+PLURAL_OF = {k.name: plural for plural, k in STAGE_PLURALS.items()}
 
 
 def _no_retries(graph: Graph) -> Graph:
@@ -74,14 +73,7 @@ def _observe(ctx: Context, c: Composition, uid: str) -> tuple[dict[str, StageSta
 
 
 def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | None:
-    started = time.perf_counter()
-    try:
-        return _reconcile(ctx, namespace, name)
-    finally:
-        metrics.RECONCILE_SECONDS.labels(kind="AlignmentPipeline").observe(time.perf_counter() - started)
-
-
-def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
+    """One pass of the pipeline controller; returns when to look again (None: on the next event)."""
     body = ctx.cache.get(PLURAL, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
@@ -95,23 +87,8 @@ def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
     try:
         pipeline = parse_body("AlignmentPipeline", body)
     except SpecError as err:
-        message = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
-        status: Obj = {
-            "observedGeneration": generation,
-            "phase": "Invalid",
-            "stage": "",
-            "conditions": set_condition(
-                old.get("conditions", []),
-                "Valid",
-                False,
-                "InvalidSpec",
-                message,
-                now=stamp,
-                generation=generation,
-            ),
-        }
-        _write(
-            ctx, body, ref, old, status, events=[("InvalidSpec", f"invalid spec: {message}", True)], now=stamp
+        record_invalid(
+            ctx, body, ref, old, err, condition="Valid", status={"phase": "Invalid", "stage": ""}, now=stamp
         )
         return None
 

@@ -4,7 +4,6 @@ CronJob does for Jobs), through the pure schedule planner; time comes from :mod:
 from __future__ import annotations
 
 import contextlib
-import time
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +18,11 @@ from pro.planner.schedule import (
 from pro.render.jobs import owner_reference
 from pro.spec import SpecError
 from pro.spec.base import GROUP_VERSION
-from pro_operator import clock, metrics
+from pro_operator import clock
 from pro_operator.conditions import set_condition
 from pro_operator.context import Context
 from pro_operator.kube import Conflict, custom_ref
-from pro_operator.stage import _write, parse_body
+from pro_operator.stage import _write, parse_body, record_invalid
 
 Obj = dict[str, Any]
 PLURAL = "alignmentschedules"
@@ -31,14 +30,7 @@ PIPELINES = "alignmentpipelines"
 
 
 def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | None:
-    started = time.perf_counter()
-    try:
-        return _reconcile(ctx, namespace, name)
-    finally:
-        metrics.RECONCILE_SECONDS.labels(kind="AlignmentSchedule").observe(time.perf_counter() - started)
-
-
-def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
+    """One pass of the schedule controller; returns when the next firing is due."""
     body = ctx.cache.get(PLURAL, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
@@ -51,20 +43,7 @@ def _reconcile(ctx: Context, namespace: str, name: str) -> datetime | None:
     try:
         schedule = parse_body("AlignmentSchedule", body)
     except SpecError as err:
-        message = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
-        conds = set_condition(
-            old.get("conditions", []),
-            "Valid",
-            False,
-            "InvalidSpec",
-            message,
-            now=stamp,
-            generation=generation,
-        )
-        status: Obj = {"observedGeneration": generation, "conditions": conds}
-        _write(
-            ctx, body, ref, old, status, events=[("InvalidSpec", f"invalid spec: {message}", True)], now=stamp
-        )
+        record_invalid(ctx, body, ref, old, err, condition="Valid", status={}, now=stamp)
         return None
     schedule = schedule.model_copy(
         update={"metadata": schedule.metadata.model_copy(update={"namespace": namespace})}

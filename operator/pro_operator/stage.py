@@ -10,7 +10,6 @@ and create-if-absent make a restarted operator resume without duplicating a job.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -149,16 +148,6 @@ def _stuck(ctx: Context, job: Obj, deadline: float, now: datetime) -> str | None
 
 def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> datetime | None:
     """One pass of the stage controller; returns when to look again (None: on the next event)."""
-    started = time.perf_counter()
-    try:
-        return _reconcile(ctx, plural, namespace, name)
-    finally:
-        metrics.RECONCILE_SECONDS.labels(kind=STAGE_PLURALS[plural].name).observe(
-            time.perf_counter() - started
-        )
-
-
-def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime | None:
     body = ctx.cache.get(plural, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
@@ -173,24 +162,10 @@ def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime
     try:
         resource = parse_body(kind, body)
     except SpecError as err:
-        message = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
-        status: Obj = {
-            "observedGeneration": generation,
-            "phase": "Failed",
-            "message": f"invalid spec: {message}",
-            "conditions": set_condition(
-                old.get("conditions", []),
-                "Failed",
-                True,
-                "InvalidSpec",
-                message,
-                now=stamp,
-                generation=generation,
-            ),
-        }
-        _write(
-            ctx, body, ref, old, status, events=[("InvalidSpec", f"invalid spec: {message}", True)], now=stamp
-        )
+        record_invalid(
+            ctx, body, ref, old, err, condition="Failed", now=stamp,
+            status={"phase": "Failed", "message": f"invalid spec: {problems(err)}"},
+        )  # fmt: skip
         return None
 
     execution: StageExecution = resource.spec.execution or StageExecution()
@@ -312,35 +287,17 @@ def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime
         else old.get("lastFailureTime"),
         "retryTime": clock.rfc3339(sp.retry_at) if sp.retry_at else None,
     }
-    conds = old.get("conditions", [])
-    conds = set_condition(
-        conds,
-        "Running",
-        sp.phase is StagePhase.RUNNING,
-        sp.reason,
-        sp.message,
+    status["conditions"] = set_conditions(
+        old.get("conditions", []),
+        [
+            ("Running", sp.phase is StagePhase.RUNNING, sp.reason, sp.message),
+            ("Succeeded", sp.phase is StagePhase.SUCCEEDED, sp.reason,
+             f"committed {output}" if sp.phase is StagePhase.SUCCEEDED else ""),
+            ("Failed", sp.phase is StagePhase.FAILED, sp.reason, text if sp.phase is StagePhase.FAILED else ""),
+        ],
         now=stamp,
         generation=generation,
-    )
-    conds = set_condition(
-        conds,
-        "Succeeded",
-        sp.phase is StagePhase.SUCCEEDED,
-        sp.reason,
-        "" if sp.phase is not StagePhase.SUCCEEDED else f"committed {output}",
-        now=stamp,
-        generation=generation,
-    )
-    conds = set_condition(
-        conds,
-        "Failed",
-        sp.phase is StagePhase.FAILED,
-        sp.reason,
-        text if sp.phase is StagePhase.FAILED else "",
-        now=stamp,
-        generation=generation,
-    )
-    status["conditions"] = conds
+    )  # fmt: skip
 
     events: list[tuple[str, str, bool]] = []
     old_phase = old.get("phase")
@@ -378,6 +335,36 @@ def _reconcile(ctx: Context, plural: str, namespace: str, name: str) -> datetime
                 metrics.STAGE_DURATION.labels(kind=kind, phase=phase).observe((now - begun).total_seconds())
     _write(ctx, body, ref, old, status, events=events, now=stamp)
     return earliest(requeue, sp.retry_at, decided.requeue_at)
+
+
+def problems(err: SpecError) -> str:
+    """Every problem of an invalid spec on one line, each with its field path."""
+    return "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
+
+
+def record_invalid(
+    ctx: Context, body: Obj, ref: Any, old: Obj, err: SpecError, *, condition: str, status: Obj, now: str
+) -> None:
+    """Mark an object whose spec breaks a rule: ``condition`` (``Valid`` False, or ``Failed`` True) with
+    reason InvalidSpec naming every field, the extra ``status`` fields, and a Warning Event."""
+    message = problems(err)
+    generation = body["metadata"].get("generation")
+    conds = set_condition(
+        old.get("conditions", []), condition, condition == "Failed", "InvalidSpec", message, now=now,
+        generation=generation,
+    )  # fmt: skip
+    full = {"observedGeneration": generation, **status, "conditions": conds}
+    _write(ctx, body, ref, old, full, events=[("InvalidSpec", f"invalid spec: {message}", True)], now=now)
+
+
+def set_conditions(
+    old: list[Obj], updates: list[tuple[str, bool | None, str, str]], *, now: str, generation: int | None
+) -> list[Obj]:
+    """``old`` with each ``(type, status, reason, message)`` set in turn."""
+    conds = old
+    for type_, value, reason, message in updates:
+        conds = set_condition(conds, type_, value, reason, message, now=now, generation=generation)
+    return conds
 
 
 def _write(
