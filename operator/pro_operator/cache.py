@@ -29,6 +29,7 @@ class ObjectCache:
         self._index: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
 
     def put(self, plural: str, body: Obj) -> None:
+        body = trim(plural, body)
         meta = body["metadata"]
         key = (plural, meta.get("namespace", ""), meta["name"])
         with self._lock:
@@ -68,6 +69,16 @@ class ObjectCache:
     def keys(self, plural: str) -> list[Key]:
         with self._lock:
             return [k for k in self._objects if k[0] == plural]
+
+
+def trim(plural: str, body: Obj) -> Obj:
+    """What the controllers read of an object: no ``managedFields``, and of a PyTorchJob no pod
+    templates (the largest part of it; the controllers read only its metadata, run policy and status)."""
+    meta = {k: v for k, v in body.get("metadata", {}).items() if k != "managedFields"}
+    out = {**body, "metadata": meta}
+    if plural == "pytorchjobs" and isinstance(body.get("spec"), dict):
+        out["spec"] = {k: v for k, v in body["spec"].items() if k != "pytorchReplicaSpecs"}
+    return out
 
 
 def _rv(body: Obj) -> int:

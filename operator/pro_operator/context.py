@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pro_operator.cache import ObjectCache
 from pro_operator.kube import Kube
@@ -19,10 +21,18 @@ class Context:
     cache: ObjectCache
     enqueue: Callable[[Hashable], None]
     """Reconcile a key soon (thread-safe)."""
+    seen: Callable[[str, dict[str, Any]], None] = field(default=lambda plural, obj: None)
+    """What the API returned for a write (plural, object): into the cache at once, and the keys it
+    concerns reconciled without waiting for the watch to bring it back (a write-through cache)."""
     committed: Callable[[str, str], bool] = field(default=lambda uri, digest: False)
     """Whether the artifact at ``uri`` is committed for ``digest`` (the store; replaced in tests)."""
     store_seen: dict[tuple[str, str], bool] = field(default_factory=dict)
     """Positive store answers, remembered: a committed artifact stays committed."""
+    events: Executor | None = None
+    """Where Events are posted (a background thread, off the reconcile's critical path); None: inline."""
+    memo: dict[Hashable, Any] = field(default_factory=dict)
+    """Parsed specs and compositions by (uid, generation, labels and annotations): a status change does
+    not re-validate a spec."""
 
     def is_committed(self, uri: str, digest: str) -> bool:
         if self.store_seen.get((uri, digest)):

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, cast
 
@@ -50,7 +51,20 @@ class Runtime:
         """The namespaces watched (None: all)."""
         self.queue: WorkQueue | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.ctx = Context(kube=client, cache=self.cache, enqueue=self.enqueue, committed=store_check)
+        self.ctx = Context(
+            kube=client,
+            cache=self.cache,
+            enqueue=self.enqueue,
+            seen=self.seen,
+            committed=store_check,
+            events=ThreadPoolExecutor(1, thread_name_prefix="events"),
+        )
+
+    def seen(self, plural: str, obj: dict[str, Any]) -> None:
+        """An object the API returned for our own write: cache it and reconcile what it concerns now
+        (the watch brings the same event later; the cache keeps the newer resourceVersion)."""
+        for key in self.observe(plural, {"type": "MODIFIED", "object": obj}):
+            self.enqueue(key)
 
     def enqueue(self, key: Hashable) -> None:
         if self.loop is not None and self.queue is not None:
@@ -147,6 +161,7 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
         settings.watching.client_timeout = 330
         settings.watching.connect_timeout = 30
         settings.posting.level = logging.WARNING
+        settings.batching.batch_window = 0.02  # events are only triggers: don't wait to merge them
         if rt.namespaces is not None:
             # named namespaces and known kinds: nothing to discover cluster-wide (a namespaced
             # install has no right to list namespaces or CRDs, and kopf would retry for ~50 s)

@@ -22,7 +22,7 @@ from pro_operator import clock
 from pro_operator.conditions import set_condition
 from pro_operator.context import Context
 from pro_operator.kube import Conflict, custom_ref
-from pro_operator.stage import STAGE_PLURALS, _write, parse_body, record_invalid
+from pro_operator.stage import STAGE_PLURALS, _write, memo_key, parsed, record_invalid
 
 log = logging.getLogger("pro_operator.pipeline")
 
@@ -85,14 +85,17 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
     ref = custom_ref(PLURAL, namespace, name)
 
     try:
-        pipeline = parse_body("AlignmentPipeline", body)
+        pipeline = parsed(ctx, "AlignmentPipeline", body)
     except SpecError as err:
         record_invalid(
             ctx, body, ref, old, err, condition="Valid", status={"phase": "Invalid", "stage": ""}, now=stamp
         )
         return None
 
-    c = compose(pipeline)
+    ckey = ("compose", memo_key("AlignmentPipeline", body))
+    if ckey not in ctx.memo:
+        ctx.memo[ckey] = compose(pipeline)
+    c: Composition = ctx.memo[ckey]
     graph = _no_retries(c.graph)
     statuses, children = _observe(ctx, c, uid)
     spec = pipeline.spec
@@ -119,8 +122,11 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
             stage = c.stage(action.stage)
             body_child = stage_resource_object(stage, uid)
             try:
-                ctx.kube.create(
-                    custom_ref(PLURAL_OF[stage.kind], namespace, stage.resource.metadata.name), body_child
+                ctx.seen(
+                    PLURAL_OF[stage.kind],
+                    ctx.kube.create(
+                        custom_ref(PLURAL_OF[stage.kind], namespace, stage.resource.metadata.name), body_child
+                    ),
                 )
             except Conflict:
                 log.info("stage resource %s already exists", stage.resource.metadata.name)
@@ -130,8 +136,11 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
         annotations = child["metadata"].get("annotations") or {}
         if annotations.get(WORK_DIGEST) != stage.digest or child.get("spec") != want["spec"]:
             want["metadata"]["resourceVersion"] = child["metadata"]["resourceVersion"]
-            ctx.kube.replace_spec(
-                custom_ref(PLURAL_OF[stage.kind], namespace, child["metadata"]["name"]), want
+            ctx.seen(
+                PLURAL_OF[stage.kind],
+                ctx.kube.replace_spec(
+                    custom_ref(PLURAL_OF[stage.kind], namespace, child["metadata"]["name"]), want
+                ),
             )
 
     # status

@@ -22,7 +22,7 @@ from pro_operator import clock
 from pro_operator.conditions import set_condition
 from pro_operator.context import Context
 from pro_operator.kube import Conflict, custom_ref
-from pro_operator.stage import _write, parse_body, record_invalid
+from pro_operator.stage import _write, parsed, record_invalid
 
 Obj = dict[str, Any]
 PLURAL = "alignmentschedules"
@@ -41,7 +41,7 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
     stamp = clock.rfc3339(now)
     ref = custom_ref(PLURAL, namespace, name)
     try:
-        schedule = parse_body("AlignmentSchedule", body)
+        schedule = parsed(ctx, "AlignmentSchedule", body)
     except SpecError as err:
         record_invalid(ctx, body, ref, old, err, condition="Valid", status={}, now=stamp)
         return None
@@ -79,7 +79,9 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
             owner_reference(GROUP_VERSION, "AlignmentSchedule", name, uid)
         ]
         with contextlib.suppress(Conflict):
-            ctx.kube.create(custom_ref(PIPELINES, namespace, pipeline.metadata.name), created)
+            ctx.seen(
+                PIPELINES, ctx.kube.create(custom_ref(PIPELINES, namespace, pipeline.metadata.name), created)
+            )
         events.append(
             (
                 "CreatedPipeline",

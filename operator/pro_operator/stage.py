@@ -9,7 +9,9 @@ and create-if-absent make a restarted operator resume without duplicating a job.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +49,27 @@ LOG_TAIL = 20
 #: annotations on a job given up on before it ran (stuck in Created): why, and when
 ABANDONED = "pro.alignment.dev/abandoned"
 ABANDONED_AT = "pro.alignment.dev/abandoned-at"
+
+
+def memo_key(kind_name: str, body: Obj) -> Hashable:
+    """What a parsed spec depends on: the object's identity, generation, labels and annotations."""
+    meta = body.get("metadata", {})
+    return (
+        kind_name,
+        meta.get("uid"),
+        meta.get("generation"),
+        json.dumps([meta.get("labels"), meta.get("annotations")], sort_keys=True),
+    )
+
+
+def parsed(ctx: Context, kind_name: str, body: Obj) -> Any:
+    """:func:`parse_body`, remembered per :func:`memo_key` (a spec error is raised again each time)."""
+    key = memo_key(kind_name, body)
+    if key not in ctx.memo:
+        if len(ctx.memo) > 5_000:
+            ctx.memo.clear()
+        ctx.memo[key] = parse_body(kind_name, body)
+    return ctx.memo[key]
 
 
 def parse_body(kind_name: str, body: Obj) -> Any:
@@ -160,7 +183,7 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
     ref = custom_ref(plural, namespace, name)
 
     try:
-        resource = parse_body(kind, body)
+        resource = parsed(ctx, kind, body)
     except SpecError as err:
         record_invalid(
             ctx, body, ref, old, err, condition="Failed", now=stamp,
@@ -249,7 +272,9 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
             objs.job["metadata"].setdefault("annotations", {})[WORK_DIGEST] = digest
             ctx.kube.apply_config_map(objs.config_map)
             try:
-                ctx.kube.create(job_ref(namespace, objs.job["metadata"]["name"]), objs.job)
+                ctx.seen(
+                    "pytorchjobs", ctx.kube.create(job_ref(namespace, objs.job["metadata"]["name"]), objs.job)
+                )
             except Conflict:
                 log.info("job %s/%s already exists", namespace, objs.job["metadata"]["name"])
             job_now = objs.job["metadata"]["name"]
@@ -380,10 +405,17 @@ def _write(
         old.get(k) is not None for k, v in full.items() if v is None
     ):
         try:
-            ctx.kube.patch_status(ref, full, body["metadata"].get("resourceVersion"))
+            ctx.seen(ref.plural, ctx.kube.patch_status(ref, full, body["metadata"].get("resourceVersion")))
         except NotFound:  # deleted while the cache still had it (e.g. between the initial list and the watch)
             ctx.cache.remove(ref.plural, ref.namespace, ref.name)
             return
+    if events and ctx.events is not None:
+        ctx.events.submit(_post_events, ctx, body, ref, events, now)
+    elif events:
+        _post_events(ctx, body, ref, events, now)
+
+
+def _post_events(ctx: Context, body: Obj, ref: Any, events: list[tuple[str, str, bool]], now: str) -> None:
     for reason, message, warning in events:
         try:
             ctx.kube.event(body, reason, message, warning=warning, now=now)
