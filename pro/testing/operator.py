@@ -11,7 +11,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,36 @@ class Cluster:
         found = self.core.list_namespaced_event(self.namespace, field_selector=f"involvedObject.name={name}")
         items = sorted(found.items, key=lambda e: int(e.metadata.resource_version))  # creation order
         return [(e.reason, e.message) for e in items if not warnings or e.type == "Warning"]
+
+
+@contextmanager
+def operated(
+    kubeconfig: str,
+    namespace: str,
+    *,
+    api: Any,
+    core: Any,
+    bucket: str,
+    workdir: Path,
+    s3_env: Mapping[str, str],
+    operator_kubeconfig: str | None = None,
+    operator_env: Mapping[str, str] | None = None,
+) -> Iterator[Cluster]:
+    """A namespace with the job executor (admin credentials: it stands in for Kubeflow) and the operator
+    (``operator_kubeconfig``, default the admin one) running; both stopped afterwards."""
+    from kubernetes import client
+
+    executor = JobExecutor(kubeconfig, workdir / "jobs", namespace=namespace, extra_env=s3_env).start()
+    operator = OperatorProcess(
+        operator_kubeconfig or kubeconfig,
+        namespace,
+        workdir / "operator.log",
+        env={**s3_env, **(operator_env or {})},
+    ).start()
+    try:
+        yield Cluster(
+            kubeconfig, namespace, client.CustomObjectsApi(api), core, operator, executor, bucket, workdir
+        )
+    finally:
+        operator.stop()
+        executor.stop()

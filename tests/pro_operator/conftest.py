@@ -11,8 +11,7 @@ import pytest
 
 from pro.planner.compose import compose
 from pro.spec.pipeline import AlignmentPipeline
-from pro.testing.jobexec import JobExecutor
-from pro.testing.operator import Cluster, OperatorProcess, install_crds
+from pro.testing.operator import Cluster, install_crds, operated
 from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
 
 
@@ -33,31 +32,18 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     operator_env: dict[str, str],
     tmp_path: Path,
 ) -> Iterator[Cluster]:
-    from kubernetes import client, config
+    from kubernetes import config
 
     core, namespace = kube_namespace
     api = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
     install_crds(api)
-    executor = JobExecutor(
-        kube_cluster.kubeconfig, tmp_path / "jobs", namespace=namespace, extra_env=s3_env
-    ).start()
-    operator = OperatorProcess(
-        kube_cluster.kubeconfig, namespace, tmp_path / "operator.log", env={**s3_env, **operator_env}
-    ).start()
     try:
-        yield Cluster(
-            kube_cluster.kubeconfig,
-            namespace,
-            client.CustomObjectsApi(api),
-            core,
-            operator,
-            executor,
-            s3_bucket,
-            tmp_path,
-        )
+        with operated(
+            kube_cluster.kubeconfig, namespace, api=api, core=core, bucket=s3_bucket, workdir=tmp_path,
+            s3_env=s3_env, operator_env=operator_env,
+        ) as running:  # fmt: skip
+            yield running
     finally:
-        operator.stop()
-        executor.stop()
         api.close()
 
 

@@ -15,8 +15,7 @@ import yaml
 
 from pro.planner.compose import compose
 from pro.spec.pipeline import AlignmentPipeline
-from pro.testing.jobexec import JobExecutor
-from pro.testing.operator import Cluster, OperatorProcess, install_crds
+from pro.testing.operator import Cluster, install_crds, operated
 from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
 
 pytestmark = pytest.mark.integration
@@ -124,7 +123,7 @@ def rbac_cluster(  # noqa: PLR0917 - pytest fixtures
     tmp_path: Path,
 ) -> Iterator[Cluster]:
     """The operator under the chart's RBAC (``request.param``: a rule to take out, or None)."""
-    from kubernetes import client, config
+    from kubernetes import config
 
     core, namespace = kube_namespace
     api = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
@@ -135,24 +134,13 @@ def rbac_cluster(  # noqa: PLR0917 - pytest fixtures
     sa_config = service_account_kubeconfig(
         kube_cluster.kubeconfig, core, namespace, tmp_path / "sa-kubeconfig"
     )
-    executor = JobExecutor(
-        kube_cluster.kubeconfig, tmp_path / "jobs", namespace=namespace, extra_env=s3_env
-    ).start()  # admin: it stands in for Kubeflow
-    operator = OperatorProcess(str(sa_config), namespace, tmp_path / "operator.log", env=s3_env).start()
     try:
-        yield Cluster(
-            kube_cluster.kubeconfig,
-            namespace,
-            client.CustomObjectsApi(api),
-            core,
-            operator,
-            executor,
-            s3_bucket,
-            tmp_path,
-        )
+        with operated(
+            kube_cluster.kubeconfig, namespace, api=api, core=core, bucket=s3_bucket, workdir=tmp_path,
+            s3_env=s3_env, operator_kubeconfig=str(sa_config),
+        ) as running:  # fmt: skip
+            yield running
     finally:
-        operator.stop()
-        executor.stop()
         api.close()
 
 
