@@ -66,7 +66,7 @@ def parsed(ctx: Context, kind_name: str, body: Obj) -> Any:
     """:func:`parse_body`, remembered per :func:`memo_key` (a spec error is raised again each time)."""
     key = memo_key(kind_name, body)
     if key not in ctx.memo:
-        if len(ctx.memo) > 5_000:
+        if len(ctx.memo) > 2_000:
             ctx.memo.clear()
         ctx.memo[key] = parse_body(kind_name, body)
     return ctx.memo[key]
@@ -409,10 +409,17 @@ def _write(
         except NotFound:  # deleted while the cache still had it (e.g. between the initial list and the watch)
             ctx.cache.remove(ref.plural, ref.namespace, ref.name)
             return
+    # an Event needs only the object's identity: a queued one must not hold the whole body
+    meta = body["metadata"]
+    involved = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "resourceVersion")},
+    }
     if events and ctx.events is not None:
-        ctx.events.submit(_post_events, ctx, body, ref, events, now)
+        ctx.events.submit(_post_events, ctx, involved, ref, events, now)
     elif events:
-        _post_events(ctx, body, ref, events, now)
+        _post_events(ctx, involved, ref, events, now)
 
 
 def _post_events(ctx: Context, body: Obj, ref: Any, events: list[tuple[str, str, bool]], now: str) -> None:
