@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pro.spec.pipeline import AlignmentPipeline
 
 EXAMPLES = """\
 Stages run as local processes (torchrun --standalone, the command a pod runs), reward models
@@ -55,9 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_pipeline(args: argparse.Namespace) -> object:
+def load_pipeline(args: argparse.Namespace) -> AlignmentPipeline:
     """The pipeline file with the command line's overrides, validated as a whole."""
-    from pro.spec import load_file
+    from pro.spec import load_file, parse
+    from pro.spec.loader import Document
     from pro.spec.pipeline import AlignmentPipeline
 
     pipeline = load_file(args.filename, AlignmentPipeline)
@@ -67,7 +72,8 @@ def load_pipeline(args: argparse.Namespace) -> object:
             data["spec"].setdefault("storage", {})["uri"] = args.store
         if args.run_id:
             data["spec"]["runId"] = args.run_id
-        pipeline = AlignmentPipeline.model_validate(data)
+        # the same loader errors (field paths, one line each) for what the flags changed
+        pipeline = parse(AlignmentPipeline, Document(data, {}, f"{args.filename} (with --store/--run-id)"))
     return pipeline
 
 
@@ -81,12 +87,10 @@ def run(args: argparse.Namespace) -> int:
     from pro.planner.compose import EVAL, compose
     from pro.runner import RunOptions, run_pipeline
     from pro.runner.display import LineDisplay, LiveDisplay, read_metrics, result_table, summary
-    from pro.spec.pipeline import AlignmentPipeline
 
     if args.parallel < 1:
         raise UserError("--parallel must be at least 1")
     pipeline = load_pipeline(args)
-    assert isinstance(pipeline, AlignmentPipeline)
     composition = compose(pipeline)
     meta, spec = pipeline.metadata, pipeline.spec
     run_dir = Path(args.run_dir or Path(".pro", "runs", meta.namespace or "default", meta.name, spec.run_id))

@@ -1,6 +1,6 @@
 """The PRO core on the toy world: toy generate → K reward models → adapter → quality against the truth.
 
-Used by ``pro demo`` (:func:`toy_core`), by ``bench/quality.py`` and by the tests.  Everything runs
+Used by ``bench/quality.py`` (and ``bench/tau.py``, ``bench/scoring.py``) and by the tests.  Everything runs
 in this process on the CPU; artifacts go to a plain-path store under the output directory.
 """
 
@@ -214,13 +214,3 @@ def run_core(out: Path, profile: Profile = DEMO, *, objectives: list[str] | None
         "meanTargetByCategory": ad["meanTargetByCategory"],
         "seconds": round(time.perf_counter() - started, 1),
     }
-
-
-def toy_core(out: Path) -> str:
-    """``pro demo``'s core step: the reduced toy world end to end (≤ 3 minutes on 2 CPU cores)."""
-    r = run_core(Path(out), DEMO)
-    acc = " ".join(f"{o}={a:.3f}" for o, a in r["rmAccuracy"].items())
-    return (
-        f"RM held-out accuracy {acc}; adapter argmax=dominant {r['adapterArgmaxDominant']:.3f}, "
-        f"TV to category mean w* {r['adapterCategoryTV']:.3f} ({r['seconds']:.0f} s)"
-    )

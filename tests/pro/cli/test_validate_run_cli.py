@@ -1,0 +1,50 @@
+"""``pro validate`` and the errors ``pro run`` gives before it starts anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pro.cli import main
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[3]
+TOY = REPO / "examples" / "toy" / "pipeline.yaml"
+
+
+def test_validate_lists_the_stages_of_a_valid_pipeline_and_a_stage_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["validate", "-f", str(TOY), "-f", str(REPO / "examples/toy/adapter.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "AlignmentPipeline 'toy' is valid: 7 stages" in out
+    assert "eval" in out and "needs align, align-baseline, adapter" in out
+    assert "artifacts under toy-out/store/default/toy/default" in out
+    assert "AdapterTraining 'adapter' is valid" in out
+
+
+def test_validate_reports_every_problem_of_every_file_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TOY.read_text().replace("method: morlhf", "method: ppo").replace("tau: 0.1", "tau: -1"))
+    assert main(["validate", "-f", str(bad), "-f", str(tmp_path / "missing.yaml"), "-f", str(TOY)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:" in out and "spec.alignment.method: Input should be 'morlhf' or 'wic', got 'ppo'" in out
+    assert "spec.adapter.tau: Input should be greater than 0" in out
+    assert "missing.yaml: no such file" in out
+    assert "2 of 3 file(s) invalid" in out
+
+
+def test_run_refuses_bad_arguments_and_files_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "-f", str(TOY), "--parallel", "0", "--run-dir", str(tmp_path / "r")]) == 1
+    assert "--parallel must be at least 1" in capsys.readouterr().err
+    assert main(["run", "-f", str(tmp_path / "nope.yaml")]) == 1
+    assert "nope.yaml: no such file" in capsys.readouterr().err
+    assert main(["run", "-f", str(TOY), "--store", "http://x", "--run-dir", str(tmp_path / "r")]) == 1
+    assert "spec.storage: uri 'http://x' is not s3://" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
