@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kubeconfig", metavar="FILE", help="default: in-cluster, else $KUBECONFIG")
     p.add_argument("--workers", type=int, default=8, help="concurrent reconciles (default: %(default)s)")
     p.add_argument(
+        "--admission-workers",
+        type=int,
+        metavar="N",
+        help="of those, how many may start new pipelines at once; work on running pipelines always goes "
+        "first (default: a quarter of --workers, at least 1)",
+    )
+    p.add_argument(
         "--metrics-port",
         type=int,
         default=9090,
@@ -48,7 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    if args.admission_workers is not None and not 1 <= args.admission_workers <= args.workers:
+        parser.error(
+            f"--admission-workers must be between 1 and --workers ({args.workers}), got {args.admission_workers}"
+        )
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf
@@ -62,9 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
     )
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    if not args.verbose:  # kopf logs every handled watch event at INFO ("Handler … succeeded.")
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     runtime = Runtime(
         Kube.connect(args.kubeconfig),
         workers=args.workers,
+        admission_workers=args.admission_workers,
         namespaces=None if args.all_namespaces else args.namespace,
     )
     registry = kopf.OperatorRegistry()

@@ -1,11 +1,18 @@
 """The operator's view of the cluster: the latest body of every watched object, fed by the watch
 streams, with label indexes (an informer cache).  Reconcilers read here, so a reconcile costs no API
-reads; the API is only written to."""
+reads; the API is only written to.
+
+Bodies are kept as compressed compact JSON, not as Python dicts: a dict of a few kilobytes of JSON
+takes ten times that in memory, and a reader needs its own copy anyway (decoding a body is several
+times cheaper than deep-copying the dict).  Beside each body the cache keeps what is asked of it
+without a copy: its resourceVersion, indexed labels and ``status.phase``.
+"""
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
+import zlib
 from collections import defaultdict
 from typing import Any
 
@@ -18,57 +25,97 @@ INDEXED_LABELS = (
     "pro.alignment.dev/stage-resource",
     "pro.alignment.dev/schedule",
 )
+_COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
+
+
+class _Entry:
+    """One cached object: its body as zlib-compressed JSON, and the few fields read without decoding."""
+
+    __slots__ = ("labels", "packed", "phase", "rv")
+
+    def __init__(self, body: Obj) -> None:
+        meta = body["metadata"]
+        self.rv = _rv(body)
+        labels = meta.get("labels") or {}
+        self.labels = tuple((k, labels[k]) for k in INDEXED_LABELS if k in labels)
+        status = body.get("status")
+        self.phase: str | None = status.get("phase") if isinstance(status, dict) else None
+        self.packed = zlib.compress(json.dumps(body, **_COMPACT).encode(), 1)  # type: ignore[arg-type]
+
+    def body(self) -> Obj:
+        out: Obj = json.loads(zlib.decompress(self.packed))
+        return out
 
 
 class ObjectCache:
-    """Thread-safe: watch handlers write from the event loop, reconcilers read from worker threads."""
+    """Thread-safe: watch handlers write from the event loop, reconcilers read from worker threads.
+    Every read returns the caller's own copy."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._objects: dict[Key, Obj] = {}
+        self._objects: dict[Key, _Entry] = {}
         self._index: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
 
-    def put(self, plural: str, body: Obj) -> None:
-        body = trim(plural, body)
+    def put(self, plural: str, body: Obj) -> bool:
+        """Keep ``body`` unless the cache holds this or a newer resourceVersion of it (the watch's echo
+        of a write already cached, or an event arriving late); whether it was news."""
         meta = body["metadata"]
         key = (plural, meta.get("namespace", ""), meta["name"])
+        rv = _rv(body)
         with self._lock:
             old = self._objects.get(key)
-            if old is not None and _rv(old) > _rv(body) > 0:
-                return  # an older event arriving late
+        if old is not None and rv > 0 and old.rv >= rv:
+            return False
+        entry = _Entry(trim(plural, body))  # encoded outside the lock
+        with self._lock:
+            old = self._objects.get(key)
+            if old is not None and entry.rv > 0 and old.rv >= entry.rv:
+                return False
             self._unindex(key, old)
-            self._objects[key] = body
-            for label in INDEXED_LABELS:
-                value = (meta.get("labels") or {}).get(label)
-                if value is not None:
-                    self._index[(plural, key[1], label, value)].add(key[2])
+            self._objects[key] = entry
+            for label, value in entry.labels:
+                self._index[(plural, key[1], label, value)].add(key[2])
+        return True
 
     def remove(self, plural: str, namespace: str, name: str) -> None:
         key = (plural, namespace, name)
         with self._lock:
             self._unindex(key, self._objects.pop(key, None))
 
-    def _unindex(self, key: Key, old: Obj | None) -> None:
+    def _unindex(self, key: Key, old: _Entry | None) -> None:
         if old is None:
             return
-        for label in INDEXED_LABELS:
-            value = (old["metadata"].get("labels") or {}).get(label)
-            if value is not None:
-                self._index[(key[0], key[1], label, value)].discard(key[2])
+        for label, value in old.labels:
+            index_key = (key[0], key[1], label, value)
+            names = self._index.get(index_key)
+            if names is not None:
+                names.discard(key[2])
+                if not names:
+                    del self._index[index_key]
 
     def get(self, plural: str, namespace: str, name: str) -> Obj | None:
         with self._lock:
-            body = self._objects.get((plural, namespace, name))
-            return copy.deepcopy(body) if body is not None else None
+            entry = self._objects.get((plural, namespace, name))
+        return entry.body() if entry is not None else None
+
+    def phase(self, plural: str, namespace: str, name: str) -> str | None:
+        """The object's ``status.phase`` (None: no such object, or no phase yet), without a copy."""
+        with self._lock:
+            entry = self._objects.get((plural, namespace, name))
+        return entry.phase if entry is not None else None
 
     def by_label(self, plural: str, namespace: str, label: str, value: str) -> list[Obj]:
         with self._lock:
             names = sorted(self._index.get((plural, namespace, label, value), ()))
-            return [copy.deepcopy(self._objects[(plural, namespace, n)]) for n in names]
+            entries = [self._objects[(plural, namespace, n)] for n in names]
+        return [e.body() for e in entries]
 
     def keys(self, plural: str) -> list[Key]:
         with self._lock:
             return [k for k in self._objects if k[0] == plural]
+
+    def __len__(self) -> int:
+        return len(self._objects)
 
 
 def trim(plural: str, body: Obj) -> Obj:

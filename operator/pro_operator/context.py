@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pro_operator.cache import ObjectCache
 from pro_operator.kube import Kube
 
+T = TypeVar("T")
+
 #: a stage resource, pipeline or schedule: (plural, namespace, name)
 Key = tuple[str, str, str]
+
+
+class Memo:
+    """The last ``size`` values computed per key (least recently used ones are forgotten; thread-safe).
+    Parsing a spec and composing a pipeline take about a millisecond; kept for every object they would
+    hold ~50 kB per pipeline, so only the working set is kept."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value remembered for ``key``, else ``compute()`` (remembered unless it raises)."""
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                found: T = self._values[key]
+                return found
+        value = compute()  # outside the lock: another thread may compute the same; both are equal
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 @dataclass
@@ -30,7 +63,7 @@ class Context:
     """Positive store answers, remembered: a committed artifact stays committed."""
     events: Executor | None = None
     """Where Events are posted (a background thread, off the reconcile's critical path); None: inline."""
-    memo: dict[Hashable, Any] = field(default_factory=dict)
+    memo: Memo = field(default_factory=Memo)
     """Parsed specs and compositions by (uid, generation, labels and annotations): a status change does
     not re-validate a spec."""
 

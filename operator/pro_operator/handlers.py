@@ -3,12 +3,17 @@
 Every handler is an ``on.event`` handler (no kopf progress annotations, no finalizers): an event only
 says "look at this object (and its owner) again"; the controllers re-plan from the observed state,
 level-based.  The queue's workers run the controllers in threads.
+
+kopf is used for what it is good at here: watch streams that resume, re-list and time out, login, and
+probes.  Its per-object machinery for on.create/update handlers is switched off where it costs work
+on every event: no diff base is built (a deep copy of each body), and a handled event is not logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +31,7 @@ from pro_operator.pipeline import reconcile_pipeline
 from pro_operator.schedule import PLURAL as SCHEDULES
 from pro_operator.schedule import reconcile_schedule
 from pro_operator.stage import STAGE_PLURALS, reconcile_stage
-from pro_operator.workqueue import WorkQueue
+from pro_operator.workqueue import Lane, WorkQueue
 
 log = logging.getLogger("pro_operator")
 
@@ -44,12 +49,21 @@ WATCHED = (
 class Runtime:
     """The operator's moving parts, wired to a kopf registry by :func:`register`."""
 
-    def __init__(self, client: kube.Kube, *, workers: int = 8, namespaces: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        client: kube.Kube,
+        *,
+        workers: int = 8,
+        admission_workers: int | None = None,
+        namespaces: list[str] | None = None,
+    ) -> None:
         self.cache = ObjectCache()
         self.workers = workers
+        self.admission_workers = admission_workers
         self.namespaces = namespaces
         """The namespaces watched (None: all)."""
         self.queue: WorkQueue | None = None
+        self._reconciling = threading.local()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ctx = Context(
             kube=client,
@@ -61,19 +75,32 @@ class Runtime:
         )
 
     def seen(self, plural: str, obj: dict[str, Any]) -> None:
-        """An object the API returned for our own write: cache it and reconcile what it concerns now
-        (the watch brings the same event later; the cache keeps the newer resourceVersion)."""
+        """An object the API returned for a write of the reconcile running in this thread: cache it
+        and reconcile what it concerns now (a write-through cache: the watch's echo of it, later, is no
+        news).  Not the writer itself: its reconcile already knows what it wrote; anything else that
+        changed meanwhile re-queues it anyway."""
+        writer = getattr(self._reconciling, "key", None)
         for key in self.observe(plural, {"type": "MODIFIED", "object": obj}):
-            self.enqueue(key)
+            if key != writer:
+                self.enqueue(key)
 
     def enqueue(self, key: Hashable) -> None:
         if self.loop is not None and self.queue is not None:
             self.loop.call_soon_threadsafe(self.queue.add, key)
 
+    def lane(self, key: Hashable) -> Lane:
+        """A pipeline never reconciled yet (no phase) waits in the admission lane; everything else is
+        progress of what already runs."""
+        plural, namespace, name = cast(Key, key)
+        if plural == PIPELINES and self.cache.phase(plural, namespace, name) is None:
+            return Lane.ADMISSION
+        return Lane.PROGRESS
+
     def reconcile(self, key: Hashable) -> datetime | None:
         """Run the controller of ``key``'s kind (timed: ``pro_operator_reconcile_seconds``)."""
         plural, namespace, name = cast(Key, key)
         started = time.perf_counter()
+        self._reconciling.key = key
         try:
             if plural in STAGE_PLURALS:
                 return reconcile_stage(self.ctx, plural, namespace, name)
@@ -83,6 +110,7 @@ class Runtime:
                 return reconcile_schedule(self.ctx, namespace, name)
             return None
         finally:
+            self._reconciling.key = None
             kind = STAGE_PLURALS[plural].name if plural in STAGE_PLURALS else KIND_OF.get(plural, plural)
             metrics.RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
 
@@ -105,7 +133,7 @@ class Runtime:
         return list(dict.fromkeys(keys))
 
     def observe(self, plural: str, event: dict[str, Any]) -> list[tuple[str, str, str]]:
-        """Feed one watch event to the cache; the keys it concerns."""
+        """Feed one watch event to the cache; the keys it concerns (none when it brings nothing new)."""
         obj = event.get("object") or {}
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name")
@@ -113,8 +141,8 @@ class Runtime:
             return []
         if event.get("type") == "DELETED":
             self.cache.remove(plural, ns, name)
-        else:
-            self.cache.put(plural, obj)
+        elif not self.cache.put(plural, obj):
+            return []
         labels = meta.get("labels") or {}
         keys: list[tuple[str, str, str]] = []
         if plural == "pytorchjobs":
@@ -129,6 +157,21 @@ class Runtime:
         if plural == PIPELINES and SCHEDULE_LABEL in labels:
             keys.append((SCHEDULES, ns, labels[SCHEDULE_LABEL]))
         return keys
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No diff base: it serves on.create/update/field handlers, and this operator has none (only
+    level-based on.event handlers), so kopf's default, a filtered deep copy of every body on every
+    event, would be wasted work."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> Any:
+        return None
+
+    def fetch(self, *, body: kopf.Body) -> Any:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: Any) -> None:
+        return None
 
 
 def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
@@ -161,14 +204,16 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
         settings.watching.client_timeout = 330
         settings.watching.connect_timeout = 30
         settings.posting.level = logging.WARNING
-        settings.batching.batch_window = 0.02  # events are only triggers: don't wait to merge them
+        settings.persistence.diffbase_storage = NoDiffBase()
         if rt.namespaces is not None:
             # named namespaces and known kinds: nothing to discover cluster-wide (a namespaced
             # install has no right to list namespaces or CRDs, and kopf would retry for ~50 s)
             settings.scanning.disabled = True
         rt.loop = asyncio.get_running_loop()
         keys = await asyncio.to_thread(rt.sync)  # kopf starts watching after this: nothing is missed
-        rt.queue = WorkQueue(rt.reconcile, workers=rt.workers)
+        rt.queue = WorkQueue(
+            rt.reconcile, workers=rt.workers, admission_workers=rt.admission_workers, lane=rt.lane
+        )
         for key in keys:
             rt.queue.add(key)
         rt.queue.start()

@@ -195,7 +195,8 @@ class Kube:
         ns, name = meta["namespace"], meta["name"]
         try:
             with self._call("create", "configmaps", f"{ns}/{name}"):
-                self.core.create_namespaced_config_map(ns, body)
+                # the response is not read: skip building the client's model classes from it
+                self.core.create_namespaced_config_map(ns, body, _preload_content=False)
             return
         except Conflict:
             pass
@@ -236,7 +237,7 @@ class Kube:
             "count": 1,
         }
         with self._call("create", "events", f"{meta['namespace']}/{meta['name']}"):
-            self.core.create_namespaced_event(meta["namespace"], body)
+            self.core.create_namespaced_event(meta["namespace"], body, _preload_content=False)
 
 
 def _reason(err: Any) -> str:

@@ -24,7 +24,11 @@ RECONCILE_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, float("inf")),
 )
 RECONCILE_ERRORS = Counter("pro_operator_reconcile_errors_total", "Reconciles that raised", ["kind", "error"])
-QUEUE_DEPTH = Gauge("pro_operator_queue_depth", "Objects waiting for a reconcile")
+QUEUE_DEPTH = Gauge(
+    "pro_operator_queue_depth",
+    "Objects waiting for a reconcile, by lane (progress: what already runs; admission: new pipelines)",
+    ["lane"],
+)
 PIPELINES = Gauge("pro_operator_pipelines", "AlignmentPipelines by phase", ["phase"])
 
 

@@ -92,10 +92,7 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
         )
         return None
 
-    ckey = ("compose", memo_key("AlignmentPipeline", body))
-    if ckey not in ctx.memo:
-        ctx.memo[ckey] = compose(pipeline)
-    c: Composition = ctx.memo[ckey]
+    c: Composition = ctx.memo.get(("compose", memo_key("AlignmentPipeline", body)), lambda: compose(pipeline))
     graph = _no_retries(c.graph)
     statuses, children = _observe(ctx, c, uid)
     spec = pipeline.spec
@@ -117,19 +114,20 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
         for s in found:
             statuses[s] = StageStatus(committed_digest=effective[s])
 
+    events: list[tuple[str, str, bool]] = []
     for action in decided.actions:
         if isinstance(action, StartStage) and action.stage not in children:
             stage = c.stage(action.stage)
             body_child = stage_resource_object(stage, uid)
+            resource_name = stage.resource.metadata.name
             try:
                 ctx.seen(
                     PLURAL_OF[stage.kind],
-                    ctx.kube.create(
-                        custom_ref(PLURAL_OF[stage.kind], namespace, stage.resource.metadata.name), body_child
-                    ),
+                    ctx.kube.create(custom_ref(PLURAL_OF[stage.kind], namespace, resource_name), body_child),
                 )
+                events.append(("StageCreated", f"{stage.name}: created {stage.kind} {resource_name}", False))
             except Conflict:
-                log.info("stage resource %s already exists", stage.resource.metadata.name)
+                log.info("stage resource %s already exists", resource_name)
     for stage_name, child in children.items():
         stage = c.stage(stage_name)
         want = stage_resource_object(stage, uid)
@@ -144,8 +142,7 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
             )
 
     # status
-    summaries = []
-    events: list[tuple[str, str, bool]] = []
+    summaries: list[dict[str, Any]] = []
     old_phases = {s.get("name"): s.get("phase") for s in old.get("stages", [])}
     for stage in c.stages:
         sp = decided.stages[stage.name]
@@ -160,23 +157,27 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
         message = sp.message
         if stage.name in children and sp.phase in (StagePhase.RUNNING, StagePhase.FAILED):
             # the stage resource's own words: it counts its attempts (the plan here would say "1
-            # attempt(s); last: …" around its message again)
-            message = child_status.get("message", "")
+            # attempt(s); last: …" around its message again); until it reports, the attempt it starts
+            message = child_status.get("message", "") if child_status else message
         summaries.append(
             {
                 "name": stage.name,
                 "kind": stage.kind,
                 "resource": stage.resource.metadata.name,
                 "phase": phase,
-                "attempts": child_status.get("attempts", 0),
+                "attempts": child_status.get("attempts", 0) if child_status else sp.attempt,
                 "cached": sp.cached and stage.name not in children,
                 "artifact": stage.output,
                 "message": message,
             }
         )
-        if old_phases.get(stage.name) != phase and (phase != "Waiting" or stage.name in old_phases):
-            warning = phase in ("Failed", "Blocked", "Backoff")
-            events.append((f"Stage{phase}", f"{stage.name}: {message or phase}".strip(), warning))
+        # the pipeline records its own actions (StageCreated above) and what needs a look; a stage's
+        # every transition is an Event on its stage resource (as a Deployment and its ReplicaSets do)
+        if old_phases.get(stage.name) != phase:
+            if phase in ("Failed", "Blocked", "Backoff"):
+                events.append((f"Stage{phase}", f"{stage.name}: {message or phase}".strip(), True))
+            elif summaries[-1]["cached"] and phase == "Succeeded":
+                events.append(("StageCached", f"{stage.name}: already committed at {stage.output}", False))
     running = [s["name"] for s in summaries if s["phase"] in ("Running", "Backoff", "Pending")]
     done = sum(1 for s in summaries if s["phase"] == "Succeeded")
     phase = decided.phase.value

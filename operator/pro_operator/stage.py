@@ -9,6 +9,7 @@ and create-if-absent make a restarted operator resume without duplicating a job.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Hashable
@@ -64,12 +65,7 @@ def memo_key(kind_name: str, body: Obj) -> Hashable:
 
 def parsed(ctx: Context, kind_name: str, body: Obj) -> Any:
     """:func:`parse_body`, remembered per :func:`memo_key` (a spec error is raised again each time)."""
-    key = memo_key(kind_name, body)
-    if key not in ctx.memo:
-        if len(ctx.memo) > 2_000:
-            ctx.memo.clear()
-        ctx.memo[key] = parse_body(kind_name, body)
-    return ctx.memo[key]
+    return ctx.memo.get(memo_key(kind_name, body), lambda: parse_body(kind_name, body))
 
 
 def parse_body(kind_name: str, body: Obj) -> Any:
@@ -278,6 +274,10 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
             except Conflict:
                 log.info("job %s/%s already exists", namespace, objs.job["metadata"]["name"])
             job_now = objs.job["metadata"]["name"]
+            # the status says what is true now: attempt ``number`` runs (not "starting", which the next
+            # reconcile would overwrite at once: one status write per start, not two)
+            started = StageStatus(RunState.RUNNING, number, digest=effective)
+            sp = plan(graph, dataclasses.replace(observed, stages={name: started}), now).stages[name]
     if latest is not None and run is RunState.RUNNING and stuck_job is None:
         suspended = bool(((latest.get("spec") or {}).get("runPolicy") or {}).get("suspend"))
         if suspended != execution.suspend:

@@ -1,5 +1,12 @@
 """A work queue like controller-runtime's: each key is queued at most once, never reconciled twice at
-the same time, re-queued when triggered during its reconcile, and delayed re-queues wake on time."""
+the same time, re-queued when triggered during its reconcile, and delayed re-queues wake on time.
+
+Two lanes, like controller-runtime's priority queue: **progress** (work on what already runs: a job
+that finished, a stage whose inputs are ready) always goes first; **admission** (the first reconcile of
+a new pipeline) takes a free worker only when no progress waits, and at most ``admission_workers`` at a
+time.  A burst of new pipelines then cannot delay the next stage of pipelines already running: they
+are admitted as fast as the progress of the admitted ones leaves room for.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,10 @@ import contextlib
 import heapq
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Hashable
 from datetime import datetime
+from enum import IntEnum
 
 from pro_operator import clock, metrics
 from pro_operator.kube import Conflict
@@ -19,18 +28,41 @@ log = logging.getLogger("pro_operator.workqueue")
 Handler = Callable[[Hashable], datetime | None]
 
 
-class WorkQueue:
-    """``add(key)`` from anywhere in the event loop; ``handler(key)`` runs in a worker thread and returns
-    when to reconcile the key again (None: only on the next event)."""
+class Lane(IntEnum):
+    PROGRESS = 0
+    ADMISSION = 1
 
-    def __init__(self, handler: Handler, *, workers: int = 8, max_backoff: float = 300.0) -> None:
+
+class WorkQueue:
+    """``add(key)`` from the event loop; ``handler(key)`` runs in a worker thread and returns when to
+    reconcile the key again (None: only on the next event).  ``lane(key)`` says which lane a key
+    queues in, asked each time it is queued (default: all progress)."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        workers: int = 8,
+        admission_workers: int | None = None,
+        lane: Callable[[Hashable], Lane] = lambda key: Lane.PROGRESS,
+        max_backoff: float = 300.0,
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be ≥ 1, got {workers}")
         self.handler = handler
         self.workers = workers
+        self.admission_workers = max(1, workers // 4) if admission_workers is None else admission_workers
+        if not 1 <= self.admission_workers <= workers:
+            raise ValueError(f"admission_workers must be in 1..{workers}, got {self.admission_workers}")
+        self.lane = lane
         self.max_backoff = max_backoff
-        self._queue: asyncio.Queue[Hashable] = asyncio.Queue()
-        self._queued: set[Hashable] = set()
+        self._lanes: dict[Lane, deque[Hashable]] = {Lane.PROGRESS: deque(), Lane.ADMISSION: deque()}
+        self._queued: dict[Hashable, Lane] = {}
+        self._count = dict.fromkeys(Lane, 0)
         self._active: set[Hashable] = set()
+        self._admitting = 0
         self._dirty: set[Hashable] = set()
+        self._ready = asyncio.Event()
         self._delayed: list[tuple[float, int, Hashable]] = []
         self._counter = 0
         self._wake = asyncio.Event()
@@ -46,10 +78,19 @@ class WorkQueue:
             return
         if key in self._active:
             self._dirty.add(key)
-        elif key not in self._queued:
-            self._queued.add(key)
-            self._queue.put_nowait(key)
-        metrics.QUEUE_DEPTH.set(len(self._queued))
+            return
+        lane = self.lane(key)
+        queued = self._queued.get(key)
+        if queued is not None and queued <= lane:
+            return  # already waiting, in this lane or a faster one
+        # new, or promoted to progress (its entry in the admission lane is skipped when reached)
+        if queued is not None:
+            self._count[queued] -= 1
+        self._count[lane] += 1
+        self._queued[key] = lane
+        self._lanes[lane].append(key)
+        self._ready.set()
+        self._gauge()
 
     def add_at(self, key: Hashable, when: datetime) -> None:
         self.add(key, after=max(0.0, (when - clock.now()).total_seconds()))
@@ -66,6 +107,36 @@ class WorkQueue:
     def __len__(self) -> int:
         return len(self._queued)
 
+    def depth(self, lane: Lane) -> int:
+        return self._count[lane]
+
+    def _gauge(self) -> None:
+        for lane, n in self._count.items():
+            metrics.QUEUE_DEPTH.labels(lane=lane.name.lower()).set(n)
+
+    def _take(self) -> tuple[Hashable, Lane] | None:
+        """The next key a free worker may take: progress first; admission only while fewer than
+        ``admission_workers`` admissions run."""
+        for lane in Lane:
+            if lane is Lane.ADMISSION and self._admitting >= self.admission_workers:
+                return None
+            waiting = self._lanes[lane]
+            while waiting:
+                key = waiting.popleft()
+                if self._queued.get(key) is lane:  # else: promoted meanwhile, or taken already
+                    del self._queued[key]
+                    self._count[lane] -= 1
+                    return key, lane
+        return None
+
+    async def _next(self) -> tuple[Hashable, Lane]:
+        while True:
+            taken = self._take()
+            if taken is not None:
+                return taken
+            self._ready.clear()
+            await self._ready.wait()
+
     async def _timer(self) -> None:
         while True:
             now = time.monotonic()
@@ -79,10 +150,11 @@ class WorkQueue:
 
     async def _worker(self) -> None:
         while True:
-            key = await self._queue.get()
-            self._queued.discard(key)
+            key, lane = await self._next()
             self._active.add(key)
-            metrics.QUEUE_DEPTH.set(len(self._queued))
+            if lane is Lane.ADMISSION:
+                self._admitting += 1
+            self._gauge()
             try:
                 again = await asyncio.to_thread(self.handler, key)
                 self._failures.pop(key, None)
@@ -101,6 +173,9 @@ class WorkQueue:
                 self.add(key, after=delay)
             finally:
                 self._active.discard(key)
+                if lane is Lane.ADMISSION:
+                    self._admitting -= 1
+                    self._ready.set()  # an admission slot is free
                 if key in self._dirty:
                     self._dirty.discard(key)
                     self.add(key)

@@ -67,10 +67,13 @@ class OperatorProcess:
         *,
         env: Mapping[str, str] | None = None,
         args: tuple[str, ...] = (),
+        python: str = sys.executable,
     ) -> None:
         self.kubeconfig, self.namespace, self.log = kubeconfig, namespace, log
         self.env = dict(env or {})
         self.args = args
+        self.python = python
+        """The interpreter (e.g. a slim environment's, the operator image's requirement set)."""
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -81,7 +84,7 @@ class OperatorProcess:
             fh.write(f"==== operator start {self.starts}\n".encode())
             fh.flush()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pro_operator", "--kubeconfig", self.kubeconfig, "-n", self.namespace,
+                [self.python, "-m", "pro_operator", "--kubeconfig", self.kubeconfig, "-n", self.namespace,
                  "--metrics-port", "0", "--health-port", "0", "--log-format", "plain", *self.args],
                 stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, start_new_session=True,
             )  # fmt: skip

@@ -56,8 +56,14 @@ def test_the_toy_pipeline_runs_end_to_end_through_the_operator(cluster: Cluster,
         res = cluster.get(stage.kind.lower() + "s", stage.resource.metadata.name)
         assert res["metadata"]["ownerReferences"][0]["uid"] == alp["metadata"]["uid"]
         assert res["status"]["phase"] == "Succeeded" and res["status"]["artifact"] == stage.output
+    # the pipeline's Events: one per stage resource it created, and its end; each stage resource has
+    # an Event per transition of its own
+    # (Events are posted off the reconcile path: wait for the last one)
+    cluster.wait("the pipeline's last Event", lambda: "PipelineSucceeded" in dict(cluster.events("toy")), 30)
     reasons = [r for r, _ in cluster.events("toy")]
-    assert "StageSucceeded" in reasons and "PipelineSucceeded" in reasons
+    assert sorted(reasons) == sorted(["StageCreated"] * len(c.stages) + ["PipelineSucceeded"]), reasons
+    for stage in c.stages:
+        assert [r for r, _ in cluster.events(stage.resource.metadata.name)] == ["Started", "Succeeded"]
 
 
 def test_a_stage_resource_applied_on_its_own_runs_with_explicit_inputs(cluster: Cluster, toy: Path) -> None:
