@@ -46,7 +46,9 @@ def test_reads_are_copies_without_managed_fields_and_jobs_lose_pod_templates() -
     cache = ObjectCache()
     cache.put("things", body("a", 1, spec={"x": [1, {"y": "ü"}]}))
     got = cache.get("things", "ns", "a")
-    assert got is not None and "managedFields" not in got["metadata"] and got["spec"] == {"x": [1, {"y": "ü"}]}
+    assert (
+        got is not None and "managedFields" not in got["metadata"] and got["spec"] == {"x": [1, {"y": "ü"}]}
+    )
     got["spec"]["x"].append(2)
     assert cache.get("things", "ns", "a")["spec"] == {"x": [1, {"y": "ü"}]}  # type: ignore[index]
     cache.put("pytorchjobs", body("j", 1, spec={"runPolicy": {"suspend": True}, "pytorchReplicaSpecs": {}}))

@@ -161,7 +161,9 @@ def test_delayed_requeue_conflict_and_error_backoff() -> None:
         q.start()
         for key in calls:
             q.add(key)
-        await until(lambda: len(calls["later"]) == 2 and len(calls["conflict"]) == 2 and len(calls["boom"]) == 3)
+        await until(
+            lambda: len(calls["later"]) == 2 and len(calls["conflict"]) == 2 and len(calls["boom"]) == 3
+        )
         await asyncio.sleep(0.2)
         await q.stop()
 
@@ -169,7 +171,9 @@ def test_delayed_requeue_conflict_and_error_backoff() -> None:
     later, conflict, boom = calls["later"], calls["conflict"], calls["boom"]
     assert len(later) == 2 and later[1] - later[0] >= 0.28
     assert len(conflict) == 2 and conflict[1] - conflict[0] < 0.5
-    assert len(boom) == 3 and boom[1] - boom[0] >= 0.45 and boom[2] - boom[1] >= 0.55  # 0.5 s, then capped 0.6
+    assert (
+        len(boom) == 3 and boom[1] - boom[0] >= 0.45 and boom[2] - boom[1] >= 0.55
+    )  # 0.5 s, then capped 0.6
 
 
 @pytest.mark.parametrize(
