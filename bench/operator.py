@@ -217,7 +217,7 @@ def transition_floor(api: Any, namespace: str, store: str, repeats: int = 20) ->
             owner=owner_reference(f"{GROUP}/{VERSION}", second.kind, f"floor-{i}", stage["metadata"]["uid"]),
         )
         objs.job["metadata"]["labels"].pop("pro.alignment.dev/stage-resource", None)  # not for the executor
-        core.create_namespaced_config_map(namespace, objs.config_map, _preload_content=False)
+        core.create_namespaced_config_map(namespace, objs.config_map)
         custom.create_namespaced_custom_object("kubeflow.org", "v1", namespace, "pytorchjobs", objs.job)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
@@ -277,7 +277,7 @@ def main() -> None:
     ap.add_argument(
         "--idle", type=float, default=20.0, help="seconds watched after the last pipeline finished"
     )
-    ap.add_argument("--workers", type=int, default=8, help="the operator's concurrent reconciles")
+    ap.add_argument("--workers", type=int, help="the operator's --workers (default: its own default)")
     ap.add_argument("--admission-workers", type=int, help="the operator's --admission-workers")
     ap.add_argument(
         "--python", default=sys.executable, help="the operator's interpreter, e.g. .venv-slim/bin/python"
@@ -302,7 +302,9 @@ def main() -> None:
         floor = transition_floor(api, "floor", store)
 
         port = free_port()
-        operator_args = ["--metrics-port", str(port), "--workers", str(args.workers)]
+        operator_args = ["--metrics-port", str(port)]
+        if args.workers:
+            operator_args += ["--workers", str(args.workers)]
         if args.admission_workers:
             operator_args += ["--admission-workers", str(args.admission_workers)]
         operator = OperatorProcess(
@@ -381,7 +383,7 @@ def main() -> None:
         admission = f", --admission-workers {args.admission_workers}" if args.admission_workers else ""
         print(
             f"operator under load: {args.pipelines} pipelines × 7 stages, instant jobs, "
-            f"{args.workers} workers{admission}, operator on {args.python}\n"
+            f"{args.workers or 'default'} workers{admission}, operator on {args.python}\n"
         )
         print("| measure | value |")
         print("|---|---|")

@@ -29,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
     p.add_argument("--kubeconfig", metavar="FILE", help="default: in-cluster, else $KUBECONFIG")
-    p.add_argument("--workers", type=int, default=8, help="concurrent reconciles (default: %(default)s)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        help="concurrent reconciles; more is not faster, they share the API server (default: %(default)s)",
+    )
     p.add_argument(
         "--admission-workers",
         type=int,

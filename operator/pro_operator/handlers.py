@@ -53,7 +53,7 @@ class Runtime:
         self,
         client: kube.Kube,
         *,
-        workers: int = 8,
+        workers: int = 4,
         admission_workers: int | None = None,
         namespaces: list[str] | None = None,
     ) -> None:

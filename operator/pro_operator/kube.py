@@ -195,8 +195,7 @@ class Kube:
         ns, name = meta["namespace"], meta["name"]
         try:
             with self._call("create", "configmaps", f"{ns}/{name}"):
-                # the response is not read: skip building the client's model classes from it
-                self.core.create_namespaced_config_map(ns, body, _preload_content=False)
+                _discard(self.core.create_namespaced_config_map(ns, body, _preload_content=False))
             return
         except Conflict:
             pass
@@ -237,7 +236,15 @@ class Kube:
             "count": 1,
         }
         with self._call("create", "events", f"{meta['namespace']}/{meta['name']}"):
-            self.core.create_namespaced_event(meta["namespace"], body, _preload_content=False)
+            _discard(self.core.create_namespaced_event(meta["namespace"], body, _preload_content=False))
+
+
+def _discard(response: Any) -> None:
+    """Read and release a raw response (``_preload_content=False``: no client model is built from a
+    body nobody reads).  Unread, its connection would not go back to the pool, and every such request
+    would open a new TLS connection."""
+    response.read()
+    response.release_conn()
 
 
 def _reason(err: Any) -> str:

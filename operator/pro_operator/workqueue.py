@@ -42,7 +42,7 @@ class WorkQueue:
         self,
         handler: Handler,
         *,
-        workers: int = 8,
+        workers: int = 4,
         admission_workers: int | None = None,
         lane: Callable[[Hashable], Lane] = lambda key: Lane.PROGRESS,
         max_backoff: float = 300.0,

@@ -124,6 +124,7 @@ def test_the_schema_accepts_the_defaults_and_every_example_value() -> None:
         ({"scope": "namespaces"}, "at '/watchNamespaces': minItems: got 0, want 1"),
         ({"watchNamespaces": ["Team_A"]}, "at '/watchNamespaces/0': 'Team_A' does not match pattern"),
         ({"workers": 0}, "at '/workers': minimum: got 0, want 1"),
+        ({"admissionWorkers": 0}, "at '/admissionWorkers': minimum: got 0, want 1"),
         ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy': value must be one of 'Always'"),
         ({"image": {"tag": "has space"}}, "at '/image/tag': 'has space' does not match pattern"),
         ({"metrics": {"port": 70000}}, "at '/metrics/port': maximum: got 70,000, want 65,535"),
@@ -192,7 +193,7 @@ def test_the_operator_pod_is_locked_down_and_probed() -> None:
     assert c["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
     assert c["args"] == [
         "--all-namespaces",
-        "--workers=8",
+        "--workers=4",
         "--metrics-port=9090",
         "--health-port=8080",
         "--log-format=json",
@@ -232,6 +233,16 @@ def test_namespaced_scope_grants_roles_only_in_the_watched_namespaces() -> None:
     assert "watching: team-a, team-b" in notes(
         {"scope": "namespaces", "watchNamespaces": ["team-a", "team-b"]}
     )
+
+
+def test_workers_and_admission_workers_reach_the_operator() -> None:
+    from pro_operator.__main__ import build_parser
+
+    c = container(render({"workers": 6, "admissionWorkers": 2}))
+    assert "--workers=6" in c["args"] and "--admission-workers=2" in c["args"]
+    parsed = build_parser().parse_args(c["args"])
+    assert parsed.workers == 6 and parsed.admission_workers == 2
+    assert not any(a.startswith("--admission-workers") for a in container(render())["args"])
 
 
 def test_metrics_off_drops_the_service_and_the_port() -> None:
