@@ -72,7 +72,7 @@ slim-check:  ## install the operator alone (no torch) into .venv-slim and import
 	@[ -x .venv-slim/bin/python ] || $(PYTHON) -m venv .venv-slim
 	.venv-slim/bin/pip install -q -c requirements/lock.txt -r requirements/operator.txt $(PIPQ)
 	.venv-slim/bin/pip install -q --no-deps --force-reinstall . $(PIPQ)
-	.venv-slim/bin/python -c "import importlib.util as u, pro_operator; assert u.find_spec('torch') is None; print('pro_operator', pro_operator.__version__, 'imports without torch')"
+	.venv-slim/bin/python -c "import importlib.util as u, pro_operator.handlers; assert u.find_spec('torch') is None and u.find_spec('kubernetes') is None; print('pro_operator', pro_operator.__version__, 'imports without torch or the kubernetes package')"
 
 lock:  ## regenerate requirements/lock.txt from .venv (after changing dependencies)
 	$(BIN)/pip freeze --exclude-editable | grep -vE '^(torch|pro-pipeline)==' > requirements/lock.txt

@@ -73,21 +73,26 @@ def main(argv: list[str] | None = None) -> int:
     import kopf
 
     from pro_operator import metrics
-    from pro_operator.handlers import Runtime, register
-    from pro_operator.kube import Kube
+    from pro_operator.handlers import Runtime, client, register
 
     kopf.configure(
         verbose=args.verbose,
         log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
     )
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
     if not args.verbose:  # kopf logs every handled watch event at INFO ("Handler … succeeded.")
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    in_cluster = args.kubeconfig is None  # a kubeconfig named on the command line wins
+    try:
+        kube = client(in_cluster=in_cluster, connections=args.workers + 4)
+    except kopf.LoginError as err:
+        print(f"pro-operator: cannot log in to the Kubernetes API: {err}", file=sys.stderr)
+        return 1
     runtime = Runtime(
-        Kube.connect(args.kubeconfig),
+        kube,
         workers=args.workers,
         admission_workers=args.admission_workers,
         namespaces=None if args.all_namespaces else args.namespace,
+        in_cluster=in_cluster,
     )
     registry = kopf.OperatorRegistry()
     register(registry, runtime)

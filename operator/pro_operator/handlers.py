@@ -4,15 +4,18 @@ Every handler is an ``on.event`` handler (no kopf progress annotations, no final
 says "look at this object (and its owner) again"; the controllers re-plan from the observed state,
 level-based.  The queue's workers run the controllers in threads.
 
-kopf is used for what it is good at here: watch streams that resume, re-list and time out, login, and
-probes.  Its per-object machinery for on.create/update handlers is switched off where it costs work
+kopf is used for what it is good at here: watch streams that resume, re-list and time out, login (the
+same credentials serve the controllers' :class:`~pro_operator.kube.Kube`), and probes.  Its per-object machinery for on.create/update handlers is switched off where it costs work
 on every event: no diff base is built (a deep copy of each body), and a handled event is not logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import importlib.util
 import logging
+import os
 import threading
 import time
 from collections.abc import Hashable
@@ -46,6 +49,59 @@ WATCHED = (
 )
 
 
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+def credentials(*, in_cluster: bool = True) -> kopf.ConnectionInfo:
+    """The API server and how to log in, found as kubectl finds them: the pod's service account (when
+    ``in_cluster`` and there is one), else the kubeconfig ($KUBECONFIG, else ~/.kube/config).  A
+    kubeconfig user that authenticates with an exec plugin or an auth provider is asked through the
+    ``kubernetes`` package, which runs the plugin (not in the operator image)."""
+    settings = kopf.OperatorSettings()
+    found: kopf.ConnectionInfo | None = None
+    if in_cluster and os.path.exists(SERVICE_ACCOUNT_TOKEN):
+        found = kopf.login_with_service_account(settings=settings)
+    if found is None:
+        try:
+            found = kopf.login_with_kubeconfig(settings=settings)
+        except (OSError, KeyError, ValueError) as err:  # a missing file, context, cluster or user
+            where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise kopf.LoginError(f"kubeconfig {where}: {type(err).__name__}: {err}") from None
+    if found is None:
+        raise kopf.LoginError(
+            "no credentials: not in a pod with a service account, and no kubeconfig "
+            "(--kubeconfig, $KUBECONFIG or ~/.kube/config)"
+        )
+    if not (found.token or found.certificate_path or found.certificate_data or found.username):
+        if importlib.util.find_spec("kubernetes") is None:
+            raise kopf.LoginError(
+                f"the kubeconfig user for {found.server} has no token or client certificate (an exec "
+                "plugin or auth provider?): install the `kubernetes` package to run it, or use a token"
+            )
+        server = found.server
+        found = kopf.login_via_client(settings=settings, logger=log)
+        if found is None:
+            raise kopf.LoginError(f"the kubernetes package found no credentials for {server}")
+    return found
+
+
+def connection(info: kopf.ConnectionInfo) -> kube.Connection:
+    """kopf's credentials as the controllers' client uses them."""
+    authorization = None
+    if info.token:
+        authorization = f"{info.scheme or 'Bearer'} {info.token}"
+    elif info.username and info.password:
+        basic = base64.b64encode(f"{info.username}:{info.password}".encode()).decode()
+        authorization = f"Basic {basic}"
+    context = info.as_ssl_context() if info.server.startswith("https:") else None
+    return kube.Connection(info.server, context, authorization)
+
+
+def client(*, in_cluster: bool = True, connections: int = 16) -> kube.Kube:
+    """The controllers' API client, logged in as kopf's watches are (and again after a 401)."""
+    return kube.Kube(lambda: connection(credentials(in_cluster=in_cluster)), connections=connections)
+
+
 class Runtime:
     """The operator's moving parts, wired to a kopf registry by :func:`register`."""
 
@@ -56,12 +112,15 @@ class Runtime:
         workers: int = 4,
         admission_workers: int | None = None,
         namespaces: list[str] | None = None,
+        in_cluster: bool = True,
     ) -> None:
         self.cache = ObjectCache()
         self.workers = workers
         self.admission_workers = admission_workers
         self.namespaces = namespaces
         """The namespaces watched (None: all)."""
+        self.in_cluster = in_cluster
+        """Log in with the pod's service account when there is one (False: a kubeconfig was named)."""
         self.queue: WorkQueue | None = None
         self._reconciling = threading.local()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -192,9 +251,8 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
             watch(group, version, plural)
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> Any:
-        # the same credentials as the controllers' client: in-cluster, else $KUBECONFIG
-        return kopf.login_via_client(**kwargs)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return credentials(in_cluster=rt.in_cluster)  # as the controllers' client
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:

@@ -3,18 +3,27 @@
 Every request the operator makes goes through :class:`Kube`, which counts them (a Prometheus counter
 per verb and resource) and turns API errors into :class:`Conflict`, :class:`Forbidden` or
 :class:`KubeError` with a message naming the verb, resource and object.
+
+The requests are plain JSON over a pooled ``urllib3`` connection, not the ``kubernetes`` package: the
+operator reads and writes dicts anyway, and that package's ~700 model classes cost ~35 MB of memory
+and a millisecond or more per request.  Credentials come from the same login kopf's watches use.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+import ssl
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
-from pro_operator import metrics
+import urllib3
+
+from pro_operator import __version__, metrics
 
 Obj = dict[str, Any]
 
@@ -23,6 +32,8 @@ VERSION = "v1alpha1"
 KUBEFLOW_GROUP = "kubeflow.org"
 KUBEFLOW_VERSION = "v1"
 PYTORCHJOBS = "pytorchjobs"
+MERGE_PATCH = "application/merge-patch+json"
+USER_AGENT = f"pro-operator/{__version__}"
 
 
 class KubeError(RuntimeError):
@@ -60,42 +71,78 @@ class Ref:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
+@dataclass(frozen=True)
+class Connection:
+    """Where the API server is and how to authenticate: what a login gives (the pod's service account,
+    or a kubeconfig; see ``pro_operator.handlers.login``)."""
+
+    server: str
+    """``https://host:port`` (or ``http://`` for a plain-text test server)."""
+    ssl_context: ssl.SSLContext | None = None
+    """Server verification and client certificates; None: the system's defaults."""
+    authorization: str | None = None
+    """The ``Authorization`` header (``Bearer <token>``), or None (client certificates only)."""
+
+
 class Kube:
-    """The operator's Kubernetes client (the official ``kubernetes`` package)."""
+    """The operator's Kubernetes client: JSON over HTTPS with a pooled ``urllib3`` connection per
+    thread at most, credentials from ``login`` (called again when the server answers 401, e.g. after a
+    service-account token rotated).  Thread-safe."""
 
-    def __init__(self, api_client: Any) -> None:
-        from kubernetes import client
+    def __init__(self, login: Callable[[], Connection], *, connections: int = 16) -> None:
+        self._login = login
+        self._lock = threading.Lock()
+        self._connections = connections
+        self._conn, self._pool = self._connect()
 
-        self.api_client = api_client
-        self.custom = client.CustomObjectsApi(api_client)
-        self.core = client.CoreV1Api(api_client)
+    def _connect(self) -> tuple[Connection, urllib3.PoolManager]:
+        conn = self._login()
+        pool = urllib3.PoolManager(
+            num_pools=2,
+            maxsize=self._connections,
+            ssl_context=conn.ssl_context,
+            timeout=urllib3.Timeout(connect=10, read=120),
+            retries=urllib3.Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0),
+        )
+        return conn, pool
 
-    @classmethod
-    def connect(cls, kubeconfig: str | None = None) -> Kube:
-        """In-cluster credentials, else ``kubeconfig`` / ``$KUBECONFIG`` / ``~/.kube/config``."""
-        from kubernetes import config
-
-        if kubeconfig is None:
+    def _request(self, method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None,
+                 content_type: str = "application/json") -> Any:  # fmt: skip
+        """One request; the decoded JSON answer.  Raises :class:`_Status` for an error status and
+        :class:`KubeError` when the server cannot be reached."""
+        params = {k: v for k, v in (query or {}).items() if v}
+        for attempt in (1, 2):
+            conn, pool = self._conn, self._pool
+            headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+            if conn.authorization:
+                headers["Authorization"] = conn.authorization
+            data = None
+            if body is not None:
+                headers["Content-Type"] = content_type
+                data = json.dumps(body, separators=(",", ":")).encode()
+            url = conn.server.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
             try:
-                config.load_incluster_config()
-                from kubernetes import client
-
-                return cls(client.ApiClient())
-            except config.ConfigException:
-                pass
-        return cls(config.new_client_from_config(config_file=kubeconfig))
+                response = pool.request(method, url, body=data, headers=headers)
+            except urllib3.exceptions.HTTPError as err:
+                raise KubeError(f"cannot reach the API server at {conn.server}: {err}") from None
+            if response.status == 401 and attempt == 1:  # credentials expired or rotated: log in again
+                with self._lock:
+                    if self._conn is conn:
+                        self._conn, self._pool = self._connect()
+                continue
+            if response.status >= 400:
+                raise _Status(response.status, _message(response))
+            return json.loads(response.data) if response.data else None
+        raise AssertionError("unreachable")
 
     @contextmanager
     def _call(self, verb: str, resource: str, what: str) -> Iterator[None]:
-        from kubernetes.client.rest import ApiException
-
         metrics.API_REQUESTS.labels(verb=verb, resource=resource).inc()
         try:
             yield
-        except ApiException as err:
+        except _Status as err:
             status = err.status
-            detail = _reason(err)
-            message = f"{verb} {resource} {what}: {detail}"
+            message = f"{verb} {resource} {what}: {err.message}"
             if status == 409:
                 raise Conflict(message, status) from None
             if status == 404:
@@ -107,9 +154,7 @@ class Kube:
     # ----------------------------------------------------------------- custom objects
     def get(self, ref: Ref) -> Obj:
         with self._call("get", ref.resource, f"{ref.namespace}/{ref.name}"):
-            obj: Obj = self.custom.get_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, ref.name
-            )
+            obj: Obj = self._request("GET", _path(ref))
         return obj
 
     def list_objects(
@@ -117,31 +162,23 @@ class Kube:
     ) -> list[Obj]:
         """Every object of a kind in ``namespace`` (None: all namespaces), each with apiVersion and kind."""
         resource = f"{plural}.{group}"
+        where = f"/namespaces/{namespace}" if namespace is not None else ""
         with self._call("list", resource, namespace or "(all namespaces)"):
-            if namespace is None:
-                found = self.custom.list_cluster_custom_object(
-                    group, version, plural, label_selector=label_selector
-                )
-            else:
-                found = self.custom.list_namespaced_custom_object(
-                    group, version, namespace, plural, label_selector=label_selector
-                )
-        items: list[Obj] = found.get("items", [])
+            found = self._request(
+                "GET", f"/apis/{group}/{version}{where}/{plural}", query={"labelSelector": label_selector}
+            )
+        items: list[Obj] = found.get("items") or []
         return items
 
     def create(self, ref: Ref, body: Obj) -> Obj:
         with self._call("create", ref.resource, f"{ref.namespace}/{ref.name}"):
-            obj: Obj = self.custom.create_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, body
-            )
+            obj: Obj = self._request("POST", _path(ref, named=False), body)
         return obj
 
     def replace_spec(self, ref: Ref, body: Obj) -> Obj:
         """PUT the object (``body`` carries the resourceVersion it was based on)."""
         with self._call("update", ref.resource, f"{ref.namespace}/{ref.name}"):
-            obj: Obj = self.custom.replace_namespaced_custom_object(
-                ref.group, ref.version, ref.namespace, ref.plural, ref.name, body
-            )
+            obj: Obj = self._request("PUT", _path(ref), body)
         return obj
 
     def patch(self, ref: Ref, patch: Obj) -> Obj:
@@ -157,34 +194,20 @@ class Kube:
         return self._merge_patch(ref, body, subresource="status")
 
     def _merge_patch(self, ref: Ref, body: Obj, *, subresource: str = "") -> Obj:
-        """``PATCH`` the object (or ``subresource``) with an explicit ``application/merge-patch+json``
-        body: ``null`` values remove fields, a ``metadata.resourceVersion`` is a precondition."""
-        path = f"/apis/{ref.group}/{ref.version}/namespaces/{ref.namespace}/{ref.plural}/{ref.name}"
+        """``PATCH`` the object (or ``subresource``) with an ``application/merge-patch+json`` body:
+        ``null`` values remove fields, a ``metadata.resourceVersion`` is a precondition."""
         resource = f"{ref.resource}/{subresource}" if subresource else ref.resource
+        path = f"{_path(ref)}/{subresource}" if subresource else _path(ref)
         with self._call("patch", resource, f"{ref.namespace}/{ref.name}"):
-            obj: Obj = self.custom.api_client.call_api(
-                f"{path}/{subresource}" if subresource else path,
-                "PATCH",
-                body=body,
-                header_params={"Content-Type": "application/merge-patch+json", "Accept": "application/json"},
-                response_type="object",
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-            )
+            obj: Obj = self._request("PATCH", path, body, content_type=MERGE_PATCH)
         return obj
 
     def delete(self, ref: Ref) -> None:
         """Delete with background propagation (owned objects are garbage-collected); gone is fine."""
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
         try:
             with self._call("delete", ref.resource, f"{ref.namespace}/{ref.name}"):
-                self.custom.delete_namespaced_custom_object(
-                    ref.group,
-                    ref.version,
-                    ref.namespace,
-                    ref.plural,
-                    ref.name,
-                    propagation_policy="Background",
-                )
+                self._request("DELETE", _path(ref), options)
         except NotFound:
             pass
 
@@ -193,22 +216,25 @@ class Kube:
         """Create the ConfigMap, or replace its data when it exists with other data."""
         meta = body["metadata"]
         ns, name = meta["namespace"], meta["name"]
+        path = f"/api/v1/namespaces/{ns}/configmaps"
         try:
             with self._call("create", "configmaps", f"{ns}/{name}"):
-                _discard(self.core.create_namespaced_config_map(ns, body, _preload_content=False))
+                self._request("POST", path, body)
             return
         except Conflict:
             pass
         with self._call("get", "configmaps", f"{ns}/{name}"):
-            current = self.core.read_namespaced_config_map(name, ns)
-        if (current.data or {}) != body.get("data", {}):
+            current = self._request("GET", f"{path}/{name}")
+        if (current.get("data") or {}) != body.get("data", {}):
             with self._call("patch", "configmaps", f"{ns}/{name}"):
-                self.core.patch_namespaced_config_map(name, ns, {"data": body["data"]})
+                self._request("PATCH", f"{path}/{name}", {"data": body["data"]}, content_type=MERGE_PATCH)
 
     def pods(self, namespace: str, selector: str) -> list[Obj]:
         with self._call("list", "pods", f"{namespace} ({selector})"):
-            found = self.core.list_namespaced_pod(namespace, label_selector=selector)
-        items: list[Obj] = self.api_client.sanitize_for_serialization(found)["items"]
+            found = self._request(
+                "GET", f"/api/v1/namespaces/{namespace}/pods", query={"labelSelector": selector}
+            )
+        items: list[Obj] = found.get("items") or []
         return items
 
     def event(self, involved: Obj, reason: str, message: str, *, warning: bool = False, now: str) -> None:
@@ -236,23 +262,30 @@ class Kube:
             "count": 1,
         }
         with self._call("create", "events", f"{meta['namespace']}/{meta['name']}"):
-            _discard(self.core.create_namespaced_event(meta["namespace"], body, _preload_content=False))
+            self._request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body)
 
 
-def _discard(response: Any) -> None:
-    """Read and release a raw response (``_preload_content=False``: no client model is built from a
-    body nobody reads).  Unread, its connection would not go back to the pool, and every such request
-    would open a new TLS connection."""
-    response.read()
-    response.release_conn()
+class _Status(Exception):
+    """The API server answered with an error status (``message``: its own words)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, message)
+        self.status, self.message = status, message
 
 
-def _reason(err: Any) -> str:
+def _message(response: Any) -> str:
+    """The message of a ``Status`` answer, else the HTTP reason."""
     try:
-        data = json.loads(err.body)
-        return str(data.get("message") or err.reason)
-    except (TypeError, ValueError):
-        return str(err.reason or err)
+        data = json.loads(response.data)
+        return str(data.get("message") or response.reason)
+    except (TypeError, ValueError, AttributeError):
+        return str(response.reason or f"HTTP {response.status}")
+
+
+def _path(ref: Ref, *, named: bool = True) -> str:
+    group = f"/apis/{ref.group}/{ref.version}" if ref.group else f"/api/{ref.version}"
+    base = f"{group}/namespaces/{ref.namespace}/{ref.plural}"
+    return f"{base}/{ref.name}" if named else base
 
 
 def custom_ref(plural: str, namespace: str, name: str) -> Ref:

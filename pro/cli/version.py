@@ -10,7 +10,7 @@ from pro.version import __version__
 
 LIBRARIES = (
     "torch", "transformers", "trl", "peft", "accelerate", "datasets", "deepspeed",
-    "kubernetes", "kopf", "kubeflow-training", "boto3", "pydantic",
+    "kubernetes", "kopf", "urllib3", "boto3", "pydantic",
 )  # fmt: skip
 
 

@@ -186,6 +186,16 @@ class Cluster:
         items = sorted(found.items, key=lambda e: int(e.metadata.resource_version))  # creation order
         return [(e.reason, e.message) for e in items if not warnings or e.type == "Warning"]
 
+    def events_until(self, name: str, reason: str, *, warnings: bool = False, timeout: float = 30) -> Events:
+        """:meth:`events` once one has ``reason`` (the operator posts Events off its reconcile path, a
+        moment after the status that goes with them)."""
+        found: Events = self.wait(
+            f"a {reason} Event on {name}",
+            lambda: (got := self.events(name, warnings=warnings)) and reason in dict(got) and got,
+            timeout,
+        )
+        return found
+
 
 @contextmanager
 def operated(

@@ -62,7 +62,7 @@ def test_a_failed_job_is_retried_and_the_retry_succeeds(cluster: Cluster, toy: P
     assert job_names(cluster) == ["late-rm-1", "late-rm-2"] and launched(cluster) == job_names(cluster)
     assert job_condition(job_named(cluster, "late-rm-1") or {}, "Failed")
     assert read_manifest(body["spec"]["output"]) is not None
-    reasons = [r for r, _ in cluster.events("late-rm")]
+    reasons = [r for r, _ in cluster.events_until("late-rm", "Succeeded")]
     assert reasons.index("AttemptFailed") < reasons.index("Succeeded"), reasons
     failed = dict(cluster.events("late-rm", warnings=True))["AttemptFailed"]
     assert "attempt 1 failed" in failed and str(late) in failed, failed
@@ -101,9 +101,9 @@ def test_spent_retries_fail_the_stage_with_its_reason_and_block_the_pipeline(
     assert rm["status"]["message"] == message
     assert stages["rm-helpfulness"]["message"] == message  # the stage's words, not wrapped again
     assert conditions(alp)["Failed"]["message"] == f"rm-helpfulness: {message}"
-    warnings = dict(cluster.events("nodata-rm-helpfulness", warnings=True))
+    warnings = dict(cluster.events_until("nodata-rm-helpfulness", "Failed", warnings=True))
     assert warnings["Failed"] == message and "AttemptFailed" in warnings
-    assert "PipelineFailed" in dict(cluster.events("nodata", warnings=True))
+    assert "PipelineFailed" in dict(cluster.events_until("nodata", "PipelineFailed", warnings=True))
     assert job_names(cluster) == ["nodata-rm-helpfulness-1", "nodata-rm-helpfulness-2"]
 
 
@@ -149,7 +149,7 @@ def test_a_job_stuck_in_created_is_abandoned_retried_and_finally_fails(cluster: 
             "not running 3s after creation" in job["metadata"]["annotations"]["pro.alignment.dev/abandoned"]
         )
         assert job["spec"]["runPolicy"]["suspend"] is True
-    assert "AttemptFailed" in dict(cluster.events("stuck", warnings=True))
+    assert "AttemptFailed" in dict(cluster.events_until("stuck", "AttemptFailed", warnings=True))
 
 
 def test_malformed_pipelines_are_refused_or_marked_invalid_and_others_go_on(
@@ -176,7 +176,7 @@ def test_malformed_pipelines_are_refused_or_marked_invalid_and_others_go_on(
     assert valid["status"] == "False" and valid["reason"] == "InvalidSpec", valid
     assert "alignment.weights.mode" in valid["message"] and "adapter" in valid["message"], valid
     assert alp["status"]["observedGeneration"] == alp["metadata"]["generation"]
-    assert "InvalidSpec" in dict(cluster.events("no-adapter", warnings=True))
+    assert "InvalidSpec" in dict(cluster.events_until("no-adapter", "InvalidSpec", warnings=True))
 
     cluster.wait("the good pipeline", lambda: finished(cluster, ALPS, "good"), 120)
     assert cluster.phase(ALPS, "good") == "Succeeded"
@@ -204,13 +204,14 @@ def api(kube_cluster: Any, kube_namespace: Any) -> Iterator[tuple[Any, str]]:
 
 
 def test_a_status_write_with_a_stale_resource_version_conflicts_and_is_retried(
-    api: tuple[Any, str], toy: Path, tmp_path: Path
+    api: tuple[Any, str], toy: Path, tmp_path: Path, kube_cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kubernetes import client
 
     from pro_operator.cache import ObjectCache
     from pro_operator.context import Context
-    from pro_operator.kube import Conflict, Kube, custom_ref
+    from pro_operator.handlers import client as operator_client
+    from pro_operator.kube import Conflict, custom_ref
     from pro_operator.stage import reconcile_stage
     from pro_operator.workqueue import WorkQueue
 
@@ -225,7 +226,8 @@ def test_a_status_write_with_a_stale_resource_version_conflicts_and_is_retried(
     )
     assert fresh["metadata"]["resourceVersion"] != created["metadata"]["resourceVersion"]
 
-    kube = Kube(api_client)
+    monkeypatch.setenv("KUBECONFIG", kube_cluster.kubeconfig)
+    kube = operator_client(in_cluster=False)
     cache = ObjectCache()
     cache.put(RMS, created)
     outcomes: list[str] = []

@@ -58,9 +58,7 @@ def test_the_toy_pipeline_runs_end_to_end_through_the_operator(cluster: Cluster,
         assert res["status"]["phase"] == "Succeeded" and res["status"]["artifact"] == stage.output
     # the pipeline's Events: one per stage resource it created, and its end; each stage resource has
     # an Event per transition of its own
-    # (Events are posted off the reconcile path: wait for the last one)
-    cluster.wait("the pipeline's last Event", lambda: "PipelineSucceeded" in dict(cluster.events("toy")), 30)
-    reasons = [r for r, _ in cluster.events("toy")]
+    reasons = [r for r, _ in cluster.events_until("toy", "PipelineSucceeded")]
     assert sorted(reasons) == sorted(["StageCreated"] * len(c.stages) + ["PipelineSucceeded"]), reasons
     for stage in c.stages:
         assert [r for r, _ in cluster.events(stage.resource.metadata.name)] == ["Started", "Succeeded"]

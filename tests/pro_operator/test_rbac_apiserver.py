@@ -185,7 +185,7 @@ def test_a_pipeline_runs_end_to_end_with_only_the_charts_rbac(rbac_cluster: Clus
     c = compose(AlignmentPipeline.model_validate(doc))
     assert all(s["phase"] == "Succeeded" for s in status["stages"])
     assert len(cluster.jobs()) == len(c.stages)
-    reasons = [r for r, _ in cluster.events("least")]
+    reasons = [r for r, _ in cluster.events_until("least", "PipelineSucceeded")]
     assert "PipelineSucceeded" in reasons  # Kube.event under the Role
     log = log_of(cluster)
     # nothing was refused: a namespaced operator does not scan cluster-scoped namespaces or CRDs

@@ -102,7 +102,7 @@ def test_a_schedule_fires_on_its_clock_forbids_replaces_and_keeps_its_history(
     assert not finished(cluster, ALPS, name(fire1))
     cluster.patch(ALS, "nightly", {"spec": {"concurrencyPolicy": "Replace"}})
     cluster.wait("the replacement", lambda: pipelines() == [name(fire3)], 30)
-    events = dict(cluster.events("nightly"))
+    events = dict(cluster.events_until("nightly", "DeletedPipeline"))
     assert events["DeletedPipeline"] == f"deleted {name(fire1)}", events
     cluster.wait("the replacement to finish", lambda: finished(cluster, ALPS, name(fire3)), 120)
     assert cluster.phase(ALPS, name(fire3)) == "Succeeded"

@@ -1,0 +1,241 @@
+"""The operator's API client (``pro_operator.kube`` with the login of ``pro_operator.handlers``) against
+the real kube-apiserver: every verb the controllers use, errors named, pooled connections, a new login
+after a 401, TLS verified, and the kubeconfig variants it logs in with."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pro_operator import kube as k
+from pro_operator.handlers import client, connection, credentials
+
+pytestmark = pytest.mark.integration
+
+RMS = "rewardmodeltrainings"
+LABEL = "pro.alignment.dev/pipeline"
+
+
+@pytest.fixture
+def kubeconfig(kube_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("KUBECONFIG", kube_cluster.kubeconfig)
+    doc: dict[str, Any] = yaml.safe_load(Path(kube_cluster.kubeconfig).read_text())
+    return doc
+
+
+@pytest.fixture
+def api(kube_cluster: Any, kube_namespace: Any, kubeconfig: dict[str, Any]) -> tuple[k.Kube, str]:
+    from kubernetes import config
+
+    from pro.testing.jobexec import install_crd
+    from pro.testing.operator import install_crds
+
+    api_client = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
+    try:
+        install_crds(api_client)
+        install_crd(api_client)
+    finally:
+        api_client.close()
+    return client(in_cluster=False), kube_namespace[1]
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "manifests" / "samples"
+
+
+def stage_body(name: str, namespace: str, **labels: str) -> dict[str, Any]:
+    """The sample RewardModelTraining, renamed."""
+    body: dict[str, Any] = yaml.safe_load(
+        (SAMPLE / "pro.alignment.dev_v1alpha1_rewardmodeltraining.yaml").read_text()
+    )
+    body["metadata"] = {"name": name, "namespace": namespace, "labels": labels}
+    return body
+
+
+def test_every_verb_of_the_controllers_round_trips(api: tuple[k.Kube, str]) -> None:
+    kube, ns = api
+    ref = k.custom_ref(RMS, ns, "rm-a")
+    created = kube.create(ref, stage_body("rm-a", ns, **{LABEL: "p1"}))
+    kube.create(k.custom_ref(RMS, ns, "rm-b"), stage_body("rm-b", ns, **{LABEL: "p2"}))
+    assert created["metadata"]["uid"] and kube.get(ref)["spec"]["objective"] == "helpfulness"
+    assert [o["metadata"]["name"] for o in kube.list_objects(k.GROUP, k.VERSION, RMS, ns)] == ["rm-a", "rm-b"]
+    picked = kube.list_objects(k.GROUP, k.VERSION, RMS, ns, label_selector=f"{LABEL}=p2")
+    assert [o["metadata"]["name"] for o in picked] == ["rm-b"] and picked[0]["kind"] == "RewardModelTraining"
+    assert ns in {o["metadata"]["namespace"] for o in kube.list_objects(k.GROUP, k.VERSION, RMS, None)}
+
+    # status through the subresource, with the resourceVersion as a precondition; null removes a field
+    rv = created["metadata"]["resourceVersion"]
+    patched = kube.patch_status(ref, {"phase": "Running", "message": "attempt 1"}, rv)
+    assert patched["status"] == {"phase": "Running", "message": "attempt 1"}
+    with pytest.raises(k.Conflict, match=rf"patch {RMS}.pro.alignment.dev/status {ns}/rm-a: .*modified"):
+        kube.patch_status(ref, {"phase": "Failed"}, rv)
+    cleared = kube.patch_status(ref, {"message": None}, None)
+    assert cleared["status"] == {"phase": "Running"}
+    labelled = kube.patch(ref, {"metadata": {"labels": {"team": "a"}}})
+    assert labelled["metadata"]["labels"]["team"] == "a" and labelled["status"] == {"phase": "Running"}
+
+    body = copy.deepcopy(labelled)
+    body["spec"]["output"] = "s3://bucket/rm-2"
+    replaced = kube.replace_spec(ref, body)
+    assert replaced["spec"]["output"] == "s3://bucket/rm-2" and replaced["metadata"]["generation"] == 2
+    with pytest.raises(k.Conflict):  # the same resourceVersion again
+        kube.replace_spec(ref, body)
+
+    kube.delete(ref)
+    kube.delete(ref)  # gone is fine
+    with pytest.raises(k.NotFound, match=f"get {RMS}.pro.alignment.dev {ns}/rm-a: .*not found"):
+        kube.get(ref)
+
+
+def test_config_maps_events_and_pods(api: tuple[k.Kube, str], kube_namespace: Any) -> None:
+    kube, ns = api
+    core = kube_namespace[0]
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "spec", "namespace": ns}}
+    kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 1\n"}})
+    kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 1\n"}})  # the same: nothing to do
+    kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 2\n"}})
+    assert core.read_namespaced_config_map("spec", ns).data == {"stage.yaml": "a: 2\n"}
+
+    involved = kube.create(k.custom_ref(RMS, ns, "rm-e"), stage_body("rm-e", ns))
+    kube.event(involved, "Started", "attempt 1: job rm-e-1", now="2026-12-01T00:00:00Z")
+    kube.event(involved, "Failed", "x" * 5000, warning=True, now="2026-12-01T00:00:01Z")
+    events = core.list_namespaced_event(ns, field_selector="involvedObject.name=rm-e").items
+    assert sorted((e.reason, e.type, len(e.message)) for e in events) == [
+        ("Failed", "Warning", 1024),
+        ("Started", "Normal", len("attempt 1: job rm-e-1")),
+    ]
+    assert {e.involved_object.uid for e in events} == {involved["metadata"]["uid"]}
+    assert kube.pods(ns, "training.kubeflow.org/job-name=none") == []
+
+
+def test_the_api_servers_refusal_is_named(api: tuple[k.Kube, str]) -> None:
+    kube, ns = api
+    bad = stage_body("rm-bad", ns)
+    bad["spec"]["objective"] = 7
+    with pytest.raises(k.KubeError) as err:
+        kube.create(k.custom_ref(RMS, ns, "rm-bad"), bad)
+    assert err.value.status == 422 and "spec.objective" in str(err.value)
+    assert str(err.value).startswith(f"create {RMS}.pro.alignment.dev {ns}/rm-bad: ")
+    with pytest.raises(k.NotFound):
+        kube.patch(k.custom_ref(RMS, ns, "nothing-here"), {"metadata": {"labels": {"a": "b"}}})
+
+
+def test_requests_share_pooled_connections(api: tuple[k.Kube, str]) -> None:
+    kube, ns = api
+    involved = kube.create(k.custom_ref(RMS, ns, "rm-p"), stage_body("rm-p", ns))
+    for i in range(30):
+        kube.event(involved, "Started", f"n{i}", now="2026-12-01T00:00:00Z")
+        kube.get(k.custom_ref(RMS, ns, "rm-p"))
+    pools = list(kube._pool.pools._container.values())  # type: ignore[attr-defined]
+    assert sum(p.num_connections for p in pools) == 1  # sequential requests: one TLS connection
+
+
+def test_a_401_logs_in_again_once(api: tuple[k.Kube, str], kubeconfig: dict[str, Any]) -> None:
+    _, ns = api
+    good = connection(credentials(in_cluster=False))
+    logins: list[str] = []
+
+    def login() -> k.Connection:  # a token that expired, then a fresh one
+        logins.append("login")
+        token = "expired" if len(logins) == 1 else good.authorization
+        return k.Connection(good.server, good.ssl_context, token if token != "expired" else "Bearer expired")
+
+    kube = k.Kube(login)
+    assert kube.list_objects(k.GROUP, k.VERSION, RMS, ns) == [] and len(logins) == 2
+
+    def never() -> k.Connection:
+        return k.Connection(good.server, good.ssl_context, "Bearer revoked")
+
+    with pytest.raises(k.KubeError, match=f"list {RMS}.pro.alignment.dev {ns}: Unauthorized") as err:
+        k.Kube(never).list_objects(k.GROUP, k.VERSION, RMS, ns)
+    assert err.value.status == 401
+
+
+def test_an_unreachable_server_and_an_untrusted_certificate_are_errors(kubeconfig: dict[str, Any]) -> None:
+    good = connection(credentials(in_cluster=False))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    down = k.Kube(lambda: k.Connection(f"https://127.0.0.1:{port}", good.ssl_context, good.authorization))
+    with pytest.raises(k.KubeError, match=f"cannot reach the API server at https://127.0.0.1:{port}"):
+        down.get(k.custom_ref(RMS, "default", "x"))
+    stranger = ssl.create_default_context()  # the system's CAs: not the cluster's
+    untrusted = k.Kube(lambda: k.Connection(good.server, stranger, good.authorization))
+    with pytest.raises(k.KubeError, match="CERTIFICATE_VERIFY_FAILED"):
+        untrusted.get(k.custom_ref(RMS, "default", "x"))
+
+
+def write(tmp_path: Path, doc: dict[str, Any]) -> str:
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def test_login_errors_name_the_kubeconfig(
+    kubeconfig: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kopf
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    with pytest.raises(kopf.LoginError, match=rf"kubeconfig {tmp_path}/missing: FileNotFoundError"):
+        credentials(in_cluster=False)
+    broken = copy.deepcopy(kubeconfig)
+    broken["current-context"] = "elsewhere"
+    monkeypatch.setenv("KUBECONFIG", write(tmp_path, broken))
+    with pytest.raises(kopf.LoginError, match="KeyError: 'elsewhere'"):
+        credentials(in_cluster=False)
+
+
+EXEC_LOGIN = """
+import sys
+from pro_operator import kube as k
+from pro_operator.handlers import client, credentials
+if sys.argv[1] == "without-kubernetes":
+    sys.modules["kubernetes"] = None  # the operator image: no kubernetes package
+try:
+    print("token", credentials(in_cluster=False).token)
+    print("listed", client(in_cluster=False).list_objects(k.GROUP, k.VERSION, "rewardmodeltrainings", "default"))
+except Exception as err:
+    print(type(err).__name__, err)
+"""
+
+
+def test_an_exec_plugin_user_logs_in_through_the_kubernetes_package(
+    kubeconfig: dict[str, Any], tmp_path: Path
+) -> None:
+    token = kubeconfig["users"][0]["user"].pop("token")
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"token": token},
+    }
+    kubeconfig["users"][0]["user"]["exec"] = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": sys.executable,
+        "args": ["-c", f"print({json.dumps(json.dumps(credential))})"],
+        "interactiveMode": "Never",
+    }
+    env = {**os.environ, "KUBECONFIG": write(tmp_path, kubeconfig)}  # as the operator's process has it
+
+    def run(mode: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", EXEC_LOGIN, mode], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert run("with-kubernetes") == f"token {token}\nlisted []\n"
+    out = run("without-kubernetes")
+    assert out.startswith("LoginError the kubeconfig user for https://127.0.0.1:") and (
+        "has no token or client certificate (an exec plugin or auth provider?): install the `kubernetes`"
+        in out
+    ), out
