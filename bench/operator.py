@@ -1,7 +1,7 @@
 """The operator under load: N concurrent pipelines whose jobs complete instantly, on the local
 kube-apiserver.
 
-    .venv/bin/python bench/operator.py [--pipelines 50] [--idle 20] [--workers 8] [--admission-workers N]
+    .venv/bin/python bench/operator.py [--pipelines 50] [--idle 20] [--workers 4] [--admission-workers N]
                                        [--python .venv-slim/bin/python]
 
 An "instant" executor stands in for Kubeflow: for each new PyTorchJob it commits the stage's artifact
@@ -13,6 +13,8 @@ created at once.  Measured, from watch streams (nothing polls):
 - admission latency: a pipeline created → its first job created, and each pipeline's run time;
 - the operator's peak RSS (target ≤ 150 MB), its API requests per pipeline (its own counter), and those
   made while idle afterwards (none expected: it does not poll);
+- its Events: posted, dropped, and the most waiting at once (they wait while reconciles do, and are
+  all posted before the idle window starts);
 - CPU seconds of every process on the machine's cores (API server, etcd, controller manager, operator,
   this script with its executor), since they all share them.
 
@@ -24,6 +26,7 @@ ConfigMap and its job) — the floor of what the operator's transition latency c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -223,14 +226,28 @@ def transition_floor(api: Any, namespace: str, store: str, repeats: int = 20) ->
     return statistics.median(times)
 
 
-def scrape(port: int) -> dict[str, float]:
+def scrape(port: int, prefix: str = "pro_operator_api_requests_total{") -> dict[str, float]:
+    """The operator's metric samples whose line starts with ``prefix`` (default: API requests)."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("pro_operator_api_requests_total{"):
+        if line.startswith(prefix):
             key, value = line.rsplit(" ", 1)
             out[key] = float(value)
     return out
+
+
+class PeakSampler:
+    """The most Events waiting to be posted at once, sampled from the operator's metrics every second."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.peak, self.stop = port, 0.0, threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(1.0):
+            with contextlib.suppress(OSError):
+                self.peak = max(self.peak, *scrape(self.port, "pro_operator_events_pending ").values(), 0)
 
 
 def rss_peak_mb(pid: int) -> float:
@@ -330,6 +347,7 @@ def main() -> None:
         names = [f"bench-{i}" for i in range(args.pipelines)]
         bodies = {n: pipeline_body(n, namespace, store) for n in names}
         created: dict[str, float] = {}
+        waiting = PeakSampler(port)
         t0 = time.monotonic()
         for n in names:
             custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "alignmentpipelines", bodies[n])
@@ -356,6 +374,8 @@ def main() -> None:
         requests = sum(before_idle.values())
         idle_requests = sum(after_idle.values()) - requests
         peak = rss_peak_mb(operator.proc.pid)
+        waiting.stop.set()
+        dropped = sum(scrape(port, "pro_operator_events_dropped_total ").values())
 
         latencies, admissions, runs = [], [], []
         for n in names:
@@ -405,6 +425,11 @@ def main() -> None:
         print(f"| operator peak RSS | {peak:.0f} MB |")
         print(f"| operator API requests per pipeline | {requests / len(names):.1f} |")
         print(f"| operator API requests in {args.idle:.0f} s idle afterwards | {idle_requests:.0f} |")
+        posted = by_verb.get("create events", 0)
+        print(
+            f"| Events posted / dropped; most waiting at once (they wait while reconciles do) | "
+            f"{posted:.0f} / {dropped:.0f}; {waiting.peak:.0f} |"
+        )
         print("\n| CPU while the pipelines ran (all on this machine's cores) | seconds | per pipeline |")
         print("|---|---|---|")
         for name in pids:

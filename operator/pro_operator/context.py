@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pro_operator.cache import ObjectCache
+from pro_operator.events import EventRecorder
 from pro_operator.kube import Kube
 
 T = TypeVar("T")
@@ -61,8 +61,8 @@ class Context:
     """Whether the artifact at ``uri`` is committed for ``digest`` (the store; replaced in tests)."""
     store_seen: dict[tuple[str, str], bool] = field(default_factory=dict)
     """Positive store answers, remembered: a committed artifact stays committed."""
-    events: Executor | None = None
-    """Where Events are posted (a background thread, off the reconcile's critical path); None: inline."""
+    events: EventRecorder | None = None
+    """Where Events are recorded (posted by a background thread, after the reconciles); None: inline."""
     memo: Memo = field(default_factory=Memo)
     """Parsed specs and compositions by (uid, generation, labels and annotations): a status change does
     not re-validate a spec."""

@@ -19,7 +19,6 @@ import os
 import threading
 import time
 from collections.abc import Hashable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, cast
 
@@ -29,6 +28,7 @@ from pro.render.jobs import STAGE_RESOURCE_LABEL
 from pro_operator import kube, metrics
 from pro_operator.cache import ObjectCache
 from pro_operator.context import Context, Key, store_check
+from pro_operator.events import EventRecorder
 from pro_operator.pipeline import PLURAL as PIPELINES
 from pro_operator.pipeline import reconcile_pipeline
 from pro_operator.schedule import PLURAL as SCHEDULES
@@ -130,7 +130,7 @@ class Runtime:
             enqueue=self.enqueue,
             seen=self.seen,
             committed=store_check,
-            events=ThreadPoolExecutor(1, thread_name_prefix="events"),
+            events=EventRecorder(client),
         )
 
     def seen(self, plural: str, obj: dict[str, Any]) -> None:
@@ -270,7 +270,11 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
         rt.loop = asyncio.get_running_loop()
         keys = await asyncio.to_thread(rt.sync)  # kopf starts watching after this: nothing is missed
         rt.queue = WorkQueue(
-            rt.reconcile, workers=rt.workers, admission_workers=rt.admission_workers, lane=rt.lane
+            rt.reconcile,
+            workers=rt.workers,
+            admission_workers=rt.admission_workers,
+            lane=rt.lane,
+            on_busy=rt.ctx.events.hold if rt.ctx.events is not None else lambda busy: None,
         )
         for key in keys:
             rt.queue.add(key)
@@ -281,3 +285,5 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
     async def cleanup(**_: Any) -> None:
         if rt.queue is not None:
             await rt.queue.stop()
+        if rt.ctx.events is not None:
+            await asyncio.to_thread(rt.ctx.events.close)  # what the last reconciles recorded

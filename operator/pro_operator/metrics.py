@@ -29,6 +29,12 @@ QUEUE_DEPTH = Gauge(
     "Objects waiting for a reconcile, by lane (progress: what already runs; admission: new pipelines)",
     ["lane"],
 )
+EVENTS_PENDING = Gauge(
+    "pro_operator_events_pending", "Events recorded and not yet posted (they wait while reconciles do)"
+)
+EVENTS_DROPPED = Counter(
+    "pro_operator_events_dropped_total", "Events dropped because too many were waiting to be posted"
+)
 PIPELINES = Gauge("pro_operator_pipelines", "AlignmentPipelines by phase", ["phase"])
 
 

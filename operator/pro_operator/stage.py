@@ -38,6 +38,7 @@ from pro.spec.loader import Document, parse
 from pro_operator import clock, metrics
 from pro_operator.conditions import set_condition
 from pro_operator.context import Context, earliest
+from pro_operator.events import involved_object, post
 from pro_operator.kube import Conflict, KubeError, NotFound, custom_ref, job_ref
 
 log = logging.getLogger("pro_operator.stage")
@@ -409,22 +410,9 @@ def _write(
         except NotFound:  # deleted while the cache still had it (e.g. between the initial list and the watch)
             ctx.cache.remove(ref.plural, ref.namespace, ref.name)
             return
-    # an Event needs only the object's identity: a queued one must not hold the whole body
-    meta = body["metadata"]
-    involved = {
-        "apiVersion": body.get("apiVersion"),
-        "kind": body.get("kind"),
-        "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "resourceVersion")},
-    }
-    if events and ctx.events is not None:
-        ctx.events.submit(_post_events, ctx, involved, ref, events, now)
-    elif events:
-        _post_events(ctx, involved, ref, events, now)
-
-
-def _post_events(ctx: Context, body: Obj, ref: Any, events: list[tuple[str, str, bool]], now: str) -> None:
-    for reason, message, warning in events:
-        try:
-            ctx.kube.event(body, reason, message, warning=warning, now=now)
-        except KubeError as err:  # an event is worth a log line, not a failed reconcile
-            log.warning("cannot record event %s on %s: %s", reason, ref.name, err)
+    if not events:
+        return
+    if ctx.events is not None:
+        ctx.events.record(body, events, now)
+    else:
+        post(ctx.kube, involved_object(body), events, now)

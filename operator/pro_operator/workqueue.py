@@ -36,7 +36,8 @@ class Lane(IntEnum):
 class WorkQueue:
     """``add(key)`` from the event loop; ``handler(key)`` runs in a worker thread and returns when to
     reconcile the key again (None: only on the next event).  ``lane(key)`` says which lane a key
-    queues in, asked each time it is queued (default: all progress)."""
+    queues in, asked each time it is queued (default: all progress); ``on_busy(True)`` is called when
+    progress starts waiting for a worker, ``on_busy(False)`` when none waits any more."""
 
     def __init__(
         self,
@@ -45,6 +46,7 @@ class WorkQueue:
         workers: int = 4,
         admission_workers: int | None = None,
         lane: Callable[[Hashable], Lane] = lambda key: Lane.PROGRESS,
+        on_busy: Callable[[bool], None] = lambda busy: None,
         max_backoff: float = 300.0,
     ) -> None:
         if workers < 1:
@@ -55,6 +57,8 @@ class WorkQueue:
         if not 1 <= self.admission_workers <= workers:
             raise ValueError(f"admission_workers must be in 1..{workers}, got {self.admission_workers}")
         self.lane = lane
+        self.on_busy = on_busy
+        self._busy = False
         self.max_backoff = max_backoff
         self._lanes: dict[Lane, deque[Hashable]] = {Lane.PROGRESS: deque(), Lane.ADMISSION: deque()}
         self._queued: dict[Hashable, Lane] = {}
@@ -113,6 +117,10 @@ class WorkQueue:
     def _gauge(self) -> None:
         for lane, n in self._count.items():
             metrics.QUEUE_DEPTH.labels(lane=lane.name.lower()).set(n)
+        busy = self._count[Lane.PROGRESS] > 0
+        if busy != self._busy:
+            self._busy = busy
+            self.on_busy(busy)
 
     def _take(self) -> tuple[Hashable, Lane] | None:
         """The next key a free worker may take: progress first; admission only while fewer than

@@ -1,5 +1,5 @@
-"""Operator integration fixtures: CRDs on the real API server, the S3 server, the job executor, and
-the real operator process."""
+"""Operator integration fixtures: CRDs on the real API server, the S3 server, the job executor, the
+real operator process, and the operator's own API client."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pro.planner.compose import compose
 from pro.spec.pipeline import AlignmentPipeline
 from pro.testing.operator import Cluster, install_crds, operated
 from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
+from pro_operator import kube as k
+from pro_operator.handlers import client
 
 
 @pytest.fixture
@@ -99,3 +102,28 @@ def job_names(cluster: Cluster) -> list[str]:
 def launched(cluster: Cluster) -> list[str]:
     """Names of the jobs the executor launched, in order (a relaunch after a suspension counts again)."""
     return [key.split("/", 1)[1] for key in cluster.executor.launched]
+
+
+@pytest.fixture
+def kubeconfig(kube_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The local cluster's kubeconfig, as $KUBECONFIG and parsed."""
+    monkeypatch.setenv("KUBECONFIG", kube_cluster.kubeconfig)
+    doc: dict[str, Any] = yaml.safe_load(Path(kube_cluster.kubeconfig).read_text())
+    return doc
+
+
+@pytest.fixture
+def api(kube_cluster: Any, kube_namespace: Any, kubeconfig: dict[str, Any]) -> tuple[k.Kube, str]:
+    """The operator's API client logged in from the kubeconfig, our CRDs installed, and a namespace."""
+    from kubernetes import config
+
+    from pro.testing.jobexec import install_crd
+    from pro.testing.operator import install_crds
+
+    api_client = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
+    try:
+        install_crds(api_client)
+        install_crd(api_client)
+    finally:
+        api_client.close()
+    return client(in_cluster=False), kube_namespace[1]

@@ -18,35 +18,12 @@ import pytest
 import yaml
 
 from pro_operator import kube as k
-from pro_operator.handlers import client, connection, credentials
+from pro_operator.handlers import connection, credentials
 
 pytestmark = pytest.mark.integration
 
 RMS = "rewardmodeltrainings"
 LABEL = "pro.alignment.dev/pipeline"
-
-
-@pytest.fixture
-def kubeconfig(kube_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("KUBECONFIG", kube_cluster.kubeconfig)
-    doc: dict[str, Any] = yaml.safe_load(Path(kube_cluster.kubeconfig).read_text())
-    return doc
-
-
-@pytest.fixture
-def api(kube_cluster: Any, kube_namespace: Any, kubeconfig: dict[str, Any]) -> tuple[k.Kube, str]:
-    from kubernetes import config
-
-    from pro.testing.jobexec import install_crd
-    from pro.testing.operator import install_crds
-
-    api_client = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
-    try:
-        install_crds(api_client)
-        install_crd(api_client)
-    finally:
-        api_client.close()
-    return client(in_cluster=False), kube_namespace[1]
 
 
 SAMPLE = Path(__file__).resolve().parents[2] / "manifests" / "samples"

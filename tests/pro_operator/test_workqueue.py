@@ -188,3 +188,31 @@ def test_bad_worker_counts_are_refused(workers: int, admission: int | None, erro
 def test_admission_workers_default_to_a_quarter_of_the_workers() -> None:
     assert WorkQueue(lambda key: None, workers=8).admission_workers == 2
     assert WorkQueue(lambda key: None, workers=2).admission_workers == 1
+
+
+def test_on_busy_says_when_progress_starts_and_stops_waiting_for_a_worker() -> None:
+    release = threading.Event()
+    said: list[bool] = []
+
+    def handler(key: Hashable) -> None:
+        if key == "slow":
+            release.wait(10)
+
+    async def test() -> None:
+        q = WorkQueue(handler, workers=1, on_busy=said.append, lane=admissions("new"))
+        q.start()
+        q.add("slow")
+        await until(lambda: len(q) == 0)  # it waited until the worker took it; now nothing waits
+        assert said == [True, False]
+        said.clear()
+        q.add("new")  # an admission waiting is not progress waiting
+        assert said == []
+        q.add("a")
+        q.add("b")
+        assert said == [True]
+        release.set()
+        await until(lambda: len(q) == 0)
+        await q.stop()
+
+    run(test)
+    assert said == [True, False]
