@@ -17,6 +17,9 @@ PYTHON      ?= python3
 VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 PYTEST_ARGS ?=
+# pytest-xdist workers (the tests that need the API server share one of them); 0: no workers
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 DEMO_DIR    ?= demo-output
 
 BIN         := $(VENV)/bin
@@ -49,16 +52,16 @@ demo: $(STAMP)  ## run the embedded default on this machine
 	$(BIN)/pro demo --out $(DEMO_DIR)
 
 test: $(STAMP)  ## run the whole test suite (unit, ml, integration)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-unit: $(STAMP)  ## only the unit tier
-	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+	$(BIN)/pytest -m unit $(XDIST) $(PYTEST_ARGS)
 
 test-ml: $(STAMP)  ## only the ml tier
-	$(BIN)/pytest -m ml $(PYTEST_ARGS)
+	$(BIN)/pytest -m ml $(XDIST) $(PYTEST_ARGS)
 
 test-integration: $(STAMP)  ## only the integration tier
-	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+	$(BIN)/pytest -m integration $(XDIST) $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff, mypy and the import-layer contracts
 	$(BIN)/ruff check .

@@ -31,9 +31,12 @@ def _integration_required() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each test must declare exactly one tier."""
+    """Each test must declare exactly one tier.  Under pytest-xdist (``make test`` runs two workers)
+    the tests that need the Kubernetes API server all run in one worker, so one is started."""
     bad = []
     for item in items:
+        if "kube_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("kube"))
         tiers = [t for t in TIERS if item.get_closest_marker(t)]
         if len(tiers) != 1:
             bad.append(f"{item.nodeid}: {tiers or 'no tier'}")

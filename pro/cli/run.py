@@ -113,12 +113,14 @@ def run(args: argparse.Namespace) -> int:
         ev = spec.evaluation
         if metrics is not None and ev is not None:
             console.print(result_table(metrics, "pro", ev.baseline.name))
-        console.print(f"report: {composition.stage(EVAL).output}/report.html")
+        console.print(f"report: {composition.stage(EVAL).output}/report.html", soft_wrap=True)
     if outcome.phase is PipelinePhase.FAILED:
         for rec in outcome.records.values():
             if rec.phase == "Failed":
                 console.print(
-                    f"[red]{rec.name} failed[/red]: {rec.message}\n  log: {rec.log}", highlight=False
+                    f"[red]{rec.name} failed[/red]: {rec.message}\n  log: {rec.log}",
+                    highlight=False,
+                    soft_wrap=True,  # a path is copied, not read: never broken across lines
                 )
         return 1
     if outcome.interrupted:
