@@ -17,9 +17,9 @@ PYTHON      ?= python3
 VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 PYTEST_ARGS ?=
-# pytest-xdist workers (the tests that need the API server share one of them); 0: no workers
+# pytest-xdist workers, each with its own servers; 0: one process
 TEST_WORKERS ?= 2
-XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
 DEMO_DIR    ?= demo-output
 
 BIN         := $(VENV)/bin

@@ -30,29 +30,10 @@ def _integration_required() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def _xdist_group(item: pytest.Item) -> str | None:
-    """The pytest-xdist group of a test: the tests that need the Kubernetes API server share a worker
-    (one API server is started), and so do the tests of a module with a module-scoped fixture (it is
-    set up once, not once per worker)."""
-    names = getattr(item, "fixturenames", ())
-    if "kube_cluster" in names:
-        return "kube"
-    info = getattr(item, "_fixtureinfo", None)
-    for name in names:
-        for fixturedef in info.name2fixturedefs.get(name, ()) if info is not None else ():
-            if fixturedef.scope == "module":
-                return item.nodeid.split("::")[0]
-    return None
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each test must declare exactly one tier; tests that share costly fixtures share an xdist
-    worker (``make test`` runs two)."""
+    """Each test must declare exactly one tier."""
     bad = []
     for item in items:
-        group = _xdist_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
         tiers = [t for t in TIERS if item.get_closest_marker(t)]
         if len(tiers) != 1:
             bad.append(f"{item.nodeid}: {tiers or 'no tier'}")
