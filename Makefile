@@ -86,3 +86,4 @@ clean:  ## remove virtual environments, caches and outputs
 .PHONY: crds
 crds: $(STAMP)  ## regenerate the CRDs in manifests/crds from the spec models
 	$(BIN)/python -m pro.render.crds
+	cp manifests/crds/pro.alignment.dev_*.yaml helm/pro-pipeline/crds/

@@ -26,6 +26,7 @@ from pro.planner import (
     StagePhase,
     StageStatus,
     StartStage,
+    attempt_failure,
     plan,
 )
 from pro.planner.compose import WORK_DIGEST, work_digest
@@ -250,6 +251,9 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
     )
     decided = plan(graph, observed, now)
     sp = decided.stages[name]
+    # every attempt before the latest failed (a retry starts only then); the latest may have too
+    failure = None if committed else attempt_failure(observed.stages[name])
+    failed = max(len(mine) - 1, 0) + (failure is not None)
 
     # act
     if stuck_job is not None:  # kept as the record of a failed attempt; suspended to free its pods
@@ -312,6 +316,7 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
         if run is RunState.FAILED and finished
         else old.get("lastFailureTime"),
         "retryTime": clock.rfc3339(sp.retry_at) if sp.retry_at else None,
+        "failed": failed,
     }
     status["conditions"] = set_conditions(
         old.get("conditions", []),
@@ -327,6 +332,16 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
 
     events: list[tuple[str, str, bool]] = []
     old_phase = old.get("phase")
+    # a failure is reported once, even when the retry was already due as it was seen (no Backoff phase)
+    new_failures = failed - (old.get("failed") or 0)
+    if new_failures > 0:
+        metrics.STAGE_FAILURES.labels(kind=kind).inc(new_failures)
+        if sp.phase is not StagePhase.FAILED:  # the final failure is the Failed event below
+            then = {
+                StagePhase.BACKOFF: f"retry at {status['retryTime']}",
+                StagePhase.RUNNING: f"retrying now as attempt {status['attempts']}",
+            }.get(decided.stages[name].phase, "the retry waits until the stage is resumed")
+            events.append(("AttemptFailed", f"attempt {len(mine)} failed: {failure}; {then}", True))
     if old_phase != phase or (status["attempts"] != old.get("attempts") and phase == "Running"):
         metrics.STAGE_TRANSITIONS.labels(kind=kind, phase=phase).inc()
         if phase == "Suspended":
@@ -339,21 +354,11 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
             events.append(("Resumed", f"attempt {status['attempts']}: job {job_now}", False))
         elif sp.phase is StagePhase.RUNNING:
             events.append(("Started", f"attempt {status['attempts']}: job {job_now}", False))
-        elif sp.phase is StagePhase.BACKOFF:
-            metrics.STAGE_FAILURES.labels(kind=kind).inc()
-            events.append(
-                (
-                    "AttemptFailed",
-                    f"attempt {status['attempts']} failed: {sp.message}; retry at {status['retryTime']}",
-                    True,
-                )
-            )
         elif sp.phase is StagePhase.SUCCEEDED:
             events.append(
                 ("Succeeded", f"committed {output}" + (" (already committed)" if sp.cached else ""), False)
             )
         elif sp.phase is StagePhase.FAILED:
-            metrics.STAGE_FAILURES.labels(kind=kind).inc()
             events.append(("Failed", text, True))
         if sp.phase in (StagePhase.SUCCEEDED, StagePhase.FAILED) and status["startTime"]:
             begun = clock.parse_time(status["startTime"])

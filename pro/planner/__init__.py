@@ -13,6 +13,7 @@ from pro.planner.plan import (
     StagePhase,
     StagePlan,
     StartStage,
+    attempt_failure,
     plan,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "StagePlan",
     "StageStatus",
     "StartStage",
+    "attempt_failure",
     "plan",
 ]

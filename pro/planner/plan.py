@@ -85,7 +85,7 @@ class Plan:
     """Call plan again at this time at the latest (a backoff ends), even if nothing else happens."""
 
 
-def _failed_attempt(status: StageStatus) -> str | None:
+def attempt_failure(status: StageStatus) -> str | None:
     """Why the latest attempt counts as failed, or None if it did not fail."""
     if status.run is RunState.FAILED:
         return status.message or "the stage failed"
@@ -121,7 +121,7 @@ def _decide(
     waiting = [u.name for u in upstream if u.phase is not StagePhase.SUCCEEDED]
     if waiting:
         return StagePlan(name, StagePhase.WAITING, "WaitingForInputs", f"needs {', '.join(waiting)}")
-    failure = _failed_attempt(status)
+    failure = attempt_failure(status)
     if failure is not None and status.attempts > node.retry.limit:
         return StagePlan(
             name, StagePhase.FAILED, "RetriesExhausted", f"{status.attempts} attempt(s); last: {failure}"

@@ -44,6 +44,9 @@ class StageRunStatus(SpecModel):
     """Conditions ``Succeeded`` and ``Failed`` (and ``Running``)."""
     attempts: int = 0
     """Jobs started for the current work."""
+    failed: int = 0
+    """Attempts of the current work that failed (each is reported once, by an ``AttemptFailed`` or
+    ``Failed`` Event)."""
     job: str | None = None
     """The PyTorchJob of the latest attempt."""
     digest: str | None = None

@@ -79,7 +79,9 @@ def test_the_chart_crds_are_the_generated_ones() -> None:
     }
     shipped = {p.name: p.read_bytes() for p in (CHART / "crds").iterdir()}
     assert len(generated) == 6
-    assert shipped == generated, "copy manifests/crds/pro.alignment.dev_*.yaml to helm/pro-pipeline/crds/"
+    assert shipped == generated, (
+        "run make crds (it copies manifests/crds/pro.alignment.dev_*.yaml to helm/pro-pipeline/crds/)"
+    )
     with helm.Chart.load(CHART) as chart:
         names = {yaml.safe_load(c["data"])["metadata"]["name"] for c in chart.crds}
     assert "alignmentpipelines.pro.alignment.dev" in names and len(names) == 6

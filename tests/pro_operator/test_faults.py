@@ -58,20 +58,22 @@ def test_a_failed_job_is_retried_and_the_retry_succeeds(cluster: Cluster, toy: P
     cluster.wait("the stage to finish", lambda: finished(cluster, RMS, "late-rm"), 120)
     st = cluster.get(RMS, "late-rm")["status"]
     assert st["phase"] == "Succeeded", st
-    assert st["attempts"] == 2 and st["job"] == "late-rm-2" and st["lastFailureTime"]
+    assert st["attempts"] == 2 and st["failed"] == 1 and st["job"] == "late-rm-2" and st["lastFailureTime"]
     assert job_names(cluster) == ["late-rm-1", "late-rm-2"] and launched(cluster) == job_names(cluster)
     assert job_condition(job_named(cluster, "late-rm-1") or {}, "Failed")
     assert read_manifest(body["spec"]["output"]) is not None
     reasons = [r for r, _ in cluster.events_until("late-rm", "Succeeded")]
     assert reasons.index("AttemptFailed") < reasons.index("Succeeded"), reasons
     failed = dict(cluster.events("late-rm", warnings=True))["AttemptFailed"]
-    assert "attempt 1 failed" in failed and str(late) in failed, failed
+    assert "attempt 1 failed" in failed and str(late) in failed and "; retry at " in failed, failed
 
 
 def test_spent_retries_fail_the_stage_with_its_reason_and_block_the_pipeline(
     cluster: Cluster, toy: Path
 ) -> None:
-    doc = small_pipeline(cluster, toy, "nodata", retry={"limit": 1, "backoffSeconds": 1})
+    # no backoff: the retry is due as the operator sees the failure, and the stage goes from attempt 1
+    # straight to attempt 2 (no Backoff phase in between); attempt 1's failure is still reported
+    doc = small_pipeline(cluster, toy, "nodata", retry={"limit": 1, "backoffSeconds": 0})
     missing = cluster.workdir / "missing.jsonl"
     doc["spec"]["objectives"][0]["data"]["path"] = str(missing)
     cluster.create(ALPS, doc)
@@ -98,11 +100,17 @@ def test_spent_retries_fail_the_stage_with_its_reason_and_block_the_pipeline(
     first_line, _, log_part = message.partition("\nlast lines of the log:\n")
     assert str(missing) in first_line and "Traceback" not in first_line, message
     assert log_part.strip() and str(missing) in log_part, message
-    assert rm["status"]["message"] == message
+    assert rm["status"]["message"] == message and rm["status"]["failed"] == 2
     assert stages["rm-helpfulness"]["message"] == message  # the stage's words, not wrapped again
     assert conditions(alp)["Failed"]["message"] == f"rm-helpfulness: {message}"
-    warnings = dict(cluster.events_until("nodata-rm-helpfulness", "Failed", warnings=True))
-    assert warnings["Failed"] == message and "AttemptFailed" in warnings
+    warnings = cluster.events_until("nodata-rm-helpfulness", "Failed", warnings=True)
+    assert [r for r, _ in warnings] == ["AttemptFailed", "Failed"], warnings  # each failure once, in order
+    attempt_failed, final = (m for _, m in warnings)
+    assert final == message, final
+    assert attempt_failed.startswith("attempt 1 failed: pod nodata-rm-helpfulness-1-master-0 exited with 1: ")
+    assert str(missing) in attempt_failed and attempt_failed.endswith("; retrying now as attempt 2"), (
+        attempt_failed
+    )
     assert "PipelineFailed" in dict(cluster.events_until("nodata", "PipelineFailed", warnings=True))
     assert job_names(cluster) == ["nodata-rm-helpfulness-1", "nodata-rm-helpfulness-2"]
 
@@ -149,7 +157,9 @@ def test_a_job_stuck_in_created_is_abandoned_retried_and_finally_fails(cluster: 
             "not running 3s after creation" in job["metadata"]["annotations"]["pro.alignment.dev/abandoned"]
         )
         assert job["spec"]["runPolicy"]["suspend"] is True
-    assert "AttemptFailed" in dict(cluster.events_until("stuck", "AttemptFailed", warnings=True))
+    assert st["failed"] == 2, st
+    warnings = cluster.events_until("stuck", "Failed", warnings=True)
+    assert [r for r, _ in warnings] == ["AttemptFailed", "Failed"], warnings
 
 
 def test_malformed_pipelines_are_refused_or_marked_invalid_and_others_go_on(
