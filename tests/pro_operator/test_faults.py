@@ -4,6 +4,7 @@ never start, stale writes, malformed resources.  Every stage runs at MINIMAL sca
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import sys
 import time
@@ -65,7 +66,9 @@ def test_a_failed_job_is_retried_and_the_retry_succeeds(cluster: Cluster, toy: P
     reasons = [r for r, _ in cluster.events_until("late-rm", "Succeeded")]
     assert reasons.index("AttemptFailed") < reasons.index("Succeeded"), reasons
     failed = dict(cluster.events("late-rm", warnings=True))["AttemptFailed"]
-    assert "attempt 1 failed" in failed and str(late) in failed and "; retry at " in failed, failed
+    assert "attempt 1 failed" in failed and str(late) in failed, failed
+    # after its 2 s backoff, or at once when the operator saw the failure that late (under load)
+    assert re.search(r"; (retry at \S+Z|retrying now as attempt 2)$", failed), failed
 
 
 def test_spent_retries_fail_the_stage_with_its_reason_and_block_the_pipeline(

@@ -34,7 +34,9 @@ def test_an_operator_killed_at_every_phase_resumes_without_duplicate_jobs(
 ) -> None:
     op = cluster.operator
     late = cluster.workdir / "late" / "helpfulness.jsonl"  # attempt 1 fails, attempt 2 finds it
-    doc = small_pipeline(cluster, toy, "crashy", retry={"limit": 1, "backoffSeconds": 3})
+    # a backoff long enough to be seen (and to kill the operator in) even when the restarted operator
+    # sees attempt 1's failure a few seconds late on a loaded machine
+    doc = small_pipeline(cluster, toy, "crashy", retry={"limit": 1, "backoffSeconds": 8})
     doc["spec"]["objectives"][0]["data"]["path"] = str(late)
     rm, align = "crashy-rm-helpfulness", "crashy-align"
 
