@@ -17,9 +17,10 @@ PYTHON      ?= python3
 VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 PYTEST_ARGS ?=
-# pytest-xdist workers, each with its own servers; 0: one process
+# pytest-xdist workers, each with its own servers; 0: one process.  --dist loadscope: a module with a
+# module-scoped fixture runs on one worker, other tests on any (tests/conftest.py)
 TEST_WORKERS ?= 2
-XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 DEMO_DIR    ?= demo-output
 
 BIN         := $(VENV)/bin

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 from pro.testing import kube as kube_harness
 from pro.testing.s3server import S3Server
@@ -41,6 +44,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             "every test needs exactly one tier marker (unit|ml|integration):\n" + "\n".join(bad)
         )
+
+
+class ModuleFixtureScheduling(LoadScopeScheduling):
+    """pytest-xdist scheduling that keeps the tests of a module with a module-scoped fixture on one
+    worker, so the fixture (the core end-to-end run takes minutes) is set up once, not once per worker;
+    every other test is a unit of its own, handed to whichever worker is free.
+
+    ``--dist loadgroup`` with ``xdist_group`` marks would say this, but pytest-xdist 3.8 cannot apply
+    them under pytest 9.2 (pytest-dev/pytest-xdist#1386), and its controller sees only test ids, so
+    the modules are found by their text: one that declares a ``scope="module"`` fixture.
+    """
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        return module if _declares_module_fixture(Path(self.config.rootpath, module)) else nodeid
+
+
+@cache
+def _declares_module_fixture(path: Path) -> bool:
+    return path.is_file() and 'scope="module"' in path.read_text(encoding="utf-8")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadScopeScheduling | None:
+    """``--dist loadscope`` (what ``make test`` runs) schedules with :class:`ModuleFixtureScheduling`."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    return ModuleFixtureScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
