@@ -64,10 +64,11 @@ class EventRecorder:
         self._thread.start()
 
     def record(self, body: Obj, events: list[Event], now: str) -> None:
-        """Queue ``events`` on ``body`` (recorded at ``now``)."""
+        """Queue ``events`` on ``body`` (recorded at ``now``); once closed, post them at once."""
         involved = involved_object(body)
         with self._ready:
-            for event in events:
+            closed = self._closed
+            for event in events if not closed else ():
                 if len(self._pending) >= self.limit:
                     self._dropped += 1
                     metrics.EVENTS_DROPPED.inc()
@@ -80,6 +81,8 @@ class EventRecorder:
                 self._pending.append((involved, event, now))
             metrics.EVENTS_PENDING.set(len(self._pending))
             self._ready.notify()
+        if closed:  # a reconcile that ends during shutdown: its Events are not lost in a dead queue
+            post(self.kube, involved, events, now)
 
     def hold(self, busy: bool) -> None:
         """Reconciles wait for a worker (True) or none does (False): Events wait while they do."""
@@ -94,7 +97,8 @@ class EventRecorder:
             return self._ready.wait_for(lambda: not self._pending, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Post what is queued (for at most ``timeout`` seconds, holding for nothing) and stop."""
+        """Post what is queued (for at most ``timeout`` seconds, holding for nothing) and stop; Events
+        recorded afterwards are posted by the caller's thread."""
         self._clear.set()
         self.flush(timeout)
         with self._ready:

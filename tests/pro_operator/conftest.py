@@ -17,6 +17,18 @@ from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
 from pro_operator import kube as k
 from pro_operator.handlers import client
 
+RMS = "rewardmodeltrainings"
+SAMPLE = Path(__file__).resolve().parents[2] / "manifests" / "samples"
+
+
+def stage_body(name: str, namespace: str, **labels: str) -> dict[str, Any]:
+    """The sample RewardModelTraining, renamed."""
+    body: dict[str, Any] = yaml.safe_load(
+        (SAMPLE / "pro.alignment.dev_v1alpha1_rewardmodeltraining.yaml").read_text()
+    )
+    body["metadata"] = {"name": name, "namespace": namespace, "labels": labels}
+    return body
+
 
 @pytest.fixture
 def operator_env() -> dict[str, str]:

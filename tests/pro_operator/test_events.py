@@ -1,6 +1,6 @@
 """The Event recorder against the real kube-apiserver: posted in order with the time they were recorded
 at, held while reconciles wait (at most ``max_hold``), a bounded backlog that drops and says so, and
-what is queued posted on close."""
+what is queued posted on close (and what comes after, at once)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from pro_operator import kube as k
 from pro_operator import metrics
 from pro_operator.events import EventRecorder
-from tests.pro_operator.test_kube import RMS, stage_body
+from tests.pro_operator.conftest import RMS, stage_body
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +95,10 @@ def test_a_full_backlog_drops_new_events_counts_and_logs_them_and_close_posts_th
     assert "2 Events waiting to be posted: dropped E2 on rm-ev (1 dropped so far)" in caplog.text
     recorder.close()  # holds for nothing: the operator is stopping
     assert [r for r, _, _ in posted(kube_namespace[0], ns, "rm-ev")] == ["E0", "E1"]
+    assert metrics.EVENTS_PENDING._value.get() == 0
+    # a reconcile still finishing as the operator stops: posted at once, nothing waits in a dead queue
+    recorder.record(involved, [("Late", "after close", False)], "2026-12-01T00:00:09Z")
+    assert posted(kube_namespace[0], ns, "rm-ev")[-1] == ("Late", "after close", "2026-12-01T00:00:09Z")
     assert metrics.EVENTS_PENDING._value.get() == 0
 
 

@@ -19,23 +19,11 @@ import yaml
 
 from pro_operator import kube as k
 from pro_operator.handlers import connection, credentials
+from tests.pro_operator.conftest import RMS, stage_body
 
 pytestmark = pytest.mark.integration
 
-RMS = "rewardmodeltrainings"
 LABEL = "pro.alignment.dev/pipeline"
-
-
-SAMPLE = Path(__file__).resolve().parents[2] / "manifests" / "samples"
-
-
-def stage_body(name: str, namespace: str, **labels: str) -> dict[str, Any]:
-    """The sample RewardModelTraining, renamed."""
-    body: dict[str, Any] = yaml.safe_load(
-        (SAMPLE / "pro.alignment.dev_v1alpha1_rewardmodeltraining.yaml").read_text()
-    )
-    body["metadata"] = {"name": name, "namespace": namespace, "labels": labels}
-    return body
 
 
 def test_every_verb_of_the_controllers_round_trips(api: tuple[k.Kube, str]) -> None:
