@@ -67,22 +67,26 @@ class EventRecorder:
         """Queue ``events`` on ``body`` (recorded at ``now``); once closed, post them at once."""
         involved = involved_object(body)
         with self._ready:
-            closed = self._closed
-            for event in events if not closed else ():
-                if len(self._pending) >= self.limit:
-                    self._dropped += 1
-                    metrics.EVENTS_DROPPED.inc()
-                    if self._dropped == 1 or self._dropped % 1000 == 0:
-                        log.warning(
-                            "%d Events waiting to be posted: dropped %s on %s (%d dropped so far)",
-                            self.limit, event[0], involved["metadata"]["name"], self._dropped,
-                        )  # fmt: skip
-                    continue
-                self._pending.append((involved, event, now))
-            metrics.EVENTS_PENDING.set(len(self._pending))
-            self._ready.notify()
-        if closed:  # a reconcile that ends during shutdown: its Events are not lost in a dead queue
-            post(self.kube, involved, events, now)
+            if not self._closed:
+                self._enqueue(involved, events, now)
+                return
+        post(self.kube, involved, events, now)  # a reconcile ending during shutdown: nothing is lost
+
+    def _enqueue(self, involved: Obj, events: list[Event], now: str) -> None:
+        """Queue ``events`` (the caller holds ``self._ready``), dropping past ``limit``."""
+        for event in events:
+            if len(self._pending) >= self.limit:
+                self._dropped += 1
+                metrics.EVENTS_DROPPED.inc()
+                if self._dropped == 1 or self._dropped % 1000 == 0:
+                    log.warning(
+                        "%d Events waiting to be posted: dropped %s on %s (%d dropped so far)",
+                        self.limit, event[0], involved["metadata"]["name"], self._dropped,
+                    )  # fmt: skip
+                continue
+            self._pending.append((involved, event, now))
+        metrics.EVENTS_PENDING.set(len(self._pending))
+        self._ready.notify()
 
     def hold(self, busy: bool) -> None:
         """Reconciles wait for a worker (True) or none does (False): Events wait while they do."""
