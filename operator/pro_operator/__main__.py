@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pro_operator import metrics
     from pro_operator.handlers import Runtime, client, register
+    from pro_operator.identity import own_identity
 
     kopf.configure(
         verbose=args.verbose,
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     kopf.run(
         registry=registry,
         standalone=True,
+        identity=own_identity(),  # type: ignore[arg-type]  # kopf's default asks the passwd database
         clusterwide=args.all_namespaces,
         namespaces=args.namespace or [],
         liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
