@@ -36,17 +36,21 @@ import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-GROUP, VERSION = "pro.alignment.dev", "v1alpha1"
+from pro.spec.conventions import API_GROUP as GROUP
+from pro.spec.conventions import API_VERSION as VERSION
+from pro.spec.conventions import STAGE_RESOURCE_LABEL, WORK_DIGEST, rfc3339
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "toy" / "pipeline.yaml"
 
 
 def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return rfc3339(datetime.now(UTC))
 
 
 class Watch:
@@ -111,7 +115,6 @@ class InstantExecutor:
             self.pool.submit(self._complete, obj)
 
     def _complete(self, job: dict[str, Any]) -> None:
-        from pro.planner.compose import WORK_DIGEST
         from pro.store import Producer, put_artifact
 
         meta = job["metadata"]
@@ -125,7 +128,7 @@ class InstantExecutor:
                 tmp,
                 stage["spec"]["output"],
                 producer=Producer(kind=owner["kind"], name=owner["name"]),
-                spec_digest=meta["annotations"][WORK_DIGEST],
+                work_digest=meta["annotations"][WORK_DIGEST],
             )
         t = now_iso()
         status = {
@@ -219,7 +222,7 @@ def transition_floor(api: Any, namespace: str, store: str, repeats: int = 20) ->
             attempt=1,
             owner=owner_reference(f"{GROUP}/{VERSION}", second.kind, f"floor-{i}", stage["metadata"]["uid"]),
         )
-        objs.job["metadata"]["labels"].pop("pro.alignment.dev/stage-resource", None)  # not for the executor
+        objs.job["metadata"]["labels"].pop(STAGE_RESOURCE_LABEL, None)  # not for the executor
         core.create_namespaced_config_map(namespace, objs.config_map)
         custom.create_namespaced_custom_object("kubeflow.org", "v1", namespace, "pytorchjobs", objs.job)
         times.append(time.perf_counter() - t0)

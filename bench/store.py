@@ -104,7 +104,7 @@ def main() -> int:
                 producer = Producer("Bench", "store")
                 out = []
                 for step in (
-                    lambda: put_artifact(src, uri, producer=producer, spec_digest="", config=cfg),
+                    lambda: put_artifact(src, uri, producer=producer, work_digest="", config=cfg),
                     lambda: get_artifact(uri, dst, config=cfg),
                 ):
                     t0, c0 = time.perf_counter(), cpu_now(False)

@@ -16,15 +16,11 @@ import zlib
 from collections import defaultdict
 from typing import Any
 
+from pro.spec.conventions import INDEXED_LABELS
+
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (plural, namespace, name)
 
-#: labels the reconcilers look objects up by
-INDEXED_LABELS = (
-    "pro.alignment.dev/pipeline",
-    "pro.alignment.dev/stage-resource",
-    "pro.alignment.dev/schedule",
-)
 _COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
 
 

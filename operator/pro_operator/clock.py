@@ -10,6 +10,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pro.spec.conventions import parse_rfc3339
+
 CLOCK_ENV = "PRO_OPERATOR_CLOCK_FILE"
 
 
@@ -20,16 +22,7 @@ def now() -> datetime:
             text = Path(path).read_text().strip()
         except OSError:
             text = ""
-        if text:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+        found = parse_rfc3339(text)
+        if found is not None:
+            return found
     return datetime.now(UTC)
-
-
-def rfc3339(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

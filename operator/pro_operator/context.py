@@ -81,7 +81,7 @@ def store_check(uri: str, digest: str) -> bool:
     from pro.store import read_manifest
 
     manifest = read_manifest(uri)
-    return manifest is not None and manifest.spec_digest == digest
+    return manifest is not None and manifest.work_digest == digest
 
 
 def earliest(*times: datetime | None) -> datetime | None:

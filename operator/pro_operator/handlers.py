@@ -24,7 +24,17 @@ from typing import Any, cast
 
 import kopf
 
-from pro.render.jobs import STAGE_RESOURCE_LABEL
+from pro.spec.conventions import (
+    API_GROUP,
+    API_VERSION,
+    KUBEFLOW_GROUP,
+    KUBEFLOW_VERSION,
+    PIPELINE_LABEL,
+    PYTORCHJOBS,
+    SCHEDULE_LABEL,
+    STAGE_RESOURCE_LABEL,
+)
+from pro.spec.kinds import all_kinds, kind_of_plural, stage_kinds, stage_plurals
 from pro_operator import kube, metrics
 from pro_operator.cache import ObjectCache
 from pro_operator.context import Context, Key, store_check
@@ -33,20 +43,19 @@ from pro_operator.pipeline import PLURAL as PIPELINES
 from pro_operator.pipeline import reconcile_pipeline
 from pro_operator.schedule import PLURAL as SCHEDULES
 from pro_operator.schedule import reconcile_schedule
-from pro_operator.stage import STAGE_PLURALS, reconcile_stage
+from pro_operator.stage import reconcile_stage
 from pro_operator.workqueue import Lane, WorkQueue
 
 log = logging.getLogger("pro_operator")
 
-PIPELINE_LABEL = "pro.alignment.dev/pipeline"
-SCHEDULE_LABEL = "pro.alignment.dev/schedule"
-KIND_OF = {PIPELINES: "AlignmentPipeline", SCHEDULES: "AlignmentSchedule"}
-PLURAL_OF_KIND = {k.name: plural for plural, k in STAGE_PLURALS.items()}
-#: what the operator watches: (group, version, plural, label that must be present or "")
-WATCHED = (
-    *((kube.GROUP, kube.VERSION, plural, "") for plural in (*STAGE_PLURALS, PIPELINES, SCHEDULES)),
-    (kube.KUBEFLOW_GROUP, kube.KUBEFLOW_VERSION, kube.PYTORCHJOBS, STAGE_RESOURCE_LABEL),
-)
+
+def watched() -> tuple[tuple[str, str, str, str], ...]:
+    """What the operator watches: (group, version, plural, label that must be present or ""): every kind
+    of the kind table, and the jobs of our stage resources."""
+    return (
+        *((API_GROUP, API_VERSION, k.plural, "") for k in all_kinds()),
+        (KUBEFLOW_GROUP, KUBEFLOW_VERSION, PYTORCHJOBS, STAGE_RESOURCE_LABEL),
+    )
 
 
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -161,7 +170,7 @@ class Runtime:
         started = time.perf_counter()
         self._reconciling.key = key
         try:
-            if plural in STAGE_PLURALS:
+            if plural in stage_plurals():
                 return reconcile_stage(self.ctx, plural, namespace, name)
             if plural == PIPELINES:
                 return reconcile_pipeline(self.ctx, namespace, name)
@@ -170,8 +179,10 @@ class Runtime:
             return None
         finally:
             self._reconciling.key = None
-            kind = STAGE_PLURALS[plural].name if plural in STAGE_PLURALS else KIND_OF.get(plural, plural)
-            metrics.RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+            kind = kind_of_plural(plural)
+            metrics.RECONCILE_SECONDS.labels(kind=kind.name if kind else plural).observe(
+                time.perf_counter() - started
+            )
 
     def sync(self) -> list[tuple[str, str, str]]:
         """List every watched object into the cache before the first reconcile (an informer's initial
@@ -179,7 +190,7 @@ class Runtime:
         jobs, would re-plan from missing observations after every restart.  The keys to reconcile."""
         keys: list[tuple[str, str, str]] = []
         for namespace in self.namespaces or [None]:  # type: ignore[list-item]
-            for group, version, plural, selector in WATCHED:
+            for group, version, plural, selector in watched():
                 try:
                     found = self.ctx.kube.list_objects(
                         group, version, plural, namespace, label_selector=selector
@@ -204,14 +215,15 @@ class Runtime:
             return []
         labels = meta.get("labels") or {}
         keys: list[tuple[str, str, str]] = []
-        if plural == "pytorchjobs":
+        if plural == PYTORCHJOBS:
+            plural_of = {k.name: k.plural for k in stage_kinds()}
             for owner in meta.get("ownerReferences") or []:
-                owner_plural = PLURAL_OF_KIND.get(owner.get("kind", ""))
+                owner_plural = plural_of.get(owner.get("kind", ""))
                 if owner_plural and owner.get("controller"):
                     keys.append((owner_plural, ns, owner["name"]))
             return keys
         keys.append((plural, ns, name))
-        if plural in STAGE_PLURALS and PIPELINE_LABEL in labels:
+        if plural in stage_plurals() and PIPELINE_LABEL in labels:
             keys.append((PIPELINES, ns, labels[PIPELINE_LABEL]))
         if plural == PIPELINES and SCHEDULE_LABEL in labels:
             keys.append((SCHEDULES, ns, labels[SCHEDULE_LABEL]))
@@ -244,7 +256,7 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
             for key in rt.observe(plural, event):
                 rt.queue.add(key)
 
-    for group, version, plural, selector in WATCHED:
+    for group, version, plural, selector in watched():
         if selector:
             watch(group, version, plural, labels={selector: kopf.PRESENT})
         else:

@@ -23,15 +23,11 @@ from urllib.parse import urlencode
 
 import urllib3
 
+from pro.spec.conventions import API_GROUP, API_VERSION, KUBEFLOW_GROUP, KUBEFLOW_VERSION, PYTORCHJOBS
 from pro_operator import __version__, metrics
 
 Obj = dict[str, Any]
 
-GROUP = "pro.alignment.dev"
-VERSION = "v1alpha1"
-KUBEFLOW_GROUP = "kubeflow.org"
-KUBEFLOW_VERSION = "v1"
-PYTORCHJOBS = "pytorchjobs"
 MERGE_PATCH = "application/merge-patch+json"
 USER_AGENT = f"pro-operator/{__version__}"
 
@@ -289,7 +285,7 @@ def _path(ref: Ref, *, named: bool = True) -> str:
 
 
 def custom_ref(plural: str, namespace: str, name: str) -> Ref:
-    return Ref(GROUP, VERSION, plural, namespace, name)
+    return Ref(API_GROUP, API_VERSION, plural, namespace, name)
 
 
 def job_ref(namespace: str, name: str) -> Ref:

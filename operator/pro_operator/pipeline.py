@@ -15,21 +15,21 @@ from datetime import datetime
 from typing import Any
 
 from pro.planner import Graph, Observed, RetryPolicy, RunState, StagePhase, StageStatus, StartStage, plan
-from pro.planner.compose import EVAL, WORK_DIGEST, Composition, compose
+from pro.planner.compose import EVAL, Composition, compose
 from pro.render.jobs import stage_resource_object
 from pro.spec import SpecError
+from pro.spec.conventions import DEFAULT_NAMESPACE, WORK_DIGEST, parse_rfc3339, rfc3339
+from pro.spec.kinds import PIPELINE_KIND, kind_named
 from pro_operator import clock
 from pro_operator.conditions import set_condition
 from pro_operator.context import Context
 from pro_operator.kube import Conflict, custom_ref
-from pro_operator.stage import STAGE_PLURALS, _write, memo_key, parsed, record_invalid
+from pro_operator.stage import _write, memo_key, parsed, record_invalid
 
 log = logging.getLogger("pro_operator.pipeline")
 
 Obj = dict[str, Any]
-PLURAL = "alignmentpipelines"
-#: stage kinds → their plurals (a pipeline creates only stage resources)
-PLURAL_OF = {k.name: plural for plural, k in STAGE_PLURALS.items()}
+PLURAL = kind_named(PIPELINE_KIND).plural
 
 
 def _no_retries(graph: Graph) -> Graph:
@@ -40,10 +40,10 @@ def _observe(ctx: Context, c: Composition, uid: str) -> tuple[dict[str, StageSta
     """Each stage's status as its stage resource reports it, and the stage resources found."""
     statuses: dict[str, StageStatus] = {}
     children: dict[str, Obj] = {}
-    effective = c.graph.effective_digests
-    ns = c.pipeline.metadata.namespace or "default"
+    effective = c.graph.work_digests
+    ns = c.pipeline.metadata.namespace or DEFAULT_NAMESPACE
     for stage in c.stages:
-        child = ctx.cache.get(PLURAL_OF[stage.kind], ns, stage.resource.metadata.name)
+        child = ctx.cache.get(kind_named(stage.kind).plural, ns, stage.resource.metadata.name)
         if child is None or not any(
             o.get("uid") == uid for o in child["metadata"].get("ownerReferences") or []
         ):
@@ -60,7 +60,7 @@ def _observe(ctx: Context, c: Composition, uid: str) -> tuple[dict[str, StageSta
                 RunState.SUCCEEDED, st.get("attempts", 0), committed_digest=effective[stage.name]
             )
         elif st.get("phase") == "Failed":
-            finished = clock.parse_time(st.get("completionTime"))
+            finished = parse_rfc3339(st.get("completionTime"))
             statuses[stage.name] = StageStatus(
                 RunState.FAILED, max(1, st.get("attempts", 1)), finished, st.get("message", ""),
                 digest=effective[stage.name],
@@ -81,22 +81,22 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
     generation, uid = meta.get("generation"), meta.get("uid", "")
     old: Obj = body.get("status") or {}
     now = clock.now()
-    stamp = clock.rfc3339(now)
+    stamp = rfc3339(now)
     ref = custom_ref(PLURAL, namespace, name)
 
     try:
-        pipeline = parsed(ctx, "AlignmentPipeline", body)
+        pipeline = parsed(ctx, PIPELINE_KIND, body)
     except SpecError as err:
         record_invalid(
             ctx, body, ref, old, err, condition="Valid", status={"phase": "Invalid", "stage": ""}, now=stamp
         )
         return None
 
-    c: Composition = ctx.memo.get(("compose", memo_key("AlignmentPipeline", body)), lambda: compose(pipeline))
+    c: Composition = ctx.memo.get(("compose", memo_key(PIPELINE_KIND, body)), lambda: compose(pipeline))
     graph = _no_retries(c.graph)
     statuses, children = _observe(ctx, c, uid)
     spec = pipeline.spec
-    effective = c.graph.effective_digests
+    effective = c.graph.work_digests
 
     # a stage about to start may be committed already (an earlier run): ask the store, then plan again
     while True:
@@ -122,8 +122,10 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
             resource_name = stage.resource.metadata.name
             try:
                 ctx.seen(
-                    PLURAL_OF[stage.kind],
-                    ctx.kube.create(custom_ref(PLURAL_OF[stage.kind], namespace, resource_name), body_child),
+                    kind_named(stage.kind).plural,
+                    ctx.kube.create(
+                        custom_ref(kind_named(stage.kind).plural, namespace, resource_name), body_child
+                    ),
                 )
                 events.append(("StageCreated", f"{stage.name}: created {stage.kind} {resource_name}", False))
             except Conflict:
@@ -135,9 +137,9 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
         if annotations.get(WORK_DIGEST) != stage.digest or child.get("spec") != want["spec"]:
             want["metadata"]["resourceVersion"] = child["metadata"]["resourceVersion"]
             ctx.seen(
-                PLURAL_OF[stage.kind],
+                kind_named(stage.kind).plural,
                 ctx.kube.replace_spec(
-                    custom_ref(PLURAL_OF[stage.kind], namespace, child["metadata"]["name"]), want
+                    custom_ref(kind_named(stage.kind).plural, namespace, child["metadata"]["name"]), want
                 ),
             )
 

@@ -25,15 +25,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-GROUP = "pro.alignment.dev"
-KUBEFLOW = "kubeflow.org"
+from pro.spec.conventions import API_GROUP, KUBEFLOW_GROUP, PYTORCHJOBS
+from pro.spec.kinds import PIPELINE_KIND, all_kinds, kind_named, stage_kinds
+
+GROUP = API_GROUP
+KUBEFLOW = KUBEFLOW_GROUP
 CORE = ""
 
-#: our kinds' plurals (the six CRDs)
-PIPELINES = "alignmentpipelines"
-SCHEDULES = "alignmentschedules"
-STAGES = ("rewardmodeltrainings", "adaptertrainings", "policyalignments", "policyevaluations")
-OURS = (PIPELINES, *STAGES, SCHEDULES)
+
+def our_plurals() -> tuple[str, ...]:
+    """The plurals of every kind of ours (one CRD each)."""
+    return tuple(k.plural for k in all_kinds())
 
 
 @dataclass(frozen=True)
@@ -56,59 +58,65 @@ class Rule:
         return {(g, r, v) for g in self.api_groups for r in self.resources for v in self.verbs}
 
 
-#: rules every watched namespace needs (a Role per namespace, or the ClusterRole cluster-wide)
-NAMESPACED_RULES: tuple[Rule, ...] = (
-    Rule(
-        (GROUP,),
-        OURS,
-        ("list", "watch"),
-        "handlers.py: kopf on.event watches every kind of ours; Runtime.sync lists them (Kube.list_objects)",
-    ),
-    Rule(
-        (GROUP,),
-        STAGES,
-        ("create", "update"),
-        "pipeline.py: stage resources created as their inputs commit (Kube.create), spec changes carried "
-        "down (Kube.replace_spec)",
-    ),
-    Rule(
-        (GROUP,),
-        (PIPELINES,),
-        ("create", "delete"),
-        "schedule.py: a pipeline per firing (Kube.create), history limits and Replace (Kube.delete)",
-    ),
-    Rule(
-        (GROUP,),
-        tuple(f"{p}/status" for p in OURS),
-        ("patch",),
-        "stage.py _write (used by all three controllers): Kube.patch_status",
-    ),
-    Rule(
-        (KUBEFLOW,),
-        ("pytorchjobs",),
-        ("list", "watch", "create", "patch"),
-        "handlers.py watch (label-selected); stage.py: one job per attempt (Kube.create), suspend and "
-        "give up (Kube.patch)",
-    ),
-    Rule(
-        (CORE,),
-        ("configmaps",),
-        ("create", "get", "patch"),
-        "stage.py: the stage spec ConfigMap (Kube.apply_config_map)",
-    ),
-    Rule(
-        (CORE,),
-        ("pods",),
-        ("list",),
-        "stage.py: failure reason and log tail from the job's pods (Kube.pods)",
-    ),
-    Rule(
-        (CORE,),
-        ("events",),
-        ("create",),
-        "stage.py _write: Kube.event; kopf posts events too",
-    ),
-)
+def namespaced_rules() -> tuple[Rule, ...]:
+    """The rules every watched namespace needs (a Role per namespace, or the ClusterRole cluster-wide),
+    for our kinds as the kind table lists them now (a kind added there is covered here)."""
+    ours = our_plurals()
+    stages = tuple(k.plural for k in stage_kinds())
+    pipelines = kind_named(PIPELINE_KIND).plural
+    return (
+        Rule(
+            (GROUP,),
+            ours,
+            ("list", "watch"),
+            "handlers.py: kopf on.event watches every kind of ours; Runtime.sync lists them (Kube.list_objects)",
+        ),
+        Rule(
+            (GROUP,),
+            stages,
+            ("create", "update"),
+            "pipeline.py: stage resources created as their inputs commit (Kube.create), spec changes carried "
+            "down (Kube.replace_spec)",
+        ),
+        Rule(
+            (GROUP,),
+            (pipelines,),
+            ("create", "delete"),
+            "schedule.py: a pipeline per firing (Kube.create), history limits and Replace (Kube.delete)",
+        ),
+        Rule(
+            (GROUP,),
+            tuple(f"{p}/status" for p in ours),
+            ("patch",),
+            "stage.py _write (used by all three controllers): Kube.patch_status",
+        ),
+        Rule(
+            (KUBEFLOW,),
+            (PYTORCHJOBS,),
+            ("list", "watch", "create", "patch"),
+            "handlers.py watch (label-selected); stage.py: one job per attempt (Kube.create), suspend and "
+            "give up (Kube.patch)",
+        ),
+        Rule(
+            (CORE,),
+            ("configmaps",),
+            ("create", "get", "patch"),
+            "stage.py: the stage spec ConfigMap (Kube.apply_config_map)",
+        ),
+        Rule(
+            (CORE,),
+            ("pods",),
+            ("list",),
+            "stage.py: failure reason and log tail from the job's pods (Kube.pods)",
+        ),
+        Rule(
+            (CORE,),
+            ("events",),
+            ("create",),
+            "stage.py _write: Kube.event; kopf posts events too",
+        ),
+    )
+
 
 #: cluster-scoped rules, granted only cluster-wide (a namespaced install works without them)
 CLUSTER_RULES: tuple[Rule, ...] = (
@@ -123,11 +131,11 @@ CLUSTER_RULES: tuple[Rule, ...] = (
 
 def rules(*, cluster_wide: bool) -> list[dict[str, Any]]:
     """The PolicyRules of the operator's ClusterRole (``cluster_wide``) or of each namespace's Role."""
-    chosen = NAMESPACED_RULES + (CLUSTER_RULES if cluster_wide else ())
+    chosen = namespaced_rules() + (CLUSTER_RULES if cluster_wide else ())
     return [r.to_k8s() for r in chosen]
 
 
 def triples(*, cluster_wide: bool) -> set[tuple[str, str, str]]:
     """Every (apiGroup, resource, verb) granted."""
-    chosen = NAMESPACED_RULES + (CLUSTER_RULES if cluster_wide else ())
+    chosen = namespaced_rules() + (CLUSTER_RULES if cluster_wide else ())
     return {t for r in chosen for t in r.triples()}

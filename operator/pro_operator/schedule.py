@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from pro.planner.schedule import (
-    SCHEDULE_LABEL,
-    SCHEDULED_AT,
     ChildPipeline,
     ScheduleObserved,
     pipeline_for_firing,
@@ -17,7 +15,8 @@ from pro.planner.schedule import (
 )
 from pro.render.jobs import owner_reference
 from pro.spec import SpecError
-from pro.spec.base import GROUP_VERSION
+from pro.spec.conventions import GROUP_VERSION, SCHEDULE_LABEL, SCHEDULED_AT, parse_rfc3339, rfc3339
+from pro.spec.kinds import PIPELINE_KIND, SCHEDULE_KIND, kind_named
 from pro_operator import clock
 from pro_operator.conditions import set_condition
 from pro_operator.context import Context
@@ -25,8 +24,8 @@ from pro_operator.kube import Conflict, custom_ref
 from pro_operator.stage import _write, parsed, record_invalid
 
 Obj = dict[str, Any]
-PLURAL = "alignmentschedules"
-PIPELINES = "alignmentpipelines"
+PLURAL = kind_named(SCHEDULE_KIND).plural
+PIPELINES = kind_named(PIPELINE_KIND).plural
 
 
 def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | None:
@@ -38,10 +37,10 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
     generation, uid = meta.get("generation"), meta.get("uid", "")
     old: Obj = body.get("status") or {}
     now = clock.now()
-    stamp = clock.rfc3339(now)
+    stamp = rfc3339(now)
     ref = custom_ref(PLURAL, namespace, name)
     try:
-        schedule = parsed(ctx, "AlignmentSchedule", body)
+        schedule = parsed(ctx, SCHEDULE_KIND, body)
     except SpecError as err:
         record_invalid(ctx, body, ref, old, err, condition="Valid", status={}, now=stamp)
         return None
@@ -57,14 +56,14 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
         children.append(
             ChildPipeline(
                 p["metadata"]["name"],
-                clock.parse_time((p["metadata"].get("annotations") or {}).get(SCHEDULED_AT)),
+                parse_rfc3339((p["metadata"].get("annotations") or {}).get(SCHEDULED_AT)),
                 st.get("phase", "Pending"),
-                clock.parse_time(st.get("completionTime")),
+                parse_rfc3339(st.get("completionTime")),
             )
         )
     observed = ScheduleObserved(
-        created=clock.parse_time(meta.get("creationTimestamp")) or now,
-        last_schedule_time=clock.parse_time(old.get("lastScheduleTime")),
+        created=parse_rfc3339(meta.get("creationTimestamp")) or now,
+        last_schedule_time=parse_rfc3339(old.get("lastScheduleTime")),
         children=tuple(children),
     )
     decided = plan_schedule(schedule.spec, observed, now)
@@ -75,9 +74,7 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
     if decided.create is not None:
         pipeline = pipeline_for_firing(schedule, decided.create)
         created = pipeline.to_dict()
-        created["metadata"]["ownerReferences"] = [
-            owner_reference(GROUP_VERSION, "AlignmentSchedule", name, uid)
-        ]
+        created["metadata"]["ownerReferences"] = [owner_reference(GROUP_VERSION, SCHEDULE_KIND, name, uid)]
         with contextlib.suppress(Conflict):
             ctx.seen(
                 PIPELINES, ctx.kube.create(custom_ref(PIPELINES, namespace, pipeline.metadata.name), created)
@@ -85,12 +82,12 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
         events.append(
             (
                 "CreatedPipeline",
-                f"created {pipeline.metadata.name} for {clock.rfc3339(decided.create)}",
+                f"created {pipeline.metadata.name} for {rfc3339(decided.create)}",
                 False,
             )
         )
     elif decided.skipped is not None and old.get("nextScheduleTime") != (
-        clock.rfc3339(decided.next_time) if decided.next_time else None
+        rfc3339(decided.next_time) if decided.next_time else None
     ):  # once per firing, not on every reconcile
         events.append((decided.skipped.reason, decided.skipped.message, False))
     conds = set_condition(
@@ -110,16 +107,16 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
         active.append(pipeline_for_firing(schedule, decided.create).metadata.name)
     # the planner knows the successes it sees; one deleted by the history limit was still a success
     last_ok = max(
-        (t for t in (decided.last_successful_time, clock.parse_time(old.get("lastSuccessfulTime"))) if t),
+        (t for t in (decided.last_successful_time, parse_rfc3339(old.get("lastSuccessfulTime"))) if t),
         default=None,
     )
     status = {
         "observedGeneration": generation,
         "conditions": conds,
         "active": active,
-        "lastScheduleTime": clock.rfc3339(decided.last_schedule_time) if decided.last_schedule_time else None,
-        "lastSuccessfulTime": clock.rfc3339(last_ok) if last_ok else None,
-        "nextScheduleTime": clock.rfc3339(decided.next_time) if decided.next_time else None,
+        "lastScheduleTime": rfc3339(decided.last_schedule_time) if decided.last_schedule_time else None,
+        "lastSuccessfulTime": rfc3339(last_ok) if last_ok else None,
+        "nextScheduleTime": rfc3339(decided.next_time) if decided.next_time else None,
     }
     _write(ctx, body, ref, old, status, events=events, now=stamp)
     return decided.next_time

@@ -29,12 +29,23 @@ from pro.planner import (
     attempt_failure,
     plan,
 )
-from pro.planner.compose import WORK_DIGEST, work_digest
-from pro.render.jobs import ATTEMPT_LABEL, STAGE_RESOURCE_LABEL, owner_reference, render_stage
+from pro.planner.compose import work_digest
+from pro.render.jobs import owner_reference, render_stage
 from pro.spec import SpecError
-from pro.spec.base import GROUP_VERSION
+from pro.spec.conventions import (
+    ABANDONED,
+    ABANDONED_AT,
+    ATTEMPT_LABEL,
+    GROUP_VERSION,
+    PYTORCHJOB_POD_LABEL,
+    PYTORCHJOBS,
+    STAGE_RESOURCE_LABEL,
+    WORK_DIGEST,
+    parse_rfc3339,
+    rfc3339,
+)
 from pro.spec.execution import StageExecution
-from pro.spec.kinds import KINDS
+from pro.spec.kinds import kind_named, kind_of_plural
 from pro.spec.loader import Document, parse
 from pro_operator import clock, metrics
 from pro_operator.conditions import set_condition
@@ -45,13 +56,7 @@ from pro_operator.kube import Conflict, KubeError, NotFound, custom_ref, job_ref
 log = logging.getLogger("pro_operator.stage")
 
 Obj = dict[str, Any]
-STAGE_KINDS = ("RewardModelTraining", "AdapterTraining", "PolicyAlignment", "PolicyEvaluation")
-#: stage kinds by plural
-STAGE_PLURALS = {k.plural: k for k in KINDS if k.name in STAGE_KINDS}
 LOG_TAIL = 20
-#: annotations on a job given up on before it ran (stuck in Created): why, and when
-ABANDONED = "pro.alignment.dev/abandoned"
-ABANDONED_AT = "pro.alignment.dev/abandoned-at"
 
 
 def memo_key(kind_name: str, body: Obj) -> Hashable:
@@ -72,7 +77,7 @@ def parsed(ctx: Context, kind_name: str, body: Obj) -> Any:
 
 def parse_body(kind_name: str, body: Obj) -> Any:
     """The typed resource of a custom object body (a :class:`SpecError` names every bad field)."""
-    kind = next(k for k in KINDS if k.name == kind_name)
+    kind = kind_named(kind_name)
     meta = body.get("metadata", {})
     data = {
         "apiVersion": body.get("apiVersion"),
@@ -112,7 +117,7 @@ def _job_failure(ctx: Context, job: Obj) -> tuple[str, list[str]]:
     ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
     cond = _condition(job, "Failed") or {}
     try:
-        pods = ctx.kube.pods(ns, f"training.kubeflow.org/job-name={name}")
+        pods = ctx.kube.pods(ns, f"{PYTORCHJOB_POD_LABEL}={name}")
     except KubeError as err:
         log.warning("cannot read the pods of %s/%s: %s", ns, name, err)
         pods = []
@@ -131,10 +136,10 @@ def _job_failure(ctx: Context, job: Obj) -> tuple[str, list[str]]:
 def _waiting_since(job: Obj) -> datetime | None:
     """Since when a job not running waits to run: its creation, or its latest resumption (a job held
     suspended, e.g. by Kueue until admitted, gets its whole start deadline after it is let go)."""
-    since = clock.parse_time(job["metadata"].get("creationTimestamp"))
+    since = parse_rfc3339(job["metadata"].get("creationTimestamp"))
     for c in (job.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Suspended" and c.get("status") == "False":
-            resumed = clock.parse_time(c.get("lastTransitionTime"))
+            resumed = parse_rfc3339(c.get("lastTransitionTime"))
             if resumed is not None and (since is None or resumed > since):
                 since = resumed
     return since
@@ -150,7 +155,7 @@ def _stuck(ctx: Context, job: Obj, deadline: float, now: datetime) -> str | None
     ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
     reasons = []
     try:
-        for pod in ctx.kube.pods(ns, f"training.kubeflow.org/job-name={name}"):
+        for pod in ctx.kube.pods(ns, f"{PYTORCHJOB_POD_LABEL}={name}"):
             for cs in (pod.get("status") or {}).get("containerStatuses") or []:
                 waiting = (cs.get("state") or {}).get("waiting")
                 if waiting:
@@ -161,9 +166,7 @@ def _stuck(ctx: Context, job: Obj, deadline: float, now: datetime) -> str | None
     except KubeError:
         pass
     detail = "; ".join(reasons) or "no pod is running (image pull errors or no room to schedule?)"
-    after = (
-        "creation" if since == clock.parse_time(job["metadata"].get("creationTimestamp")) else "resumption"
-    )
+    after = "creation" if since == parse_rfc3339(job["metadata"].get("creationTimestamp")) else "resumption"
     return f"job {name} not running {int(deadline)}s after {after}: {detail}"
 
 
@@ -172,12 +175,12 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
     body = ctx.cache.get(plural, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
-    kind = STAGE_PLURALS[plural].name
+    kind = kind_of_plural(plural).name  # type: ignore[union-attr]  # the caller routes stage plurals here
     meta = body["metadata"]
     generation = meta.get("generation")
     old: Obj = body.get("status") or {}
     now = clock.now()
-    stamp = clock.rfc3339(now)
+    stamp = rfc3339(now)
     ref = custom_ref(plural, namespace, name)
 
     try:
@@ -194,7 +197,7 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
     uid = meta.get("uid", "")
     jobs = [
         j
-        for j in ctx.cache.by_label("pytorchjobs", namespace, STAGE_RESOURCE_LABEL, name)
+        for j in ctx.cache.by_label(PYTORCHJOBS, namespace, STAGE_RESOURCE_LABEL, name)
         if any(o.get("uid") == uid for o in j["metadata"].get("ownerReferences") or [])
     ]
     mine = sorted(
@@ -213,14 +216,14 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
     annotations = (latest or {}).get("metadata", {}).get("annotations") or {}
     if latest is not None and annotations.get(ABANDONED):
         run, message = RunState.FAILED, annotations[ABANDONED]
-        finished = clock.parse_time(annotations.get(ABANDONED_AT)) or now
+        finished = parse_rfc3339(annotations.get(ABANDONED_AT)) or now
     elif latest is not None:
         if _condition(latest, "Succeeded"):
             run = RunState.SUCCEEDED
-            finished = clock.parse_time((latest.get("status") or {}).get("completionTime")) or now
+            finished = parse_rfc3339((latest.get("status") or {}).get("completionTime")) or now
         elif _condition(latest, "Failed"):
             run = RunState.FAILED
-            finished = clock.parse_time(_condition(latest, "Failed").get("lastTransitionTime")) or now  # type: ignore[union-attr]
+            finished = parse_rfc3339(_condition(latest, "Failed").get("lastTransitionTime")) or now  # type: ignore[union-attr]
             message, log_lines = _job_failure(ctx, latest)
         else:
             run = RunState.RUNNING
@@ -235,7 +238,7 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
 
     node = StageNode(name, kind, (), digest, retry_policy(execution))
     graph = Graph((node,))
-    effective = graph.effective_digests[name]
+    effective = graph.work_digests[name]
     observed = Observed(
         stages={
             name: StageStatus(
@@ -274,7 +277,7 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
             ctx.kube.apply_config_map(objs.config_map)
             try:
                 ctx.seen(
-                    "pytorchjobs", ctx.kube.create(job_ref(namespace, objs.job["metadata"]["name"]), objs.job)
+                    PYTORCHJOBS, ctx.kube.create(job_ref(namespace, objs.job["metadata"]["name"]), objs.job)
                 )
             except Conflict:
                 log.info("job %s/%s already exists", namespace, objs.job["metadata"]["name"])
@@ -312,10 +315,10 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
         "completionTime": (old.get("completionTime") or stamp)
         if sp.phase in (StagePhase.SUCCEEDED, StagePhase.FAILED)
         else None,
-        "lastFailureTime": clock.rfc3339(finished)
+        "lastFailureTime": rfc3339(finished)
         if run is RunState.FAILED and finished
         else old.get("lastFailureTime"),
-        "retryTime": clock.rfc3339(sp.retry_at) if sp.retry_at else None,
+        "retryTime": rfc3339(sp.retry_at) if sp.retry_at else None,
         "failed": failed,
     }
     status["conditions"] = set_conditions(
@@ -361,7 +364,7 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
         elif sp.phase is StagePhase.FAILED:
             events.append(("Failed", text, True))
         if sp.phase in (StagePhase.SUCCEEDED, StagePhase.FAILED) and status["startTime"]:
-            begun = clock.parse_time(status["startTime"])
+            begun = parse_rfc3339(status["startTime"])
             if begun is not None:
                 metrics.STAGE_DURATION.labels(kind=kind, phase=phase).observe((now - begun).total_seconds())
     _write(ctx, body, ref, old, status, events=events, now=stamp)

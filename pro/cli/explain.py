@@ -25,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pro.spec.explain import explain
-    from pro.spec.kinds import KINDS, resolve
+    from pro.spec.kinds import all_kinds, resolve
 
     if not args.field:
         print(f"{'NAME':<24}{'SHORTNAMES':<12}{'APIVERSION':<30}DESCRIPTION")
-        for kind in KINDS:
+        for kind in all_kinds():
             print(f"{kind.plural:<24}{kind.short:<12}{'pro.alignment.dev/v1alpha1':<30}{kind.summary}")
         return 0
     resource, *path = args.field.split(".")

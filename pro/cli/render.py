@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pro.errors import UserError
 
 if TYPE_CHECKING:
-    from pro.render.jobs import StageKind
+    from pro.spec.base import Resource
 
 EXAMPLES = """\
 examples:
@@ -52,8 +52,8 @@ def placeholder_uid(kind: str, name: str) -> str:
 def objects(path: str, stage: str | None = None) -> list[dict[str, Any]]:
     """What the operator would create for the resource in ``path``, in creation order."""
     from pro.planner.compose import compose
-    from pro.render.jobs import StageKind, stage_resource_object
-    from pro.spec.kinds import load_resource
+    from pro.render.jobs import stage_resource_object
+    from pro.spec.kinds import kind_named, load_resource
     from pro.spec.pipeline import AlignmentPipeline
 
     resource = load_resource(path)
@@ -71,25 +71,24 @@ def objects(path: str, stage: str | None = None) -> list[dict[str, Any]]:
             stages = (composed.stage(stage),)
         uid = placeholder_uid(kind, resource.metadata.name)
         for s in stages:
-            assert isinstance(s.resource, StageKind)  # compose makes only stage kinds
             out += [stage_resource_object(s, uid), *_stage_objects(s.resource)]
         return out
     if stage is not None:
         raise RenderError(f"{path}: --stage applies to an AlignmentPipeline, not a {kind}")
-    if not isinstance(resource, StageKind):
+    if not kind_named(kind).is_stage:
         raise RenderError(
             f"{path}: {kind} {resource.metadata.name!r} has no jobs of its own; render a pipeline or stage file"
         )
     return _stage_objects(resource)
 
 
-def _stage_objects(resource: StageKind) -> list[dict[str, Any]]:
+def _stage_objects(resource: Resource) -> list[dict[str, Any]]:
     """A stage resource's ConfigMap and attempt-1 PyTorchJob, owned by the stage resource."""
     from pro.render.jobs import owner_reference, render_stage
-    from pro.spec.base import GROUP_VERSION
+    from pro.spec.conventions import GROUP_VERSION
 
-    name = resource.metadata.name
-    owner = owner_reference(GROUP_VERSION, resource.kind, name, placeholder_uid(resource.kind, name))
+    name, kind = resource.metadata.name, getattr(resource, "kind")  # noqa: B009
+    owner = owner_reference(GROUP_VERSION, kind, name, placeholder_uid(kind, name))
     rendered = render_stage(resource, attempt=1, owner=owner)
     return [rendered.config_map, rendered.job]
 

@@ -65,7 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     put.add_argument("uri", metavar="URI")
     put.add_argument("--kind", default="Manual", help="producer stage kind recorded in the manifest")
     put.add_argument("--name", default="cli", help="producer stage name recorded in the manifest")
-    put.add_argument("--spec-digest", default="", help="digest of the producing stage spec")
+    put.add_argument(
+        "--work-digest", default="", help="the producing stage's work digest (recorded in the manifest)"
+    )
     get = sub.add_parser("get", parents=[common], help="download and verify an artifact")
     get.add_argument("uri", metavar="URI")
     get.add_argument("dst_dir", type=Path, metavar="DST_DIR")
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             args.src_dir,
             args.uri,
             producer=Producer(args.kind, args.name),
-            spec_digest=args.spec_digest,
+            work_digest=args.work_digest,
             config=config,
             progress=progress,
         )

@@ -7,16 +7,20 @@ the same graph, and the same work digests.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 
 from pro.planner.graph import Graph, RetryPolicy, StageNode
-from pro.planner.observed import Observed
-from pro.planner.plan import Plan, plan
 from pro.spec.align import PolicyAlignment, PolicyAlignmentSpec, WeightChoice, WeightSettings
 from pro.spec.base import ObjectMeta, Resource, spec_digest
+from pro.spec.conventions import (
+    DEFAULT_NAMESPACE,
+    PIPELINE_LABEL,
+    STAGE_LABEL,
+    WORK_DIGEST,
+    join_uri,
+    k8s_name,
+)
 from pro.spec.evaluation import PolicyEvaluation, PolicyEvaluationSpec, PolicyRef
 from pro.spec.execution import StageExecution, StageResources, StorageAccess
 from pro.spec.pipeline import AlignmentPipeline, reward_stage_name
@@ -31,14 +35,6 @@ ADAPTER = "adapter"
 ALIGN = "align"
 BASELINE = "align-baseline"
 EVAL = "eval"
-#: label on everything created for a pipeline: its name
-PIPELINE_LABEL = "pro.alignment.dev/pipeline"
-#: label on everything created for a stage: the stage name
-STAGE_LABEL = "pro.alignment.dev/stage"
-#: annotation carrying a stage's work digest (its spec folded with its inputs'); the stage records it
-#: in the artifacts it commits, and the planner compares it
-WORK_DIGEST = "pro.alignment.dev/work-digest"
-DEFAULT_NAMESPACE = "default"
 
 
 def work_digest(resource: Resource) -> str:
@@ -48,21 +44,9 @@ def work_digest(resource: Resource) -> str:
     return annotated or spec_digest(getattr(resource, "spec"))  # noqa: B009
 
 
-def join(base: str, *parts: str) -> str:
-    """``base/part/…`` keeping ``base``'s form (``s3://``, ``file://`` or a path)."""
-    out = base.rstrip("/")
-    for part in parts:
-        out += "/" + part.strip("/")
-    return out
-
-
 def child_name(pipeline: str, stage: str) -> str:
     """``<pipeline>-<stage>``, shortened with a hash to fit a 63-character Kubernetes name."""
-    name = f"{pipeline}-{stage}"
-    if len(name) <= 63:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:54].rstrip('-')}-{digest}"
+    return k8s_name(f"{pipeline}-{stage}")
 
 
 @dataclass(frozen=True)
@@ -124,7 +108,7 @@ def _drafts(p: AlignmentPipeline, root: str) -> list[tuple[str, Resource, StageR
     """Every stage's resource (not yet annotated), resources and upstream stages, in order."""
     spec = p.spec
     names = spec.objective_names
-    uri = {reward_stage_name(o): join(root, reward_stage_name(o)) for o in names}
+    uri = {reward_stage_name(o): join_uri(root, reward_stage_name(o)) for o in names}
     rm_uris = {o: uri[reward_stage_name(o)] for o in names}
     rm_stages = tuple(reward_stage_name(o) for o in names)
     shared = spec.reward_model
@@ -146,7 +130,7 @@ def _drafts(p: AlignmentPipeline, root: str) -> list[tuple[str, Resource, StageR
 
     adapter_uri = None
     if spec.adapter is not None:
-        adapter_uri = join(root, ADAPTER)
+        adapter_uri = join_uri(root, ADAPTER)
         settings = spec.adapter.model_dump(exclude={"resources"})
         ad_spec = AdapterTrainingSpec(**settings, objectives=names, reward_models=rm_uris, output=adapter_uri)
         out.append(
@@ -168,7 +152,7 @@ def _drafts(p: AlignmentPipeline, root: str) -> list[tuple[str, Resource, StageR
             objectives=names,
             reward_models=rm_uris,
             weights=_weights(choice, adapter_uri),
-            output=join(root, stage),
+            output=join_uri(root, stage),
         )
         return stage, PolicyAlignment(metadata=_meta(p, stage), spec=pa_spec), align.resources, needs
 
@@ -178,18 +162,18 @@ def _drafts(p: AlignmentPipeline, root: str) -> list[tuple[str, Resource, StageR
         baseline = ev.baseline
         if baseline.trains:
             out.append(alignment(BASELINE, baseline.weight_choice))
-        baseline_uri = join(root, BASELINE) if baseline.trains else baseline.uri
+        baseline_uri = join_uri(root, BASELINE) if baseline.trains else baseline.uri
         assert baseline_uri is not None
-        runs = {"pro": join(root, ALIGN)} | ({baseline.name: baseline_uri} if baseline.trains else {})
+        runs = {"pro": join_uri(root, ALIGN)} | ({baseline.name: baseline_uri} if baseline.trains else {})
         ev_spec = PolicyEvaluationSpec(
             **ev.model_dump(exclude={"baseline", "resources"}),
-            policy_a=PolicyRef(name="pro", uri=join(root, ALIGN)),
+            policy_a=PolicyRef(name="pro", uri=join_uri(root, ALIGN)),
             policy_b=PolicyRef(name=baseline.name, uri=baseline_uri),
             objectives=names,
             reward_models=rm_uris,
             runs=runs,
             adapter=adapter_uri,
-            output=join(root, EVAL),
+            output=join_uri(root, EVAL),
         )
         needs = (ALIGN,) + ((BASELINE,) if baseline.trains else ()) + ((ADAPTER,) if adapter_uri else ())
         out.append((EVAL, PolicyEvaluation(metadata=_meta(p, EVAL), spec=ev_spec), ev.resources, needs))
@@ -200,7 +184,7 @@ def compose(pipeline: AlignmentPipeline) -> Composition:
     """The pipeline's stages with inputs, outputs and work digests filled in, and their graph."""
     spec = pipeline.spec
     namespace = pipeline.metadata.namespace or DEFAULT_NAMESPACE
-    root = join(spec.storage.uri, namespace, pipeline.metadata.name, spec.run_id)
+    root = join_uri(spec.storage.uri, namespace, pipeline.metadata.name, spec.run_id)
     drafts = _drafts(pipeline, root)
     r = spec.retry
     retry = RetryPolicy(
@@ -216,7 +200,7 @@ def compose(pipeline: AlignmentPipeline) -> Composition:
             for name, res, _, needs in drafts
         )
     )
-    digests = graph.effective_digests
+    digests = graph.work_digests
     access = StorageAccess(
         endpoint_url=spec.storage.endpoint_url,
         region=spec.storage.region,
@@ -242,24 +226,14 @@ def compose(pipeline: AlignmentPipeline) -> Composition:
     return Composition(pipeline, root, tuple(stages), graph)
 
 
-def plan_pipeline(composition: Composition, observed: Observed, now: datetime) -> Plan:
-    """:func:`pro.planner.plan` for a composed pipeline."""
-    return plan(composition.graph, observed, now)
-
-
 __all__ = [
     "ADAPTER",
     "ALIGN",
     "BASELINE",
     "EVAL",
-    "PIPELINE_LABEL",
-    "STAGE_LABEL",
-    "WORK_DIGEST",
     "ComposedStage",
     "Composition",
     "child_name",
     "compose",
-    "join",
-    "plan_pipeline",
     "work_digest",
 ]

@@ -1,4 +1,14 @@
-"""The stage graph: which stages exist, what each needs, and what each one's work is (its digest)."""
+"""The stage graph: which stages exist, what each needs, and what each one's work is.
+
+Two digests, never confused:
+
+- the **spec digest** of a stage (:func:`pro.spec.spec_digest`, ``StageNode.spec_digest``): its own spec's
+  canonical JSON, how it runs (``execution``) left out;
+- its **work digest** (:attr:`Graph.work_digests`): the spec digest folded with its kind and its inputs'
+  work digests.  Equal work digests, equal work: the stage records it in what it commits
+  (``manifest.json``'s ``workDigest``), pipelines carry it as the ``pro.alignment.dev/work-digest``
+  annotation, and the planner compares it with what the store holds.
+"""
 
 from __future__ import annotations
 
@@ -82,8 +92,9 @@ class Graph:
         return tuple(done)
 
     @cached_property
-    def effective_digests(self) -> dict[str, str]:
-        """Each stage's digest folded with its inputs' digests: a change upstream re-runs downstream."""
+    def work_digests(self) -> dict[str, str]:
+        """Each stage's work digest: its kind and spec digest folded with its inputs' work digests (a change
+        upstream re-runs everything downstream)."""
         out: dict[str, str] = {}
         for name in self.order:
             node = self.by_name[name]

@@ -104,7 +104,7 @@ def _decide(
     now: datetime,
 ) -> StagePlan:
     """One stage's plan, given its upstream stages' plans; RUNNING + Starting/Retrying means start it."""
-    node, digest = graph.by_name[name], graph.effective_digests[name]
+    node, digest = graph.by_name[name], graph.work_digests[name]
     if status.committed_digest == digest:
         return StagePlan(name, StagePhase.SUCCEEDED, "Committed", cached=status.attempts == 0)
     if status.run is RunState.RUNNING:
@@ -154,7 +154,7 @@ def plan(graph: Graph, observed: Observed, now: datetime) -> Plan:
                 decided = StagePlan(name, StagePhase.PENDING, "ParallelismLimit")
             else:
                 slots = None if slots is None else slots - 1
-                starts.append(StartStage(name, decided.attempt, graph.effective_digests[name]))
+                starts.append(StartStage(name, decided.attempt, graph.work_digests[name]))
         elif decided.phase is StagePhase.CANCELLING:
             cancels.append(CancelStage(name))
         stages[name] = decided

@@ -8,19 +8,15 @@ No I/O and no clock reads: the operator observes, calls this, and carries the pl
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pro.spec.base import ObjectMeta
+from pro.spec.conventions import SCHEDULE_LABEL, SCHEDULED_AT, k8s_name, rfc3339
 from pro.spec.cron import Cron, parse_cron
 from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.schedule import AlignmentSchedule, AlignmentScheduleSpec
 
-#: label on every pipeline a schedule creates: the schedule's name
-SCHEDULE_LABEL = "pro.alignment.dev/schedule"
-#: annotation on every pipeline a schedule creates: the firing it was created for (RFC 3339)
-SCHEDULED_AT = "pro.alignment.dev/scheduled-at"
 SUCCEEDED = "Succeeded"
 #: pipeline phases that end it without success
 FAILED = frozenset({"Failed", "Invalid"})
@@ -166,20 +162,9 @@ def plan_schedule(spec: AlignmentScheduleSpec, observed: ScheduleObserved, now: 
     )
 
 
-def rfc3339(t: datetime) -> str:
-    """``2026-03-29T01:00:00Z``."""
-    return _utc(t).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def pipeline_name(schedule: str, scheduled: datetime) -> str:
     """``<schedule>-<unix minutes>``, the schedule part shortened with a hash to fit 63 characters."""
-    suffix = str(int(_utc(scheduled).timestamp()) // 60)
-    name = f"{schedule}-{suffix}"
-    if len(name) <= 63:
-        return name
-    digest = hashlib.sha256(schedule.encode()).hexdigest()[:8]
-    head = schedule[: 63 - len(suffix) - len(digest) - 2].rstrip("-")
-    return f"{head}-{digest}-{suffix}"
+    return k8s_name(schedule, suffix=f"-{int(_utc(scheduled).timestamp()) // 60}")
 
 
 def pipeline_for_firing(schedule: AlignmentSchedule, scheduled: datetime) -> AlignmentPipeline:
@@ -198,8 +183,6 @@ def pipeline_for_firing(schedule: AlignmentSchedule, scheduled: datetime) -> Ali
 
 
 __all__ = [
-    "SCHEDULED_AT",
-    "SCHEDULE_LABEL",
     "ChildPipeline",
     "ScheduleObserved",
     "SchedulePlan",
@@ -207,5 +190,4 @@ __all__ = [
     "pipeline_for_firing",
     "pipeline_name",
     "plan_schedule",
-    "rfc3339",
 ]

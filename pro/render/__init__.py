@@ -4,9 +4,8 @@ Pure: the operator, ``pro render`` and the CRD generator share these functions; 
 cluster or imports a Kubernetes client (an import-linter contract checks it).
 """
 
+from pro.render.env import stage_env
 from pro.render.jobs import (
-    ATTEMPT_LABEL,
-    STAGE_RESOURCE_LABEL,
     StageObjects,
     config_map_name,
     job_name,
@@ -16,12 +15,11 @@ from pro.render.jobs import (
 )
 
 __all__ = [
-    "ATTEMPT_LABEL",
-    "STAGE_RESOURCE_LABEL",
     "StageObjects",
     "config_map_name",
     "job_name",
     "owner_reference",
     "render_stage",
+    "stage_env",
     "stage_resource_object",
 ]

@@ -21,9 +21,9 @@ import yaml
 from pydantic import BaseModel
 
 from pro.spec.align import AlignmentSettings, PolicyAlignmentSpec, WeightChoice, WeightSettings
-from pro.spec.base import API_GROUP, API_VERSION
+from pro.spec.conventions import API_GROUP, API_VERSION
 from pro.spec.evaluation import Judge
-from pro.spec.kinds import KINDS, Kind
+from pro.spec.kinds import Kind, all_kinds
 from pro.spec.loader import _field_models
 from pro.spec.model import DeepSpeedSettings, ModelSource, TokenizerSource
 from pro.spec.openapi import Schema, crd_schema, structural_schema
@@ -285,7 +285,7 @@ def crd_files() -> dict[str, str]:
     """File name → content of every generated file (the CRDs and their kustomization)."""
     files = {
         file_name(k): HEADER + yaml.safe_dump(crd(k), sort_keys=False, width=110, allow_unicode=True)
-        for k in KINDS
+        for k in all_kinds()
     }
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",

@@ -9,40 +9,36 @@ kept (``cleanPodPolicy: None``) so a failure's status and log can be read.
 from __future__ import annotations
 
 import copy
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from pro.planner.compose import PIPELINE_LABEL, WORK_DIGEST, ComposedStage
-from pro.spec.align import PolicyAlignment
-from pro.spec.base import GROUP_VERSION, Resource
-from pro.spec.evaluation import PolicyEvaluation
+from pro.planner.compose import ComposedStage
+from pro.render.env import stage_env
+from pro.spec.base import Resource
+from pro.spec.conventions import (
+    ATTEMPT_LABEL,
+    GROUP_VERSION,
+    KUEUE_QUEUE_LABEL,
+    PIPELINE_LABEL,
+    PYTORCHJOB_API_VERSION,
+    SPEC_DIR,
+    SPEC_KEY,
+    STAGE_RESOURCE_LABEL,
+    WORK_DIGEST,
+    k8s_name,
+)
 from pro.spec.execution import StageExecution
+from pro.spec.kinds import PIPELINE_KIND, stage_verb
 from pro.spec.loader import dump_yaml
-from pro.spec.stages import AdapterTraining, RewardModelTraining
 
-StageKind = RewardModelTraining | AdapterTraining | PolicyAlignment | PolicyEvaluation
 Obj = dict[str, Any]
 
-PYTORCHJOB_API_VERSION = "kubeflow.org/v1"
-#: label on a stage's ConfigMap and jobs: the stage resource's name
-STAGE_RESOURCE_LABEL = "pro.alignment.dev/stage-resource"
-#: label on a stage's jobs: the attempt number (1, 2, …)
-ATTEMPT_LABEL = "pro.alignment.dev/attempt"
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-SPEC_DIR = "/etc/pro"
-SPEC_KEY = "stage.yaml"
 CONTAINER = "pytorch"
-#: ``pro stage <verb>`` per kind
-VERBS = {
-    "RewardModelTraining": "reward",
-    "AdapterTraining": "adapter",
-    "PolicyAlignment": "align",
-    "PolicyEvaluation": "eval",
-}
 #: room left in a 63-character pod name for ``-worker-NNN``
 _MAX_JOB_NAME = 63 - len("-worker-") - 3
 _UID = 1000
+#: where a pod's writable scratch space lives (the root filesystem is read-only)
+POD_ENV = {"HOME": "/tmp", "PRO_CACHE_DIR": "/tmp/pro-cache"}
 
 
 @dataclass(frozen=True)
@@ -65,19 +61,11 @@ def owner_reference(api_version: str, kind: str, name: str, uid: str) -> Obj:
     }
 
 
-def _shorten(name: str, limit: int, keep: str = "") -> str:
-    """``name + keep`` within ``limit`` characters: ``name`` cut and a hash of it added when too long."""
-    if len(name) + len(keep) <= limit:
-        return name + keep
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - len(keep) - len(digest) - 1].rstrip('-')}-{digest}{keep}"
-
-
 def job_name(resource_name: str, attempt: int) -> str:
     """``<resource>-<attempt>``, short enough that ``<job>-worker-NNN`` pod names fit 63 characters and
     starting with a letter (the training operator's Service names must)."""
     base = resource_name if resource_name[:1].isalpha() else "j" + resource_name
-    return _shorten(base, _MAX_JOB_NAME, f"-{attempt}")
+    return k8s_name(base, _MAX_JOB_NAME, suffix=f"-{attempt}")
 
 
 def config_map_name(resource_name: str) -> str:
@@ -103,25 +91,17 @@ def _metadata(name: str, resource: Resource, labels: dict[str, str], owner: Obj 
 
 
 def _env(execution: StageExecution) -> list[Obj]:
-    env: list[Obj] = [
-        {"name": "PRO_CACHE_DIR", "value": "/tmp/pro-cache"},
-        {"name": "HOME", "value": "/tmp"},
-    ]
-    storage = execution.storage
-    if storage.endpoint_url:
-        env.append({"name": "AWS_ENDPOINT_URL_S3", "value": storage.endpoint_url})
-    if storage.region:
-        env += [
-            {"name": "AWS_REGION", "value": storage.region},
-            {"name": "AWS_DEFAULT_REGION", "value": storage.region},
-        ]
-    if storage.credentials_secret:
+    """The stage environment (:func:`pro.render.env.stage_env`, the same a local stage process gets), the
+    pod's scratch locations, and the credentials Secret's keys as ``secretKeyRef``."""
+    env: list[Obj] = [{"name": k, "value": v} for k, v in {**POD_ENV, **stage_env(execution.storage)}.items()]
+    secret = execution.storage.credentials_secret
+    if secret:
         for key, optional in (
             ("AWS_ACCESS_KEY_ID", False),
             ("AWS_SECRET_ACCESS_KEY", False),
             ("AWS_SESSION_TOKEN", True),
         ):
-            ref: Obj = {"name": storage.credentials_secret, "key": key}
+            ref: Obj = {"name": secret, "key": key}
             if optional:
                 ref["optional"] = True
             env.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
@@ -146,7 +126,7 @@ def _resources(execution: StageExecution) -> Obj:
     return out
 
 
-def _pod_template(resource: StageKind, execution: StageExecution, labels: dict[str, str]) -> Obj:
+def _pod_template(resource: Resource, execution: StageExecution, labels: dict[str, str]) -> Obj:
     k8s = execution.kubernetes
     mounts: list[Obj] = [
         {"name": "spec", "mountPath": SPEC_DIR, "readOnly": True},
@@ -168,7 +148,7 @@ def _pod_template(resource: StageKind, execution: StageExecution, labels: dict[s
             "-m",
             "pro",
             "stage",
-            VERBS[resource.kind],
+            stage_verb(getattr(resource, "kind")),  # noqa: B009
             "--spec",
             f"{SPEC_DIR}/{SPEC_KEY}",
         ],
@@ -206,12 +186,12 @@ def _pod_template(resource: StageKind, execution: StageExecution, labels: dict[s
     return {"metadata": {"labels": dict(labels)}, "spec": pod}
 
 
-def render_stage(resource: StageKind, *, attempt: int, owner: Obj | None = None) -> StageObjects:
+def render_stage(resource: Resource, *, attempt: int, owner: Obj | None = None) -> StageObjects:
     """The ConfigMap and the attempt's PyTorchJob of a stage resource (``owner``: usually the stage
     resource's own :func:`owner_reference`)."""
     if attempt < 1:
         raise ValueError(f"attempt must be 1 or more, got {attempt}")
-    execution = resource.spec.execution or StageExecution()
+    execution = getattr(resource, "spec").execution or StageExecution()  # noqa: B009
     name = resource.metadata.name
     config_map: Obj = {
         "apiVersion": "v1",
@@ -222,7 +202,7 @@ def render_stage(resource: StageKind, *, attempt: int, owner: Obj | None = None)
     k8s = execution.kubernetes
     labels = _labels(resource, {ATTEMPT_LABEL: str(attempt)})
     if k8s.queue:
-        labels[QUEUE_LABEL] = k8s.queue
+        labels[KUEUE_QUEUE_LABEL] = k8s.queue
     template = _pod_template(resource, execution, labels)
     replicas: Obj = {"Master": {"replicas": 1, "restartPolicy": "Never", "template": template}}
     workers = execution.resources.replicas - 1
@@ -261,19 +241,11 @@ def stage_resource_object(stage: ComposedStage, pipeline_uid: str | None) -> Obj
     meta = body["metadata"]
     pipeline = stage.resource.metadata.labels.get(PIPELINE_LABEL)
     if pipeline_uid is not None and pipeline:
-        meta["ownerReferences"] = [
-            owner_reference(GROUP_VERSION, "AlignmentPipeline", pipeline, pipeline_uid)
-        ]
+        meta["ownerReferences"] = [owner_reference(GROUP_VERSION, PIPELINE_KIND, pipeline, pipeline_uid)]
     return {"apiVersion": body["apiVersion"], "kind": body["kind"], "metadata": meta, "spec": body["spec"]}
 
 
 __all__ = [
-    "ATTEMPT_LABEL",
-    "PYTORCHJOB_API_VERSION",
-    "QUEUE_LABEL",
-    "STAGE_RESOURCE_LABEL",
-    "VERBS",
-    "StageKind",
     "StageObjects",
     "config_map_name",
     "job_name",

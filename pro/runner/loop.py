@@ -17,10 +17,12 @@ from types import FrameType
 from typing import Protocol
 
 from pro.errors import UserError
-from pro.planner import CancelStage, Observed, PipelinePhase, Plan, RunState, StageStatus, StartStage
-from pro.planner.compose import Composition, plan_pipeline
+from pro.planner import CancelStage, Observed, PipelinePhase, Plan, RunState, StageStatus, StartStage, plan
+from pro.planner.compose import Composition
+from pro.render.env import stage_env
 from pro.runner.process import StageProcess, stage_command
 from pro.spec import dump_yaml
+from pro.spec.execution import StageExecution
 
 TERMINAL = (PipelinePhase.SUCCEEDED, PipelinePhase.FAILED, PipelinePhase.CANCELLED)
 
@@ -86,21 +88,17 @@ def committed_digest(uri: str) -> str | None:
         manifest = read_manifest(uri)
     except StoreError as err:
         raise UserError(f"cannot read the store at {uri}: {err}") from None
-    return None if manifest is None else manifest.spec_digest
+    return None if manifest is None else manifest.work_digest
 
 
-def stage_env(composition: Composition, options: RunOptions, nproc: int) -> dict[str, str]:
-    """A stage process's environment: the caller's, S3 endpoint/region from the spec, and a CPU
-    thread count that shares this machine's cores among the stages that may run at once."""
+def local_stage_env(execution: StageExecution, options: RunOptions, nproc: int) -> dict[str, str]:
+    """A stage process's environment: the caller's, the stage environment a pod gets too
+    (:func:`pro.render.env.stage_env`), and a CPU thread count that shares this machine's cores among the
+    stages that may run at once."""
     env = dict(os.environ if options.env is None else options.env)
-    storage = composition.pipeline.spec.storage
-    if storage.endpoint_url:
-        env["AWS_ENDPOINT_URL_S3"] = storage.endpoint_url
-    if storage.region:
-        env["AWS_REGION"] = storage.region
+    env.update(stage_env(execution.storage))
     if "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // (options.max_parallel * nproc)))
-    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
@@ -173,8 +171,8 @@ def run_pipeline(composition: Composition, options: RunOptions, display: Display
                 if proc.stop_requested is not None and now - proc.stop_requested > options.grace_seconds:
                     proc.kill()
 
-            plan = plan_pipeline(composition, observed(interrupts.count > 0), now_wall)
-            for action in plan.actions:
+            decided = plan(composition.graph, observed(interrupts.count > 0), now_wall)
+            for action in decided.actions:
                 if isinstance(action, StartStage):
                     procs[action.stage] = _start(composition, options, action, records[action.stage])
                     status[action.stage] = StageStatus(
@@ -182,7 +180,7 @@ def run_pipeline(composition: Composition, options: RunOptions, display: Display
                     )
                 elif isinstance(action, CancelStage) and action.stage in procs:
                     procs[action.stage].stop()
-            for name, sp in plan.stages.items():
+            for name, sp in decided.stages.items():
                 rec = records[name]
                 rec.phase, rec.message, rec.cached = sp.phase.value, sp.message, sp.cached
                 if sp.attempt:
@@ -191,12 +189,14 @@ def run_pipeline(composition: Composition, options: RunOptions, display: Display
                 busy_since = now
             elif not procs and busy_since is not None:
                 busy, busy_since = busy + (now - busy_since), None
-            display.update(plan, records)
-            if plan.phase in TERMINAL and not procs:
+            display.update(decided, records)
+            if decided.phase in TERMINAL and not procs:
                 break
             time.sleep(options.poll_seconds)
     total = time.monotonic() - t0
-    return Outcome(plan.phase, records, total, interrupts.count > 0, overhead_seconds=max(0.0, total - busy))
+    return Outcome(
+        decided.phase, records, total, interrupts.count > 0, overhead_seconds=max(0.0, total - busy)
+    )
 
 
 def _with_commit(status: StageStatus, digest: str | None) -> StageStatus:
@@ -225,5 +225,5 @@ def _start(
         command=stage_command(stage.kind, spec_file, nproc),
         log=rec.log,
         progress_file=options.run_dir / "stages" / f"{stage.name}.progress",
-        env=stage_env(composition, options, nproc),
+        env=local_stage_env(getattr(stage.resource, "spec").execution, options, nproc),  # noqa: B009
     )

@@ -14,22 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pro.logtail import failure_reason
+from pro.spec.kinds import stage_verb
 from pro.stages.runtime import PROGRESS_ENV
-
-#: ``pro stage`` verbs by kind
-STAGE_VERBS = {
-    "RewardModelTraining": "reward",
-    "AdapterTraining": "adapter",
-    "PolicyAlignment": "align",
-    "PolicyEvaluation": "eval",
-}
 
 
 def stage_command(kind: str, spec_file: Path, nproc: int) -> list[str]:
     """The command a stage runs: the pod's command with ``--standalone`` rendezvous."""
     return [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-        "-m", "pro", "stage", STAGE_VERBS[kind], "--spec", str(spec_file),
+        "-m", "pro", "stage", stage_verb(kind), "-f", str(spec_file),
     ]  # fmt: skip
 
 

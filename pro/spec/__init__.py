@@ -3,7 +3,8 @@
 Pure: importing this package loads no cluster, cloud or ML library (an import-linter contract checks it).
 """
 
-from pro.spec.base import API_GROUP, API_VERSION, ObjectMeta, Resource, SpecModel, spec_digest
+from pro.spec.base import ObjectMeta, Resource, SpecModel, spec_digest
+from pro.spec.conventions import API_GROUP, API_VERSION
 from pro.spec.loader import SpecError, SpecProblem, dump_yaml, load_file, load_text, parse
 
 __all__ = [

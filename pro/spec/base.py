@@ -9,9 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-API_GROUP = "pro.alignment.dev"
-API_VERSION = "v1alpha1"
-GROUP_VERSION: Literal["pro.alignment.dev/v1alpha1"] = "pro.alignment.dev/v1alpha1"
+from pro.spec.conventions import GROUP_VERSION
 
 #: an RFC 1123 DNS label, the form Kubernetes requires of object names
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"

@@ -9,7 +9,7 @@ import textwrap
 from pydantic import BaseModel
 
 from pro.errors import UserError
-from pro.spec.base import GROUP_VERSION
+from pro.spec.conventions import GROUP_VERSION
 from pro.spec.openapi import Schema, describe_type, structural_schema
 
 

@@ -1,36 +1,66 @@
-"""The resource kinds of ``pro.alignment.dev/v1alpha1``: names, short names and their spec models.
+"""The kind table: every resource kind of ``pro.alignment.dev/v1alpha1`` — its names, its spec model and,
+for a stage kind, its ``pro stage`` verb and entrypoint.
 
-One table for ``pro explain``, ``pro stage`` and (issue #7) the CRDs.  Models are imported on
-first use, so listing kinds stays cheap.
+The one place a kind is declared.  ``pro explain``, ``pro stage``, ``pro validate``, the job renderer, the
+local runner, the CRD generator, the operator's watches and controllers and its RBAC rules all read it
+through the functions below (at call time, so a kind registered later — a test's throw-away kind — reaches
+every one of them).  Models and entrypoints are imported on first use, so listing kinds stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pro.errors import UserError
 from pro.spec.base import Resource
 
 
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 @dataclass(frozen=True)
 class Kind:
-    """A resource kind and where its model lives (``module:Class``)."""
+    """A resource kind: names as kubectl knows them, where its model lives (``module:Class``) and, for a
+    stage kind, how a stage of it runs."""
 
     name: str
+    """``kind`` in YAML, e.g. ``RewardModelTraining``."""
     short: str
+    """The short name (``kubectl get rmt``)."""
     model_path: str
+    """``module:Class`` of the resource model."""
     summary: str
+    """One line for ``pro explain`` and the CRD's description."""
+    verb: str | None = None
+    """``pro stage <verb>`` for a stage kind; None for the others."""
+    entrypoint: str | None = None
+    """``module:function`` a stage runs: ``run(resource) -> metrics``; None for the others."""
 
     @property
     def plural(self) -> str:
         return self.name.lower() + "s"
 
+    @property
+    def is_stage(self) -> bool:
+        """A stage kind runs as jobs (one per attempt) through ``pro stage <verb>``."""
+        return self.verb is not None
+
     def model(self) -> type[Resource]:
-        module, _, attr = self.model_path.partition(":")
-        model: type[Resource] = getattr(importlib.import_module(module), attr)
+        model: type[Resource] = _load(self.model_path)
         return model
+
+    def run(self) -> Callable[[Any], dict[str, Any]]:
+        """The stage's entrypoint function."""
+        if self.entrypoint is None:
+            raise TypeError(f"{self.name} is not a stage kind")
+        function: Callable[[Any], dict[str, Any]] = _load(self.entrypoint)
+        return function
 
 
 KINDS: tuple[Kind, ...] = (
@@ -45,19 +75,32 @@ KINDS: tuple[Kind, ...] = (
         "rmt",
         "pro.spec.stages:RewardModelTraining",
         "Train one objective's reward model",
+        verb="reward",
+        entrypoint="pro.stages.reward:run",
     ),
-    Kind("AdapterTraining", "adt", "pro.spec.stages:AdapterTraining", "Train the prompt → weights adapter"),
+    Kind(
+        "AdapterTraining",
+        "adt",
+        "pro.spec.stages:AdapterTraining",
+        "Train the prompt → weights adapter",
+        verb="adapter",
+        entrypoint="pro.stages.adapter:run",
+    ),
     Kind(
         "PolicyAlignment",
         "pal",
         "pro.spec.align:PolicyAlignment",
         "Align a policy with per-prompt weights (PRO-MORLHF or PRO-WIC)",
+        verb="align",
+        entrypoint="pro.stages.align:run",
     ),
     Kind(
         "PolicyEvaluation",
         "pev",
         "pro.spec.evaluation:PolicyEvaluation",
         "Compare two policies on held-out prompts",
+        verb="eval",
+        entrypoint="pro.stages.evaluate:run",
     ),
     Kind(
         "AlignmentSchedule",
@@ -66,6 +109,52 @@ KINDS: tuple[Kind, ...] = (
         "Create alignment pipelines on a cron schedule (like a CronJob)",
     ),
 )
+"""Every kind, in the order ``pro explain`` lists them (read through the functions below)."""
+
+PIPELINE_KIND = "AlignmentPipeline"
+SCHEDULE_KIND = "AlignmentSchedule"
+
+
+def all_kinds() -> tuple[Kind, ...]:
+    return KINDS
+
+
+def stage_kinds() -> tuple[Kind, ...]:
+    """The kinds that run as jobs, in table order."""
+    return tuple(k for k in KINDS if k.is_stage)
+
+
+def stage_plurals() -> frozenset[str]:
+    """The plurals of the stage kinds (their resources' collection names)."""
+    return frozenset(k.plural for k in stage_kinds())
+
+
+def kind_named(name: str) -> Kind:
+    """The kind whose ``kind`` is ``name`` (KeyError when none)."""
+    for kind in KINDS:
+        if kind.name == name:
+            return kind
+    raise KeyError(name)
+
+
+def kind_of_plural(plural: str) -> Kind | None:
+    return next((k for k in KINDS if k.plural == plural), None)
+
+
+def stage_kind_of_verb(verb: str) -> Kind:
+    """The stage kind ``pro stage <verb>`` runs; ``verb`` may also be its short name (KeyError: none)."""
+    for kind in stage_kinds():
+        if verb in (kind.verb, kind.short):
+            return kind
+    raise KeyError(verb)
+
+
+def stage_verb(kind_name: str) -> str:
+    """``pro stage <verb>`` of a stage kind."""
+    verb = kind_named(kind_name).verb
+    if verb is None:
+        raise KeyError(f"{kind_name} is not a stage kind")
+    return verb
 
 
 class UnknownKind(UserError):
@@ -91,10 +180,11 @@ def load_resource(path: str | Path) -> Resource:
     known = ", ".join(k.name for k in KINDS)
     if not kind_name:
         raise SpecError(doc.source, [SpecProblem("kind", f"required field is missing (one of: {known})", 1)])
-    match = [k for k in KINDS if k.name == kind_name]
-    if not match:
+    try:
+        kind = kind_named(kind_name)
+    except KeyError:
         line = doc.lines.get(("kind",))
         raise SpecError(
             doc.source, [SpecProblem("kind", f"unknown kind {kind_name!r} (one of: {known})", line)]
-        )
-    return parse(match[0].model(), doc)
+        ) from None
+    return parse(kind.model(), doc)

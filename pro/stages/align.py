@@ -112,7 +112,7 @@ def last_checkpoint(resource: PolicyAlignment) -> tuple[str, int] | None:
     best: tuple[str, int] | None = None
     for uri, manifest in found:
         name = uri.rstrip("/").rsplit("/", 1)[-1]
-        if manifest.spec_digest != digest:
+        if manifest.work_digest != digest:
             continue
         if name.startswith("step-") and name[5:].isdigit():
             step = int(name[5:])
@@ -141,7 +141,7 @@ def _checkpoint_callback(
                     src,
                     uri,
                     producer=Producer(kind=KIND, name=resource.metadata.name),
-                    spec_digest=work_digest(resource),
+                    work_digest=work_digest(resource),
                 )
                 on_commit(state.global_step)
                 log.info("checkpoint step %d committed to %s", state.global_step, uri)

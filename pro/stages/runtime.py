@@ -227,7 +227,7 @@ def commit(resource: Resource, src_dir: Path, uri: str, *, kind: str) -> Any:
 
     (src_dir / SPEC_FILE).write_text(dump_yaml(resource))
     producer = Producer(kind=kind, name=resource.metadata.name)
-    return put_artifact(src_dir, uri, producer=producer, spec_digest=work_digest(resource))
+    return put_artifact(src_dir, uri, producer=producer, work_digest=work_digest(resource))
 
 
 def fetch(uri: str) -> Path:

@@ -116,7 +116,7 @@ def put_artifact(
     uri: str,
     *,
     producer: Producer,
-    spec_digest: str,
+    work_digest: str,
     config: StoreConfig | None = None,
     progress: bool = False,
 ) -> Manifest:
@@ -170,7 +170,7 @@ def put_artifact(
         raise
 
     manifest = Manifest(
-        files=[entries[i.rel] for i in items], producer=producer, spec_digest=spec_digest, version=__version__
+        files=[entries[i.rel] for i in items], producer=producer, work_digest=work_digest, version=__version__
     )
     journal.flush()  # the record of what is stored, for the next put
     backend.write(MANIFEST_NAME, manifest.to_json().encode())

@@ -25,7 +25,7 @@ def round_trip(out: Path) -> str:
     uri = (root / "artifacts" / "demo-run" / "adapter").as_uri()
     config = StoreConfig(cache_dir=root / "cache")
     manifest = put_artifact(
-        src, uri, producer=Producer("AdapterTraining", "demo"), spec_digest="", config=config
+        src, uri, producer=Producer("AdapterTraining", "demo"), work_digest="", config=config
     )
     got = get_artifact(uri, root / "restored", config=config)
     problems = verify_artifact(uri, config=config)

@@ -51,7 +51,8 @@ class Manifest:
 
     files: list[FileEntry]
     producer: Producer
-    spec_digest: str
+    work_digest: str
+    """The producing stage's work digest (its spec folded with its inputs'); "" when put by hand."""
     version: str
     created: str = field(default_factory=utc_now)
 
@@ -63,7 +64,7 @@ class Manifest:
         return {
             "format": FORMAT,
             "producer": {"kind": self.producer.kind, "name": self.producer.name},
-            "specDigest": self.spec_digest,
+            "workDigest": self.work_digest,
             "version": self.version,
             "created": self.created,
             "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
@@ -100,7 +101,8 @@ class Manifest:
             return cls(
                 files=files,
                 producer=producer,
-                spec_digest=str(data["specDigest"]),
+                # before 0.2 the field was named specDigest (it held the work digest all along)
+                work_digest=str(data["workDigest"] if "workDigest" in data else data["specDigest"]),
                 version=str(data["version"]),
                 created=str(data["created"]),
             )

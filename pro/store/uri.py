@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from pro.spec.conventions import join_uri
 from pro.store.errors import StoreError
 
 
@@ -46,12 +47,4 @@ def parse_uri(uri: str) -> Location:
     return Location(uri=uri, scheme="file", path=Path(os.path.abspath(os.path.expanduser(uri))))
 
 
-def join_uri(base: str, *parts: str) -> str:
-    """``base`` with ``parts`` appended by "/", keeping its form (``s3://``, ``file://``, path)."""
-    out = base
-    for raw in parts:
-        part = raw.strip("/")
-        if not part:
-            continue
-        out = part if not out else (out if out.endswith("/") else out + "/") + part
-    return out
+__all__ = ["Location", "join_uri", "parse_uri"]

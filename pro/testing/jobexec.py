@@ -40,15 +40,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pro.spec.conventions import KUBEFLOW_GROUP as GROUP
+from pro.spec.conventions import KUBEFLOW_VERSION as VERSION
+from pro.spec.conventions import PYTORCHJOBS as PLURAL
+from pro.spec.conventions import rfc3339
 from pro.testing.s3server import free_port
 
-GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "pytorchjobs"
 CRD_PATH = Path(__file__).with_name("crds") / "pytorchjob.yaml"
 LOG_TAIL_LINES = 80
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(datetime.now(UTC))
 
 
 def install_crd(api_client: Any) -> None:

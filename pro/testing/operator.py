@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from pro.render.crds import crd, strip_cel
-from pro.spec.kinds import KINDS
+from pro.spec.conventions import API_GROUP as GROUP
+from pro.spec.conventions import API_VERSION as VERSION
+from pro.spec.kinds import all_kinds
 from pro.testing.jobexec import JobExecutor
 
-GROUP, VERSION = "pro.alignment.dev", "v1alpha1"
 Objs = list[dict[str, Any]]
 Events = list[tuple[str, str]]
 
@@ -33,7 +34,7 @@ def install_crds(api_client: Any, *, cel: bool = False) -> None:
     from kubernetes.client.rest import ApiException
 
     ext = client.ApiextensionsV1Api(api_client)
-    for kind in KINDS:
+    for kind in all_kinds():
         body = crd(kind) if cel else strip_cel(crd(kind))
         name = body["metadata"]["name"]
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pro.render.jobs import ATTEMPT_LABEL, STAGE_RESOURCE_LABEL
+from pro.spec.conventions import ATTEMPT_LABEL, STAGE_RESOURCE_LABEL
 from pro.store import read_manifest
 from pro.testing.operator import Cluster, install_crds
 from tests.pro_operator.conftest import finished, job_names, launched, reward_model_stage, small_pipeline

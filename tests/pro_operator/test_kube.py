@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pro.spec.conventions import API_GROUP, API_VERSION
 from pro_operator import kube as k
 from pro_operator.handlers import connection, credentials
 from tests.pro_operator.conftest import RMS, stage_body
@@ -32,10 +33,13 @@ def test_every_verb_of_the_controllers_round_trips(api: tuple[k.Kube, str]) -> N
     created = kube.create(ref, stage_body("rm-a", ns, **{LABEL: "p1"}))
     kube.create(k.custom_ref(RMS, ns, "rm-b"), stage_body("rm-b", ns, **{LABEL: "p2"}))
     assert created["metadata"]["uid"] and kube.get(ref)["spec"]["objective"] == "helpfulness"
-    assert [o["metadata"]["name"] for o in kube.list_objects(k.GROUP, k.VERSION, RMS, ns)] == ["rm-a", "rm-b"]
-    picked = kube.list_objects(k.GROUP, k.VERSION, RMS, ns, label_selector=f"{LABEL}=p2")
+    assert [o["metadata"]["name"] for o in kube.list_objects(API_GROUP, API_VERSION, RMS, ns)] == [
+        "rm-a",
+        "rm-b",
+    ]
+    picked = kube.list_objects(API_GROUP, API_VERSION, RMS, ns, label_selector=f"{LABEL}=p2")
     assert [o["metadata"]["name"] for o in picked] == ["rm-b"] and picked[0]["kind"] == "RewardModelTraining"
-    assert ns in {o["metadata"]["namespace"] for o in kube.list_objects(k.GROUP, k.VERSION, RMS, None)}
+    assert ns in {o["metadata"]["namespace"] for o in kube.list_objects(API_GROUP, API_VERSION, RMS, None)}
 
     # status through the subresource, with the resourceVersion as a precondition; null removes a field
     rv = created["metadata"]["resourceVersion"]
@@ -115,13 +119,13 @@ def test_a_401_logs_in_again_once(api: tuple[k.Kube, str], kubeconfig: dict[str,
         return k.Connection(good.server, good.ssl_context, token if token != "expired" else "Bearer expired")
 
     kube = k.Kube(login)
-    assert kube.list_objects(k.GROUP, k.VERSION, RMS, ns) == [] and len(logins) == 2
+    assert kube.list_objects(API_GROUP, API_VERSION, RMS, ns) == [] and len(logins) == 2
 
     def never() -> k.Connection:
         return k.Connection(good.server, good.ssl_context, "Bearer revoked")
 
     with pytest.raises(k.KubeError, match=f"list {RMS}.pro.alignment.dev {ns}: Unauthorized") as err:
-        k.Kube(never).list_objects(k.GROUP, k.VERSION, RMS, ns)
+        k.Kube(never).list_objects(API_GROUP, API_VERSION, RMS, ns)
     assert err.value.status == 401
 
 
@@ -162,13 +166,14 @@ def test_login_errors_name_the_kubeconfig(
 
 EXEC_LOGIN = """
 import sys
+from pro.spec.conventions import API_GROUP, API_VERSION
 from pro_operator import kube as k
 from pro_operator.handlers import client, credentials
 if sys.argv[1] == "without-kubernetes":
     sys.modules["kubernetes"] = None  # the operator image: no kubernetes package
 try:
     print("token", credentials(in_cluster=False).token)
-    print("listed", client(in_cluster=False).list_objects(k.GROUP, k.VERSION, "rewardmodeltrainings", "default"))
+    print("listed", client(in_cluster=False).list_objects(API_GROUP, API_VERSION, "rewardmodeltrainings", "default"))
 except Exception as err:
     print(type(err).__name__, err)
 """

@@ -48,7 +48,7 @@ def test_the_toy_pipeline_runs_end_to_end_through_the_operator(cluster: Cluster,
     assert {x["type"]: x["status"] for x in status["conditions"]}["Succeeded"] == "True"
     for stage in c.stages:  # every artifact committed in S3 for its work
         manifest = read_manifest(stage.output)
-        assert manifest is not None and manifest.spec_digest == stage.digest, stage.name
+        assert manifest is not None and manifest.work_digest == stage.digest, stage.name
     # one job per stage, each owned by its stage resource, each stage resource owned by the pipeline
     jobs = cluster.jobs()
     assert len(jobs) == len(c.stages) and len(cluster.executor.launched) == len(c.stages)

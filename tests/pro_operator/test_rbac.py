@@ -186,22 +186,22 @@ def _in_method(cls: ast.ClassDef, node: ast.AST, name: str) -> bool:
 
 # ----------------------------------------------------------------------------- the controllers
 #: expressions the data flow cannot narrow, with the fact that narrows them (checked below):
-#: pipeline.py indexes PLURAL_OF (every kind) with a composed stage's kind, which is a stage kind
-NARROWED = {("pipeline", "PLURAL_OF[stage.kind]")}
+#: pipeline.py looks up the plural of a composed stage's kind (any kind of the table), which is a stage kind
+NARROWED = {("pipeline", "kind_named(stage.kind).plural")}
 
 
 def test_the_narrowing_holds_composed_stages_are_stage_kinds() -> None:
     import yaml
 
     from pro.planner.compose import compose
+    from pro.spec.kinds import stage_kinds
     from pro.spec.pipeline import AlignmentPipeline
-    from pro_operator.stage import STAGE_KINDS
 
     root = PKG.parents[1]
     for path in ("examples/production/pipeline-ultrafeedback.yaml", "examples/toy/pipeline.yaml"):
         doc = yaml.safe_load((root / path).read_text())
         kinds = {s.kind for s in compose(AlignmentPipeline.model_validate(doc)).stages}
-        assert kinds and kinds <= set(STAGE_KINDS), path
+        assert kinds and kinds <= {k.name for k in stage_kinds()}, path
     source = (PKG / "pipeline.py").read_text()
     assert all(expr in source for _, expr in NARROWED)
 
@@ -292,12 +292,14 @@ class Resolver:
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
             return {expr.value}
         if (mod.name, ast.unparse(expr)) in NARROWED:
-            return set(self.mods["stage"].obj.STAGE_PLURALS)
+            from pro.spec.kinds import stage_kinds
+
+            return {k.plural for k in stage_kinds()}
         if isinstance(expr, ast.Subscript):  # MAPPING[key]: any of its values
             base = self.value(mod, expr.value)
             assert isinstance(base, dict), f"{mod.name}.py:{expr.lineno}: {ast.unparse(expr)}"
             return {str(v) for v in base.values()}
-        if isinstance(expr, ast.Attribute):
+        if isinstance(expr, ast.Attribute | ast.Call):
             return self.strings(mod, self.value(mod, expr), expr)
         if isinstance(expr, ast.Name):
             fn = self.enclosing_or_none(mod, expr)
@@ -311,11 +313,12 @@ class Resolver:
     def refs(self, mod: Module, expr: ast.expr) -> set[tuple[str, str]]:
         """The (group, plural) a ``Ref`` expression can be."""
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
-            kube = self.mods["kube"].obj
+            from pro.spec.conventions import API_GROUP, KUBEFLOW_GROUP, PYTORCHJOBS
+
             if expr.func.id == "job_ref":
-                return {(kube.KUBEFLOW_GROUP, kube.PYTORCHJOBS)}
+                return {(KUBEFLOW_GROUP, PYTORCHJOBS)}
             if expr.func.id == "custom_ref":
-                return {(kube.GROUP, p) for p in self.plurals(mod, expr.args[0])}
+                return {(API_GROUP, p) for p in self.plurals(mod, expr.args[0])}
         if isinstance(expr, ast.Name):
             fn = self.enclosing(mod, expr)
             local = self.local(mod, fn, expr, self.refs)
@@ -414,6 +417,8 @@ class Resolver:
             return getattr(mod.obj, expr.id)
         if isinstance(expr, ast.Attribute):
             return getattr(self.value(mod, expr.value), expr.attr)  # type: ignore[arg-type]
+        if isinstance(expr, ast.Call) and not expr.keywords:  # a module function of module-level values
+            return self.value(mod, expr.func)(*(self.value(mod, a) for a in expr.args))
         raise AssertionError(f"{mod.name}.py:{expr.lineno}: cannot evaluate {ast.unparse(expr)}")
 
 
@@ -546,11 +551,11 @@ def test_namespaced_rules_leave_out_only_the_cluster_scoped_ones() -> None:
 def test_no_wildcards_and_every_rule_says_why() -> None:
     from pro_operator import rbac
 
-    for rule in (*rbac.NAMESPACED_RULES, *rbac.CLUSTER_RULES):
+    for rule in (*rbac.namespaced_rules(), *rbac.CLUSTER_RULES):
         assert "*" not in (*rule.api_groups, *rule.resources, *rule.verbs)
         assert rule.why
     assert rbac.rules(cluster_wide=False)[0] == {
         "apiGroups": ["pro.alignment.dev"],
-        "resources": list(rbac.OURS),
+        "resources": list(rbac.our_plurals()),
         "verbs": ["list", "watch"],
     }

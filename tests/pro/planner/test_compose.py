@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from pro.planner import Observed, RunState, StagePhase, StageStatus
-from pro.planner.compose import WORK_DIGEST, child_name, compose, plan_pipeline
+from pro.planner import Observed, RunState, StagePhase, StageStatus, plan
+from pro.planner.compose import child_name, compose
 from pro.spec.align import PolicyAlignment
+from pro.spec.conventions import WORK_DIGEST
 from pro.spec.evaluation import PolicyEvaluation
 from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.stages import AdapterTraining, RewardModelTraining
@@ -64,7 +65,7 @@ def test_the_toy_pipeline_has_every_stage_wired_to_its_inputs() -> None:
     assert c.graph.by_name["align-baseline"].needs == ("rm-helpfulness", "rm-harmlessness", "rm-humor")
     assert set(c.graph.by_name["eval"].needs) == {"align", "align-baseline", "adapter"}
     for s in c.stages:
-        assert s.resource.metadata.annotations[WORK_DIGEST] == c.graph.effective_digests[s.name]
+        assert s.resource.metadata.annotations[WORK_DIGEST] == c.graph.work_digests[s.name]
         execution = s.resource.spec.execution
         assert execution is not None and execution.image.startswith("ghcr.io/pro-pipeline/trainer")
 
@@ -148,11 +149,11 @@ def test_store_root_has_namespace_pipeline_and_run_id() -> None:
 
 def test_the_plan_of_a_fresh_pipeline_starts_the_reward_models_and_a_committed_one_does_nothing() -> None:
     c = composed(doc())
-    fresh = plan_pipeline(c, Observed(), NOW)
+    fresh = plan(c.graph, Observed(), NOW)
     assert {a.stage for a in fresh.actions} == {"rm-helpfulness", "rm-harmlessness", "rm-humor"}
     assert fresh.stages["eval"].phase is StagePhase.WAITING
     done = Observed(stages={s.name: StageStatus(committed_digest=s.digest) for s in c.stages})
-    finished = plan_pipeline(c, done, NOW)
+    finished = plan(c.graph, done, NOW)
     assert finished.actions == () and all(p.cached for p in finished.stages.values())
     # the reward models are committed and the adapter runs: alignment waits on it, the baseline starts
     partial = Observed(
@@ -164,6 +165,6 @@ def test_the_plan_of_a_fresh_pipeline_starts_the_reward_models_and_a_committed_o
             "adapter": StageStatus(RunState.RUNNING, attempts=1),
         }
     )
-    p = plan_pipeline(c, partial, NOW)
+    p = plan(c.graph, partial, NOW)
     assert [a.stage for a in p.actions] == ["align-baseline"]
     assert p.stages["align"].phase is StagePhase.WAITING

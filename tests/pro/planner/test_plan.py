@@ -44,11 +44,11 @@ def pipeline(align_digest: str = "a1", rm_digest: str = "r1") -> Graph:
 
 
 G = pipeline()
-D = G.effective_digests
+D = G.work_digests
 
 
 def done(name: str, graph: Graph = G, attempts: int = 1) -> StageStatus:
-    digest = graph.effective_digests[name]
+    digest = graph.work_digests[name]
     return StageStatus(RunState.SUCCEEDED, attempts, T0, committed_digest=digest, digest=digest)
 
 
@@ -182,7 +182,7 @@ def test_changing_only_alignment_reruns_alignment_and_evaluation() -> None:
 
 def test_an_outdated_running_attempt_finishes_then_the_new_work_starts_at_attempt_1() -> None:
     changed = pipeline(align_digest="a2")
-    old = G.effective_digests["align"]
+    old = G.work_digests["align"]
     running_old = {
         **{n: done(n) for n in ("rm-help", "rm-harm", "adapter")},
         "align": StageStatus(RunState.RUNNING, 2, digest=old),
@@ -190,7 +190,7 @@ def test_an_outdated_running_attempt_finishes_then_the_new_work_starts_at_attemp
     assert plan(changed, Observed(running_old), T0).actions == ()
     finished_old = {**running_old, "align": StageStatus(RunState.FAILED, 3, T0, "boom", digest=old)}
     result = plan(changed, Observed(finished_old), T0)
-    assert result.actions == (StartStage("align", 1, changed.effective_digests["align"]),)
+    assert result.actions == (StartStage("align", 1, changed.work_digests["align"]),)
 
 
 def test_changing_a_reward_model_cascades_downstream() -> None:

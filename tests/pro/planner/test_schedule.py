@@ -10,8 +10,6 @@ import pytest
 import yaml
 
 from pro.planner.schedule import (
-    SCHEDULE_LABEL,
-    SCHEDULED_AT,
     ChildPipeline,
     ScheduleObserved,
     SchedulePlan,
@@ -19,6 +17,7 @@ from pro.planner.schedule import (
     pipeline_name,
     plan_schedule,
 )
+from pro.spec.conventions import SCHEDULE_LABEL, SCHEDULED_AT
 from pro.spec.schedule import AlignmentSchedule, AlignmentScheduleSpec
 
 pytestmark = pytest.mark.unit

@@ -7,27 +7,35 @@ from typing import Any
 
 import pytest
 
-from pro.planner.compose import WORK_DIGEST, Composition, compose
+from pro.planner.compose import Composition, compose
 from pro.render.jobs import (
-    ATTEMPT_LABEL,
-    QUEUE_LABEL,
-    STAGE_RESOURCE_LABEL,
-    StageKind,
     job_name,
     owner_reference,
     render_stage,
     stage_resource_object,
 )
 from pro.spec import load_file, load_text, parse
+from pro.spec.align import PolicyAlignment
+from pro.spec.conventions import (
+    ATTEMPT_LABEL,
+    KUEUE_QUEUE_LABEL,
+    STAGE_RESOURCE_LABEL,
+    WORK_DIGEST,
+)
+from pro.spec.evaluation import PolicyEvaluation
 from pro.spec.execution import StageExecution
 from pro.spec.kinds import load_resource
 from pro.spec.pipeline import AlignmentPipeline
+from pro.spec.stages import AdapterTraining, RewardModelTraining
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
 #: pods kept for their logs, no restarts inside a job (the operator makes a new job per attempt)
 NEW_JOB_PER_ATTEMPT = {"cleanPodPolicy": "None", "backoffLimit": 0, "suspend": False}
+
+
+StageKind = RewardModelTraining | AdapterTraining | PolicyAlignment | PolicyEvaluation
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +106,9 @@ def test_defaults_for_a_single_node_cpu_stage(toy: Composition) -> None:
     assert master["template"]["metadata"]["labels"] == job["metadata"]["labels"]
     c, p = container(job), pod(job)
     assert c["env"] == [
-        {"name": "PRO_CACHE_DIR", "value": "/tmp/pro-cache"},
         {"name": "HOME", "value": "/tmp"},
+        {"name": "PRO_CACHE_DIR", "value": "/tmp/pro-cache"},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
     assert c["resources"] == {}
     assert c["imagePullPolicy"] == "IfNotPresent" and c["image"] == "ghcr.io/pro-pipeline/trainer:latest"
@@ -157,7 +166,7 @@ def test_a_multi_node_gpu_stage_with_scheduling_and_store_access(toy: Compositio
     job = objs.job
     assert job["metadata"]["name"] == "toy-align-3"
     assert job["metadata"]["labels"][ATTEMPT_LABEL] == "3"
-    assert job["metadata"]["labels"][QUEUE_LABEL] == "team-a"
+    assert job["metadata"]["labels"][KUEUE_QUEUE_LABEL] == "team-a"
     assert job["metadata"]["ownerReferences"] == [
         {
             "apiVersion": "pro.alignment.dev/v1alpha1",

@@ -57,7 +57,7 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
     c = compose(load_file(pipeline, AlignmentPipeline))
     for stage in c.stages:
         manifest = read_manifest(stage.output)
-        assert manifest is not None and manifest.spec_digest == stage.digest, stage.name
+        assert manifest is not None and manifest.work_digest == stage.digest, stage.name
         assert (tmp_path / "run" / "logs" / f"{stage.name}.log").stat().st_size > 0
     assert attempted(out) == set(c.by_name)
     assert "result: pro vs uniform on 16 held-out prompts" in out and "win rate of pro" in out

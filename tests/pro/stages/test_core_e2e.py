@@ -57,7 +57,7 @@ def test_reward_artifacts_are_committed_with_stats_and_accuracy(core: dict) -> N
         manifest = read_manifest(spec.spec.output)
         assert manifest is not None
         assert manifest.producer.kind == "RewardModelTraining" and manifest.producer.name == f"rm-{o}"
-        assert manifest.spec_digest == spec_digest(spec.spec)
+        assert manifest.work_digest == spec_digest(spec.spec)
         local = get_artifact(spec.spec.output)
         stats = json.loads((local / "stats.json").read_text())
         metrics = json.loads((local / "metrics.json").read_text())

@@ -29,9 +29,9 @@ pytestmark = pytest.mark.unit
 
 def test_round_trip_file_uri(src: Path, tmp_path: Path, cfg: StoreConfig) -> None:
     uri = f"file://{tmp_path}/store/run1/rm"
-    m = put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    m = put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     assert [f.path for f in m.files] == ["config.json", "model-00001.bin", "sub/tok.txt"]
-    assert (m.producer, m.spec_digest, m.version) == (PRODUCER, SPEC, __version__)
+    assert (m.producer, m.work_digest, m.version) == (PRODUCER, SPEC, __version__)
     assert m.created.endswith("Z")
     stored = json.loads((tmp_path / "store/run1/rm/manifest.json").read_text())
     assert stored["files"][1]["size"] == 300_000 and len(stored["files"][1]["sha256"]) == 64
@@ -48,7 +48,7 @@ def test_round_trip_file_uri(src: Path, tmp_path: Path, cfg: StoreConfig) -> Non
 
 def test_second_get_is_served_from_the_cache(src: Path, tmp_path: Path, cfg: StoreConfig) -> None:
     uri = str(tmp_path / "store")
-    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     get_artifact(uri, tmp_path / "d1", config=cfg)
     (tmp_path / "store/model-00001.bin").unlink()  # the store is no longer read
     get_artifact(uri, tmp_path / "d2", config=cfg)
@@ -57,7 +57,7 @@ def test_second_get_is_served_from_the_cache(src: Path, tmp_path: Path, cfg: Sto
 
 def test_concurrent_gets_share_one_cache_entry(src: Path, tmp_path: Path, cfg: StoreConfig) -> None:
     uri = str(tmp_path / "store")
-    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     results: list[Path] = []
     threads = [
         threading.Thread(target=lambda: results.append(get_artifact(uri, config=cfg))) for _ in range(6)
@@ -74,14 +74,14 @@ def test_put_is_idempotent_and_skips_present_files(
     src: Path, tmp_path: Path, cfg: StoreConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     uri = str(tmp_path / "store")
-    m1 = put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    m1 = put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     with caplog.at_level("INFO", logger="pro.store"):
-        assert put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg) == m1
+        assert put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg) == m1
     assert "nothing to do" in caplog.text
     (src / "config.json").write_bytes(b"{}")
     caplog.clear()
     with caplog.at_level("INFO", logger="pro.store"):
-        m2 = put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+        m2 = put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     assert "1 files uploaded" in caplog.text and "2 skipped" in caplog.text
     assert m2.digest != m1.digest and verify_artifact(uri, config=cfg) == []
 
@@ -108,12 +108,12 @@ def test_interrupted_upload_leaves_no_manifest_and_resumes(
     monkeypatch.setattr(local.LocalBackend, "_upload_one", flaky)
     monkeypatch.setattr(local.LocalBackend, "upload", _sequential_upload)
     with pytest.raises(OSError):
-        put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+        put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     assert not artifact_exists(uri, config=cfg) and not (tmp_path / "store/manifest.json").exists()
     assert "manifest.json: missing" in verify_artifact(uri, config=cfg)[0]
     monkeypatch.setattr(local.LocalBackend, "_upload_one", real)
     with caplog.at_level("INFO", logger="pro.store"):
-        put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+        put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     assert "1 files uploaded" in caplog.text and "2 skipped" in caplog.text
     assert sorted(json.loads((tmp_path / "store/.pro-upload.json").read_text())["files"]) == [
         "config.json",
@@ -132,7 +132,7 @@ def test_damaged_files_fail_get_and_verify_naming_the_file(
     damage: str, src: Path, tmp_path: Path, cfg: StoreConfig
 ) -> None:
     uri = str(tmp_path / "store")
-    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     victim = tmp_path / "store/model-00001.bin"
     data = victim.read_bytes()
     if damage == "corrupt":
@@ -147,7 +147,7 @@ def test_damaged_files_fail_get_and_verify_naming_the_file(
         get_artifact(uri, tmp_path / "dst", config=cfg)
     assert not (tmp_path / "dst").exists()
     assert [p for p in cfg.cache_dir.iterdir() if not p.name.startswith(".")] == []  # type: ignore[union-attr]
-    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)  # put repairs it
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)  # put repairs it
     assert verify_artifact(uri, config=cfg) == []
 
 
@@ -156,7 +156,7 @@ def test_missing_artifact_and_bad_source(tmp_path: Path, cfg: StoreConfig) -> No
     with pytest.raises(StoreError, match="no artifact at"):
         get_artifact(str(tmp_path / "nothing"), config=cfg)
     with pytest.raises(StoreError, match="not a directory"):
-        put_artifact(tmp_path / "nope", str(tmp_path / "x"), producer=PRODUCER, spec_digest=SPEC, config=cfg)
+        put_artifact(tmp_path / "nope", str(tmp_path / "x"), producer=PRODUCER, work_digest=SPEC, config=cfg)
     (tmp_path / "half").mkdir()
     (tmp_path / "half/manifest.json").write_text("{not json")
     assert read_manifest(str(tmp_path / "half"), config=cfg) is None
@@ -164,7 +164,7 @@ def test_missing_artifact_and_bad_source(tmp_path: Path, cfg: StoreConfig) -> No
 
 def test_delete_removes_manifest_then_files(src: Path, tmp_path: Path, cfg: StoreConfig) -> None:
     uri = str(tmp_path / "store")
-    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     (tmp_path / "store/unrelated.txt").write_text("keep")
     delete_artifact(uri, config=cfg)
     assert not artifact_exists(uri, config=cfg)

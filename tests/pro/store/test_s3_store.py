@@ -36,7 +36,7 @@ def test_round_trip_with_endpoint_from_env_only(
     s3_bucket: str, src: Path, tmp_path: Path, cfg: StoreConfig
 ) -> None:
     uri = f"s3://{s3_bucket}/ns/pipe/run1/rm"
-    m = put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    m = put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     assert _keys(s3_bucket) == [
         f"ns/pipe/run1/rm/{k}"
         for k in (".pro-upload.json", "config.json", "manifest.json", "model-00001.bin", "sub/tok.txt")
@@ -45,7 +45,7 @@ def test_round_trip_with_endpoint_from_env_only(
     assert verify_artifact(uri, config=cfg) == []
     out = get_artifact(uri, tmp_path / "dst", config=cfg)
     assert all((out / f.path).read_bytes() == (src / f.path).read_bytes() for f in m.files)
-    put_artifact(src, f"s3://{s3_bucket}/ns/pipe/run1/pal", producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    put_artifact(src, f"s3://{s3_bucket}/ns/pipe/run1/pal", producer=PRODUCER, work_digest=SPEC, config=cfg)
     listed = list_artifacts(f"s3://{s3_bucket}/ns/pipe", config=cfg)
     assert [u for u, _ in listed] == [f"s3://{s3_bucket}/ns/pipe/run1/pal", uri]
     delete_artifact(uri, config=cfg)
@@ -70,7 +70,7 @@ def test_multipart_files_and_explicit_endpoint(
         cache_dir=tmp_path / "cache",
     )
     uri = f"s3://{s3_bucket}/big"
-    m = put_artifact(tmp_path / "big", uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    m = put_artifact(tmp_path / "big", uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     client = boto3.client("s3", endpoint_url=s3_server.endpoint_url)
     assert client.head_object(Bucket=s3_bucket, Key="big/shard-1.bin")["ETag"].strip('"').endswith("-3")
     out = get_artifact(uri, config=cfg)
@@ -83,13 +83,13 @@ def test_endpoint_from_service_specific_variable(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url)  # boto3: the S3-specific one wins
-    put_artifact(src, f"s3://{s3_bucket}/x", producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    put_artifact(src, f"s3://{s3_bucket}/x", producer=PRODUCER, work_digest=SPEC, config=cfg)
     assert artifact_exists(f"s3://{s3_bucket}/x", config=cfg)
 
 
 def test_second_get_is_free(s3_bucket: str, src: Path, tmp_path: Path, cfg: StoreConfig) -> None:
     uri = f"s3://{s3_bucket}/a"
-    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     get_artifact(uri, tmp_path / "d1", config=cfg)
     boto3.client("s3").delete_object(Bucket=s3_bucket, Key="a/model-00001.bin")  # would fail a download
     get_artifact(uri, tmp_path / "d2", config=cfg)
@@ -100,18 +100,18 @@ def test_retry_skips_files_already_uploaded(
     s3_bucket: str, src: Path, cfg: StoreConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     uri = f"s3://{s3_bucket}/r"
-    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     s3 = boto3.client("s3")
     s3.delete_object(Bucket=s3_bucket, Key="r/manifest.json")  # as if killed before the commit …
     s3.put_object(Bucket=s3_bucket, Key="r/.pro-upload.json", Body=b"{}")  # … with nothing journalled
     assert not artifact_exists(uri, config=cfg)
     with caplog.at_level("INFO", logger="pro.store"):
-        put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+        put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     assert "3 files uploaded" in caplog.text  # no journal entry, no proof: everything again
     (src / "sub/tok.txt").write_text("changed")
     caplog.clear()
     with caplog.at_level("INFO", logger="pro.store"):
-        put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+        put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     assert "1 files uploaded" in caplog.text and "2 skipped" in caplog.text
     assert verify_artifact(uri, config=cfg) == []
 
@@ -121,7 +121,7 @@ def test_damaged_object_fails_get_and_verify_and_put_repairs_it(
     damage: str, s3_bucket: str, src: Path, tmp_path: Path, cfg: StoreConfig
 ) -> None:
     uri = f"s3://{s3_bucket}/d"
-    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
     data = (src / "model-00001.bin").read_bytes()
     bad = data[:-1] + bytes([data[-1] ^ 0xFF]) if damage == "corrupt" else data[: len(data) // 2]
     boto3.client("s3").put_object(Bucket=s3_bucket, Key="d/model-00001.bin", Body=bad)
@@ -129,7 +129,7 @@ def test_damaged_object_fails_get_and_verify_and_put_repairs_it(
     assert len(problems) == 1 and problems[0].startswith("model-00001.bin: ")
     with pytest.raises(StoreError, match=r"damaged: model-00001\.bin"):
         get_artifact(uri, tmp_path / "dst", config=cfg)
-    put_artifact(src, uri, producer=PRODUCER, spec_digest=SPEC, config=cfg)  # put repairs it
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)  # put repairs it
     assert verify_artifact(uri, config=cfg) == []
 
 
@@ -139,7 +139,7 @@ def test_missing_bucket_and_unreachable_endpoint(
     with pytest.raises(
         StoreError, match=r"bucket 'no-such-bucket' does not exist at http://127\.0\.0\.1:\d+: create it"
     ):
-        put_artifact(src, "s3://no-such-bucket/x", producer=PRODUCER, spec_digest=SPEC, config=cfg)
+        put_artifact(src, "s3://no-such-bucket/x", producer=PRODUCER, work_digest=SPEC, config=cfg)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     cfg.endpoint_url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(StoreError, match=r"cannot reach the S3 endpoint .* check --endpoint-url"):
@@ -165,7 +165,7 @@ def test_wrong_credentials_say_so_without_the_secret(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG1")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-do-not-print")
     with pytest.raises(StoreError) as exc:
-        put_artifact(src, "s3://bucket/x", producer=PRODUCER, spec_digest=SPEC, config=cfg)
+        put_artifact(src, "s3://bucket/x", producer=PRODUCER, work_digest=SPEC, config=cfg)
     msg = str(exc.value)
     assert "access denied (InvalidAccessKeyId)" in msg and "AWS_ACCESS_KEY_ID" in msg
     assert "s3cr3t" not in msg and "\n" not in msg

@@ -38,7 +38,7 @@ def _manifest() -> Manifest:
     return Manifest(
         files=[FileEntry("a/b.bin", 3, "0" * 64)],
         producer=Producer("AdapterTraining", "adapter"),
-        spec_digest="f" * 64,
+        work_digest="f" * 64,
         version="0.1.0",
         created="2026-01-01T00:00:00.000000Z",
     )
@@ -60,9 +60,16 @@ def test_manifest_round_trip_and_digest() -> None:
         lambda t: t.replace('"a/b.bin"', '"/etc/passwd"'),
         lambda t: t.replace('"size": 3', '"size": "x"'),
         lambda t: t[:-5],
-        lambda t: t.replace('"specDigest"', '"spec"'),
+        lambda t: t.replace('"workDigest"', '"spec"'),
     ],
 )
 def test_invalid_manifests_are_rejected(edit) -> None:
     with pytest.raises(ValueError):
         Manifest.from_json(edit(_manifest().to_json()))
+
+
+def test_a_manifest_written_before_the_rename_reads_its_work_digest() -> None:
+    """Artifacts committed before 0.2 name the work digest ``specDigest``; they stay readable."""
+    m = _manifest()
+    old = m.to_json().replace('"workDigest"', '"specDigest"')
+    assert Manifest.from_json(old).work_digest == m.work_digest

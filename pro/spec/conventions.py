@@ -1,0 +1,99 @@
+"""The API vocabulary, in one place: our group and version, every label and annotation key, the Kubeflow and
+Kueue keys, and the naming, time and URI rules everything that names or stamps an object follows.
+
+Everything else imports these names; ``operator/pro_operator/rbac.py`` derives its rules from them and from
+the kind table (:mod:`pro.spec.kinds`).  Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+# ---------------------------------------------------------------- our API
+API_GROUP: Final = "pro.alignment.dev"
+API_VERSION: Final = "v1alpha1"
+GROUP_VERSION: Final[Literal["pro.alignment.dev/v1alpha1"]] = "pro.alignment.dev/v1alpha1"
+DEFAULT_NAMESPACE: Final = "default"
+"""The namespace of an object that names none (also the artifact path's namespace for ``pro run``)."""
+
+# ---------------------------------------------------------------- labels (on everything we create)
+PIPELINE_LABEL: Final = f"{API_GROUP}/pipeline"
+"""On a pipeline's stage resources, ConfigMaps and jobs: the pipeline's name."""
+STAGE_LABEL: Final = f"{API_GROUP}/stage"
+"""On a pipeline's stage resources: the stage's name in the pipeline (``rm-<objective>``, ``adapter``, …)."""
+STAGE_RESOURCE_LABEL: Final = f"{API_GROUP}/stage-resource"
+"""On a stage resource's ConfigMap and jobs: the stage resource's name."""
+ATTEMPT_LABEL: Final = f"{API_GROUP}/attempt"
+"""On a stage resource's jobs: the attempt number (1, 2, …)."""
+SCHEDULE_LABEL: Final = f"{API_GROUP}/schedule"
+"""On every pipeline a schedule creates: the schedule's name."""
+INDEXED_LABELS: Final = (PIPELINE_LABEL, STAGE_RESOURCE_LABEL, SCHEDULE_LABEL)
+"""The labels the operator's cache indexes (reconcilers look objects up by them)."""
+
+# ---------------------------------------------------------------- annotations
+WORK_DIGEST: Final = f"{API_GROUP}/work-digest"
+"""On a stage resource and its jobs: the stage's work digest (see :mod:`pro.planner.graph`)."""
+SCHEDULED_AT: Final = f"{API_GROUP}/scheduled-at"
+"""On a pipeline a schedule created: the firing's scheduled time (RFC 3339)."""
+ABANDONED: Final = f"{API_GROUP}/abandoned"
+"""On a job given up on before it ran (stuck in Created): why."""
+ABANDONED_AT: Final = f"{API_GROUP}/abandoned-at"
+"""On a job given up on before it ran: when (RFC 3339)."""
+
+# ---------------------------------------------------------------- Kubeflow and Kueue
+KUBEFLOW_GROUP: Final = "kubeflow.org"
+KUBEFLOW_VERSION: Final = "v1"
+PYTORCHJOB_API_VERSION: Final = f"{KUBEFLOW_GROUP}/{KUBEFLOW_VERSION}"
+PYTORCHJOBS: Final = "pytorchjobs"
+PYTORCHJOB_POD_LABEL: Final = "training.kubeflow.org/job-name"
+"""The training operator's label on a PyTorchJob's pods: the job's name."""
+KUEUE_QUEUE_LABEL: Final = "kueue.x-k8s.io/queue-name"
+
+# ---------------------------------------------------------------- the stage pod's files
+SPEC_DIR: Final = "/etc/pro"
+"""Where a stage pod mounts its ConfigMap."""
+SPEC_KEY: Final = "stage.yaml"
+"""The ConfigMap key (and file name) of the stage resource a pod runs."""
+
+# ---------------------------------------------------------------- rules
+MAX_NAME: Final = 63
+"""Kubernetes' limit for names that become labels or DNS labels."""
+
+
+def k8s_name(name: str, limit: int = MAX_NAME, *, suffix: str = "") -> str:
+    """``name + suffix`` within ``limit`` characters: when too long, ``name`` is cut and an 8-character
+    hash of the whole of it keeps distinct long names distinct (``suffix`` is always kept whole)."""
+    if len(name) + len(suffix) <= limit:
+        return name + suffix
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - len(suffix) - len(digest) - 1].rstrip('-')}-{digest}{suffix}"
+
+
+def rfc3339(t: datetime) -> str:
+    """``t`` as the API server writes times: UTC, whole seconds, ``Z`` (a naive ``t`` is taken as UTC)."""
+    aware = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str | None) -> datetime | None:
+    """An RFC 3339 time as an aware UTC datetime; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def join_uri(base: str, *parts: str) -> str:
+    """``base`` with ``parts`` appended by "/", keeping its form (``s3://``, ``file://`` or a path); empty
+    parts are skipped and no part's own leading or trailing "/" doubles a separator."""
+    out = base
+    for raw in parts:
+        part = raw.strip("/")
+        if not part:
+            continue
+        out = part if not out else (out if out.endswith("/") else out + "/") + part
+    return out
