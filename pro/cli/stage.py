@@ -44,10 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pro.data.objects import pinned
     from pro.spec import load_file
 
     kind = stage_kind_of_verb(args.kind)
-    metrics = kind.run()(load_file(args.spec, kind.model()))
+    resource = load_file(args.spec, kind.model())
+    with pinned(getattr(getattr(resource, "spec"), "snapshot", None)):  # noqa: B009 - reads only what the run pinned
+        metrics = kind.run()(resource)
     if os.environ.get("RANK", "0") == "0":
         print(json.dumps({"kind": kind.name, **metrics}, sort_keys=False))
     return 0

@@ -105,55 +105,32 @@ def _file_kind(path: Path) -> str:
     )
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (IsADirectoryError, PermissionError) as err:
-        raise DataError(f"{path}: cannot read: {err.strerror or err}") from None
-    with handle:
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    yield where, json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DataError(f"{where}: invalid JSON: {err.msg} (column {err.colno})") from None
-        except UnicodeDecodeError:
-            raise DataError(f"{path}: not UTF-8 text") from None
+def _iter(kind: type[R], ref: str | os.PathLike[str]) -> Iterator[R]:
+    from pro.data.objects import iter_records
+
+    for where, row in iter_records(os.fspath(ref)):
+        yield _from_row(kind, row, where)
 
 
-def _iter_parquet(path: Path) -> Iterator[tuple[str, Any]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as err:
-        raise DataError(f"{path}: not a readable Parquet file: {err}") from None
-    for number, row in enumerate(table.to_pylist(), start=1):
-        yield f"{path}: row {number}", row
+def iter_pairs(ref: str | os.PathLike[str]) -> Iterator[PreferencePair]:
+    """Stream preference pairs from a data reference (file, ``s3://``/``file://`` URI, prefix or glob of
+    ``.jsonl``/``.parquet`` objects); a bad row raises :class:`DataError` naming the object and row."""
+    return _iter(PreferencePair, ref)
 
 
-def _read(kind: type[R], path: str | os.PathLike[str]) -> list[R]:
-    p = Path(path)
-    rows = _iter_jsonl(p) if _file_kind(p) == "jsonl" else _iter_parquet(p)
-    return [_from_row(kind, row, where) for where, row in rows]
+def iter_prompts(ref: str | os.PathLike[str]) -> Iterator[PromptRecord]:
+    """Stream prompt/SFT records (``prompt``, optional ``completion``, ``category``, ``id``)."""
+    return _iter(PromptRecord, ref)
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[PreferencePair]:
-    """Read preference pairs from a ``.jsonl`` or ``.parquet`` file; a bad row raises :class:`DataError`."""
-    return _read(PreferencePair, path)
+    """All preference pairs of a data reference (see :func:`iter_pairs`)."""
+    return list(iter_pairs(path))
 
 
 def read_prompts(path: str | os.PathLike[str]) -> list[PromptRecord]:
-    """Read prompt/SFT records (``prompt``, optional ``completion``, ``category``, ``id``)."""
-    return _read(PromptRecord, path)
+    """All prompt/SFT records of a data reference (see :func:`iter_prompts`)."""
+    return list(iter_prompts(path))
 
 
 def _write(kind: type[R], records: Iterable[R], path: str | os.PathLike[str]) -> int:

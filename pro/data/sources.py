@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pro.data.schema import DataError, PreferencePair, read_pairs, row_error
+from pro.data.schema import DataError, PreferencePair, iter_pairs, row_error
 from pro.spec.data import FORMAT_OBJECTIVES, HH_DATA_DIRS, DataSource
 
 ASSISTANT = "\n\nAssistant:"
@@ -34,7 +34,7 @@ def load_preferences(source: DataSource, objective: str | None = None) -> list[P
     """All pairs of ``source`` (only ``objective``'s, when given), at most ``maxRows`` per objective."""
     wanted = _wanted(source, objective)
     if source.format in ("jsonl", "parquet"):
-        pairs: Iterable[PreferencePair] = read_pairs(source.path or "")
+        pairs: Iterable[PreferencePair] = iter_pairs(source.path or "")
         if wanted is not None:
             pairs = (p for p in pairs if p.objective in wanted)
         return _cap(pairs, source.max_rows, wanted)

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from pro.spec.base import Resource, SpecModel
-from pro.spec.data import DataSource
+from pro.spec.data import DataRef, DataSnapshot, DataSource
 from pro.spec.execution import StageExecution
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TrainingSettings
 from pro.spec.stages import check_reward_models
@@ -77,8 +77,9 @@ class GenerationSettings(SpecModel):
 class PolicyInit(SpecModel):
     """Supervised start of a config-built policy: SFT on prompt/completion records."""
 
-    data: str = Field(min_length=1)
-    """JSONL/Parquet file of ``{"prompt", "completion"}`` records (e.g. the toy world's sft.jsonl)."""
+    data: DataRef
+    """JSONL/Parquet ``{"prompt", "completion"}`` records (e.g. the toy world's sft.jsonl): a data
+    reference (file, ``s3://``/``file://`` URI, prefix or glob)."""
     steps: int = Field(default=300, ge=1)
     """Optimizer steps."""
     learning_rate: float = Field(default=3e-3, gt=0.0)
@@ -136,8 +137,9 @@ class AlignmentSettings(SpecModel):
     """The policy (a causal LM); a config-built one needs ``init``."""
     init: PolicyInit | None = None
     """SFT a config-built policy before alignment."""
-    prompts: DataSource | str
-    """Training prompts: a prompt file (``{"prompt"}`` JSONL/Parquet) or a preference DataSource."""
+    prompts: DataSource | DataRef
+    """Training prompts: ``{"prompt"}`` JSONL/Parquet records (a data reference) or a preference
+    DataSource."""
     max_prompts: int | None = Field(default=None, ge=1)
     """Use at most this many distinct prompts."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
@@ -182,6 +184,9 @@ class PolicyAlignmentSpec(AlignmentSettings):
     """Per-prompt weights: the adapter or a baseline."""
     output: str = Field(min_length=1)
     """Artifact URI the aligned policy is committed to."""
+    snapshot: DataSnapshot = Field(default_factory=dict)
+    """The objects each data reference of this stage was pinned to when its pipeline's run started (filled
+    by the pipeline; leave empty in a hand-written stage, whose references are resolved when read)."""
     execution: StageExecution | None = None
     """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
     fills it in; not part of the stage's digest)."""

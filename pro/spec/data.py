@@ -1,12 +1,130 @@
-"""Where preference data comes from: a local file or one of the public preference data sets."""
+"""Where data comes from: data references (local paths, ``file://`` and ``s3://`` URIs of JSONL/Parquet
+files, prefixes and globs, with placeholders), the objects a run pins them to, and preference data sets.
+
+A **data reference** is a string field typed :data:`DataRef`: a path (relative ones are relative to the spec
+file), ``file:///abs/path`` or ``s3://bucket/key``; a reference ending in ``/`` is a prefix (every
+``.jsonl``/``.parquet`` object under it), one with ``*``, ``?`` or ``[`` a glob.  Placeholders
+(:mod:`pro.spec.placeholders`) stand for the firing's time and the latest complete drop.  When a run starts
+each reference is pinned (:class:`PinnedData`): the exact objects with their size and ETag (S3) or sha256
+(files); stages read exactly those objects and fail naming one that changed.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from pro.spec.base import SpecModel
+from pro.spec.placeholders import PlaceholderError, check
+
+#: the most objects one reference may pin (they are listed in the stage spec; use a narrower glob)
+MAX_PINNED_OBJECTS = 1000
+#: suffixes of the data files a prefix or glob selects
+DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".parquet", ".pq")
+
+
+class _DataRefMarker:
+    """Marks a string field as a data reference (found by :func:`iter_data_refs`)."""
+
+    def __repr__(self) -> str:
+        return "DATA_REF"
+
+
+DATA_REF = _DataRefMarker()
+
+
+def check_data_ref(value: str) -> str:
+    """A usable reference: a known scheme, a bucket for ``s3://``, an absolute path for ``file://``, and
+    valid placeholders."""
+    if "://" in value:
+        scheme, _, rest = value.partition("://")
+        if scheme == "s3":
+            if not rest.partition("/")[0]:
+                raise ValueError(f"{value!r}: no bucket name; write s3://BUCKET/key")
+        elif scheme == "file":
+            if not rest.startswith("/"):
+                raise ValueError(
+                    f"{value!r}: a file URI needs an absolute path (file:///data/x.jsonl); "
+                    "a relative path needs no scheme"
+                )
+        else:
+            raise ValueError(f"{value!r}: unsupported scheme {scheme!r}; use s3://, file:// or a path")
+    try:
+        check(value)
+    except PlaceholderError as err:
+        raise ValueError(str(err)) from None
+    return value
+
+
+DataRef = Annotated[str, Field(min_length=1), AfterValidator(check_data_ref), DATA_REF]
+"""A data reference (see the module docstring)."""
+
+
+def is_glob(ref: str) -> bool:
+    return any(c in ref for c in "*?[")
+
+
+class DataObject(SpecModel):
+    """One object a data reference resolved to, identified by its content."""
+
+    uri: str
+    """``s3://bucket/key`` or ``file:///abs/path``."""
+    size: int = Field(ge=0)
+    """Bytes."""
+    etag: str | None = None
+    """The S3 ETag when pinned (reading with ``If-Match`` fails if the object changed)."""
+    sha256: str | None = None
+    """Hex sha256 of the bytes (local files, or an S3 object whose drop manifest lists it)."""
+
+    @property
+    def identity(self) -> str:
+        """What the object's content is known by (its location is not part of it)."""
+        return f"{self.sha256 or ''}:{self.etag or ''}:{self.size}"
+
+
+class PinnedData(SpecModel):
+    """A data reference as the run pinned it: the objects read, in reading order."""
+
+    objects: list[DataObject] = Field(min_length=1, max_length=MAX_PINNED_OBJECTS)
+    """The objects, sorted by URI."""
+    selected: str | None = None
+    """The drop ``{{latestComplete}}`` selected (its prefix URI), when the reference has one."""
+
+
+DataSnapshot = dict[str, PinnedData]
+"""Data reference (as written in the spec, placeholders filled) → what it was pinned to."""
+
+
+def iter_data_refs(model: BaseModel, path: str = "spec") -> Iterator[tuple[str, str]]:
+    """``(field path, reference)`` of every data reference set in ``model`` (recursively)."""
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        alias = info.alias or name
+        where = f"{path}.{alias}"
+        if isinstance(value, str) and _is_ref_field(info.annotation, info.metadata):
+            yield where, value
+        elif isinstance(value, BaseModel):
+            yield from iter_data_refs(value, where)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from iter_data_refs(item, f"{where}[{i}]")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, BaseModel):
+                    yield from iter_data_refs(item, f"{where}.{key}")
+
+
+def _is_ref_field(annotation: Any, metadata: list[Any]) -> bool:
+    if any(m is DATA_REF for m in metadata):
+        return True
+    return any(
+        _is_ref_field(arg, list(getattr(arg, "__metadata__", ())))
+        for arg in getattr(annotation, "__args__", ())
+    )
+
 
 DataFormat = Literal["jsonl", "parquet", "ultrafeedback", "hh-rlhf", "pku-saferlhf"]
 
@@ -36,9 +154,10 @@ class DataSource(SpecModel):
     format: DataFormat
     """``jsonl`` or ``parquet`` (pro's schema), or a public data set in its own format:
     ``ultrafeedback`` (fine-grained ratings), ``hh-rlhf`` or ``pku-saferlhf``."""
-    path: str | None = None
-    """Local file, glob or directory. Required for ``jsonl``/``parquet``; for a public format it
-    replaces the hub download (files in that data set's own format, e.g. a mirror)."""
+    path: DataRef | None = None
+    """A data reference (file, ``s3://``/``file://`` URI, prefix ending in ``/``, or glob). Required for
+    ``jsonl``/``parquet``; for a public format a local file or directory in that data set's own format
+    (e.g. a mirror) that replaces the hub download."""
     hf_id: str | None = None
     """Hugging Face hub id of a public format; defaults to the data set's official id."""
     split: str = Field(default="train", min_length=1)

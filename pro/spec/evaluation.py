@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from pro.spec.align import WeightSettings
 from pro.spec.base import Resource, SpecModel
+from pro.spec.data import DataRef, DataSnapshot
 from pro.spec.execution import StageExecution
 
 
@@ -50,8 +51,9 @@ class EvaluationSettings(SpecModel):
     """How to compare policies: prompts, judge and sampling (the part a pipeline's ``evaluation``
     section shares with ``PolicyEvaluation``)."""
 
-    prompts: str = Field(min_length=1)
-    """Held-out prompt file (``{"prompt", "category"?}`` JSONL/Parquet)."""
+    prompts: DataRef
+    """Held-out prompts (``{"prompt", "category"?}`` JSONL/Parquet): a data reference (file,
+    ``s3://``/``file://`` URI, prefix or glob)."""
     max_prompts: int | None = Field(default=None, ge=1)
     """Evaluate at most this many prompts."""
     judge: Judge
@@ -83,6 +85,9 @@ class PolicyEvaluationSpec(EvaluationSettings):
     """Adapter artifact URI whose weights per prompt category go into the report."""
     output: str = Field(min_length=1)
     """Artifact URI the metrics and report are committed to."""
+    snapshot: DataSnapshot = Field(default_factory=dict)
+    """The objects each data reference of this stage was pinned to when its pipeline's run started (filled
+    by the pipeline; leave empty in a hand-written stage, whose references are resolved when read)."""
     execution: StageExecution | None = None
     """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
     fills it in; not part of the stage's digest)."""

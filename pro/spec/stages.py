@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from pro.spec.base import Resource, SpecModel
-from pro.spec.data import DataSource
+from pro.spec.data import DataSnapshot, DataSource
 from pro.spec.execution import StageExecution
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TokenizerSource, TrainingSettings
 
@@ -80,6 +80,9 @@ class RewardModelTrainingSpec(SpecModel):
     """Run under DeepSpeed ZeRO."""
     output: str = Field(min_length=1)
     """Artifact URI (``s3://…``, ``file:///…`` or a path) the trained reward model is committed to."""
+    snapshot: DataSnapshot = Field(default_factory=dict)
+    """The objects each data reference of this stage was pinned to when its pipeline's run started (filled
+    by the pipeline; leave empty in a hand-written stage, whose references are resolved when read)."""
     execution: StageExecution | None = None
     """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
     fills it in; not part of the stage's digest)."""
@@ -136,6 +139,9 @@ class AdapterTrainingSpec(AdapterSettings):
     """Reward-model artifact URI per objective (one for every name in ``objectives``)."""
     output: str = Field(min_length=1)
     """Artifact URI the trained adapter is committed to."""
+    snapshot: DataSnapshot = Field(default_factory=dict)
+    """The objects each data reference of this stage was pinned to when its pipeline's run started (filled
+    by the pipeline; leave empty in a hand-written stage, whose references are resolved when read)."""
     execution: StageExecution | None = None
     """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
     fills it in; not part of the stage's digest)."""

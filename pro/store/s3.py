@@ -88,6 +88,46 @@ def make_client(config: StoreConfig) -> Any:
         return _clients[key]
 
 
+@contextlib.contextmanager
+def s3_errors(uri: str, endpoint: str, what: str) -> Iterator[None]:
+    """Turn the expected failures of a request on ``uri`` into one-line StoreErrors that say what to fix
+    (``what``: the operation, e.g. "list"; the message never holds a credential)."""
+    bucket = uri[len("s3://") :].partition("/")[0]
+    try:
+        yield
+    except bce.NoCredentialsError as err:
+        raise StoreError(
+            f"no AWS credentials found for {uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "AWS_PROFILE, or a web identity (IRSA)"
+        ) from err
+    except bce.PartialCredentialsError as err:
+        raise StoreError(
+            f"incomplete AWS credentials for {uri}: {err.kwargs.get('cred_var')} is missing"
+        ) from err
+    except (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ConnectionClosedError) as err:
+        raise StoreError(
+            f"cannot reach the S3 endpoint {endpoint} ({what} {uri}): check --endpoint-url, "
+            "AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 and the network"
+        ) from err
+    except bce.ClientError as err:
+        code = str(err.response.get("Error", {}).get("Code", "Unknown"))
+        if code == "NoSuchBucket":
+            raise StoreError(
+                f"bucket {bucket!r} does not exist at {endpoint}: create it, or fix the bucket in {uri}"
+            ) from err
+        if code in _AUTH_CODES:
+            raise StoreError(
+                f"access denied ({code}) on {what} {uri}: check the AWS credentials "
+                "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or web identity) "
+                "and that they may use this bucket"
+            ) from err
+        if code in _REGION_CODES:
+            raise StoreError(
+                f"bucket {bucket!r} is in another region ({code}): set --region or AWS_REGION"
+            ) from err
+        raise StoreError(f"S3 error {code} on {what} {uri} at {endpoint}") from err
+
+
 class _KnownSize(BaseSubscriber):
     """Tells s3transfer the size up front (no HEAD, and non-seekable streams plan their parts)."""
 
@@ -123,42 +163,8 @@ class S3Backend:
 
     @contextlib.contextmanager
     def _errors(self, what: str) -> Iterator[None]:
-        """Turn the expected failures into one-line StoreErrors that say what to fix."""
-        uri = self.location.uri
-        try:
+        with s3_errors(self.location.uri, self.endpoint, what):
             yield
-        except bce.NoCredentialsError as err:
-            raise StoreError(
-                f"no AWS credentials found for {uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                "AWS_PROFILE, or a web identity (IRSA)"
-            ) from err
-        except bce.PartialCredentialsError as err:
-            raise StoreError(
-                f"incomplete AWS credentials for {uri}: {err.kwargs.get('cred_var')} is missing"
-            ) from err
-        except (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ConnectionClosedError) as err:
-            raise StoreError(
-                f"cannot reach the S3 endpoint {self.endpoint} ({what} {uri}): check --endpoint-url, "
-                "AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 and the network"
-            ) from err
-        except bce.ClientError as err:
-            error = err.response.get("Error", {})
-            code = str(error.get("Code", "Unknown"))
-            if code == "NoSuchBucket":
-                raise StoreError(
-                    f"bucket {self.bucket!r} does not exist at {self.endpoint}: create it, or fix the bucket in {uri}"
-                ) from err
-            if code in _AUTH_CODES:
-                raise StoreError(
-                    f"access denied ({code}) on {what} {uri}: check the AWS credentials "
-                    "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or web identity) "
-                    "and that they may use this bucket"
-                ) from err
-            if code in _REGION_CODES:
-                raise StoreError(
-                    f"bucket {self.bucket!r} is in another region ({code}): set --region or AWS_REGION"
-                ) from err
-            raise StoreError(f"S3 error {code} on {what} {uri} at {self.endpoint}") from err
 
     def _key(self, rel: str) -> str:
         return self.location.key(rel)

@@ -87,8 +87,8 @@ def test_empty_required_field_and_directory(tmp_path: Path) -> None:
     (tmp_path / "e.jsonl").write_text('{"prompt": " ", "chosen": "a", "rejected": "b", "objective": "o"}\n')
     with pytest.raises(DataError, match=r'e\.jsonl:1: field "prompt": empty'):
         read_pairs(tmp_path / "e.jsonl")
-    (tmp_path / "d.jsonl").mkdir()
-    with pytest.raises(DataError, match="cannot read"):
+    (tmp_path / "d.jsonl").mkdir()  # a directory is a prefix: every data file under it
+    with pytest.raises(DataError, match=r"d\.jsonl: matches no \.jsonl/\.parquet object"):
         read_pairs(tmp_path / "d.jsonl")
     (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(DataError, match="not UTF-8"):
