@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pro.planner.compose import ComposedStage
     from pro.spec.pipeline import AlignmentPipeline
+    from pro.spec.schedule import AlignmentSchedule
 
 EXAMPLES = """\
 Stages run as local processes (torchrun --standalone, the command a pod runs), reward models
 concurrently.  Run the same command again to resume: committed stages are skipped and the alignment
 stage continues from its last checkpoint.  Ctrl-C stops the stages cleanly (twice: at once).
 
+The run pins its data when it starts (the exact objects, in <store>/<ns>/<pipeline>/<runId>/snapshot.json)
+and reuses every stage an earlier run of the same pipeline or schedule committed for the same work.
+
 examples:
   pro run -f examples/toy/pipeline.yaml
   pro run -f pipeline.yaml --parallel 1                  # one stage at a time
   pro run -f pipeline.yaml --store s3://bucket/pro       # another store than spec.storage.uri
   pro run -f pipeline.yaml --run-id try-2                # start over under a new run id
+  pro run -f schedule.yaml --scheduled-time 2026-12-07T03:00:00Z   # one firing of an AlignmentSchedule
 """
 
 
@@ -29,7 +36,19 @@ def default_parallel() -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("-f", "--filename", required=True, metavar="FILE", help="the AlignmentPipeline file")
+    parser.add_argument(
+        "-f",
+        "--filename",
+        required=True,
+        metavar="FILE",
+        help="an AlignmentPipeline or AlignmentSchedule file",
+    )
+    parser.add_argument(
+        "--scheduled-time",
+        metavar="TIME",
+        help="the firing's time (RFC 3339, e.g. 2026-12-07T03:00:00Z): fills {{scheduledTime:…}} in data "
+        "references; for a schedule, which firing to run (default: its latest firing before now)",
+    )
     parser.add_argument(
         "--parallel",
         type=int,
@@ -59,13 +78,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def scheduled_time(args: argparse.Namespace) -> datetime | None:
+    """``--scheduled-time`` as an aware UTC time (a time without zone is UTC)."""
+    from pro.errors import UserError
+
+    if not args.scheduled_time:
+        return None
+    try:
+        t = datetime.fromisoformat(args.scheduled_time.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(
+            f"--scheduled-time {args.scheduled_time!r}: not an RFC 3339 time (e.g. 2026-12-07T03:00:00Z)"
+        ) from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
 def load_pipeline(args: argparse.Namespace) -> AlignmentPipeline:
-    """The pipeline file with the command line's overrides, validated as a whole."""
-    from pro.spec import load_file, parse
+    """The pipeline file (or a schedule's pipeline for one firing) with the command line's overrides,
+    validated as a whole."""
+    from pro.spec import parse
+    from pro.spec.kinds import load_resource
     from pro.spec.loader import Document
     from pro.spec.pipeline import AlignmentPipeline
+    from pro.spec.schedule import AlignmentSchedule
 
-    pipeline = load_file(args.filename, AlignmentPipeline)
+    resource = load_resource(args.filename)
+    if isinstance(resource, AlignmentSchedule):
+        pipeline = firing(resource, scheduled_time(args))
+    elif isinstance(resource, AlignmentPipeline):
+        pipeline = resource
+    else:
+        from pro.errors import UserError
+
+        kind = getattr(resource, "kind")  # noqa: B009
+        raise UserError(
+            f"{args.filename}: pro run runs an AlignmentPipeline or AlignmentSchedule, not a {kind}"
+        )
     if args.store or args.run_id:
         data = pipeline.to_dict()
         if args.store:
@@ -77,6 +125,23 @@ def load_pipeline(args: argparse.Namespace) -> AlignmentPipeline:
     return pipeline
 
 
+def firing(schedule: AlignmentSchedule, at: datetime | None) -> AlignmentPipeline:
+    """The pipeline ``schedule`` creates for its firing at ``at`` (default: its latest firing before now)."""
+    from pro.errors import UserError
+    from pro.planner.schedule import most_recent_firing, pipeline_for_firing
+    from pro.spec.cron import parse_cron
+
+    if at is None:
+        now = datetime.now(UTC)
+        spec = schedule.spec
+        at = most_recent_firing(parse_cron(spec.schedule), spec.time_zone, now - timedelta(days=367), now)
+        if at is None:
+            raise UserError(
+                f"schedule {schedule.metadata.name!r} has not fired in the past year; pass --scheduled-time"
+            )
+    return pipeline_for_firing(schedule, at)
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -84,14 +149,21 @@ def run(args: argparse.Namespace) -> int:
 
     from pro.errors import UserError
     from pro.planner import PipelinePhase
-    from pro.planner.compose import EVAL, compose
+    from pro.planner.compose import EVAL, lineage_root
     from pro.runner import RunOptions, run_pipeline
     from pro.runner.display import LineDisplay, LiveDisplay, read_metrics, result_table, summary
+    from pro.runner.prepare import prepare
+    from pro.store.lineage import record_work
 
     if args.parallel < 1:
         raise UserError("--parallel must be at least 1")
+    from pro.spec.conventions import SCHEDULED_AT, parse_rfc3339
+
     pipeline = load_pipeline(args)
-    composition = compose(pipeline)
+    # a schedule's firing carries its time; a pipeline gets --scheduled-time (or its first start's time)
+    when = scheduled_time(args) or parse_rfc3339(pipeline.metadata.annotations.get(SCHEDULED_AT))
+    prepared = prepare(pipeline, when)
+    composition = prepared.composition
     meta, spec = pipeline.metadata, pipeline.spec
     run_dir = Path(args.run_dir or Path(".pro", "runs", meta.namespace or "default", meta.name, spec.run_id))
     options = RunOptions(run_dir=run_dir, max_parallel=args.parallel, grace_seconds=args.grace)
@@ -105,8 +177,13 @@ def run(args: argparse.Namespace) -> int:
     )
     live = args.progress == "live" or (args.progress == "auto" and sys.stdout.isatty())
     display = LiveDisplay(console, header) if live else LineDisplay()
+    lineage = lineage_root(composition.pipeline)
+
+    def index(stage: ComposedStage) -> None:
+        record_work(lineage, stage.digest, artifact=stage.output, run=spec.run_id, stage=stage.name)
+
     with display:
-        outcome = run_pipeline(composition, options, display)
+        outcome = run_pipeline(composition, options, display, on_commit=index)
     summary(console, outcome, header)
     if outcome.phase is PipelinePhase.SUCCEEDED and EVAL in composition.by_name:
         metrics = read_metrics(composition.stage(EVAL).output)

@@ -24,7 +24,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -278,6 +278,15 @@ def _latest_complete(parent: str) -> str:
     return max(names)
 
 
+def pin_all(refs: Iterable[str]) -> DataSnapshot:
+    """Every distinct reference pinned (each listed once)."""
+    out: DataSnapshot = {}
+    for ref in refs:
+        if ref not in out:
+            out[ref] = pin(ref)
+    return out
+
+
 def pinned_for(ref: str) -> PinnedData:
     """The pins of ``ref``: the active snapshot's, else resolved now."""
     active = _ACTIVE.get()
@@ -424,6 +433,7 @@ __all__ = [
     "iter_records",
     "open_object",
     "pin",
+    "pin_all",
     "pinned",
     "pinned_for",
 ]

@@ -3,12 +3,23 @@
 Pure: the local runner, ``pro render`` and the operator all call :func:`compose` and get the same
 stage resources (outputs and inputs filled in with artifact URIs under the pipeline's store root),
 the same graph, and the same work digests.
+
+Work digests say what a stage computes, never where: they are taken from the stage specs with every
+artifact URI replaced by a symbol for the stage that produces it, and every pinned data reference by the
+identity of the objects it was pinned to (:class:`~pro.spec.data.PinnedData`).  So the same work under
+another run id, store or data path has the same digest, and an earlier run's artifact can be reused
+(``reused``): its URI is wired into the stages that read it, and the stage itself does not run.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from pro.planner.graph import Graph, RetryPolicy, StageNode
 from pro.spec.align import PolicyAlignment, PolicyAlignmentSpec, WeightChoice, WeightSettings
@@ -16,11 +27,13 @@ from pro.spec.base import ObjectMeta, Resource, spec_digest
 from pro.spec.conventions import (
     DEFAULT_NAMESPACE,
     PIPELINE_LABEL,
+    SCHEDULE_LABEL,
     STAGE_LABEL,
     WORK_DIGEST,
     join_uri,
     k8s_name,
 )
+from pro.spec.data import DataSnapshot, PinnedData, iter_data_refs
 from pro.spec.evaluation import PolicyEvaluation, PolicyEvaluationSpec, PolicyRef
 from pro.spec.execution import StageExecution, StageResources, StorageAccess
 from pro.spec.pipeline import AlignmentPipeline, reward_stage_name
@@ -35,6 +48,8 @@ ADAPTER = "adapter"
 ALIGN = "align"
 BASELINE = "align-baseline"
 EVAL = "eval"
+#: the root of the symbolic artifact URIs work digests are taken with (no store, namespace or run in them)
+SYMBOLIC_ROOT = "pro-artifact://"
 
 
 def work_digest(resource: Resource) -> str:
@@ -74,6 +89,15 @@ class ComposedStage:
 
 
 @dataclass(frozen=True)
+class Reuse:
+    """An artifact an earlier run committed for the same work."""
+
+    uri: str
+    run: str
+    """The run id that committed it."""
+
+
+@dataclass(frozen=True)
 class Composition:
     """A pipeline's stages, in dependency order, and its graph."""
 
@@ -82,6 +106,8 @@ class Composition:
     """The run's artifact root: ``<storage.uri>/<namespace>/<pipeline>/<runId>``."""
     stages: tuple[ComposedStage, ...]
     graph: Graph
+    reused: Mapping[str, Reuse]
+    """Stages whose work an earlier run committed: their outputs are those artifacts."""
 
     @cached_property
     def by_name(self) -> dict[str, ComposedStage]:
@@ -104,11 +130,19 @@ def _weights(choice: WeightChoice, adapter_uri: str | None) -> WeightSettings:
     return WeightSettings(**choice.model_dump(), adapter=adapter_uri if choice.mode == "adapter" else None)
 
 
-def _drafts(p: AlignmentPipeline, root: str) -> list[tuple[str, Resource, StageResources, tuple[str, ...]]]:
-    """Every stage's resource (not yet annotated), resources and upstream stages, in order."""
+Draft = tuple[str, Resource, StageResources, tuple[str, ...]]
+
+
+def _drafts(p: AlignmentPipeline, where: Mapping[str, str] | str) -> list[Draft]:
+    """Every stage's resource (not yet annotated), resources and upstream stages, in order; each stage's
+    output is ``where[stage]``, or ``<where>/<stage>`` when ``where`` is a root."""
+
+    def at(stage: str) -> str:
+        return join_uri(where, stage) if isinstance(where, str) else where[stage]
+
     spec = p.spec
     names = spec.objective_names
-    uri = {reward_stage_name(o): join_uri(root, reward_stage_name(o)) for o in names}
+    uri = {reward_stage_name(o): at(reward_stage_name(o)) for o in names}
     rm_uris = {o: uri[reward_stage_name(o)] for o in names}
     rm_stages = tuple(reward_stage_name(o) for o in names)
     shared = spec.reward_model
@@ -130,7 +164,7 @@ def _drafts(p: AlignmentPipeline, root: str) -> list[tuple[str, Resource, StageR
 
     adapter_uri = None
     if spec.adapter is not None:
-        adapter_uri = join_uri(root, ADAPTER)
+        adapter_uri = at(ADAPTER)
         settings = spec.adapter.model_dump(exclude={"resources"})
         ad_spec = AdapterTrainingSpec(**settings, objectives=names, reward_models=rm_uris, output=adapter_uri)
         out.append(
@@ -152,7 +186,7 @@ def _drafts(p: AlignmentPipeline, root: str) -> list[tuple[str, Resource, StageR
             objectives=names,
             reward_models=rm_uris,
             weights=_weights(choice, adapter_uri),
-            output=join_uri(root, stage),
+            output=at(stage),
         )
         return stage, PolicyAlignment(metadata=_meta(p, stage), spec=pa_spec), align.resources, needs
 
@@ -162,52 +196,115 @@ def _drafts(p: AlignmentPipeline, root: str) -> list[tuple[str, Resource, StageR
         baseline = ev.baseline
         if baseline.trains:
             out.append(alignment(BASELINE, baseline.weight_choice))
-        baseline_uri = join_uri(root, BASELINE) if baseline.trains else baseline.uri
+        baseline_uri = at(BASELINE) if baseline.trains else baseline.uri
         assert baseline_uri is not None
-        runs = {"pro": join_uri(root, ALIGN)} | ({baseline.name: baseline_uri} if baseline.trains else {})
+        runs = {"pro": at(ALIGN)} | ({baseline.name: baseline_uri} if baseline.trains else {})
         ev_spec = PolicyEvaluationSpec(
             **ev.model_dump(exclude={"baseline", "resources"}),
-            policy_a=PolicyRef(name="pro", uri=join_uri(root, ALIGN)),
+            policy_a=PolicyRef(name="pro", uri=at(ALIGN)),
             policy_b=PolicyRef(name=baseline.name, uri=baseline_uri),
             objectives=names,
             reward_models=rm_uris,
             runs=runs,
             adapter=adapter_uri,
-            output=join_uri(root, EVAL),
+            output=at(EVAL),
         )
         needs = (ALIGN,) + ((BASELINE,) if baseline.trains else ()) + ((ADAPTER,) if adapter_uri else ())
         out.append((EVAL, PolicyEvaluation(metadata=_meta(p, EVAL), spec=ev_spec), ev.resources, needs))
     return out
 
 
-def compose(pipeline: AlignmentPipeline) -> Composition:
-    """The pipeline's stages with inputs, outputs and work digests filled in, and their graph."""
+def run_root(pipeline: AlignmentPipeline) -> str:
+    """Where the run's artifacts go: ``<storage.uri>/<namespace>/<pipeline>/<runId>``."""
     spec = pipeline.spec
     namespace = pipeline.metadata.namespace or DEFAULT_NAMESPACE
-    root = join_uri(spec.storage.uri, namespace, pipeline.metadata.name, spec.run_id)
-    drafts = _drafts(pipeline, root)
-    r = spec.retry
-    retry = RetryPolicy(
-        limit=r.limit,
-        backoff_seconds=r.backoff_seconds,
-        factor=r.factor,
-        max_backoff_seconds=r.max_backoff_seconds,
-    )
-    kinds = {name: getattr(res, "kind") for name, res, _, _ in drafts}  # noqa: B009
+    return join_uri(spec.storage.uri, namespace, pipeline.metadata.name, spec.run_id)
+
+
+def lineage(pipeline: AlignmentPipeline) -> str:
+    """The name runs of the same work share: the schedule that created the pipeline, else its own."""
+    return pipeline.metadata.labels.get(SCHEDULE_LABEL) or pipeline.metadata.name
+
+
+def lineage_root(pipeline: AlignmentPipeline) -> str:
+    """``<storage.uri>/<namespace>/<lineage>``: the reuse index, the promoted pointer and run records."""
+    namespace = pipeline.metadata.namespace or DEFAULT_NAMESPACE
+    return join_uri(pipeline.spec.storage.uri, namespace, lineage(pipeline))
+
+
+def data_refs(pipeline: AlignmentPipeline) -> list[tuple[str, str]]:
+    """``(field path, reference)`` of every data reference of the pipeline, in spec order."""
+    return list(iter_data_refs(pipeline.spec))
+
+
+def content_id(pins: PinnedData) -> str:
+    """What a pinned reference's data is, whatever its location: the objects' identities, in order."""
+    return "pro-data:" + hashlib.sha256("\n".join(o.identity for o in pins.objects).encode()).hexdigest()
+
+
+def _digest(spec: Any, snapshot: Mapping[str, PinnedData]) -> str:
+    """The digest of a (symbolic) stage spec with its pinned data references replaced by their content."""
+    data = {k: v for k, v in spec.to_dict().items() if k not in ("execution", "snapshot")}
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str) and value in snapshot:
+            return content_id(snapshot[value])
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        return value
+
+    canonical = json.dumps(swap(data), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _spec_of(resource: Resource) -> Any:
+    return getattr(resource, "spec")  # noqa: B009 - every stage resource has a spec
+
+
+def _kind_of(resource: Resource) -> str:
+    kind: str = getattr(resource, "kind")  # noqa: B009 - every concrete resource has a kind
+    return kind
+
+
+def _retry(pipeline: AlignmentPipeline) -> RetryPolicy:
+    r = pipeline.spec.retry
+    return RetryPolicy(r.limit, r.backoff_seconds, r.factor, r.max_backoff_seconds)
+
+
+def compose(
+    pipeline: AlignmentPipeline,
+    snapshot: Mapping[str, PinnedData] | None = None,
+    reused: Mapping[str, Reuse] | None = None,
+) -> Composition:
+    """The pipeline's stages with inputs, outputs, pinned data and work digests filled in, and their graph.
+
+    ``snapshot``: what the run pinned its data references to (each stage carries the pins of the
+    references it reads); ``reused``: stages whose work an earlier run committed (their artifacts are
+    wired in instead of this run's outputs).
+    """
+    pins: DataSnapshot = dict(snapshot or {})
+    reuse = dict(reused or {})
+    spec = pipeline.spec
+    root = run_root(pipeline)
+    symbolic = _drafts(pipeline, SYMBOLIC_ROOT)
+    retry = _retry(pipeline)
     graph = Graph(
         tuple(
-            StageNode(name, kinds[name], needs, spec_digest(getattr(res, "spec")), retry)  # noqa: B009
-            for name, res, _, needs in drafts
+            StageNode(name, _kind_of(res), needs, _digest(_spec_of(res), pins), retry)
+            for name, res, _, needs in symbolic
         )
     )
     digests = graph.work_digests
+    where = {name: (reuse[name].uri if name in reuse else join_uri(root, name)) for name, *_ in symbolic}
     access = StorageAccess(
         endpoint_url=spec.storage.endpoint_url,
         region=spec.storage.region,
         credentials_secret=spec.storage.credentials_secret,
     )
     stages = []
-    for name, res, resources, _ in drafts:
+    for name, res, resources, _ in _drafts(pipeline, where):
         execution = StageExecution(
             image=spec.image,
             resources=resources,
@@ -219,11 +316,33 @@ def compose(pipeline: AlignmentPipeline) -> Composition:
         meta = res.metadata.model_copy(
             update={"annotations": {**res.metadata.annotations, WORK_DIGEST: digests[name]}}
         )
-        stage_spec = getattr(res, "spec").model_copy(update={"execution": execution})  # noqa: B009
+        draft_spec = _spec_of(res)
+        mine = {ref: pins[ref] for _, ref in iter_data_refs(draft_spec) if ref in pins}
+        stage_spec = draft_spec.model_copy(update={"execution": execution, "snapshot": mine})
         stages.append(
             ComposedStage(name, res.model_copy(update={"metadata": meta, "spec": stage_spec}), resources)
         )
-    return Composition(pipeline, root, tuple(stages), graph)
+    return Composition(pipeline, root, tuple(stages), graph, reuse)
+
+
+def with_scheduled_time(pipeline: AlignmentPipeline, scheduled: datetime) -> AlignmentPipeline:
+    """The pipeline with every ``{{scheduledTime:FORMAT}}`` of its data references filled."""
+    from pro.spec.placeholders import fill_time
+
+    refs = {ref for _, ref in data_refs(pipeline)}
+    if not any("{{" in ref for ref in refs):
+        return pipeline
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str) and value in refs:
+            return fill_time(value, scheduled)
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value
+
+    return AlignmentPipeline.model_validate(fill(pipeline.to_dict()))
 
 
 __all__ = [
@@ -233,7 +352,14 @@ __all__ = [
     "EVAL",
     "ComposedStage",
     "Composition",
+    "Reuse",
     "child_name",
     "compose",
+    "content_id",
+    "data_refs",
+    "lineage",
+    "lineage_root",
+    "run_root",
+    "with_scheduled_time",
     "work_digest",
 ]

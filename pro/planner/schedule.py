@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pro.planner.compose import with_scheduled_time
 from pro.spec.base import ObjectMeta
 from pro.spec.conventions import SCHEDULE_LABEL, SCHEDULED_AT, k8s_name, rfc3339
 from pro.spec.cron import Cron, parse_cron
@@ -169,7 +170,8 @@ def pipeline_name(schedule: str, scheduled: datetime) -> str:
 
 def pipeline_for_firing(schedule: AlignmentSchedule, scheduled: datetime) -> AlignmentPipeline:
     """The pipeline a schedule creates for the firing at ``scheduled``: fresh ``runId`` ``t<unix minutes>``,
-    the template's labels and annotations plus the schedule label and the firing time."""
+    the template's labels and annotations plus the schedule label and the firing time, and the firing's
+    time filled into its data references' ``{{scheduledTime:…}}`` placeholders."""
     minutes = int(_utc(scheduled).timestamp()) // 60
     template = schedule.spec.pipeline_template
     meta = ObjectMeta(
@@ -179,7 +181,7 @@ def pipeline_for_firing(schedule: AlignmentSchedule, scheduled: datetime) -> Ali
         annotations={**template.metadata.annotations, SCHEDULED_AT: rfc3339(scheduled)},
     )
     spec = template.spec.model_copy(update={"run_id": f"t{minutes}"})
-    return AlignmentPipeline(metadata=meta, spec=spec)
+    return with_scheduled_time(AlignmentPipeline(metadata=meta, spec=spec), scheduled)
 
 
 __all__ = [

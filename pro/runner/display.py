@@ -33,6 +33,8 @@ def duration(seconds: float) -> str:
 
 
 def _state(rec: StageRecord) -> str:
+    if rec.phase == "Succeeded" and rec.reused_from is not None:
+        return f"Reused (from run {rec.reused_from})"
     if rec.phase == "Succeeded" and rec.cached:
         return "Succeeded (cached)"
     if rec.attempts > 1 and rec.phase in ("Running", "Backoff", "Failed"):

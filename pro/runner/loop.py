@@ -18,7 +18,7 @@ from typing import Protocol
 
 from pro.errors import UserError
 from pro.planner import CancelStage, Observed, PipelinePhase, Plan, RunState, StageStatus, StartStage, plan
-from pro.planner.compose import Composition
+from pro.planner.compose import ComposedStage, Composition
 from pro.render.env import stage_env
 from pro.runner.process import StageProcess, stage_command
 from pro.spec import dump_yaml
@@ -55,6 +55,8 @@ class StageRecord:
     message: str = ""
     attempts: int = 0
     cached: bool = False
+    reused_from: str | None = None
+    """The run whose committed artifact this stage reuses (its work was done there)."""
     started: float | None = None
     seconds: float = 0.0
     """Time spent running in this invocation (all attempts)."""
@@ -122,13 +124,25 @@ class _Interrupts:
             signal.signal(sig, handler)
 
 
-def run_pipeline(composition: Composition, options: RunOptions, display: Display) -> Outcome:
-    """Run ``composition`` to the end (or until interrupted); every committed stage is skipped."""
+def run_pipeline(
+    composition: Composition,
+    options: RunOptions,
+    display: Display,
+    on_commit: Callable[[ComposedStage], None] | None = None,
+) -> Outcome:
+    """Run ``composition`` to the end (or until interrupted); every committed stage is skipped.
+    ``on_commit``: called once for each stage this run committed (e.g. to index its work)."""
     t0 = time.monotonic()
     run_dir = options.run_dir
     (run_dir / "stages").mkdir(parents=True, exist_ok=True)
     records = {
-        s.name: StageRecord(s.name, s.kind, s.output, run_dir / "logs" / f"{s.name}.log")
+        s.name: StageRecord(
+            s.name,
+            s.kind,
+            s.output,
+            run_dir / "logs" / f"{s.name}.log",
+            reused_from=composition.reused[s.name].run if s.name in composition.reused else None,
+        )
         for s in composition.stages
     }
     committed = {s.name: committed_digest(s.output) for s in composition.stages}
@@ -160,6 +174,9 @@ def run_pipeline(composition: Composition, options: RunOptions, display: Display
                 if code == 0:
                     committed[name] = committed_digest(rec.output)
                     run, message = RunState.SUCCEEDED, ""
+                    stage = composition.stage(name)
+                    if on_commit is not None and committed[name] == stage.digest:
+                        on_commit(stage)
                 else:
                     stopped = proc.stop_requested is not None
                     run, message = RunState.FAILED, "stopped" if stopped else proc.failure(code)

@@ -54,6 +54,16 @@ class Backend(Protocol):
         """Store a small object atomically."""
         ...
 
+    def write_if(self, rel: str, data: bytes, *, etag: str | None) -> str:
+        """Store a small object only if it is unchanged: its current ETag is ``etag`` (None: it does not
+        exist yet).  Returns the new ETag; raises :class:`~pro.store.errors.PreconditionFailed` when
+        another writer got there first (compare-and-swap)."""
+        ...
+
+    def read_tagged(self, rel: str) -> tuple[bytes, str] | None:
+        """The object's bytes and the ETag they were read at, or None when it does not exist."""
+        ...
+
     def upload(self, items: Sequence[Upload], on_done: OnUploaded, on_bytes: OnBytes | None) -> None:
         """Send files, hashing while streaming; ``on_done`` after each one."""
         ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import uuid
 from collections.abc import Sequence
@@ -10,7 +12,7 @@ from pathlib import Path
 
 from pro.store.backend import Download, ObjectInfo, OnUploaded, Upload
 from pro.store.config import StoreConfig
-from pro.store.errors import StoreError, make_dirs
+from pro.store.errors import PreconditionFailed, StoreError, make_dirs
 from pro.store.hashing import OnBytes, copy_hashing, hash_file
 from pro.store.uri import Location
 
@@ -66,6 +68,34 @@ class LocalBackend:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, final)
+
+    def read_tagged(self, rel: str) -> tuple[bytes, str] | None:
+        path = self._path(rel)
+        try:
+            with path.open("rb") as f:
+                data = f.read()
+                return data, _info(path).etag
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def write_if(self, rel: str, data: bytes, *, etag: str | None) -> str:
+        final = self._path(rel)
+        make_dirs(final.parent)
+        # one writer at a time per object (an advisory lock beside it), then compare and replace
+        with final.with_name(f".{final.name}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current = _info(final).etag if final.exists() else None
+                if current != etag:
+                    raise PreconditionFailed(
+                        f"{self.location.uri}/{rel} changed since it was read (expected "
+                        f"{'no object' if etag is None else 'version ' + etag}); read it again"
+                    )
+                self.write(rel, data)
+                return _info(final).etag
+            finally:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _upload_one(self, item: Upload, on_done: OnUploaded, on_bytes: OnBytes | None) -> None:
         final, tmp = self._atomic(item.rel)

@@ -23,7 +23,7 @@ from s3transfer.subscribers import BaseSubscriber
 
 from pro.store.backend import Download, ObjectInfo, OnUploaded, Upload
 from pro.store.config import StoreConfig
-from pro.store.errors import StoreError
+from pro.store.errors import PreconditionFailed, StoreError
 from pro.store.hashing import HashingReader, HashingWriter, OnBytes
 from pro.store.uri import Location
 
@@ -195,6 +195,31 @@ class S3Backend:
     def write(self, rel: str, data: bytes) -> None:
         with self._errors("write"):
             self.client.put_object(Bucket=self.bucket, Key=self._key(rel), Body=data)
+
+    def read_tagged(self, rel: str) -> tuple[bytes, str] | None:
+        with self._errors("read"):
+            try:
+                got = self.client.get_object(Bucket=self.bucket, Key=self._key(rel))
+            except bce.ClientError as err:
+                if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+            return got["Body"].read(), str(got["ETag"]).strip('"')
+
+    def write_if(self, rel: str, data: bytes, *, etag: str | None) -> str:
+        condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": f'"{etag}"'}
+        with self._errors("write"):
+            try:
+                put = self.client.put_object(Bucket=self.bucket, Key=self._key(rel), Body=data, **condition)
+            except bce.ClientError as err:
+                code = str(err.response.get("Error", {}).get("Code"))
+                if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                    raise PreconditionFailed(
+                        f"{self.location.uri}/{rel} changed since it was read (expected "
+                        f"{'no object' if etag is None else 'ETag ' + etag}); read it again"
+                    ) from None
+                raise
+            return str(put["ETag"]).strip('"')
 
     def upload(self, items: Sequence[Upload], on_done: OnUploaded, on_bytes: OnBytes | None) -> None:
         for i in range(0, len(items), BATCH):  # bounds the open files
