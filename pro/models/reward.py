@@ -23,7 +23,6 @@ from transformers import (
 from pro.models.batching import bucketed_apply
 
 STATS_FILE = "stats.json"
-METRICS_FILE = "metrics.json"
 
 
 def separator(tokenizer: PreTrainedTokenizerBase) -> str:

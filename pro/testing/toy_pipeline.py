@@ -39,7 +39,7 @@ MINIMAL = Scale(
 
 def small_world(out: Path, *, pairs: int = 200, seed: int = 0) -> Path:
     """Generate a small toy world into ``out`` (once: kept if it is already there)."""
-    from pro.stages.demo import Profile, write_world
+    from pro.testing.toy_core import Profile, write_world
     from pro.toy.generate import generate
 
     if (out / "summary.json").exists():
