@@ -1,4 +1,5 @@
-"""Preference data: one schema, local files, and loaders for the public data sets.
+"""Preference data: one schema, local files, loaders for the public data sets, and what a stage reads
+(:mod:`.inputs`: the train/held-out split, distinct prompts).
 
 Importing this package loads no ML library; ``datasets`` is imported only when a hub-format
 source is loaded.
