@@ -220,10 +220,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from pro.align.generation import complete
     from pro.data import read_prompts
     from pro.eval.compare import win_rate
     from pro.spec.align import PolicyAlignment
-    from pro.spec.evaluation import PolicyEvaluation, PolicyRef
+    from pro.spec.evaluation import PolicyEvaluation
     from pro.stages import align, evaluate
     from pro.toy import World
 
@@ -252,10 +253,9 @@ def main(argv: list[str] | None = None) -> int:
                 metrics["wallSeconds"] = round(time.perf_counter() - tr, 1)
                 (root / f"run-{args.tag}{mode}-s{seed}.json").write_text(json.dumps(metrics, indent=1))
             metrics = json.loads((root / f"run-{args.tag}{mode}-s{seed}.json").read_text())
-            texts = evaluate.policy_completions(
-                PolicyRef(name=mode, uri=str(out)), prompts, temperature=0.0, max_new_tokens=args.max_new_tokens,
-                seed=seed,
-            )  # fmt: skip
+            texts = complete(
+                str(out), prompts, temperature=0.0, max_new_tokens=args.max_new_tokens, seed=seed
+            ).texts
             utils[mode] = np.asarray([world.utility(p, t) for p, t in zip(prompts, texts, strict=True)])
             hist = json.loads((out / "history.json").read_text())
             seed_res["runs"][mode] = {

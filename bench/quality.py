@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pro.stages.demo import DEMO, Profile, category_tv, evaluate_adapter, run_core
+from pro.testing.toy_core import DEMO, Profile, category_tv, evaluate_adapter, run_core
 
 FULL = Profile(
     pairs=3000, test_pairs=500, mixed=1500, mixed_test=300, heldout=300,
@@ -45,9 +45,9 @@ def one_hot_targets(out: Path, objective: str) -> float:
 
     from pro.data.schema import read_pairs
     from pro.models.reward import RewardScorer
-    from pro.stages.demo import WORLD
-    from pro.stages.targets import target_weights
+    from pro.testing.toy_core import WORLD
     from pro.toy.generate import generate
+    from pro.weights.targets import target_weights
 
     spec = yaml.safe_load(WORLD.read_text())
     names = list(spec["objectives"])

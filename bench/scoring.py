@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scoring.py --run DIR [--n 1000]
 
-DIR is the output of ``bench/quality.py --out DIR`` (or ``pro.stages.demo.run_core``): one reward
+DIR is the output of ``bench/quality.py --out DIR`` (or ``pro.testing.toy_core.run_core``): one reward
 model and the adapter are loaded from it.  Prints prompts/s for each path and the ratio.
 """
 

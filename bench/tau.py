@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/tau.py --run DIR
 
-DIR is the output of ``bench/quality.py --out DIR`` (or of ``pro.stages.demo.run_core``): its reward
+DIR is the output of ``bench/quality.py --out DIR`` (or of ``pro.testing.toy_core.run_core``): its reward
 models are reused; for each tau the targets are recomputed and an adapter is trained.  Columns: mean
 target entropy (nats), target argmax = category's dominant objective, adapter's held-out argmax
 accuracy and mean entropy of its predictions.
@@ -22,8 +22,8 @@ def main() -> None:
     import numpy as np
 
     from pro.stages import adapter as adapter_stage
-    from pro.stages.demo import DEMO, adapter_spec, evaluate_adapter
-    from pro.stages.targets import entropy
+    from pro.testing.toy_core import DEMO, adapter_spec, evaluate_adapter
+    from pro.weights.targets import entropy
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, required=True)

@@ -12,9 +12,3 @@ class UserError(Exception):
     """An expected failure whose message tells the user what to fix."""
 
     exit_code: int = 1
-
-
-class NotImplementedYet(UserError):
-    """A verb that exists in the CLI's map but is not built yet."""
-
-    exit_code = 3

@@ -30,9 +30,9 @@ def make_dataset(prompt_texts: Sequence[str], raw_prompts: Sequence[str], weight
 
 def trainer_config(spec: PolicyAlignmentSpec, work: Path, *, checkpoint_every: int) -> Any:
     """GRPOConfig / RLOOConfig from the spec."""
-    from pro.stages import runtime
+    from pro.models.training import training_arguments_kwargs
 
-    kwargs = runtime.training_arguments_kwargs(spec.training, work, spec.deepspeed)
+    kwargs = training_arguments_kwargs(spec.training, work, spec.deepspeed)
     g = spec.generation
     kwargs.update(
         num_generations=g.num_generations,
@@ -70,10 +70,10 @@ def make_trainer(
     work: Path,
     callbacks: Sequence[Any] = (),
 ) -> Any:
-    from pro.stages import runtime
+    from pro.models.training import lora_config
 
     args = trainer_config(spec, work, checkpoint_every=spec.checkpoint_every)
-    peft_config = runtime.lora_config(spec.lora, "CAUSAL_LM", default_targets="all-linear")
+    peft_config = lora_config(spec.lora, "CAUSAL_LM", default_targets="all-linear")
     common: dict[str, Any] = {
         "model": model,
         "reward_funcs": [reward],

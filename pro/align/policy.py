@@ -1,4 +1,5 @@
-"""The policy: a causal LM with a locally built tokenizer, SFT initialisation, and batched sampling.
+"""The policy: a causal LM with a locally built tokenizer, SFT initialisation, batched sampling, and its
+artifact (model, tokenizer and the policy card ``policy.json``).
 
 Prompts are shown to the policy as ``"{prompt} [SEP]"`` (the tokenizer adds ``[CLS]`` in front, exactly
 as TRL's GRPO/RLOO tokenise prompts); completions end with ``[EOS]``.
@@ -6,20 +7,23 @@ as TRL's GRPO/RLOO tokenise prompts); completions end with ``[EOS]``.
 
 from __future__ import annotations
 
-import json
 import math
 import random
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from pro.align.card import PolicyCard
 from pro.errors import UserError
+from pro.spec.align import PolicyAlignmentSpec
 from pro.spec.model import ModelSource
 
 SEP = "[SEP]"
-POLICY_FILE = "policy.json"
+#: the training curve an alignment stage writes next to the policy (read by the evaluation's plots)
+HISTORY_FILE = "history.json"
 
 
 def policy_prompt(prompt: str, prefix: str = "") -> str:
@@ -67,16 +71,27 @@ def save_local(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, direc
     return d
 
 
-def load_policy(directory: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, dict[str, object]]:
-    """A saved policy directory (model, tokenizer, ``policy.json``)."""
+def save_policy(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, card: PolicyCard, directory: Path
+) -> Path:
+    """Write a policy artifact's model, tokenizer and card to ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    card.write(directory)
+    return directory
+
+
+def load_policy(directory: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, PolicyCard | None]:
+    """A saved policy directory: model (in eval mode), tokenizer and card (None when it has none)."""
     d = Path(directory)
     if not (d / "config.json").exists():
         raise UserError(f"{d}: not a policy artifact (no config.json)")
     model = AutoModelForCausalLM.from_pretrained(d)
     tokenizer = AutoTokenizer.from_pretrained(d)
-    meta: dict[str, object] = json.loads((d / POLICY_FILE).read_text()) if (d / POLICY_FILE).exists() else {}
+    card = PolicyCard.read(d)
     model.eval()  # type: ignore[no-untyped-call]
-    return model, tokenizer, meta
+    return model, tokenizer, card
 
 
 def encode_example(
@@ -144,6 +159,45 @@ def sft(
     return losses
 
 
+def prepare_policy(
+    spec: PolicyAlignmentSpec, work: Path, extra_texts: Sequence[str], prefix_tokens: Sequence[str] = ()
+) -> tuple[Path, dict[str, float | int]]:
+    """Build (and SFT-initialise on ``spec.init``) the starting policy; saved to ``work/init`` so TRL can
+    rebuild the reference model from its path.  Deterministic per seed: every rank builds the same one."""
+    from pro.data import read_prompts
+
+    info: dict[str, float | int] = {}
+    examples: list[tuple[str, str]] = []
+    texts = list(extra_texts)
+    if spec.init is not None:
+        if not Path(spec.init.data).exists():
+            raise UserError(f"init.data: {spec.init.data}: no such file")
+        records = [r for r in read_prompts(spec.init.data) if r.completion]
+        if not records:
+            raise UserError(f"init.data: {spec.init.data}: no records with a completion")
+        examples = [(policy_prompt(r.prompt), r.completion or "") for r in records]
+        texts += [r.prompt for r in records] + [r.completion or "" for r in records]
+    torch.manual_seed(spec.training.seed)
+    model, tokenizer = build_policy(spec.policy, texts, extra_tokens=prefix_tokens)
+    if spec.init is not None:
+        t0 = time.perf_counter()
+        losses = sft(
+            model,
+            tokenizer,
+            examples,
+            steps=spec.init.steps,
+            learning_rate=spec.init.learning_rate,
+            batch_size=spec.init.batch_size,
+            seed=spec.training.seed,
+        )
+        info = {
+            "initSteps": spec.init.steps,
+            "initLoss": losses[-1],
+            "initSeconds": round(time.perf_counter() - t0, 2),
+        }
+    return save_local(model, tokenizer, work / "init"), info
+
+
 def generate(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -186,13 +240,15 @@ def generate(
 
 
 __all__ = [
-    "POLICY_FILE",
+    "HISTORY_FILE",
     "SEP",
     "build_policy",
     "encode_example",
     "generate",
     "load_policy",
     "policy_prompt",
+    "prepare_policy",
     "save_local",
+    "save_policy",
     "sft",
 ]

@@ -2,52 +2,18 @@
 
 ``w(x)`` is computed once per prompt before training and travels with the prompt as the dataset column
 ``weights`` (TRL passes extra columns to reward functions as keyword arguments, one value per
-completion); ``z_k`` is reward model k's score normalised with its recorded statistics.
+completion); ``z_k`` is reward model k's score normalised with its recorded statistics
+(:class:`pro.weights.targets.RewardBank`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from pro.errors import UserError
-
-
-class RewardBank:
-    """The K reward models, in objective order; ``z(prompts, responses) -> [N, K]`` z-scores."""
-
-    def __init__(
-        self, objectives: Sequence[str], scorers: Mapping[str, Any], *, batch_size: int = 64
-    ) -> None:
-        self.objectives = list(objectives)
-        self.scorers = dict(scorers)
-        self.batch_size = batch_size
-
-    @classmethod
-    def load(cls, objectives: Sequence[str], uris: Mapping[str, str], *, batch_size: int = 64) -> RewardBank:
-        from pro.models.reward import RewardScorer
-        from pro.stages.runtime import fetch
-
-        scorers = {}
-        for o in objectives:
-            uri = uris[o]
-            local = Path(uri)
-            directory = local if (local / "config.json").exists() else fetch(uri)
-            scorer = RewardScorer.load(directory)
-            if scorer.stats is None:
-                raise UserError(f"reward model {uri}: no recorded score statistics (stats.json)")
-            scorers[o] = scorer
-        return cls(objectives, scorers, batch_size=batch_size)
-
-    def z(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
-        cols = [
-            self.scorers[o].normalise(self.scorers[o].score(prompts, responses, batch_size=self.batch_size))
-            for o in self.objectives
-        ]
-        return np.stack(cols, axis=1).astype(np.float32)
+from pro.weights.targets import RewardBank
 
 
 def combine(weights: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -94,4 +60,4 @@ class CombinedReward:
         return [float(x) for x in r]
 
 
-__all__ = ["CombinedReward", "RewardBank", "combine"]
+__all__ = ["CombinedReward", "combine"]

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pro.errors import NotImplementedYet, UserError
+from pro.errors import UserError
 from pro.version import __version__
 
 
@@ -25,9 +25,7 @@ class Verb:
     name: str
     group: str
     summary: str
-    module: str | None = None
-    #: the issue that builds a verb whose ``module`` is still None
-    issue: int | None = None
+    module: str
 
 
 VERBS: tuple[Verb, ...] = (
@@ -60,8 +58,7 @@ def _top_help() -> str:
     for group, verbs in groups.items():
         lines.append(f"{group} commands:")
         for v in verbs:
-            todo = "" if v.module else f"  (not implemented yet: issue #{v.issue})"
-            lines.append(f"  {v.name:<10}  {v.summary}{todo}")
+            lines.append(f"  {v.name:<10}  {v.summary}")
         lines.append("")
     lines += [
         "Usage:",
@@ -85,10 +82,7 @@ def build_parser(verb: Verb) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    if verb.module is not None:
-        importlib.import_module(verb.module).add_arguments(parser)
-    else:
-        parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    importlib.import_module(verb.module).add_arguments(parser)
     return parser
 
 
@@ -113,8 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(args[1:])
     debug = debug or ns.debug
     try:
-        if verb.module is None:
-            raise NotImplementedYet(f"pro {verb.name}: not implemented yet (issue #{verb.issue})")
         code: int = importlib.import_module(verb.module).run(ns)
         return code
     except UserError as err:

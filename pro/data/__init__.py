@@ -1,11 +1,12 @@
-"""Preference data: one schema, local files, and loaders for the public data sets.
+"""Preference data: one schema, local files, loaders for the public data sets, and what a stage reads
+(:mod:`.inputs`: the train/held-out split, distinct prompts).
 
 Importing this package loads no ML library; ``datasets`` is imported only when a hub-format
 source is loaded.
 """
 
+from pro.data.errors import DataError
 from pro.data.schema import (
-    DataError,
     PreferencePair,
     PromptRecord,
     read_pairs,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
-from pro.data.schema import DataError
+from pro.data.errors import DataError
 from pro.spec.data import (
     DATA_SUFFIXES,
     MAX_PINNED_OBJECTS,

@@ -19,15 +19,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pro.errors import UserError
+from pro.data.errors import DataError
+from pro.data.objects import iter_records
 
 #: file suffixes read as JSON lines; everything else must be ``.parquet``
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-class DataError(UserError):
-    """A data file (or data set row) the user has to fix: names the file, the row and the field."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +103,6 @@ def _file_kind(path: Path) -> str:
 
 
 def _iter(kind: type[R], ref: str | os.PathLike[str]) -> Iterator[R]:
-    from pro.data.objects import iter_records
-
     for where, row in iter_records(os.fspath(ref)):
         yield _from_row(kind, row, where)
 

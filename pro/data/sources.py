@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pro.data.schema import DataError, PreferencePair, iter_pairs, row_error
+from pro.data.errors import DataError
+from pro.data.schema import PreferencePair, iter_pairs, row_error
 from pro.spec.data import FORMAT_OBJECTIVES, HH_DATA_DIRS, DataSource
 
 ASSISTANT = "\n\nAssistant:"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,23 @@ def kl_to_targets(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.kl_div(F.log_softmax(logits.float(), dim=-1), targets.float(), reduction="batchmean")
 
 
-def kl_rows(target: np.ndarray, pred: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Per-row ``KL(target ‖ pred)`` for weight matrices."""
-    t = np.clip(target, eps, 1.0)
-    p = np.clip(pred, eps, 1.0)
-    out: np.ndarray = np.sum(target * (np.log(t) - np.log(p)), axis=1)
-    return out
+@dataclass(frozen=True)
+class TargetCollator:
+    """Training batches for :class:`PromptAdapter`: rows of ``input_ids`` and ``targets`` padded with
+    ``pad_id`` into ``input_ids``, ``attention_mask`` and ``targets`` tensors."""
+
+    pad_id: int
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        width = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            n = len(r["input_ids"])
+            ids[i, :n] = torch.tensor(r["input_ids"], dtype=torch.long)
+            mask[i, :n] = 1
+        targets = torch.tensor([r["targets"] for r in rows], dtype=torch.float)
+        return {"input_ids": ids, "attention_mask": mask, "targets": targets}
 
 
 class LoadedAdapter:

@@ -1,4 +1,5 @@
-"""A trained reward model loaded from its artifact directory, with batched and z-normalised scoring.
+"""A trained reward model loaded from its artifact directory, with batched scoring (z-scores from its
+recorded statistics: :mod:`pro.weights.targets`).
 
 Artifact layout (written by :mod:`pro.stages.reward`): the model and tokenizer (``save_pretrained``),
 ``stats.json`` (``mean``, ``std`` of scores over the reference set), ``metrics.json`` and ``stage.yaml``.
@@ -23,7 +24,6 @@ from transformers import (
 from pro.models.batching import bucketed_apply
 
 STATS_FILE = "stats.json"
-METRICS_FILE = "metrics.json"
 
 
 def separator(tokenizer: PreTrainedTokenizerBase) -> str:
@@ -118,12 +118,6 @@ class RewardScorer:
                 batch = {k: enc[k].to(self.model.device) for k in ("input_ids", "attention_mask")}
                 out.append(float(self._forward(batch).item()))
         return np.asarray(out, dtype=np.float32)
-
-    def normalise(self, scores: np.ndarray) -> np.ndarray:
-        """z-scores with the recorded statistics (identity when none were recorded)."""
-        if self.stats is None:
-            return scores
-        return (scores - self.stats.mean) / self.stats.std
 
     def pairwise_accuracy(
         self, prompts: Sequence[str], chosen: Sequence[str], rejected: Sequence[str], *, batch_size: int = 64

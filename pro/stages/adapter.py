@@ -11,64 +11,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from pro.data.inputs import load_split
 from pro.spec.stages import AdapterTraining
 from pro.stages import runtime
-from pro.stages.data import load_split
 
 log = logging.getLogger(__name__)
-
-KIND = "AdapterTraining"
-METRICS_FILE = "metrics.json"
-
-
-def weight_metrics(target: np.ndarray, pred: np.ndarray, prefix: str) -> dict[str, float]:
-    """KL, total variation and argmax agreement of predicted vs target weights."""
-    from pro.models.adapter import kl_rows
-
-    if len(target) == 0:
-        return {}
-    return {
-        f"{prefix}KL": float(np.mean(kl_rows(target, pred))),
-        f"{prefix}TV": float(np.mean(0.5 * np.abs(target - pred).sum(axis=1))),
-        f"{prefix}ArgmaxAgreement": float(np.mean(target.argmax(1) == pred.argmax(1))),
-    }
-
-
-def _by_category(
-    categories: list[str | None], weights: np.ndarray, objectives: list[str]
-) -> dict[str, dict[str, float]]:
-    """Mean target per row category (rows without one are skipped)."""
-    out: dict[str, dict[str, float]] = {}
-    for cat in sorted({c for c in categories if c is not None}):
-        rows = weights[[c == cat for c in categories]]
-        out[cat] = {o: round(float(v), 4) for o, v in zip(objectives, rows.mean(0), strict=True)}
-    return out
-
-
-@dataclass
-class _Collator:
-    pad_id: int
-
-    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        import torch
-
-        width = max(len(r["input_ids"]) for r in rows)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            n = len(r["input_ids"])
-            ids[i, :n] = torch.tensor(r["input_ids"], dtype=torch.long)
-            mask[i, :n] = 1
-        targets = torch.tensor([r["targets"] for r in rows], dtype=torch.float)
-        return {"input_ids": ids, "attention_mask": mask, "targets": targets}
 
 
 def run(resource: AdapterTraining) -> dict[str, Any]:
@@ -76,10 +29,11 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
-    from pro.models.adapter import LoadedAdapter, PromptAdapter, save_adapter
+    from pro.models.adapter import LoadedAdapter, PromptAdapter, TargetCollator, save_adapter
     from pro.models.backbone import load_backbone, load_tokenizer
     from pro.models.reward import RewardScorer
-    from pro.stages.targets import entropy, target_weights
+    from pro.models.training import training_arguments_kwargs
+    from pro.weights.targets import entropy, mean_by_category, target_weights, weight_metrics
 
     spec = resource.spec
     tr = spec.training
@@ -124,7 +78,7 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
 
     with runtime.work_dir("pro-adapter-") as work:
         args = TrainingArguments(
-            **runtime.training_arguments_kwargs(tr, work / "trainer", spec.deepspeed),
+            **training_arguments_kwargs(tr, work / "trainer", spec.deepspeed),
             remove_unused_columns=False,
             label_names=[],
         )
@@ -132,19 +86,14 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
             model=module,
             args=args,
             train_dataset=dataset,
-            data_collator=_Collator(pad_id),
+            data_collator=TargetCollator(pad_id),
             callbacks=[runtime.progress_callback()],
         )
         result = trainer.train()
-        zero3 = spec.deepspeed is not None and spec.deepspeed.stage == 3
-        state = trainer.accelerator.get_state_dict(trainer.deepspeed) if zero3 else None
+        trained = runtime.trained_model(trainer, env, deepspeed=spec.deepspeed, lora=None)
 
         metrics: dict[str, Any] = {}
         if env.is_main:
-            trained = trainer.accelerator.unwrap_model(trainer.model)
-            if state is not None:
-                trained.load_state_dict(state, strict=False)
-            trained = trained.float().eval()
             adapter = LoadedAdapter(
                 trained, tokenizer, spec.objectives, tau=spec.tau, max_length=tr.max_length
             )
@@ -164,7 +113,7 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
                 "meanTarget": dict(
                     zip(spec.objectives, t_train.weights.mean(0).round(4).tolist(), strict=True)
                 ),
-                "meanTargetByCategory": _by_category(
+                "meanTargetByCategory": mean_by_category(
                     [p.category for p in train], t_train.weights, spec.objectives
                 ),
                 "steps": tr.max_steps,
@@ -175,12 +124,12 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
             }
             out = work / "artifact"
             save_adapter(trained, tokenizer, spec.objectives, out, tau=spec.tau, max_length=tr.max_length)
-            (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
-            runtime.commit(resource, out, spec.output, kind=KIND)
+            runtime.write_metrics(out, metrics)
+            runtime.commit(resource, out, spec.output)
             log.info("adapter: %s", metrics)
         runtime.barrier(env)
         metrics = runtime.broadcast_object(env, metrics)
     return metrics
 
 
-__all__ = ["KIND", "run", "weight_metrics"]
+__all__ = ["run"]

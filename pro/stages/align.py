@@ -1,4 +1,4 @@
-"""The alignment stage (``PolicyAlignment``): PRO-MORLHF (TRL GRPO/RLOO) or PRO-WIC, committed as an artifact.
+"""The alignment stage (``PolicyAlignment``): PRO-MORLHF (TRL GRPO/RLOO) here, PRO-WIC in :mod:`.wic`.
 
 Per-prompt weights ``w(x)`` are computed once, batched, before training (rank 0, broadcast) and carried
 as a dataset column.  Artifact: the policy (model + tokenizer, LoRA merged), ``policy.json`` (objectives,
@@ -14,84 +14,19 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pro.errors import UserError
 from pro.planner.compose import work_digest
-from pro.spec.align import PolicyAlignment, PolicyAlignmentSpec, WeightSettings
-from pro.spec.data import DataSource
+from pro.spec.align import PolicyAlignment, PolicyAlignmentSpec
 from pro.stages import runtime
 
 log = logging.getLogger(__name__)
 
-KIND = "PolicyAlignment"
-HISTORY_FILE = "history.json"
 WEIGHTS_FILE = "weights.jsonl"
-
-
-def read_prompt_texts(source: DataSource | str, limit: int | None = None) -> list[str]:
-    """Distinct prompts, in file order, from a prompt file or a preference source."""
-    if isinstance(source, str):
-        from pro.data import read_prompts
-
-        if not Path(source).exists():
-            raise UserError(f"prompts: {source}: no such file")
-        prompts = [r.prompt for r in read_prompts(source)]
-    else:
-        from pro.data import load_preferences
-
-        prompts = [p.prompt for p in load_preferences(source)]
-    seen: dict[str, None] = {}
-    for p in prompts:
-        seen.setdefault(p, None)
-    out = list(seen)
-    if not out:
-        raise UserError("prompts: no prompts found")
-    return out[:limit] if limit else out
-
-
-def load_world(path: str) -> Any:
-    from pro.toy import World
-
-    if not Path(path).exists():
-        raise UserError(f"toy world {path}: no such file or directory")
-    return World.load(path)
-
-
-def weight_provider(settings: WeightSettings, objectives: Sequence[str]) -> Any:
-    """The provider behind the ``weights.mode`` switch."""
-    from pro.weights import make_provider
-
-    oracle: Callable[[str], Any] | None = None
-    if settings.mode == "oracle":
-        assert settings.world is not None
-        oracle = load_world(settings.world).true_weights
-    return make_provider(
-        settings.mode,
-        objectives=list(objectives),
-        adapter=settings.adapter,
-        fixed=settings.fixed,
-        oracle=oracle,
-    )
-
-
-def compute_weights(
-    settings: WeightSettings, objectives: Sequence[str], prompts: Sequence[str]
-) -> np.ndarray:
-    """w(x) for every prompt, once, batched; checked against the stage's objectives."""
-    provider = weight_provider(settings, objectives)
-    if list(provider.objectives) != list(objectives):
-        raise UserError(
-            f"weights ({settings.mode}) are over {provider.objectives}, the stage's objectives are {list(objectives)}"
-        )
-    w = np.asarray(provider.weights(list(prompts)), dtype=np.float32)
-    if settings.floor > 0 and w.size:
-        w = (1 - settings.floor) * w + settings.floor / w.shape[1]
-    return w
 
 
 def checkpoint_prefix(spec: PolicyAlignmentSpec) -> str:
@@ -140,7 +75,7 @@ def _checkpoint_callback(
                 put_artifact(
                     src,
                     uri,
-                    producer=Producer(kind=KIND, name=resource.metadata.name),
+                    producer=Producer(kind=resource.kind, name=resource.metadata.name),
                     work_digest=work_digest(resource),
                 )
                 on_commit(state.global_step)
@@ -149,52 +84,10 @@ def _checkpoint_callback(
     return CommitCheckpoint()
 
 
-def prepare_policy(
-    spec: PolicyAlignmentSpec, work: Path, extra_texts: Sequence[str], prefix_tokens: Sequence[str] = ()
-) -> tuple[Path, dict[str, Any]]:
-    """Build (and SFT-initialise) the starting policy; saved to ``work/init`` so TRL can rebuild the
-    reference model from its path.  Deterministic per seed: every rank builds the same one."""
-    import torch
-
-    from pro.align.policy import build_policy, policy_prompt, save_local, sft
-    from pro.data import read_prompts
-
-    info: dict[str, Any] = {}
-    examples: list[tuple[str, str]] = []
-    texts = list(extra_texts)
-    if spec.init is not None:
-        if not Path(spec.init.data).exists():
-            raise UserError(f"init.data: {spec.init.data}: no such file")
-        records = [r for r in read_prompts(spec.init.data) if r.completion]
-        if not records:
-            raise UserError(f"init.data: {spec.init.data}: no records with a completion")
-        examples = [(policy_prompt(r.prompt), r.completion or "") for r in records]
-        texts += [r.prompt for r in records] + [r.completion or "" for r in records]
-    torch.manual_seed(spec.training.seed)
-    model, tokenizer = build_policy(spec.policy, texts, extra_tokens=prefix_tokens)
-    if spec.init is not None:
-        t0 = time.perf_counter()
-        losses = sft(
-            model,
-            tokenizer,
-            examples,
-            steps=spec.init.steps,
-            learning_rate=spec.init.learning_rate,
-            batch_size=spec.init.batch_size,
-            seed=spec.training.seed,
-        )
-        info = {
-            "initSteps": spec.init.steps,
-            "initLoss": losses[-1],
-            "initSeconds": round(time.perf_counter() - t0, 2),
-        }
-    return save_local(model, tokenizer, work / "init"), info
-
-
 def run(resource: PolicyAlignment) -> dict[str, Any]:
     """Align, evaluate the training curve, and commit the policy; returns the metrics (on every rank)."""
     if resource.spec.method == "wic":
-        from pro.align import wic
+        from pro.stages import wic
 
         return wic.run(resource)
     return run_morlhf(resource)
@@ -203,9 +96,13 @@ def run(resource: PolicyAlignment) -> dict[str, Any]:
 def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM
 
+    from pro.align.card import PolicyCard
     from pro.align.morlhf import make_dataset, make_trainer
-    from pro.align.policy import POLICY_FILE, policy_prompt
-    from pro.align.rewards import CombinedReward, RewardBank
+    from pro.align.policy import HISTORY_FILE, policy_prompt, prepare_policy, save_policy
+    from pro.align.rewards import CombinedReward
+    from pro.align.weighting import compute_weights
+    from pro.data.inputs import read_prompt_texts
+    from pro.weights.targets import RewardBank
 
     spec = resource.spec
     tr = spec.training
@@ -222,8 +119,9 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
     bank = RewardBank.load(spec.objectives, spec.reward_models, batch_size=tr.eval_batch_size)
     judge = None
     if spec.world:
-        world = load_world(spec.world)
-        judge = world.utility
+        from pro.toy import World
+
+        judge = World.load(spec.world).utility
     reward = CombinedReward(bank, judge=judge)
 
     resume = last_checkpoint(resource)
@@ -275,28 +173,13 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
             }
             if judge is not None and tail:
                 metrics["finalTrueUtility"] = float(np.mean([h["trueUtility"] for h in tail]))
-            out = work / "artifact"
-            out.mkdir()
-            trained.save_pretrained(out)
-            tokenizer.save_pretrained(out)
-            (out / POLICY_FILE).write_text(
-                json.dumps(
-                    {
-                        "objectives": spec.objectives,
-                        "method": spec.method,
-                        "weights": spec.weights.to_dict(),
-                        "promptFormat": "{prompt} [SEP]",
-                    },
-                    indent=2,
-                )
-                + "\n"
-            )
+            out = save_policy(trained, tokenizer, PolicyCard.of(spec), work / "artifact")
             with (out / WEIGHTS_FILE).open("w") as fh:
                 for p, w in zip(prompts, weights, strict=True):
                     fh.write(json.dumps({"prompt": p, "w": [round(float(x), 5) for x in w]}) + "\n")
             (out / HISTORY_FILE).write_text(json.dumps(history) + "\n")
-            (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-            runtime.commit(resource, out, spec.output, kind=KIND)
+            runtime.write_metrics(out, metrics)
+            runtime.commit(resource, out, spec.output)
         runtime.barrier(env)
         metrics = runtime.broadcast_object(env, metrics)
     return metrics
@@ -312,11 +195,4 @@ def _history(trainer: Any, reward: Any) -> list[dict[str, float]]:
     return rows
 
 
-__all__ = [
-    "KIND",
-    "compute_weights",
-    "last_checkpoint",
-    "read_prompt_texts",
-    "run",
-    "weight_provider",
-]
+__all__ = ["last_checkpoint", "run", "run_morlhf"]

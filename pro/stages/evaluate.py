@@ -13,55 +13,10 @@ from typing import Any
 import numpy as np
 
 from pro.errors import UserError
-from pro.spec.evaluation import PolicyEvaluation, PolicyRef
+from pro.spec.evaluation import PolicyEvaluation
+from pro.stages import runtime
 
 log = logging.getLogger(__name__)
-
-KIND = "PolicyEvaluation"
-
-
-def local_artifact(uri: str, marker: str = "config.json") -> Path:
-    """A local directory for ``uri``: the path itself when it holds ``marker``, else the store's copy."""
-    p = Path(uri)
-    if (p / marker).exists():
-        return p
-    from pro.stages.runtime import fetch
-
-    try:
-        return fetch(uri)
-    except Exception as err:  # StoreError and friends: one line for the user
-        raise UserError(f"{uri}: cannot load artifact: {err}") from None
-
-
-def policy_completions(
-    ref: PolicyRef,
-    prompts: Sequence[str],
-    *,
-    temperature: float,
-    max_new_tokens: int,
-    seed: int,
-    objectives: Sequence[str] = (),
-) -> list[str]:
-    """Completions of one policy (WIC policies get their weights written into the prompt)."""
-    from pro.align.policy import load_policy, policy_prompt
-    from pro.align.wic import weight_prefixes
-
-    model, tokenizer, meta = load_policy(local_artifact(ref.uri))
-    prefixes = [""] * len(prompts)
-    if meta.get("method") == "wic":
-        from pro.spec.align import WeightSettings
-        from pro.stages.align import compute_weights
-
-        settings = ref.weights or WeightSettings.model_validate(meta["weights"])
-        objs = list(meta.get("objectives") or objectives)  # type: ignore[call-overload]
-        w = compute_weights(settings, objs, prompts)
-        prefixes = weight_prefixes(str(meta.get("template")), objs, w)
-    texts = [policy_prompt(p, pre) for p, pre in zip(prompts, prefixes, strict=True)]
-    from pro.align.policy import generate
-
-    return generate(
-        model, tokenizer, texts, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
-    )
 
 
 def make_judge(
@@ -70,19 +25,20 @@ def make_judge(
     """The judge as ``(prompts, texts) -> scores`` and the toy world (None for a reward-model judge)."""
     j = resource.spec.judge
     if j.kind == "world":
-        from pro.stages.align import load_world
+        from pro.toy import World
 
         assert j.world is not None
-        world = load_world(j.world)
+        world = World.load(j.world)
 
         def by_world(prompts: Sequence[str], texts: Sequence[str]) -> np.ndarray:
             return np.asarray([world.utility(p, t) for p, t in zip(prompts, texts, strict=True)])
 
         return by_world, world
     from pro.models.reward import RewardScorer
+    from pro.store import local_artifact
 
     assert j.uri is not None
-    scorer = RewardScorer.load(local_artifact(j.uri))
+    scorer = RewardScorer.load(local_artifact(j.uri, "config.json"))
 
     def by_rm(prompts: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         return scorer.score(prompts, texts)
@@ -90,12 +46,14 @@ def make_judge(
     return by_rm, None
 
 
-def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, Any]:
+def run(resource: PolicyEvaluation) -> dict[str, Any]:
     """Evaluate and commit; returns the metrics."""
+    from pro.align.generation import complete
+    from pro.align.policy import HISTORY_FILE
     from pro.data import read_prompts
     from pro.eval.compare import compare
     from pro.eval.report import plot_curves, plot_weights_by_category, write_report
-    from pro.stages import runtime
+    from pro.store import local_artifact
 
     spec = resource.spec
     started = time.perf_counter()
@@ -110,11 +68,6 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
     if world is not None and not any(categories):
         categories = [world.category_of(p) for p in prompts]
 
-    gen = {
-        "temperature": spec.temperature,
-        "max_new_tokens": spec.max_new_tokens,
-        "objectives": spec.objectives,
-    }
     scores_a: list[float] = []
     scores_b: list[float] = []
     texts_a: list[str] = []
@@ -122,8 +75,11 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
     rows_p: list[str] = []
     rows_c: list[str | None] = []
     for s in range(spec.samples):
-        ta = policy_completions(spec.policy_a, prompts, seed=spec.seed + s, **gen)  # type: ignore[arg-type]
-        tb = policy_completions(spec.policy_b, prompts, seed=spec.seed + s, **gen)  # type: ignore[arg-type]
+        ta, tb = (
+            complete(ref.uri, prompts, weights=ref.weights, temperature=spec.temperature,
+                     max_new_tokens=spec.max_new_tokens, seed=spec.seed + s).texts
+            for ref in (spec.policy_a, spec.policy_b)
+        )  # fmt: skip
         texts_a += ta
         texts_b += tb
         scores_a += [float(x) for x in judge(prompts, ta)]
@@ -133,7 +89,7 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
     obj_a: dict[str, list[float]] | None = None
     obj_b: dict[str, list[float]] | None = None
     if spec.reward_models:
-        from pro.align.rewards import RewardBank
+        from pro.weights.targets import RewardBank
 
         objs = spec.objectives or list(spec.reward_models)
         bank = RewardBank.load(objs, spec.reward_models)
@@ -159,8 +115,8 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
     )
 
     with runtime.work_dir("pro-eval-") as work:
-        out = out_dir or work / "artifact"
-        out.mkdir(parents=True, exist_ok=True)
+        out = work / "artifact"
+        out.mkdir()
         plots: list[tuple[str, Path]] = []
         curves: dict[str, Any] = {}
         sources = {spec.policy_a.name: spec.policy_a.uri, spec.policy_b.name: spec.policy_b.uri}
@@ -168,7 +124,7 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
             if uri not in sources.values():
                 sources[label] = uri
         for label, uri in sources.items():
-            hist = local_artifact(uri) / "history.json"
+            hist = local_artifact(uri, "config.json") / HISTORY_FILE
             if hist.exists():
                 curves[label] = json.loads(hist.read_text())
         for key in ("trueUtility", "reward"):
@@ -178,7 +134,7 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
         if spec.adapter:
             from pro.weights import AdapterWeights
 
-            provider = AdapterWeights(str(local_artifact(spec.adapter, "adapter.json")))
+            provider = AdapterWeights(spec.adapter)
             w = provider.weights(prompts)
             by_cat: dict[str, dict[str, float]] = {}
             for c in sorted({c or "-" for c in categories}):
@@ -192,13 +148,13 @@ def run(resource: PolicyEvaluation, out_dir: Path | None = None) -> dict[str, An
                 )
             )
         metrics["seconds"] = round(time.perf_counter() - started, 2)
-        (out / "metrics.json").write_text(json.dumps({"comparison": name, **metrics}, indent=2) + "\n")
+        runtime.write_metrics(out, {"comparison": name, **metrics})
         with (out / "completions.jsonl").open("w") as fh:
             for pr, a, b, sa, sb in zip(rows_p, texts_a, texts_b, scores_a, scores_b, strict=True):
                 fh.write(json.dumps({"prompt": pr, "a": a, "b": b, "judgeA": sa, "judgeB": sb}) + "\n")
         write_report(out, title=f"PRO evaluation: {name}", comparisons={name: metrics}, plots=plots)
-        runtime.commit(resource, out, spec.output, kind=KIND)
+        runtime.commit(resource, out, spec.output)
     return {"comparison": name, **metrics}
 
 
-__all__ = ["KIND", "make_judge", "policy_completions", "run"]
+__all__ = ["make_judge", "run"]

@@ -14,14 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from pro.spec import spec_digest
+from pro.data.inputs import load_split
 from pro.spec.stages import RewardModelTraining
 from pro.stages import runtime
-from pro.stages.data import load_split
 
 log = logging.getLogger(__name__)
-
-KIND = "RewardModelTraining"
 
 
 def run(resource: RewardModelTraining) -> dict[str, Any]:
@@ -30,7 +27,8 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
     from trl import RewardConfig, RewardTrainer  # type: ignore[attr-defined]
 
     from pro.models.backbone import load_backbone, load_tokenizer
-    from pro.models.reward import METRICS_FILE, STATS_FILE, RewardScorer, ScoreStats, join_text, separator
+    from pro.models.reward import STATS_FILE, RewardScorer, ScoreStats, join_text, separator
+    from pro.models.training import lora_config, training_arguments_kwargs
 
     spec = resource.spec
     tr = spec.training
@@ -48,11 +46,11 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
             "rejected": [join_text(p.prompt, p.rejected, sep) for p in train],
         }
     )
-    peft_config = runtime.lora_config(spec.lora, "SEQ_CLS")
+    peft_config = lora_config(spec.lora, "SEQ_CLS")
 
     with runtime.work_dir("pro-rm-") as work:
         args = RewardConfig(
-            **runtime.training_arguments_kwargs(tr, work / "trainer", spec.deepspeed),
+            **training_arguments_kwargs(tr, work / "trainer", spec.deepspeed),
             max_length=tr.max_length,
             dataset_num_proc=None,
             center_rewards_coefficient=tr.center_rewards_coefficient,
@@ -106,17 +104,12 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
                 )
                 + "\n"
             )
-            (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
-            runtime.commit(resource, out, spec.output, kind=KIND)
+            runtime.write_metrics(out, metrics)
+            runtime.commit(resource, out, spec.output)
             log.info("reward model %s: %s", spec.objective, metrics)
         runtime.barrier(env)
         metrics = runtime.broadcast_object(env, metrics)
     return metrics
 
 
-def digest(resource: RewardModelTraining) -> str:
-    """The digest recorded with the artifact."""
-    return spec_digest(resource.spec)
-
-
-__all__ = ["KIND", "digest", "run"]
+__all__ = ["run"]

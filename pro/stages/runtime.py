@@ -1,4 +1,4 @@
-"""What every stage shares: the torchrun environment, seeding, training arguments, committing outputs.
+"""What every stage entrypoint shares: the torchrun environment, seeding, progress, committing outputs.
 
 Only the torchrun environment is read (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, …),
 so the same command runs under ``torchrun --standalone`` on a laptop and in a PyTorchJob pod.
@@ -6,21 +6,30 @@ so the same command runs under ``torchrun --standalone`` on a laptop and in a Py
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pro.planner.compose import work_digest
-from pro.spec import Resource, dump_yaml
-from pro.spec.model import DeepSpeedSettings, LoraSettings, TrainingSettings
+from pro.spec import dump_yaml
+from pro.spec.align import PolicyAlignment
+from pro.spec.evaluation import PolicyEvaluation
+from pro.spec.model import DeepSpeedSettings, TrainingSettings
+from pro.spec.stages import AdapterTraining, RewardModelTraining
+
+#: the resources a stage entrypoint runs
+StageResource = RewardModelTraining | AdapterTraining | PolicyAlignment | PolicyEvaluation
 
 SPEC_FILE = "stage.yaml"
+#: what a stage measured, next to its outputs (``pro run`` shows it; the stage prints the same)
+METRICS_FILE = "metrics.json"
 #: where a stage reports ``{"step", "total"}`` for ``pro run``'s progress lines (unset in pods)
 PROGRESS_ENV = "PRO_PROGRESS_FILE"
 
@@ -96,25 +105,6 @@ def trained_model(trainer: Any, env: DistEnv, *, deepspeed: DeepSpeedSettings | 
     return model.float().eval()
 
 
-def lora_config(settings: LoraSettings | None, task: str, *, default_targets: str | None = None) -> Any:
-    """peft's ``LoraConfig`` for a stage's ``lora`` settings (None when LoRA is off).
-
-    ``task`` is a peft ``TaskType`` name (``SEQ_CLS``, ``CAUSAL_LM``); ``default_targets`` applies when
-    the spec names no target modules (None: peft's per-architecture default).
-    """
-    if settings is None:
-        return None
-    from peft import LoraConfig, TaskType
-
-    return LoraConfig(
-        task_type=TaskType[task],
-        r=settings.r,
-        lora_alpha=settings.alpha,
-        lora_dropout=settings.dropout,
-        target_modules=settings.target_modules or default_targets,
-    )
-
-
 def barrier(env: DistEnv) -> None:
     import torch
 
@@ -131,62 +121,6 @@ def broadcast_object(env: DistEnv, obj: Any) -> Any:
     box = [obj]
     torch.distributed.broadcast_object_list(box, src=0)
     return box[0]
-
-
-def deepspeed_config(settings: DeepSpeedSettings) -> dict[str, Any]:
-    """A DeepSpeed config for ``TrainingArguments(deepspeed=...)`` ("auto" values filled by transformers)."""
-    if settings.config is not None:
-        return dict(settings.config)
-    zero: dict[str, Any] = {"stage": settings.stage}
-    if settings.offload_optimizer:
-        zero["offload_optimizer"] = {"device": "cpu"}
-    if settings.offload_params:
-        zero["offload_param"] = {"device": "cpu"}
-    if settings.stage == 3:
-        # every stage saves its full model at the end: ZeRO-3 must gather the shards for that
-        zero["stage3_gather_16bit_weights_on_model_save"] = True
-    return {
-        "train_batch_size": "auto",
-        "train_micro_batch_size_per_gpu": "auto",
-        "gradient_accumulation_steps": "auto",
-        "gradient_clipping": "auto",
-        "zero_optimization": zero,
-        # torch's AdamW: no cpu_adam extension to compile (see design notes §3)
-        "optimizer": {"type": "AdamW", "params": {"lr": "auto", "weight_decay": "auto", "torch_adam": True}},
-        "bf16": {"enabled": "auto"},
-        "fp16": {"enabled": "auto"},
-    }
-
-
-def training_arguments_kwargs(
-    training: TrainingSettings, work_dir: Path, deepspeed: DeepSpeedSettings | None
-) -> dict[str, Any]:
-    """Keyword arguments shared by ``RewardConfig`` and ``TrainingArguments``."""
-    import torch
-
-    kwargs: dict[str, Any] = {
-        "output_dir": str(work_dir),
-        "max_steps": training.max_steps,
-        "learning_rate": training.learning_rate,
-        "per_device_train_batch_size": training.per_device_batch_size,
-        "per_device_eval_batch_size": training.eval_batch_size,
-        "gradient_accumulation_steps": training.gradient_accumulation_steps,
-        "warmup_steps": int(training.warmup_ratio * training.max_steps),
-        "weight_decay": training.weight_decay,
-        "lr_scheduler_type": training.scheduler,
-        "seed": training.seed,
-        "data_seed": training.seed,
-        "save_strategy": "no",
-        "eval_strategy": "no",
-        "report_to": [],
-        "logging_steps": max(1, training.max_steps // 10),
-        "disable_tqdm": True,
-        "use_cpu": not torch.cuda.is_available(),
-        "dataloader_num_workers": 0,
-    }
-    if deepspeed is not None:
-        kwargs["deepspeed"] = deepspeed_config(deepspeed)
-    return kwargs
 
 
 @contextmanager
@@ -221,12 +155,18 @@ def progress_callback(total: int | None = None) -> Any:
     return ReportProgress()
 
 
-def commit(resource: Resource, src_dir: Path, uri: str, *, kind: str) -> Any:
-    """Write the stage spec next to the outputs and commit ``src_dir`` to ``uri`` (rank 0 only)."""
+def write_metrics(out: Path, metrics: Mapping[str, Any]) -> None:
+    """Write the stage's :data:`METRICS_FILE` into its output directory ``out``."""
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def commit(resource: StageResource, src_dir: Path, uri: str) -> Any:
+    """Write the stage spec next to the outputs and commit ``src_dir`` to ``uri`` (rank 0 only); the
+    manifest names the resource's kind and name as its producer."""
     from pro.store import Producer, put_artifact
 
     (src_dir / SPEC_FILE).write_text(dump_yaml(resource))
-    producer = Producer(kind=kind, name=resource.metadata.name)
+    producer = Producer(kind=resource.kind, name=resource.metadata.name)
     return put_artifact(src_dir, uri, producer=producer, work_digest=work_digest(resource))
 
 

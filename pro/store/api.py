@@ -265,6 +265,18 @@ def get_artifact(
     return dst
 
 
+def local_artifact(uri: str, marker: str, *, config: StoreConfig | None = None) -> Path:
+    """A local directory for ``uri``: the path itself when it is a directory holding ``marker`` (an
+    artifact used in place, e.g. a model saved by hand), else the store's verified copy."""
+    path = Path(uri)
+    if (path / marker).is_file():
+        return path
+    try:
+        return get_artifact(uri, config=config)
+    except StoreError as err:
+        raise StoreError(f"{uri}: cannot load artifact: {err}") from None
+
+
 def verify_artifact(uri: str, *, config: StoreConfig | None = None) -> list[str]:
     """Re-read every file and check it against the manifest; the problems found (empty: OK)."""
     cfg = config or StoreConfig()

@@ -1,6 +1,6 @@
 """The toy pipeline (``examples/toy/pipeline.yaml``) scaled down, on a small generated toy world.
 
-Tests, ``bench/overhead.py`` and ``pro demo`` run the real example file with its ``toy-out`` paths
+Tests and ``bench/overhead.py`` run the real example file with its ``toy-out`` paths
 moved and its step counts reduced, so the example itself is what gets exercised.
 """
 
@@ -39,7 +39,7 @@ MINIMAL = Scale(
 
 def small_world(out: Path, *, pairs: int = 200, seed: int = 0) -> Path:
     """Generate a small toy world into ``out`` (once: kept if it is already there)."""
-    from pro.stages.demo import Profile, write_world
+    from pro.testing.toy_core import Profile, write_world
     from pro.toy.generate import generate
 
     if (out / "summary.json").exists():
@@ -64,9 +64,3 @@ def pipeline_doc(toy: Path, store: str, scale: Scale = TINY, *, name: str = "toy
     align["maxPrompts"] = 32
     spec["evaluation"]["maxPrompts"] = scale.eval_prompts
     return doc
-
-
-def write_pipeline(path: Path, toy: Path, store: str, scale: Scale = TINY, *, name: str = "toy") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(pipeline_doc(toy, store, scale, name=name), sort_keys=False))
-    return path

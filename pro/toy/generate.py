@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pro.data.schema import DataError, PreferencePair, PromptRecord, write_pairs, write_prompts
+from pro.data.errors import DataError
+from pro.data.schema import PreferencePair, PromptRecord, write_pairs, write_prompts
 from pro.errors import UserError
 from pro.spec.base import spec_digest
 from pro.spec.loader import dump_yaml

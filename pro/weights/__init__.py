@@ -2,7 +2,9 @@
 
 Every provider has ``objectives`` (the K names, in column order) and ``weights(prompts) -> [N, K]``
 (rows on the simplex).  The alignment stage switches between ``adapter | uniform | fixed | oracle``
-with :func:`make_provider`.  Importing this module loads no ML library; the adapter loads torch.
+with :func:`make_provider`.  What the adapter learns — the target weights ``softmax(z / tau)`` and the
+z-scores behind them — lives in :mod:`.targets`.  Importing this package loads no ML library; the
+adapter loads torch.
 """
 
 from __future__ import annotations
@@ -110,13 +112,9 @@ class AdapterWeights:
 
     def __init__(self, uri: str, *, batch_size: int = 64, cache_file: str | Path | None = None) -> None:
         from pro.models.adapter import LoadedAdapter
+        from pro.store import local_artifact
 
-        local = Path(uri)
-        if not (local.is_dir() and (local / "adapter.json").exists()):
-            from pro.store import get_artifact
-
-            local = Path(get_artifact(uri))
-        self.adapter = LoadedAdapter.load(local)
+        self.adapter = LoadedAdapter.load(local_artifact(uri, "adapter.json"))
         self.uri = uri
         self.batch_size = batch_size
         self.cache: dict[str, np.ndarray] = {}

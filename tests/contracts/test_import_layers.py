@@ -1,4 +1,6 @@
-"""The import-layer contracts hold, and they fail when the pure core imports an I/O library."""
+"""The import contracts hold on the tree, and each fails when violated: the pure core importing an I/O
+library, a package of ``pro`` importing a layer above it (or not being placed in the stack at all), and
+an import cycle — between packages of one layer or between the modules of one package."""
 
 from __future__ import annotations
 
@@ -38,19 +40,39 @@ def test_contracts_hold_on_the_tree(repo_root: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("module", "line", "contract"),
+    ("files", "contracts", "named"),
     [
-        ("pro/spec/_violation.py", "import boto3\n", "pure core"),
-        ("pro/spec/_violation.py", "from kubernetes import client\n", "pure core"),
-        ("operator/pro_operator/_violation.py", "import torch\n", "slim image"),
+        ({"pro/spec/_violation.py": "import boto3\n"}, ("pure core",), "_violation"),
+        ({"pro/spec/_violation.py": "from kubernetes import client\n"}, ("pure core",), "_violation"),
+        ({"operator/pro_operator/_violation.py": "import torch\n"}, ("slim image",), "_violation"),
+        # an algorithm reaching up into a stage (what pro.align.wic did before)
+        ({"pro/align/_violation.py": "from pro.stages import runtime\n"}, ("pro is layered", "No import cycles"), "_violation"),
+        ({"pro/stages/_violation.py": "import pro.runner\n"}, ("pro is layered", "No import cycles"), "_violation"),
+        ({"pro/store/_violation.py": "import pro.models.reward\n"}, ("pro is layered",), "_violation"),
+        # a new package nobody placed in the stack
+        ({"pro/newpkg/__init__.py": ""}, ("pro is layered",), "pro.newpkg"),
+        # a cycle between two packages of the algorithms layer (which may import each other)
+        ({"pro/weights/_violation.py": "import pro.align.rewards\n"}, ("No import cycles",), ".weights"),
+        # a cycle between two modules of one package
+        (
+            {"pro/align/_violation.py": "from pro.align import _violation_b\n",
+             "pro/align/_violation_b.py": "from pro.align import _violation\n"},
+            ("No import cycles",),
+            "_violation",
+        ),
     ],
-)
+    ids=["spec-boto3", "spec-kubernetes", "operator-torch", "align-stages", "stages-runner", "store-models",
+         "unplaced-package", "cycle-between-packages", "cycle-within-package"],
+)  # fmt: skip
 def test_contracts_fail_when_violated(
-    repo_root: Path, tmp_path: Path, module: str, line: str, contract: str
+    repo_root: Path, tmp_path: Path, files: dict[str, str], contracts: tuple[str, ...], named: str
 ) -> None:
     root = copy_tree(repo_root, tmp_path)
-    (root / module).write_text(line)
+    for module, text in files.items():
+        (root / module).parent.mkdir(parents=True, exist_ok=True)
+        (root / module).write_text(text)
     result = lint(root)
     assert result.returncode == 1, result.stdout
-    assert "BROKEN" in result.stdout and contract in result.stdout
-    assert "_violation" in result.stdout
+    broken = result.stdout[result.stdout.index("Broken contracts") :]
+    assert named in broken and all(c in broken for c in contracts), result.stdout
+    assert result.stdout.count("BROKEN") == len(contracts), result.stdout  # and no other contract

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.pro.align.conftest import align_spec, toy  # noqa: F401  (the shared fixture)
+from tests.pro.conftest import align_spec
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_align_under_torchrun_standalone_two_processes(toy: dict[str, Any], tmp_path: Path) -> None:  # noqa: F811
+def test_align_under_torchrun_standalone_two_processes(toy: dict[str, Any], tmp_path: Path) -> None:
     spec = _write(align_spec(toy, tmp_path / "policy"), tmp_path / "pal.yaml")
     torchrun = Path(sys.executable).with_name("torchrun")
     proc = subprocess.run(
@@ -56,7 +56,7 @@ def test_align_under_torchrun_standalone_two_processes(toy: dict[str, Any], tmp_
     assert (tmp_path / "policy" / "manifest.json").exists()
 
 
-def test_align_with_pytorchjob_environment(toy: dict[str, Any], tmp_path: Path) -> None:  # noqa: F811
+def test_align_with_pytorchjob_environment(toy: dict[str, Any], tmp_path: Path) -> None:
     """The env a Kubeflow PyTorchJob master pod gets; torchrun reads PET_* unchanged."""
     spec = _write(align_spec(toy, tmp_path / "policy", algorithm="rloo"), tmp_path / "pal.yaml")
     torchrun = Path(sys.executable).with_name("torchrun")
@@ -76,7 +76,7 @@ def test_align_with_pytorchjob_environment(toy: dict[str, Any], tmp_path: Path) 
     [{"stage": 2}, {"stage": 3, "offloadOptimizer": True, "offloadParams": True}],
     ids=["zero2", "zero3-offload"],
 )
-def test_align_under_deepspeed(toy: dict[str, Any], tmp_path: Path, deepspeed: dict[str, Any]) -> None:  # noqa: F811
+def test_align_under_deepspeed(toy: dict[str, Any], tmp_path: Path, deepspeed: dict[str, Any]) -> None:
     doc = align_spec(toy, tmp_path / "policy", deepspeed=deepspeed)
     spec = _write(doc, tmp_path / "pal.yaml")
     torchrun = Path(sys.executable).with_name("torchrun")
@@ -88,7 +88,7 @@ def test_align_under_deepspeed(toy: dict[str, Any], tmp_path: Path, deepspeed: d
     assert _result(proc.stdout)[0]["steps"] == 2
 
 
-def test_killed_stage_resumes_from_last_committed_checkpoint(toy: dict[str, Any], tmp_path: Path) -> None:  # noqa: F811
+def test_killed_stage_resumes_from_last_committed_checkpoint(toy: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "policy"
     doc = align_spec(toy, out, checkpointEvery=2, training={
         "maxSteps": 40, "learningRate": 1e-3, "perDeviceBatchSize": 4, "threads": 1})  # fmt: skip

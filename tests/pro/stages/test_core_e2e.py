@@ -17,7 +17,7 @@ import pytest
 
 from pro.cli import main
 from pro.spec import dump_yaml, spec_digest
-from pro.stages.demo import Profile, adapter_spec, evaluate_adapter, reward_spec, write_world
+from pro.testing.toy_core import Profile, adapter_spec, evaluate_adapter, reward_spec, write_world
 
 pytestmark = pytest.mark.ml
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from pro.spec import SpecError, load_file, spec_digest
-from pro.spec.model import DeepSpeedSettings
 from pro.spec.stages import DEFAULT_ADAPTER_MODEL, AdapterTraining, RewardModelTraining
-from pro.stages.runtime import DistEnv, deepspeed_config
+from pro.stages.runtime import DistEnv
 
 pytestmark = pytest.mark.unit
 
@@ -108,20 +107,7 @@ def test_wrong_kind_is_reported(tmp_path: Path) -> None:
     assert "stage.yaml:2: kind" in str(err.value)
 
 
-def test_deepspeed_config_and_dist_env() -> None:
-    cfg = deepspeed_config(DeepSpeedSettings(stage=3, offload_optimizer=True, offload_params=True))
-    assert cfg["zero_optimization"] == {
-        "stage": 3, "offload_optimizer": {"device": "cpu"}, "offload_param": {"device": "cpu"},
-        "stage3_gather_16bit_weights_on_model_save": True,  # the final save needs the whole model
-    }  # fmt: skip
-    assert (
-        "stage3_gather_16bit_weights_on_model_save"
-        not in deepspeed_config(DeepSpeedSettings(stage=2))["zero_optimization"]
-    )
-    assert cfg["optimizer"]["params"]["torch_adam"] is True
-    assert deepspeed_config(DeepSpeedSettings(config={"x": 1})) == {"x": 1}
-    with pytest.raises(ValueError, match="offloadParams needs stage: 3"):
-        DeepSpeedSettings(stage=2, offload_params=True)
+def test_dist_env_from_torchrun_variables() -> None:
     env = DistEnv.from_env({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
     assert env.distributed and not env.is_main
     assert DistEnv.from_env({}).is_main

@@ -16,6 +16,7 @@ from pro.store import (
     delete_artifact,
     get_artifact,
     list_artifacts,
+    local_artifact,
     put_artifact,
     read_manifest,
     verify_artifact,
@@ -179,3 +180,15 @@ def test_demo_round_trip(tmp_path: Path) -> None:
     line = round_trip(tmp_path)
     assert line.startswith("store: put, get and verified 3 files") and "\n" not in line
     assert round_trip(tmp_path) == line  # idempotent: the same commit, served from the cache
+
+
+def test_local_artifact_is_the_directory_itself_or_the_verified_copy(
+    src: Path, tmp_path: Path, cfg: StoreConfig
+) -> None:
+    assert local_artifact(str(src), "config.json", config=cfg) == src  # used in place
+    uri = f"file://{tmp_path}/store/run1/rm"
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
+    copy = local_artifact(uri, "config.json", config=cfg)
+    assert copy != src and (copy / "config.json").read_bytes() == (src / "config.json").read_bytes()
+    with pytest.raises(StoreError, match=r"^.*/nope: cannot load artifact: no artifact at "):
+        local_artifact(str(tmp_path / "nope"), "config.json", config=cfg)

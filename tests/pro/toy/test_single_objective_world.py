@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pro.stages.demo import Profile, write_world
+from pro.testing.toy_core import Profile, write_world
 from pro.toy.generate import generate
 from pro.toy.world import World
 

@@ -1,11 +1,13 @@
-"""Reading and splitting preference data for the stages."""
+"""What a training stage reads: training and held-out preference pairs (the given evaluation data, or a
+deterministic split by prompt hash) and the distinct prompts of a prompt file or preference source."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
-from pro.data.schema import PreferencePair
+from pro.data.schema import PreferencePair, read_prompts
 from pro.data.sources import load_preferences
 from pro.errors import UserError
 from pro.spec.data import DataSource
@@ -40,3 +42,20 @@ def load_split(
     if eval_data is not None:
         return pairs, load_preferences(eval_data, objective=objective)
     return split_by_prompt(pairs, fraction, seed)
+
+
+def read_prompt_texts(source: DataSource | str, limit: int | None = None) -> list[str]:
+    """Distinct prompts, in file order, from a prompt file or a preference source."""
+    if isinstance(source, str):
+        if not Path(source).exists():
+            raise UserError(f"prompts: {source}: no such file")
+        prompts = [r.prompt for r in read_prompts(source)]
+    else:
+        prompts = [p.prompt for p in load_preferences(source)]
+    seen: dict[str, None] = {}
+    for p in prompts:
+        seen.setdefault(p, None)
+    out = list(seen)
+    if not out:
+        raise UserError("prompts: no prompts found")
+    return out[:limit] if limit else out

@@ -1,4 +1,4 @@
-"""The PolicyEvaluation stage on two tiny policies: metrics, report, completions, judges."""
+"""The PolicyEvaluation stage on two tiny policies: metrics, report, completions, judges, errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.pro.align.conftest import align_spec
+from tests.pro.conftest import align_spec
 
 pytestmark = pytest.mark.ml
 
@@ -105,3 +105,15 @@ def test_eval_stage_cli_and_missing_policy(toy: dict[str, Any], policies: dict[s
     spec.write_text(yaml.safe_dump(doc))
     assert main(["stage", "pev", "--spec", str(spec)]) != 0
     assert "nope" in capsys.readouterr().err
+
+
+def test_eval_prompt_file_missing(toy: dict[str, Any], tmp_path: Path) -> None:
+    from pro.errors import UserError
+    from pro.spec.evaluation import PolicyEvaluation
+    from pro.stages import evaluate
+
+    doc = {"metadata": {"name": "e"}, "spec": {
+        "policyA": {"name": "a", "uri": "x"}, "policyB": {"name": "b", "uri": "y"},
+        "prompts": str(tmp_path / "none.jsonl"), "judge": {"world": toy["world"]}, "output": str(tmp_path / "o")}}  # fmt: skip
+    with pytest.raises(UserError, match=r"prompts: .*no such file"):
+        evaluate.run(PolicyEvaluation.model_validate(doc))

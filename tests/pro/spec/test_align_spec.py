@@ -106,23 +106,3 @@ def test_loader_reports_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as err:
         load_file(f, PolicyAlignment)
     assert "pal.yaml:6" in str(err.value) and "needs 'adapter'" in str(err.value)
-
-
-def test_weight_floor_mixes_with_uniform() -> None:
-    from pro.spec.align import WeightSettings
-    from pro.stages.align import compute_weights
-
-    s = WeightSettings(mode="fixed", fixed={"a": 1.0, "b": 0.0}, floor=0.2)
-    w = compute_weights(s, ["a", "b"], ["x", "y"])
-    assert w.shape == (2, 2) and abs(w[0, 0] - 0.9) < 1e-6 and abs(w[0, 1] - 0.1) < 1e-6
-    with pytest.raises(ValidationError, match="floor"):
-        WeightSettings(mode="uniform", floor=1.0)
-
-
-def test_weights_over_other_objectives_are_a_user_error() -> None:
-    from pro.errors import UserError
-    from pro.spec.align import WeightSettings
-    from pro.stages.align import compute_weights
-
-    with pytest.raises(UserError, match=r"expected \['a', 'b'\]"):
-        compute_weights(WeightSettings(mode="fixed", fixed={"b": 1.0, "a": 1.0}), ["a", "b"], ["x"])

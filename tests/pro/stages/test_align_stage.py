@@ -1,14 +1,17 @@
-"""The MORLHF stage end to end on tiny untrained models: GRPO and RLOO, weight modes, artifact contents."""
+"""The alignment stage (MORLHF) end to end on tiny untrained models: GRPO and RLOO, weight modes, artifact
+contents, and its user-facing errors (one line, naming what is wrong)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.pro.align.conftest import align_spec
+from pro.errors import UserError
+from tests.pro.conftest import align_spec
 
 pytestmark = pytest.mark.ml
 
@@ -27,6 +30,8 @@ def test_grpo_adapter_weights_commit_policy(toy: dict[str, Any], tmp_path: Path)
     assert (out / "manifest.json").exists() and (out / "config.json").exists()
     meta = json.loads((out / "policy.json").read_text())
     assert meta["method"] == "morlhf" and meta["objectives"] == ["helpfulness", "harmlessness", "humor"]
+    assert set(meta) == {"objectives", "method", "weights", "promptFormat"}  # the key set readers know
+    assert json.loads((out / "manifest.json").read_text())["producer"]["kind"] == "PolicyAlignment"
     history = json.loads((out / "history.json").read_text())
     assert len(history) >= 2 and {"reward", "trueUtility", "z/humor", "step"} <= set(history[0])
     rows = [json.loads(x) for x in (out / "weights.jsonl").read_text().splitlines()]
@@ -62,3 +67,24 @@ def test_grpo_with_lora_saves_a_merged_policy(toy: dict[str, Any], tmp_path: Pat
     assert metrics["steps"] == 1
     model, _, _ = load_policy(out)
     assert not any("lora" in name for name, _ in model.named_parameters())
+
+
+def test_missing_init_data(toy: dict[str, Any], tmp_path: Path) -> None:
+    doc = align_spec(toy, tmp_path / "p", init={"data": str(tmp_path / "sft.jsonl"), "steps": 1})
+    with pytest.raises(UserError, match=r"init.data: .*no such file"):
+        _run(doc)
+
+
+def test_reward_model_without_statistics(toy: dict[str, Any], tmp_path: Path) -> None:
+    rm = tmp_path / "rm"
+    shutil.copytree(toy["rms"]["humor"], rm)
+    (rm / "stats.json").unlink()
+    doc = align_spec(toy, tmp_path / "p", rewardModels={**toy["rms"], "humor": str(rm)})
+    with pytest.raises(UserError, match="humor: no recorded score statistics"):
+        _run(doc)
+
+
+def test_adapter_over_other_objectives(toy: dict[str, Any], tmp_path: Path) -> None:
+    doc = align_spec(toy, tmp_path / "p", objectives=["humor", "helpfulness", "harmlessness"])
+    with pytest.raises(UserError, match="the stage's objectives are"):
+        _run(doc)

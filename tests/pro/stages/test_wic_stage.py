@@ -1,4 +1,4 @@
-"""PRO-WIC end to end on tiny models, weight tags, and generation with adapter weights."""
+"""The PRO-WIC stage end to end on tiny models, and generation with its policy (adapter and fixed weights)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from tests.pro.align.conftest import align_spec
+from tests.pro.conftest import align_spec
 
 pytestmark = pytest.mark.ml
 
@@ -34,6 +33,8 @@ def wic_policy(toy: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
 def test_wic_commits_policy_with_template(wic_policy: Path) -> None:
     meta = json.loads((wic_policy / "policy.json").read_text())
     assert meta["method"] == "wic" and meta["template"] == "<w:{objective}={weight:.1f}>"
+    assert set(meta) == {"objectives", "method", "weights", "template", "tau", "promptFormat"}
+    assert meta["tau"] == 0.1  # the adapter's
     history = json.loads((wic_policy / "history.json").read_text())
     assert [h["step"] for h in history] == [1.0, 2.0] and "keptReward" in history[0]
 
@@ -60,31 +61,3 @@ def test_generate_cli(
     assert code == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 2 and rows[0]["weights"]["humor"] == 0.5
-
-
-def test_weight_tags_and_exploration() -> None:
-    from pro.align.wic import explore, tag_vocabulary, weight_prefixes
-
-    pre = weight_prefixes("<w:{objective}={weight:.1f}>", ["a", "b"], np.asarray([[0.74, 0.26]]))
-    assert pre == ["<w:a=0.7> <w:b=0.3> "]
-    assert len(tag_vocabulary("<{objective}:{weight:.2f}>", ["a"])) == 101
-    w = explore(np.asarray([[1.0, 0.0]], dtype=np.float32), 0.5, np.random.default_rng(0))
-    assert abs(w.sum() - 1) < 1e-6 and w[0, 0] >= 0.5
-
-
-def test_bad_template_is_a_user_error() -> None:
-    from pro.align.wic import weight_prefixes
-    from pro.errors import UserError
-
-    with pytest.raises(UserError, match="wic template"):
-        weight_prefixes("<{name}>", ["a"], np.asarray([[1.0]]))
-
-
-def test_tokenizer_without_tags_is_a_user_error(toy: dict[str, Any]) -> None:
-    from pro.align.wic import check_tags
-    from pro.errors import UserError
-    from pro.models.tokenizers import build_tokenizer
-
-    tok = build_tokenizer(["just some plain words"])
-    with pytest.raises(UserError, match="cannot represent the weight tags"):
-        check_tags(tok, "<w:{objective}={weight:.1f}>", ["helpfulness"])

@@ -53,7 +53,7 @@ class Profile:
     threads: int | None = None
 
 
-#: ≤ 3 minutes on 2 cores (pro demo, tests use an even smaller one)
+#: ≤ 3 minutes on 2 cores (bench/quality.py --quick; tests use an even smaller one)
 DEMO = Profile()
 
 
@@ -183,8 +183,10 @@ def category_tv(
     objectives: list[str],
 ) -> float:
     """Mean total-variation distance of each row to its category's mean target."""
+    from pro.weights.targets import total_variation
+
     ref = np.asarray([[mean_by_category[c][o] for o in objectives] for c in categories])
-    return float(np.mean(0.5 * np.abs(weights - ref).sum(axis=1)))
+    return float(np.mean(total_variation(weights, ref)))
 
 
 def run_core(out: Path, profile: Profile = DEMO, *, objectives: list[str] | None = None) -> dict[str, Any]:

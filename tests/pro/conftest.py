@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 OBJECTIVES = ["helpfulness", "harmlessness", "humor"]
 
 TINY_POLICY = {
