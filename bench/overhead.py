@@ -30,12 +30,12 @@ def _write(path: Path, doc: dict[str, Any]) -> Path:
 
 def by_hand(pipeline: Path, work: Path) -> list[tuple[str, float]]:
     """Each stage's command, in dependency order, one at a time: (stage, seconds)."""
-    from pro.planner.compose import compose
+    from pro.runner.prepare import prepare
     from pro.runner.process import stage_command
     from pro.spec import dump_yaml, load_file
     from pro.spec.pipeline import AlignmentPipeline
 
-    c = compose(load_file(pipeline, AlignmentPipeline))
+    c = prepare(load_file(pipeline, AlignmentPipeline)).composition  # the stages pro run would start
     times = []
     for name in c.graph.order:
         stage = c.stage(name)

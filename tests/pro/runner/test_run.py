@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pro.cli import main
-from pro.planner.compose import compose
+from pro.runner.prepare import prepare
 from pro.spec import load_file
 from pro.spec.pipeline import AlignmentPipeline
 from pro.store import read_manifest
@@ -54,7 +54,7 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
 
     code, out = run(pipeline, tmp_path / "run", capsys)
     assert code == 0, out
-    c = compose(load_file(pipeline, AlignmentPipeline))
+    c = prepare(load_file(pipeline, AlignmentPipeline)).composition
     for stage in c.stages:
         manifest = read_manifest(stage.output)
         assert manifest is not None and manifest.work_digest == stage.digest, stage.name
@@ -82,18 +82,44 @@ def test_a_failing_stage_is_retried_then_fails_the_pipeline_and_blocks_what_need
 ) -> None:
     monkeypatch.setenv("COLUMNS", "40")  # a console narrower than the log path printed
     doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
-    doc["spec"]["objectives"][2]["data"]["path"] = str(tmp_path / "missing.jsonl")
+    (tmp_path / "broken.jsonl").write_text(
+        '{"prompt": "p", "chosen": "a", "rejected": "b", "objective": "humor"}\n{oops\n'
+    )
+    doc["spec"]["objectives"][2]["data"]["path"] = str(tmp_path / "broken.jsonl")
     doc["spec"]["retry"] = {"limit": 1, "backoffSeconds": 0.5}
     code, out = run(write(tmp_path / "p.yaml", doc), tmp_path / "run", capsys)
     assert code == 1
     assert "rm-humor           Failed (attempt 2) 2 attempt(s); last: exit code 1" in out
-    assert "missing.jsonl" in out  # the reason comes from the stage's own error
+    assert "broken.jsonl:2: invalid JSON" in out  # the reason comes from the stage's own error
     assert "rm-humor failed" in out
     assert f"  log: {tmp_path / 'run' / 'logs' / 'rm-humor.log'}" in out.splitlines()  # never wrapped
     assert "adapter            Blocked needs rm-humor" in out
     assert "Retrying" not in out or "attempt 2" in out
-    c = compose(load_file(tmp_path / "p.yaml", AlignmentPipeline))
+    c = prepare(load_file(tmp_path / "p.yaml", AlignmentPipeline)).composition
     assert read_manifest(c.stage("rm-helpfulness").output) is not None  # independent stages finished
+
+
+def test_a_missing_data_file_fails_the_run_before_any_stage_starts(
+    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
+    doc["spec"]["objectives"][2]["data"]["path"] = str(tmp_path / "missing.jsonl")
+    code = main(
+        [
+            "run",
+            "-f",
+            str(write(tmp_path / "p.yaml", doc)),
+            "--progress",
+            "lines",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert captured.err == f"error: {tmp_path / 'missing.jsonl'}: no such file\n"
+    assert not (tmp_path / "run" / "logs").exists()  # nothing started, nothing half-written
+    assert not (tmp_path / "store").exists()
 
 
 def _checkpoints(uri: str) -> list[Path]:
@@ -109,7 +135,7 @@ def test_ctrl_c_stops_the_stages_and_the_same_command_resumes_from_the_checkpoin
     doc = pipeline_doc(toy, str(tmp_path / "store"), scale)
     del doc["spec"]["evaluation"]  # the resume is the point; the evaluation is covered above
     pipeline = write(tmp_path / "p.yaml", doc)
-    c = compose(load_file(pipeline, AlignmentPipeline))
+    c = prepare(load_file(pipeline, AlignmentPipeline)).composition
     align = c.stage("align").output
     cmd = [
         sys.executable,
