@@ -6,7 +6,7 @@ import argparse
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pro.planner.compose import ComposedStage
@@ -125,6 +125,19 @@ def load_pipeline(args: argparse.Namespace) -> AlignmentPipeline:
     return pipeline
 
 
+def promotion_line(p: dict[str, Any]) -> str:
+    """One line for the gate's decision: what, against what, with the numbers or the reasons."""
+    interval = f" [{p['winRateLow']:.3f}, {p['winRateHigh']:.3f}]" if "winRateLow" in p else ""
+    line = f"promotion: {p['decision']} (win rate {p['winRate']:.3f}{interval} vs {p['baseline']})"
+    if p.get("reasons"):
+        line += ": " + "; ".join(p["reasons"])
+    drift = p.get("drift")
+    if drift:
+        moved = "moved" if drift["moved"] else "stable"
+        line += f"\nweights: {moved} since run {drift['previousRun']} (total variation {drift['totalVariation']:.3f})"
+    return line
+
+
 def firing(schedule: AlignmentSchedule, at: datetime | None) -> AlignmentPipeline:
     """The pipeline ``schedule`` creates for its firing at ``at`` (default: its latest firing before now)."""
     from pro.errors import UserError
@@ -190,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
         ev = spec.evaluation
         if metrics is not None and ev is not None:
             console.print(result_table(metrics, "pro", ev.baseline.name))
+        if metrics is not None and "promotion" in metrics:
+            console.print(promotion_line(metrics["promotion"]), soft_wrap=True, highlight=False)
         console.print(f"report: {composition.stage(EVAL).output}/report.html", soft_wrap=True)
     if outcome.phase is PipelinePhase.FAILED:
         for rec in outcome.records.values():

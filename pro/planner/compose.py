@@ -33,10 +33,12 @@ from pro.spec.conventions import (
     join_uri,
     k8s_name,
 )
-from pro.spec.data import DataSnapshot, PinnedData, iter_data_refs
+from pro.spec.data import PinnedData, iter_data_refs
 from pro.spec.evaluation import PolicyEvaluation, PolicyEvaluationSpec, PolicyRef
 from pro.spec.execution import StageExecution, StageResources, StorageAccess
 from pro.spec.pipeline import AlignmentPipeline, reward_stage_name
+from pro.spec.promotion import PromotionGate
+from pro.spec.run import RunSnapshot
 from pro.spec.stages import (
     AdapterTraining,
     AdapterTrainingSpec,
@@ -48,6 +50,8 @@ ADAPTER = "adapter"
 ALIGN = "align"
 BASELINE = "align-baseline"
 EVAL = "eval"
+#: the run's pinned snapshot under its root (see :class:`pro.spec.run.RunSnapshot`)
+SNAPSHOT_FILE = "snapshot.json"
 #: the root of the symbolic artifact URIs work digests are taken with (no store, namespace or run in them)
 SYMBOLIC_ROOT = "pro-artifact://"
 
@@ -133,9 +137,12 @@ def _weights(choice: WeightChoice, adapter_uri: str | None) -> WeightSettings:
 Draft = tuple[str, Resource, StageResources, tuple[str, ...]]
 
 
-def _drafts(p: AlignmentPipeline, where: Mapping[str, str] | str) -> list[Draft]:
+def _drafts(
+    p: AlignmentPipeline, where: Mapping[str, str] | str, gate: PromotionGate | None = None
+) -> list[Draft]:
     """Every stage's resource (not yet annotated), resources and upstream stages, in order; each stage's
-    output is ``where[stage]``, or ``<where>/<stage>`` when ``where`` is a root."""
+    output is ``where[stage]``, or ``<where>/<stage>`` when ``where`` is a root; ``gate``: the evaluation's
+    promotion gate."""
 
     def at(stage: str) -> str:
         return join_uri(where, stage) if isinstance(where, str) else where[stage]
@@ -207,6 +214,7 @@ def _drafts(p: AlignmentPipeline, where: Mapping[str, str] | str) -> list[Draft]
             reward_models=rm_uris,
             runs=runs,
             adapter=adapter_uri,
+            promotion=gate,
             output=at(EVAL),
         )
         needs = (ALIGN,) + ((BASELINE,) if baseline.trains else ()) + ((ADAPTER,) if adapter_uri else ())
@@ -273,22 +281,48 @@ def _retry(pipeline: AlignmentPipeline) -> RetryPolicy:
     return RetryPolicy(r.limit, r.backoff_seconds, r.factor, r.max_backoff_seconds)
 
 
+def promotion_gate(pipeline: AlignmentPipeline, run: RunSnapshot | None) -> PromotionGate | None:
+    """The evaluation's gate for this run: the baseline and pointer version pinned when the run started."""
+    promotion, evaluation = pipeline.spec.promotion, pipeline.spec.evaluation
+    if promotion is None or evaluation is None:
+        return None
+    pin = run.promoted if run is not None else None
+    if promotion.baseline == "lastPromoted":
+        baseline = pin.policy if pin is not None else None
+    else:
+        baseline = promotion.baseline
+    return PromotionGate(
+        rule=promotion.rule,
+        judge=promotion.judge,
+        baseline=baseline,
+        lineage=lineage_root(pipeline),
+        snapshot=join_uri(run_root(pipeline), SNAPSHOT_FILE),
+        pointer_etag=pin.etag if pin is not None else None,
+        run=pipeline.spec.run_id,
+        pipeline=pipeline.metadata.name,
+        scheduled_time=run.scheduled_time if run is not None else None,
+        probe=promotion.probe or evaluation.prompts,
+        drift_threshold=promotion.drift_threshold,
+    )
+
+
 def compose(
     pipeline: AlignmentPipeline,
-    snapshot: Mapping[str, PinnedData] | None = None,
+    run: RunSnapshot | None = None,
     reused: Mapping[str, Reuse] | None = None,
 ) -> Composition:
     """The pipeline's stages with inputs, outputs, pinned data and work digests filled in, and their graph.
 
-    ``snapshot``: what the run pinned its data references to (each stage carries the pins of the
-    references it reads); ``reused``: stages whose work an earlier run committed (their artifacts are
-    wired in instead of this run's outputs).
+    ``run``: what the run pinned when it started (each stage carries the pins of the data references it
+    reads; the evaluation's promotion gate, the pointer version); ``reused``: stages whose work an earlier
+    run committed (their artifacts are wired in instead of this run's outputs).
     """
-    pins: DataSnapshot = dict(snapshot or {})
+    pins = dict(run.data) if run is not None else {}
     reuse = dict(reused or {})
     spec = pipeline.spec
     root = run_root(pipeline)
-    symbolic = _drafts(pipeline, SYMBOLIC_ROOT)
+    gate = promotion_gate(pipeline, run)
+    symbolic = _drafts(pipeline, SYMBOLIC_ROOT, gate)
     retry = _retry(pipeline)
     graph = Graph(
         tuple(
@@ -304,7 +338,7 @@ def compose(
         credentials_secret=spec.storage.credentials_secret,
     )
     stages = []
-    for name, res, resources, _ in _drafts(pipeline, where):
+    for name, res, resources, _ in _drafts(pipeline, where, gate):
         execution = StageExecution(
             image=spec.image,
             resources=resources,
@@ -359,6 +393,7 @@ __all__ = [
     "data_refs",
     "lineage",
     "lineage_root",
+    "promotion_gate",
     "run_root",
     "with_scheduled_time",
     "work_digest",

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from pro.spec.align import AlignmentSettings, PolicyAlignmentSpec, WeightChoice, WeightSettings
 from pro.spec.conventions import API_GROUP, API_VERSION
-from pro.spec.evaluation import Judge
+from pro.spec.judge import Judge
 from pro.spec.kinds import Kind, all_kinds
 from pro.spec.loader import _field_models
 from pro.spec.model import DeepSpeedSettings, ModelSource, TokenizerSource

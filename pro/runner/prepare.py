@@ -22,10 +22,10 @@ from pro.planner.compose import (
     with_scheduled_time,
 )
 from pro.spec.conventions import parse_rfc3339, rfc3339
-from pro.spec.data import RunSnapshot
 from pro.spec.pipeline import AlignmentPipeline
+from pro.spec.run import PromotedPin, RunSnapshot
 from pro.store import read_manifest
-from pro.store.lineage import find_work, run_snapshot
+from pro.store.lineage import find_work, read_promoted, run_snapshot
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,14 @@ def prepare(pipeline: AlignmentPipeline, scheduled: datetime | None = None) -> P
     def pin_now() -> RunSnapshot:
         when = scheduled or datetime.now(UTC)
         filled = with_scheduled_time(pipeline, when)
-        return RunSnapshot(scheduled_time=rfc3339(when), data=pin_all(ref for _, ref in data_refs(filled)))
+        data = pin_all(ref for _, ref in data_refs(filled))
+        promoted = read_promoted(lineage_root(pipeline)) if pipeline.spec.promotion is not None else None
+        pin = (
+            PromotedPin(etag=promoted[1], policy=promoted[0].policy, run=promoted[0].run)
+            if promoted
+            else None
+        )
+        return RunSnapshot(scheduled_time=rfc3339(when), data=data, promoted=pin)
 
     snapshot = run_snapshot(run_root(pipeline), pin_now)
     pinned_at = parse_rfc3339(snapshot.scheduled_time)
@@ -53,7 +60,7 @@ def prepare(pipeline: AlignmentPipeline, scheduled: datetime | None = None) -> P
             f"{rfc3339(scheduled)}: use another --run-id for another firing"
         )
     filled = with_scheduled_time(pipeline, pinned_at)
-    first = compose(filled, snapshot.data)
+    first = compose(filled, snapshot)
     reused: dict[str, Reuse] = {}
     for stage in first.stages:
         own = read_manifest(stage.output)
@@ -62,7 +69,7 @@ def prepare(pipeline: AlignmentPipeline, scheduled: datetime | None = None) -> P
         found = find_work(lineage_root(filled), stage.digest)
         if found is not None and found.uri != stage.output:
             reused[stage.name] = found
-    return PreparedRun(compose(filled, snapshot.data, reused), snapshot)
+    return PreparedRun(compose(filled, snapshot, reused), snapshot)
 
 
 __all__ = ["PreparedRun", "prepare"]

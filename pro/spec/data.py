@@ -97,16 +97,6 @@ DataSnapshot = dict[str, PinnedData]
 """Data reference (as written in the spec, placeholders filled) → what it was pinned to."""
 
 
-class RunSnapshot(SpecModel):
-    """What a run pinned when it started (``<run root>/snapshot.json``, written once): a resumed run, a
-    restarted operator and every stage read the same objects."""
-
-    scheduled_time: str
-    """The firing's scheduled time (RFC 3339) the placeholders were filled with."""
-    data: DataSnapshot = Field(default_factory=dict)
-    """Every data reference of the pipeline → its objects."""
-
-
 def iter_data_refs(model: BaseModel, path: str = "spec") -> Iterator[tuple[str, str]]:
     """``(field path, reference)`` of every data reference set in ``model`` (recursively) that pro reads
     itself (a public data set's local mirror is read by ``datasets``, not pinned)."""

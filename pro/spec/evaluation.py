@@ -15,6 +15,8 @@ from pro.spec.align import WeightSettings
 from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataRef, DataSnapshot
 from pro.spec.execution import StageExecution
+from pro.spec.judge import Judge
+from pro.spec.promotion import PromotionGate
 
 
 class PolicyRef(SpecModel):
@@ -26,25 +28,6 @@ class PolicyRef(SpecModel):
     """Policy artifact URI (written by ``PolicyAlignment``)."""
     weights: WeightSettings | None = None
     """Weights written into the prompt for a WIC policy (default: the weights it was trained with)."""
-
-
-class Judge(SpecModel):
-    """What decides which of two completions is better."""
-
-    kind: Literal["world", "rewardModel"] = "world"
-    """``world``: the toy world's hidden true utility; ``rewardModel``: a judge reward model."""
-    world: str | None = None
-    """Toy-world directory (``kind: world``)."""
-    uri: str | None = None
-    """Judge reward-model artifact URI (``kind: rewardModel``)."""
-
-    @model_validator(mode="after")
-    def _check(self) -> Judge:
-        if self.kind == "world" and not self.world:
-            raise ValueError("judge kind 'world' needs 'world' (a toy-world directory)")
-        if self.kind == "rewardModel" and not self.uri:
-            raise ValueError("judge kind 'rewardModel' needs 'uri' (a reward-model artifact)")
-        return self
 
 
 class EvaluationSettings(SpecModel):
@@ -83,6 +66,9 @@ class PolicyEvaluationSpec(EvaluationSettings):
     """Extra alignment artifacts (label → URI) whose training curves go into the report."""
     adapter: str | None = None
     """Adapter artifact URI whose weights per prompt category go into the report."""
+    promotion: PromotionGate | None = None
+    """Gate policy A before it replaces its lineage's promoted policy (a pipeline with ``promotion`` sets
+    it); unset: compare only."""
     output: str = Field(min_length=1)
     """Artifact URI the metrics and report are committed to."""
     snapshot: DataSnapshot = Field(default_factory=dict)

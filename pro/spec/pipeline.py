@@ -27,6 +27,7 @@ from pro.spec.execution import (
     StorageAccess,
 )
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource
+from pro.spec.promotion import PromotionSettings
 from pro.spec.stages import AdapterSettings, RewardTrainingSettings
 
 #: an objective name becomes part of a stage name (``rm-<objective>``, '_' as '-'), hence nearly a DNS label
@@ -157,6 +158,9 @@ class AlignmentPipelineSpec(SpecModel):
     """How the policy is aligned."""
     evaluation: EvaluationSection | None = None
     """Compare the aligned policy with a baseline; unset: no evaluation stage."""
+    promotion: PromotionSettings | None = None
+    """Gate each run's policy before it replaces the lineage's promoted one, and record the adapter's
+    weights for ``pro drift`` (needs ``evaluation``); unset: no gate."""
     storage: StorageSettings = Field(default_factory=StorageSettings)
     """Where artifacts go."""
     run_id: str = Field(default="default", min_length=1, max_length=63, pattern=RUN_ID)
@@ -190,6 +194,17 @@ class AlignmentPipelineSpec(SpecModel):
             raise ValueError("alignment.weights.mode 'adapter' needs the 'adapter' section")
         if self.evaluation is not None and self.evaluation.baseline.weights is not None:
             check_fixed_weights(self.evaluation.baseline.weights, names)
+        if self.promotion is not None:
+            if self.evaluation is None:
+                raise ValueError(
+                    "promotion needs the 'evaluation' section (the gate runs in the evaluation stage)"
+                )
+            unknown = [o for o in self.promotion.rule.max_regression if o not in names]
+            if unknown:
+                raise ValueError(
+                    f"promotion.rule.maxRegression names unknown objective {', '.join(unknown)} "
+                    f"(objectives: {', '.join(names)})"
+                )
         return self
 
     @property

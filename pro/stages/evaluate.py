@@ -13,17 +13,17 @@ from typing import Any
 import numpy as np
 
 from pro.errors import UserError
+from pro.eval.gate import row_wins
+from pro.eval.promotion import Compared
 from pro.spec.evaluation import PolicyEvaluation
+from pro.spec.judge import Judge
 from pro.stages import runtime
 
 log = logging.getLogger(__name__)
 
 
-def make_judge(
-    resource: PolicyEvaluation,
-) -> tuple[Callable[[Sequence[str], Sequence[str]], np.ndarray], Any]:
+def make_judge(j: Judge) -> tuple[Callable[[Sequence[str], Sequence[str]], np.ndarray], Any]:
     """The judge as ``(prompts, texts) -> scores`` and the toy world (None for a reward-model judge)."""
-    j = resource.spec.judge
     if j.kind == "world":
         from pro.toy import World
 
@@ -46,6 +46,71 @@ def make_judge(
     return by_rm, None
 
 
+Scores = Callable[[Sequence[str], Sequence[str]], dict[str, list[float]]]
+
+
+def objective_scorer(resource: PolicyEvaluation, world: Any) -> Scores | None:
+    """Per-objective scores of completions: z-scored rewards of the reward models, else the toy world's
+    true per-objective scores; None when there is neither."""
+    spec = resource.spec
+    if spec.reward_models:
+        from pro.weights.targets import RewardBank
+
+        objs = spec.objectives or list(spec.reward_models)
+        bank = RewardBank.load(objs, spec.reward_models)
+
+        def by_models(prompts: Sequence[str], texts: Sequence[str]) -> dict[str, list[float]]:
+            z = bank.z(list(prompts), list(texts))
+            return {o: [float(x) for x in z[:, k]] for k, o in enumerate(objs)}
+
+        return by_models
+    if world is not None:
+
+        def by_world(prompts: Sequence[str], texts: Sequence[str]) -> dict[str, list[float]]:
+            rows = [world.scores(p, t) for p, t in zip(prompts, texts, strict=True)]
+            return {o: [r[o] for r in rows] for o in world.objectives}
+
+        return by_world
+    return None
+
+
+def gate(resource: PolicyEvaluation, compared: Compared, per_objective: Scores | None) -> dict[str, Any]:
+    """The promotion gate on this evaluation (:mod:`pro.eval.promotion`): what ``promotion.json`` says."""
+    from pro.align.generation import complete
+    from pro.data import read_prompts
+    from pro.eval.promotion import run_gate
+
+    spec = resource.spec
+    assert spec.promotion is not None
+    g = spec.promotion
+    judge = make_judge(g.judge)[0] if g.judge is not None else make_judge(spec.judge)[0]
+    distinct = list(dict.fromkeys(compared.prompts))
+
+    def generate(uri: str, _: Sequence[str]) -> list[str]:  # the same rows as policy A's
+        texts: list[str] = []
+        for s in range(spec.samples):
+            texts += complete(uri, distinct, temperature=spec.temperature, max_new_tokens=spec.max_new_tokens,
+                              seed=spec.seed + s).texts  # fmt: skip
+        return texts
+
+    def means(prompts: Sequence[str], texts: Sequence[str]) -> dict[str, float]:
+        scored = per_objective(prompts, texts) if per_objective else {}
+        return {o: float(np.mean(v)) for o, v in scored.items()}
+
+    weights = None
+    if spec.adapter:
+        from pro.weights import AdapterWeights
+
+        provider = AdapterWeights(spec.adapter)
+
+        def weights(prompts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+            return provider.objectives, provider.weights(list(prompts))
+
+    probe = [(r.prompt, r.category) for r in read_prompts(g.probe)]
+    return run_gate(spec, g, compared, generate=generate, judge=judge, objective_means=means, probe=probe,
+                    weights=weights)  # fmt: skip
+
+
 def run(resource: PolicyEvaluation) -> dict[str, Any]:
     """Evaluate and commit; returns the metrics."""
     from pro.align.generation import complete
@@ -57,13 +122,11 @@ def run(resource: PolicyEvaluation) -> dict[str, Any]:
 
     spec = resource.spec
     started = time.perf_counter()
-    if not Path(spec.prompts).exists():
-        raise UserError(f"prompts: {spec.prompts}: no such file")
     records = read_prompts(spec.prompts)[: spec.max_prompts]
     if not records:
         raise UserError(f"prompts: {spec.prompts}: no prompts")
     prompts = [r.prompt for r in records]
-    judge, world = make_judge(resource)
+    judge, world = make_judge(spec.judge)
     categories: list[str | None] = [r.category for r in records]
     if world is not None and not any(categories):
         categories = [world.category_of(p) for p in prompts]
@@ -86,23 +149,9 @@ def run(resource: PolicyEvaluation) -> dict[str, Any]:
         scores_b += [float(x) for x in judge(prompts, tb)]
         rows_p += prompts
         rows_c += categories
-    obj_a: dict[str, list[float]] | None = None
-    obj_b: dict[str, list[float]] | None = None
-    if spec.reward_models:
-        from pro.weights.targets import RewardBank
-
-        objs = spec.objectives or list(spec.reward_models)
-        bank = RewardBank.load(objs, spec.reward_models)
-        za, zb = bank.z(rows_p, texts_a), bank.z(rows_p, texts_b)
-        obj_a = {o: list(za[:, k]) for k, o in enumerate(objs)}
-        obj_b = {o: list(zb[:, k]) for k, o in enumerate(objs)}
-    elif world is not None:
-        obj_a = {
-            o: [world.scores(p, t)[o] for p, t in zip(rows_p, texts_a, strict=True)] for o in world.objectives
-        }
-        obj_b = {
-            o: [world.scores(p, t)[o] for p, t in zip(rows_p, texts_b, strict=True)] for o in world.objectives
-        }
+    per_objective = objective_scorer(resource, world)
+    obj_a = per_objective(rows_p, texts_a) if per_objective else None
+    obj_b = per_objective(rows_p, texts_b) if per_objective else None
     name = f"{spec.policy_a.name} vs {spec.policy_b.name}"
     metrics = compare(
         scores_a,
@@ -147,6 +196,17 @@ def run(resource: PolicyEvaluation) -> dict[str, Any]:
                     plot_weights_by_category(by_cat, provider.objectives, out / "adapter-weights.png"),
                 )
             )
+        if spec.promotion is not None:
+            compared = Compared(
+                prompts=rows_p,
+                texts_a=texts_a,
+                scores_a=scores_a,
+                means_a={o: float(np.mean(v)) for o, v in (obj_a or {}).items()},
+                wins_vs_own_baseline=row_wins(scores_a, scores_b),
+                means_own_baseline={o: float(np.mean(v)) for o, v in (obj_b or {}).items()},
+            )
+            metrics["promotion"] = gate(resource, compared, per_objective)
+            (out / "promotion.json").write_text(json.dumps(metrics["promotion"], indent=2) + "\n")
         metrics["seconds"] = round(time.perf_counter() - started, 2)
         runtime.write_metrics(out, {"comparison": name, **metrics})
         with (out / "completions.jsonl").open("w") as fh:
@@ -157,4 +217,4 @@ def run(resource: PolicyEvaluation) -> dict[str, Any]:
     return {"comparison": name, **metrics}
 
 
-__all__ = ["make_judge", "run"]
+__all__ = ["gate", "make_judge", "objective_scorer", "run"]
