@@ -42,6 +42,8 @@ VERBS: tuple[Verb, ...] = (
     Verb("weights", "Models", "Predict per-prompt objective weights with an adapter", "pro.cli.weights"),
     Verb("generate", "Models", "Generate completions with a policy and adapter weights", "pro.cli.generate"),
     Verb("eval", "Models", "Compare two policies: win rate, rewards, report", "pro.cli.eval"),
+    Verb("promoted", "Runs", "Show the policy a schedule or pipeline has in production", "pro.cli.promoted"),
+    Verb("drift", "Runs", "Show how the adapter's weights moved across runs", "pro.cli.drift"),
     Verb("toy", "Models", "Generate the toy world (data with a known answer)", "pro.cli.toy"),
     Verb("demo", "Other", "Run the embedded default end to end on this machine", "pro.cli.demo"),
     Verb("version", "Other", "Print the versions of pro and its main libraries", "pro.cli.version"),

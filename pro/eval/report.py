@@ -150,3 +150,63 @@ def write_report(
 
 
 __all__ = ["plot_curves", "plot_weights_by_category", "smooth", "write_report"]
+
+
+def _png_data_uri(fig: Any) -> str:
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def write_drift_report(records: Sequence[Any], path: str | Path, *, title: str) -> Path:
+    """A self-contained HTML page (plot embedded): each objective's mean weight per probe category across
+    the runs (``records``: :class:`~pro.spec.promotion.RunRecord`, oldest first), and the table behind it."""
+    plt = _plt()
+    objectives = list(records[-1].objectives)
+    categories = sorted({c for r in records for c in r.weights})
+    runs = [r.run for r in records]
+    fig, axes = plt.subplots(1, len(categories), figsize=(3.2 * len(categories) + 1, 3.4), squeeze=False)
+    for ax, c in zip(axes[0], categories, strict=True):
+        for o in objectives:
+            ys = [r.weights[c].get(o, np.nan) if c in r.weights else np.nan for r in records]
+            ax.plot(range(len(runs)), ys, marker="o", label=o)
+        ax.set_title(c)
+        ax.set_ylim(0, 1)
+        ax.set_xticks(range(len(runs)), runs, rotation=45, ha="right", fontsize=7)
+    axes[0][0].set_ylabel("mean adapter weight")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle("adapter weights on the probe prompts, per run")
+    fig.tight_layout()
+    image = _png_data_uri(fig)
+    plt.close(fig)
+    head = "".join(
+        f"<th>{html.escape(h)}</th>"
+        for h in ("run", "scheduled", "category", *objectives, "move (TV)", "decision")
+    )
+    rows = []
+    for r in records:
+        move = f"{r.drift.total_variation:.3f}{' (drift)' if r.drift.moved else ''}" if r.drift else "-"
+        for c in categories:
+            if c in r.weights:
+                cells = [
+                    r.run,
+                    r.scheduled_time or "-",
+                    c,
+                    *(f"{r.weights[c].get(o, 0.0):.3f}" for o in objectives),
+                    move,
+                    r.decision or "-",
+                ]
+                rows.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><img alt='weights across runs' src='{image}'>"
+        f"<table><tr>{head}</tr>{''.join(rows)}</table></body></html>\n"
+    )
+    out = Path(path)
+    out.write_text(page, encoding="utf-8")
+    return out
