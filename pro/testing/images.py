@@ -153,8 +153,8 @@ class Report:
         self.rows.append((what, time.monotonic() - start, " ".join(note)))
 
     def table(self) -> str:
-        lines = [f"{'step':<42} {'seconds':>8}  note"]
-        lines += [f"{what:<42} {secs:8.1f}  {note}" for what, secs, note in self.rows]
+        lines = [f"{'step':<56} {'seconds':>8}  note"]
+        lines += [f"{what:<56} {secs:8.1f}  {note}" for what, secs, note in self.rows]
         return "\n".join(lines)
 
 
@@ -307,6 +307,7 @@ def python_base(store: Store, cache: Path, pip_dir: Path, report: Report) -> str
         tar = cache / f"rootfs-{SUITES[version]}-{key}.tar"
         if not tar.exists():
             _make_rootfs(tar, SUITES[version], report)
+            note.append("incl. debootstrap")
         else:
             note.append("rootfs cached")
         ctr = store.run("from", "scratch")
@@ -325,6 +326,7 @@ def python_base(store: Store, cache: Path, pip_dir: Path, report: Report) -> str
         for old in cache.glob(f"rootfs-{SUITES[version]}-*.tar"):
             if old != tar:
                 old.unlink()
+        note.append(store.size(name))
         return name
 
 
@@ -387,6 +389,7 @@ def torch_base(store: Store, python: str, pip_dir: Path, report: Report) -> str:
             store.run("commit", "-q", ctr, name)
         finally:
             subprocess.run(store.cmd("rm", ctr), capture_output=True, check=False)
+        note.append(store.size(name))
         return name
 
 
@@ -431,7 +434,8 @@ def build(*, trainer: bool = True) -> Report:
             build_image(
                 store, TRAINER_DOCKERFILE, TRAINER_IMAGE, pip_dir, report, build_args={"BASE_IMAGE": base}
             )
-        subprocess.run(store.cmd("rmi", "--prune"), capture_output=True, check=False)  # the replaced builds
+        with report.step("prune the replaced builds"):
+            subprocess.run(store.cmd("rmi", "--prune"), capture_output=True, check=False)
     return report
 
 
@@ -537,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"pro-images: error: {err}", file=sys.stderr)
             return 1
         print(report.table())
-        print(f"{'total':<42} {time.monotonic() - start:8.1f}  storage {Store.default().root}")
+        print(f"{'total':<56} {time.monotonic() - start:8.1f}  storage {Store.default().root}")
     return 0
 
 
