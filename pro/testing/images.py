@@ -493,6 +493,13 @@ class Container:
             _sh(["mount", "-o", "remount,ro", root])
             self._run_dir = Path(tempfile.mkdtemp(prefix="pro-check-run-"))
             _sh(["mount", "--bind", self._run_dir, root / "run"])
+            probe = subprocess.run(
+                self.argv(["touch", "/.pro-check"], user="0:0"), text=True, capture_output=True, check=False
+            )
+            if "Read-only file system" not in probe.stderr:
+                raise RuntimeError(
+                    f"{self.image}: the root filesystem is writable after the remount: {probe}"
+                )
         except BaseException:
             self.__exit__()
             raise

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,20 @@ def healthz(port: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- operator
+@pytest.fixture(scope="module")
+def custom(kube_cluster: Any) -> Iterator[Any]:
+    """A CustomObjectsApi on kube-local with our CRDs and the PyTorchJob CRD installed (nothing runs jobs)."""
+    from kubernetes import client, config
+
+    from pro.testing.jobexec import install_crd
+    from pro.testing.operator import install_crds
+
+    with config.new_client_from_config(config_file=kube_cluster.kubeconfig) as api:
+        install_crds(api)
+        install_crd(api)
+        yield client.CustomObjectsApi(api)
+
+
 def chart_pod(namespace: str, metrics_port: int, health_port: int) -> dict[str, Any]:
     """The chart's operator pod spec, watching ``namespace`` only."""
     values = {
@@ -120,22 +135,15 @@ def test_the_operator_image_creates_a_pipelines_first_job(  # noqa: PLR0917 - py
     uid: int | None,
     kube_cluster: Any,
     kube_namespace: Any,
+    custom: Any,
     s3_env: dict[str, str],
     s3_bucket: str,
     toy: Path,
     tmp_path: Path,
 ) -> None:
-    from kubernetes import client, config
-
-    from pro.testing.jobexec import install_crd
-    from pro.testing.operator import GROUP, VERSION, install_crds
+    from pro.testing.operator import GROUP, VERSION
 
     namespace = kube_namespace[1]
-    api = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
-    install_crds(api)
-    install_crd(api)  # the PyTorchJob CRD (nothing runs the jobs here)
-    custom = client.CustomObjectsApi(api)
-
     metrics_port, health_port = free_port(), free_port()
     pod = chart_pod(namespace, metrics_port, health_port)
     (ctr,) = pod["containers"]
@@ -186,7 +194,6 @@ def test_the_operator_image_creates_a_pipelines_first_job(  # noqa: PLR0917 - py
             assert proc.poll() is None, tail(log)
         finally:
             stop(proc)
-            api.close()
     assert "getpwuid" not in log.read_text()
 
 
