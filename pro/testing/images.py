@@ -133,6 +133,11 @@ class Store:
         config: dict[str, Any] = json.loads(done.stdout)["OCIv1"]
         return config
 
+    @property
+    def lock_path(self) -> Path:
+        """Builds hold it exclusively, running containers shared."""
+        return self.root.parent / "lock"
+
     def size(self, name: str) -> str:
         found = json.loads(self.run("images", "--json", name) or "[]")
         return str(found[0]["size"]) if found else "?"
@@ -424,8 +429,9 @@ def build(*, trainer: bool = True) -> Report:
     cache.mkdir(parents=True, exist_ok=True)
     store = Store.default()
     report = Report()
-    with (cache / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one build per machine at a time
+    with store.lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build per machine at a time, and no check running
+        remove_leftovers(store)
         pip_dir = wheelhouse(cache, report)
         python = python_base(store, cache, pip_dir, report)
         build_image(store, OPERATOR_DOCKERFILE, OPERATOR_IMAGE, pip_dir, report)
@@ -440,6 +446,20 @@ def build(*, trainer: bool = True) -> Report:
 
 
 # ----------------------------------------------------------------------------------------------- running
+CONTAINER_PREFIX = "pro-check-"
+
+
+def remove_leftovers(store: Store) -> None:
+    """Remove the containers of checks killed before they cleaned up (the caller holds the lock exclusively,
+    so none is running); they would keep replaced images, and their mounts, forever."""
+    names = store.run("containers", "--format", "{{.ContainerName}}").split()
+    for name in (n for n in names if n.startswith(CONTAINER_PREFIX)):
+        log(f"removing {name}, left by a check that did not finish")
+        root = Path(store.run("mount", name))
+        subprocess.run(["umount", root / "run"], capture_output=True, check=False)
+        subprocess.run(store.cmd("rm", name), capture_output=True, check=False)
+
+
 @dataclass(frozen=True)
 class Mount:
     """A host path bind-mounted into the container (created there as an empty mount point)."""
@@ -463,9 +483,10 @@ class Container:
         self, store: Store, image: str, mounts: Sequence[Mount] = (), *, unset_env: Sequence[str] = ()
     ) -> None:
         self.store, self.image, self.mounts, self.unset_env = store, image, tuple(mounts), tuple(unset_env)
-        self.name = f"pro-check-{uuid.uuid4().hex[:10]}"
+        self.name = f"{CONTAINER_PREFIX}{uuid.uuid4().hex[:10]}"
         self.root: Path | None = None
         self._run_dir: Path | None = None
+        self._lock: Any = None
 
     def config(self) -> dict[str, Any]:
         """The image's OCI configuration (``Entrypoint``, ``Cmd``, ``User``, ``Env``, …)."""
@@ -477,8 +498,11 @@ class Container:
 
     def __enter__(self) -> Container:
         require_root()
-        self.store.run("from", "--pull=never", "--name", self.name, self.image)
+        self.store.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = self.store.lock_path.open("w")
+        fcntl.flock(self._lock, fcntl.LOCK_SH)  # no build replaces what runs
         try:
+            self.store.run("from", "--pull=never", "--name", self.name, self.image)
             self.root = root = Path(self.store.run("mount", self.name))
             for m in self.mounts:
                 inside = root / m.target.lstrip("/")
@@ -529,6 +553,8 @@ class Container:
         subprocess.run(self.store.cmd("rm", self.name), capture_output=True, check=False)
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.close()
 
 
 # ----------------------------------------------------------------------------------------------- CLI
