@@ -191,7 +191,7 @@ def ensure_tools() -> None:
     if missing:
         log(f"installing {' '.join(missing)} with apt-get")
         _sh(["apt-get", "-q", "-o", "DPkg::Lock::Timeout=600", "update"])
-        _sh(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+        _sh(["apt-get", "install", "-y", "-q", *missing],
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
 
 
