@@ -28,7 +28,7 @@ STAMP       := $(VENV)/.installed
 # pip prints a warning per package for the machine's unused local index folders.
 PIPQ        := 2>&1 | { grep -v 'is neither a file nor a directory' || true; }
 
-.PHONY: help venv demo test test-unit test-ml test-integration lint slim-check lock clean
+.PHONY: help venv demo test test-unit test-ml test-integration lint slim-check images image-check lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -77,6 +77,14 @@ slim-check:  ## install the operator alone (no torch) into .venv-slim and import
 	.venv-slim/bin/pip install -q -c requirements/lock.txt -r requirements/operator.txt $(PIPQ)
 	.venv-slim/bin/pip install -q --no-deps --force-reinstall . $(PIPQ)
 	.venv-slim/bin/python -c "import importlib.util as u, pro_operator.handlers; assert u.find_spec('torch') is None and u.find_spec('kubernetes') is None; print('pro_operator', pro_operator.__version__, 'imports without torch or the kubernetes package')"
+
+# The two images built from their unchanged Dockerfiles with buildah (no Docker engine), on bases made with
+# debootstrap and cached in ~/.cache/pro-images; needs root (docs/images.md).
+images: $(STAMP)  ## build the operator and trainer images with buildah (root; bases cached)
+	$(BIN)/python -m pro.testing.images build
+
+image-check: images  ## build the images, then run them as their pods would (tests/images/test_built_images.py)
+	PRO_IMAGE_CHECK=1 $(BIN)/pytest tests/images/test_built_images.py $(PYTEST_ARGS)
 
 lock:  ## regenerate requirements/lock.txt from .venv (after changing dependencies)
 	$(BIN)/pip freeze --exclude-editable | grep -vE '^(torch|pro-pipeline)==' > requirements/lock.txt
