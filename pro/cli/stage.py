@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
 from pro.spec.kinds import stage_kind_of_verb, stage_kinds
+
+if TYPE_CHECKING:
+    from pro.spec.data import DataSnapshot
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,13 +47,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def stage_snapshot(spec: Any) -> DataSnapshot:
+    """The stage's pinned data: what its pipeline pinned, and every other data reference pinned now (a
+    hand-written stage); a reference that resolves to nothing fails here, naming its field."""
+    from pro.data import DataError
+    from pro.data.objects import pin
+    from pro.spec.data import iter_data_refs
+
+    snapshot = dict(getattr(spec, "snapshot", {}) or {})
+    for field, ref in iter_data_refs(spec):
+        if ref not in snapshot:
+            try:
+                snapshot[ref] = pin(ref)
+            except DataError as err:
+                raise DataError(f"{field}: {err}") from None
+    return snapshot
+
+
 def run(args: argparse.Namespace) -> int:
     from pro.data.objects import pinned
     from pro.spec import load_file
 
     kind = stage_kind_of_verb(args.kind)
     resource = load_file(args.spec, kind.model())
-    with pinned(getattr(getattr(resource, "spec"), "snapshot", None)):  # noqa: B009 - reads only what the run pinned
+    with pinned(stage_snapshot(getattr(resource, "spec"))):  # noqa: B009 - reads only what is pinned
         metrics = kind.run()(resource)
     if os.environ.get("RANK", "0") == "0":
         print(json.dumps({"kind": kind.name, **metrics}, sort_keys=False))

@@ -107,13 +107,18 @@ def test_eval_stage_cli_and_missing_policy(toy: dict[str, Any], policies: dict[s
     assert "nope" in capsys.readouterr().err
 
 
-def test_eval_prompt_file_missing(toy: dict[str, Any], tmp_path: Path) -> None:
-    from pro.errors import UserError
-    from pro.spec.evaluation import PolicyEvaluation
-    from pro.stages import evaluate
+def test_eval_prompt_file_missing(
+    toy: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The stage fails before loading a model, with one line naming the field and the file."""
+    import yaml
 
-    doc = {"metadata": {"name": "e"}, "spec": {
-        "policyA": {"name": "a", "uri": "x"}, "policyB": {"name": "b", "uri": "y"},
-        "prompts": str(tmp_path / "none.jsonl"), "judge": {"world": toy["world"]}, "output": str(tmp_path / "o")}}  # fmt: skip
-    with pytest.raises(UserError, match=r"prompts: .*no such file"):
-        evaluate.run(PolicyEvaluation.model_validate(doc))
+    from pro.cli import main
+
+    doc = {"apiVersion": "pro.alignment.dev/v1alpha1", "kind": "PolicyEvaluation", "metadata": {"name": "e"},
+           "spec": {"policyA": {"name": "a", "uri": "x"}, "policyB": {"name": "b", "uri": "y"},
+                    "prompts": str(tmp_path / "none.jsonl"), "judge": {"world": toy["world"]},
+                    "output": str(tmp_path / "o")}}  # fmt: skip
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump(doc))
+    assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == 1
+    assert capsys.readouterr().err == f"error: spec.prompts: {tmp_path / 'none.jsonl'}: no such file\n"
