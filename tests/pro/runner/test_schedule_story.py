@@ -74,8 +74,9 @@ def fire(path: Path, when: str, capsys: pytest.CaptureFixture[str]) -> tuple[set
 
 
 def test_weekly_firings_reuse_unchanged_work_gate_the_policy_and_record_its_weights(
-    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the drift table whole, not cut to a pipe's 80 columns
     store, data = tmp_path / "store", drops(toy, tmp_path / "drops")
     good = tmp_path / "schedule.yaml"
     good.write_text(
