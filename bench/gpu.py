@@ -19,9 +19,10 @@ Phases (each time-boxed; a failure is recorded and the run goes on):
    objective: plain, DeepSpeed ZeRO-2, ZeRO-3 (all three feed the adapter);
 5. ``adapter``: ``pro stage adapter``; ``adapter-infer``: its artifact's weights batched vs one prompt at
    a time;
-6. ``align``: ``pro stage align`` (PRO-MORLHF, GRPO) and ``align-bare``: a bare TRL GRPO script with the
-   same policy, data, combined reward and settings (``bench/gpu_bare_grpo.py``), timed alike;
-7. ``eval``: ``pro stage eval``, the aligned policy vs the starting one, judged by a reward model.
+6. ``align``: ``pro stage align`` (PRO-MORLHF, GRPO);
+7. ``eval``: ``pro stage eval``, the aligned policy vs the starting one, judged by a reward model;
+8. ``align-bare``: a bare TRL GRPO script with the same policy, data, combined reward and settings as
+   ``align`` (``bench/gpu_bare_grpo.py``), timed alike.
 
 Every stage commits to a ``file://`` store.  Stage processes are timed by ``bench/gpu_probe`` (on
 PYTHONPATH, so the commands run unchanged): optimizer-step times, generation time and tokens, peak GPU
@@ -105,10 +106,10 @@ GPU = Shapes(
     rm_max_length=512,
     adapter_rows=512, adapter_steps=40, adapter_batch=32, adapter_max_length=128,
     infer_prompts=1024, infer_one_by_one=256,
-    align_prompts=96, align_prompt_words=(24, 40), align_steps=8, align_batch=32, num_generations=4,
+    align_prompts=96, align_prompt_words=(24, 40), align_steps=6, align_batch=32, num_generations=4,
     max_new_tokens=128,
     eval_prompts=64, eval_new_tokens=64,
-    gemm=8192, threads=None, budget_s=450.0, stage_timeout_s=170.0,
+    gemm=8192, threads=None, budget_s=420.0, stage_timeout_s=170.0,
 )  # fmt: skip
 
 TINY = Shapes(
@@ -556,11 +557,12 @@ def reward_loop(b: Bench) -> dict[str, Any]:
     import torch.nn.functional as F
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pro.models.device import TRAINING_DTYPE, accelerator, autocast
+    from pro.models.device import TRAINING_DTYPE, accelerator, autocast, enable_tf32
     from pro.models.reward import join_text, separator
 
     s = b.shapes
     device = accelerator()
+    enable_tf32()  # as the stage's setup does
     path = b.work / "models" / "policy"
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=TRAINING_DTYPE).to(
@@ -607,6 +609,8 @@ def reward_loop(b: Bench) -> dict[str, Any]:
         out["peakGiB"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     out["paramDtype"] = str(next(model.parameters()).dtype)
     out["attn"] = model.config._attn_implementation
+    out["args"] = {"bf16": device.type == "cuda", "gradient_checkpointing": True,
+                   "optim": "torch AdamW" + (" fused" if fused else ""), "dataloader_num_workers": None}  # fmt: skip
     del model, opt
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -732,6 +736,7 @@ def align_settings(b: Bench) -> dict[str, Any]:
     return {
         "steps": s.align_steps, "batch": s.align_batch, "numGenerations": s.num_generations,
         "maxNewTokens": s.max_new_tokens, "temperature": 0.7, "topP": 1.0, "beta": 0.04, "lr": 1e-6, "seed": 0,
+        "threads": s.threads,
     }  # fmt: skip
 
 
@@ -839,8 +844,8 @@ PHASES: list[tuple[str, float, Callable[[Bench, Phase], None]]] = [
     ("adapter", 40, adapter_phase),
     ("adapter-infer", 10, adapter_infer_phase),
     ("align", 60, align_phase),
-    ("align-bare", 50, align_bare_phase),
-    ("eval", 35, eval_phase),
+    ("eval", 30, eval_phase),  # before the baseline: every stage's artifact first
+    ("align-bare", 45, align_bare_phase),
 ]
 
 
@@ -900,6 +905,17 @@ def table(b: Bench) -> str:
     lines.append(
         f"| eval: {fmt(ev.get('prompts'))} prompts × 2 policies | {fmt(ev.get('wallSeconds'))} s | – | – | {fmt(ev.get('peakGiB'))} / – |"
     )
+    lines += ["", "| trainer run | params | param dtype | bf16 | grad ckpt | attn | optim | workers | pin mem |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, ph in p.items():
+        x = ph.result
+        a = x.get("args") or {}
+        if a:
+            lines.append(
+                f"| {name} | {fmt(x.get('params'))} | {fmt(x.get('paramDtype'))} | {fmt(a.get('bf16'))} | "
+                f"{fmt(a.get('gradient_checkpointing'))} | {fmt(x.get('attn'))} | {fmt(a.get('optim'))} | "
+                f"{fmt(a.get('dataloader_num_workers'))} | {fmt(a.get('dataloader_pin_memory'))} |"
+            )
     lines += ["", "| phase | status | seconds | stage wall s | note |", "|---|---|---|---|---|"]
     for name, ph in p.items():
         note = ph.error or ""

@@ -40,6 +40,10 @@ def main() -> None:
         RewardBank.load(args.objectives.split(","), json.loads(args.reward_models), batch_size=64)
     )
     cuda = torch.cuda.is_available()
+    if s.get("threads"):  # the stage's training.threads
+        torch.set_num_threads(int(s["threads"]))
+    if cuda:  # TF32 for float32 matrix products, as the stage allows it (pro.models.device.enable_tf32)
+        torch.set_float32_matmul_precision("high")
     config = GRPOConfig(
         output_dir=args.work,
         max_steps=s["steps"],
@@ -53,7 +57,6 @@ def main() -> None:
         beta=s["beta"],
         seed=s["seed"],
         bf16=True,  # TRL's default, said out loud
-        tf32=True if cuda else None,
         logging_steps=1,
         save_strategy="no",
         report_to=[],

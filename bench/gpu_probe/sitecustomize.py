@@ -190,6 +190,19 @@ def _dump() -> None:
         json.dump(_RECORD, fh)
 
 
+def _chain() -> None:
+    """Run the ``sitecustomize`` this one shadows, if the environment has one."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for entry in sys.path:
+        path = os.path.join(os.path.abspath(entry or "."), "sitecustomize.py")
+        if os.path.dirname(path) != here and os.path.isfile(path):
+            import runpy
+
+            runpy.run_path(path, run_name="sitecustomize")
+            return
+
+
+_chain()
 if _DIR:
     os.makedirs(_DIR, exist_ok=True)
     sys.meta_path.insert(0, _AfterImport())

@@ -4,8 +4,8 @@
   is there, else the CPU.
 - **Training**: trainable weights are loaded in float32 (the master copy; a bf16 checkpoint is upcast, as
   TRL does for models it loads by path) and the forward pass runs under bf16 autocast on GPUs that have
-  bf16 (fp16 on older ones, TF32 for what stays in float32).  On the CPU the trainers keep their own
-  defaults, so CPU results do not change.
+  bf16 (fp16 on older ones); float32 matrix products use TF32 on the GPU (:func:`enable_tf32`).  On the
+  CPU the trainers keep their own defaults, so CPU results do not change.
 - **Inference** (reward scoring, the adapter's weights, evaluation and deployment generation): bf16 on
   a bf16 GPU (fp16 on older ones), float32 on the CPU.
 
@@ -60,11 +60,14 @@ def inference_dtype(device: torch.device | None = None) -> torch.dtype:
 
 
 def trainer_precision_kwargs(device_type: str, bf16_supported: bool) -> dict[str, Any]:
-    """``TrainingArguments`` precision flags: bf16 (+TF32) or fp16 autocast on a GPU; nothing on the CPU,
-    where transformers' Trainer stays in float32 and TRL's trainers keep their bf16 default."""
+    """``TrainingArguments`` precision flags: bf16 or fp16 autocast on a GPU; nothing on the CPU, where
+    transformers' Trainer stays in float32 and TRL's trainers keep their bf16 default.
+
+    Never ``tf32``: transformers sets it through torch's new ``fp32_precision`` API, after which any read
+    of the legacy ``torch.backends.cuda.matmul.allow_tf32`` raises (torch ≥ 2.9); see :func:`enable_tf32`."""
     precision = choose_precision(device_type, bf16_supported)
     if precision == "bf16":
-        return {"bf16": True, "fp16": False, "tf32": True}
+        return {"bf16": True, "fp16": False}
     if precision == "fp16":
         return {"bf16": False, "fp16": True}
     return {}
@@ -74,6 +77,13 @@ def training_precision_kwargs() -> dict[str, Any]:
     """:func:`trainer_precision_kwargs` for this process's device."""
     d = accelerator()
     return trainer_precision_kwargs(d.type, _bf16_supported(d))
+
+
+def enable_tf32() -> None:
+    """TF32 for float32 matrix products on the GPU (no-op on the CPU), through
+    ``torch.set_float32_matmul_precision``, which keeps torch's legacy and new TF32 flags consistent."""
+    if torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")
 
 
 def for_inference(model: M, device: torch.device | None = None) -> M:
@@ -102,6 +112,7 @@ __all__ = [
     "autocast",
     "choose_precision",
     "device_for",
+    "enable_tf32",
     "for_inference",
     "inference_dtype",
     "to_training_device",

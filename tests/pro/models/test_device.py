@@ -29,7 +29,7 @@ def test_precision_follows_the_device(device_type: str, bf16: bool, expected: st
 
 
 def test_trainer_flags_ask_for_bf16_on_a_bf16_gpu_and_leave_the_cpu_alone() -> None:
-    assert trainer_precision_kwargs("cuda", True) == {"bf16": True, "fp16": False, "tf32": True}
+    assert trainer_precision_kwargs("cuda", True) == {"bf16": True, "fp16": False}
     assert trainer_precision_kwargs("cuda", False) == {"bf16": False, "fp16": True}
     # on the CPU the trainers keep their own defaults (TRL's bf16, transformers' fp32): CPU results stay put
     assert trainer_precision_kwargs("cpu", False) == {}
@@ -74,4 +74,20 @@ def test_stage_training_arguments_carry_the_precision(
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(device, "_bf16_supported", lambda d: d.type == "cuda")
     gpu = training_arguments_kwargs(TrainingSettings(), Path(str(tmp_path)), None)
-    assert gpu["bf16"] is True and gpu["tf32"] is True and gpu["use_cpu"] is False
+    assert gpu["bf16"] is True and gpu["use_cpu"] is False
+    assert "tf32" not in gpu  # transformers' tf32 flag breaks torch's legacy TF32 getter (enable_tf32)
+
+
+def test_tf32_is_enabled_so_both_torch_flag_apis_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pro.models.device import enable_tf32
+
+    before = torch.get_float32_matmul_precision()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    try:
+        enable_tf32()
+        assert torch.get_float32_matmul_precision() == "high"
+        assert (
+            torch.backends.cuda.matmul.allow_tf32 is True
+        )  # the legacy getter still answers (no mixed APIs)
+    finally:
+        torch.set_float32_matmul_precision(before)
