@@ -43,6 +43,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -366,6 +367,7 @@ def rl_rates(probe: dict[str, Any]) -> dict[str, Any]:
         "scoreSeconds": round((gas_s - gen_s) / len(idx), 3),
         "optimSeconds": round((step_s - gas_s) / len(idx), 3),
         "completionTokensPerStep": round(completion / len(idx), 1),
+        "params": entry.get("params"),
         "paramDtype": entry.get("paramDtype"),
         "attn": entry.get("attnImplementation"),
         "args": entry.get("args"),
@@ -399,6 +401,10 @@ def env_phase(b: Bench, ph: Phase) -> None:
     else:
         ph.result["device"] = f"CPU ({os.cpu_count()} cores)"
     b.log(f"   {ph.result['device']}; " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    missing = [k for k, v in versions.items() if v.startswith("MISSING")]
+    if missing:  # every stage needs them: stop here instead of spending device time on failures
+        b.budget = 0.0
+        raise RuntimeError(f"cannot import {', '.join(missing)}: every later phase skipped")
     ph.result["gemmTflops"] = gemm_rate(b.shapes.gemm)
     b.facts["gemmDtype"] = "bf16" if cuda else "fp32"
     b.log(f"   GEMM {b.shapes.gemm}³ {b.facts['gemmDtype']}: {ph.result['gemmTflops']} TFLOP/s")
@@ -654,10 +660,15 @@ def reward_phase(objective: str, zero: int | None) -> Callable[[Bench, Phase], N
     return body
 
 
-def adapter_phase(b: Bench, ph: Phase) -> None:
-    """``pro stage adapter`` on the committed reward models."""
+def adapter_phase(zero: int | None = None) -> Callable[[Bench, Phase], None]:
+    """``pro stage adapter`` on the committed reward models (under ZeRO ``zero``: a second artifact)."""
+    return lambda b, ph: adapter_run(b, ph, zero)
+
+
+def adapter_run(b: Bench, ph: Phase, zero: int | None) -> None:
     s = b.shapes
     objectives = b.reward_models()
+    name = "adapter" if zero is None else f"adapter-zero{zero}"
     spec = {
         "objectives": objectives,
         "rewardModels": {o: b.uri(f"rm-{o}") for o in objectives},
@@ -666,9 +677,10 @@ def adapter_phase(b: Bench, ph: Phase) -> None:
         "model": {"name": str(b.work / "models" / "encoder")},
         "training": {"maxSteps": s.adapter_steps, "learningRate": 2e-5, "perDeviceBatchSize": s.adapter_batch,
                      "maxLength": s.adapter_max_length, "evalBatchSize": 64, "seed": 0, **threads(b)},
-        "output": b.uri("adapter"),
+        "output": b.uri(name),
+        **({"deepspeed": {"stage": zero}} if zero is not None else {}),
     }  # fmt: skip
-    run = b.run_stage(ph.name, "AdapterTraining", "adapter", spec)
+    run = b.run_stage(ph.name, "AdapterTraining", name, spec)
     tokens = b.facts.get("adapterTokensPerPrompt", 0.0)
     ph.result |= {
         "objectives": objectives,
@@ -678,7 +690,7 @@ def adapter_phase(b: Bench, ph: Phase) -> None:
         "heldoutArgmaxAgreement": run["result"].get("heldoutArgmaxAgreement"),
         **trainer_rates(run["probe"], s.adapter_batch, tokens, b.facts.get("peakTflops")),
     }
-    b.log(f"   adapter: {ph.result.get('samplesPerSec')} prompts/s training, peak {ph.result.get('peakGiB')} GiB, "
+    b.log(f"   {name}: {ph.result.get('samplesPerSec')} prompts/s training, peak {ph.result.get('peakGiB')} GiB, "
           f"stage {ph.result['wallSeconds']} s (targets {ph.result['targetsSeconds']} s)")  # fmt: skip
 
 
@@ -740,9 +752,15 @@ def align_settings(b: Bench) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def align_phase(b: Bench, ph: Phase) -> None:
-    """``pro stage align``: PRO-MORLHF (GRPO) with the adapter's weights (uniform when it is missing)."""
+def align_phase(zero: int | None = None) -> Callable[[Bench, Phase], None]:
+    """``pro stage align``: PRO-MORLHF (GRPO) with the adapter's weights (uniform when it is missing);
+    under ZeRO ``zero``: a second artifact."""
+    return lambda b, ph: align_run(b, ph, zero)
+
+
+def align_run(b: Bench, ph: Phase, zero: int | None) -> None:
     a = align_settings(b)
+    name = "align-pro" if zero is None else f"align-zero{zero}"
     objectives = b.reward_models()
     weights = (
         {"mode": "adapter", "adapter": b.uri("adapter")} if b.committed("adapter") else {"mode": "uniform"}
@@ -759,12 +777,13 @@ def align_phase(b: Bench, ph: Phase) -> None:
         "beta": a["beta"],
         "training": {"maxSteps": a["steps"], "learningRate": a["lr"], "perDeviceBatchSize": a["batch"],
                      "scheduler": "constant", "seed": a["seed"], "evalBatchSize": 64, **threads(b)},
-        "output": b.uri("align-pro"),
+        "output": b.uri(name),
+        **({"deepspeed": {"stage": zero}} if zero is not None else {}),
     }  # fmt: skip
-    run = b.run_stage(ph.name, "PolicyAlignment", "align-pro", spec)
+    run = b.run_stage(ph.name, "PolicyAlignment", name, spec)
     ph.result |= {"weights": weights["mode"], "wallSeconds": run["wallSeconds"],
                   "stageSeconds": run["result"].get("seconds"), **rl_rates(run["probe"])}  # fmt: skip
-    log_rl(b, "ours", ph.result)
+    log_rl(b, name, ph.result)
 
 
 def align_bare_phase(b: Bench, ph: Phase) -> None:
@@ -841,11 +860,16 @@ PHASES: list[tuple[str, float, Callable[[Bench, Phase], None]]] = [
     ("prepare", 20, prepare_phase),
     ("reward-bare", 20, reward_bare_phase),
     *[(f"reward-{'plain' if z is None else f'zero{z}'}", 45, reward_phase(o, z)) for o, z in RM_RUNS],
-    ("adapter", 40, adapter_phase),
+    ("adapter", 40, adapter_phase()),
     ("adapter-infer", 10, adapter_infer_phase),
-    ("align", 60, align_phase),
+    ("align", 60, align_phase()),
     ("eval", 30, eval_phase),  # before the baseline: every stage's artifact first
     ("align-bare", 45, align_bare_phase),
+]
+#: run with ``--extras`` while the budget lasts: the other stages under DeepSpeed
+EXTRAS: list[tuple[str, float, Callable[[Bench, Phase], None]]] = [
+    ("adapter-zero3", 45, adapter_phase(3)),
+    ("align-zero2", 70, align_phase(2)),
 ]
 
 
@@ -878,29 +902,38 @@ def table(b: Bench) -> str:
         "| measure | ours | baseline | ratio | peak GPU GiB (ours / baseline) |",
         "|---|---|---|---|---|",
     ]
-    bare = r.get("reward-bare", {})
-    for name in ("reward-plain", "reward-zero2", "reward-zero3"):
-        x = r.get(name, {})
+
+    def row(
+        label: str, ours: dict[str, Any], base: dict[str, Any], key: str, base_label: str, *, extra: str = ""
+    ) -> None:
+        """One comparison: ours vs the baseline on ``key``, their ratio and both peaks."""
         lines.append(
-            f"| {name}: pairs/s (MFU) | {fmt(x.get('samplesPerSec'))} ({fmt(x.get('mfu'))}) | "
-            f"{fmt(bare.get('samplesPerSec'))} ({fmt(bare.get('mfu'))}) bare loop | "
-            f"{ratio(x.get('samplesPerSec'), bare.get('samplesPerSec'))} | {fmt(x.get('peakGiB'))} / {fmt(bare.get('peakGiB'))} |"
+            f"| {label} | {fmt(ours.get(key))}{extra and f' ({fmt(ours.get(extra))})'} | "
+            f"{fmt(base.get(key))}{extra and f' ({fmt(base.get(extra))})'} {base_label} | {ratio(ours.get(key), base.get(key))} | "
+            f"{fmt(ours.get('peakGiB'))} / {fmt(base.get('peakGiB'))} |"
         )  # fmt: skip
+
+    for name in ("reward-plain", "reward-zero2", "reward-zero3"):
+        row(
+            f"{name}: pairs/s (MFU)",
+            r.get(name, {}),
+            r.get("reward-bare", {}),
+            "samplesPerSec",
+            "bare loop",
+            "mfu",
+        )
     ad, ai = r.get("adapter", {}), r.get("adapter-infer", {})
-    lines.append(
-        f"| adapter training: prompts/s | {fmt(ad.get('samplesPerSec'))} | – | – | {fmt(ad.get('peakGiB'))} / – |"
-    )
-    lines.append(
-        f"| adapter inference: prompts/s | {fmt(ai.get('batchedPerSec'))} batched | {fmt(ai.get('oneByOnePerSec'))} one at a time | "
-        f"{fmt(ai.get('ratio'))}× | {fmt(ai.get('peakGiB'))} / – |"
-    )  # fmt: skip
+    row("adapter training: prompts/s", ad, {}, "samplesPerSec", "")
+    if "adapter-zero3" in r:
+        row("adapter ZeRO-3 training: prompts/s", r["adapter-zero3"], ad, "samplesPerSec", "plain")
+    row("adapter inference: prompts/s, batched vs one at a time", ai | {"v": ai.get("batchedPerSec")},
+        {"v": ai.get("oneByOnePerSec")}, "v", "one at a time")  # fmt: skip
     ours, bare_rl = r.get("align", {}), r.get("align-bare", {})
     for key, label in (("genTokensPerSec", "generation tok/s"), ("trainTokensPerSec", "training tok/s"),
                        ("e2eTokensPerSec", "end-to-end tok/s")):  # fmt: skip
-        lines.append(
-            f"| GRPO {label} | {fmt(ours.get(key))} | {fmt(bare_rl.get(key))} bare TRL | {ratio(ours.get(key), bare_rl.get(key))} | "
-            f"{fmt(ours.get('peakGiB'))} / {fmt(bare_rl.get('peakGiB'))} |"
-        )  # fmt: skip
+        row(f"GRPO {label}", ours, bare_rl, key, "bare TRL")
+    if "align-zero2" in r:
+        row("GRPO ZeRO-2 end-to-end tok/s", r["align-zero2"], ours, "e2eTokensPerSec", "plain")
     ev = r.get("eval", {})
     lines.append(
         f"| eval: {fmt(ev.get('prompts'))} prompts × 2 policies | {fmt(ev.get('wallSeconds'))} s | – | – | {fmt(ev.get('peakGiB'))} / – |"
@@ -936,6 +969,9 @@ def main() -> int:
         "--budget-s", type=float, default=None, help="stop starting phases after this many seconds"
     )
     ap.add_argument("--only", default=None, help="comma-separated phase names (dependencies must exist)")
+    ap.add_argument(
+        "--extras", action="store_true", help="then adapter (ZeRO-3) and align (ZeRO-2), budget permitting"
+    )
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -943,13 +979,17 @@ def main() -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     b = Bench(args)
     os.environ.setdefault("PRO_CACHE_DIR", str(b.work / "cache"))
+    # DeepSpeed's JIT ops (the CPU's shared-memory op) per Python and torch: a build for another torch fails to load
+    import torch
+
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}-torch{torch.__version__}"
     os.environ.setdefault(
-        "TORCH_EXTENSIONS_DIR", str(ROOT / ".torch_extensions" if b.tiny else Path("/tmp/torch_extensions"))
+        "TORCH_EXTENSIONS_DIR", str(Path(tempfile.gettempdir()) / f"torch_extensions-{tag}")
     )
     os.environ.setdefault("HF_HOME", str(b.work / "hf"))
     b.log(f"bench/gpu.py {'--tiny ' if b.tiny else ''}out={b.out} work={b.work} budget={b.budget:.0f} s")
     try:
-        for name, needs_s, body in PHASES:
+        for name, needs_s, body in PHASES + (EXTRAS if args.extras else []):
             b.run_phase(name, needs_s, body)
     finally:
         md = table(b)
