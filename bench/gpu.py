@@ -920,7 +920,7 @@ def table(b: Bench) -> str:
             r.get("reward-bare", {}),
             "samplesPerSec",
             "bare loop",
-            "mfu",
+            extra="mfu",
         )
     ad, ai = r.get("adapter", {}), r.get("adapter-infer", {})
     row("adapter training: prompts/s", ad, {}, "samplesPerSec", "")
@@ -992,14 +992,17 @@ def main() -> int:
         for name, needs_s, body in PHASES + (EXTRAS if args.extras else []):
             b.run_phase(name, needs_s, body)
     finally:
-        md = table(b)
-        (b.out / "table.md").write_text(md + "\n")
         doc = {
             "facts": b.facts,
             "shapes": asdict(b.shapes),
             "phases": {k: asdict(v) for k, v in b.phases.items()},
         }
         (b.out / "gpu.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+        try:
+            md = table(b)
+        except Exception as err:  # the numbers are in gpu.json whatever happens here
+            md = f"table failed: {err!r}"
+        (b.out / "table.md").write_text(md + "\n")
         b.log(
             f"done in {b.log.elapsed():.0f} s; committed: {sorted(p.name for p in b.store.iterdir() if (p / 'manifest.json').exists())}"
         )
