@@ -31,7 +31,8 @@ def main() -> None:
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from pro.align.rewards import CombinedReward, RewardBank
+    from pro.align.rewards import CombinedReward
+    from pro.weights.targets import RewardBank
 
     s = json.loads(args.settings)
     rows = [json.loads(line) for line in Path(args.data).read_text().splitlines()]

@@ -65,8 +65,8 @@ def test_stage_training_arguments_carry_the_precision(
     from pathlib import Path
 
     from pro.models import device
-    from pro.spec.model import TrainingSettings
     from pro.models.training import training_arguments_kwargs
+    from pro.spec.model import TrainingSettings
 
     cpu = training_arguments_kwargs(TrainingSettings(), Path(str(tmp_path)), None)
     assert "bf16" not in cpu and "fp16" not in cpu and cpu["use_cpu"] == (not torch.cuda.is_available())
