@@ -34,8 +34,10 @@ def policy_prompt(prompt: str, prefix: str = "") -> str:
 def build_policy(
     source: ModelSource, texts: Sequence[str], *, extra_tokens: Sequence[str] = ()
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A causal LM and its tokenizer: config-built (tokenizer built from ``texts``) or loaded by name."""
+    """A causal LM and its tokenizer: config-built (tokenizer built from ``texts``) or loaded by name (its
+    weights in float32, the training master copy)."""
     from pro.models.backbone import build_config, load_tokenizer
+    from pro.models.device import TRAINING_DTYPE
 
     tokenizer = load_tokenizer(source, [*texts, " ".join(extra_tokens)], max_length=1024)
     if source.config is not None:
@@ -48,7 +50,9 @@ def build_policy(
         model: PreTrainedModel = AutoModelForCausalLM.from_config(cfg)  # type: ignore[no-untyped-call]
     else:
         assert source.name is not None
-        model = AutoModelForCausalLM.from_pretrained(source.name, revision=source.revision)
+        model = AutoModelForCausalLM.from_pretrained(
+            source.name, revision=source.revision, dtype=TRAINING_DTYPE
+        )
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     if model.config.pad_token_id is None:
@@ -83,14 +87,16 @@ def save_policy(
 
 
 def load_policy(directory: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, PolicyCard | None]:
-    """A saved policy directory: model (in eval mode), tokenizer and card (None when it has none)."""
+    """A saved policy directory: model (on this process's device in its inference dtype, eval mode),
+    tokenizer and card (None when it has none)."""
+    from pro.models.device import for_inference, inference_dtype
+
     d = Path(directory)
     if not (d / "config.json").exists():
         raise UserError(f"{d}: not a policy artifact (no config.json)")
-    model = AutoModelForCausalLM.from_pretrained(d)
+    model = for_inference(AutoModelForCausalLM.from_pretrained(d, dtype=inference_dtype()))
     tokenizer = AutoTokenizer.from_pretrained(d)
     card = PolicyCard.read(d)
-    model.eval()  # type: ignore[no-untyped-call]
     return model, tokenizer, card
 
 
@@ -117,9 +123,13 @@ def sft(
     """Completion-only SFT on ``(prompt_text, completion)`` pairs; returns the loss per step.
 
     With ``optimizer`` (kept by the caller across calls, e.g. WIC's online rounds) no schedule is applied
-    and ``learning_rate`` is ignored; otherwise a fresh AdamW with warm-up and cosine decay."""
+    and ``learning_rate`` is ignored; otherwise a fresh AdamW with warm-up and cosine decay.  The model is
+    moved to this process's device (in place) and trained there, under bf16 autocast on a bf16 GPU."""
+    from pro.models.device import autocast, to_training_device
+
     if not examples:
         raise UserError("SFT: no examples")
+    device = to_training_device(model).device
     rng = random.Random(seed)
     encoded = [encode_example(tokenizer, p, c) for p, c in examples]
     pad = int(tokenizer.pad_token_id)
@@ -147,7 +157,10 @@ def sft(
             ids[row, : len(seq)] = torch.tensor(seq)
             labels[row, plen : len(seq)] = torch.tensor(seq[plen:])
             mask[row, : len(seq)] = 1
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        with autocast(device):
+            loss = model(
+                input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)
+            ).loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

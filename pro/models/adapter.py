@@ -132,10 +132,12 @@ class LoadedAdapter:
     def weights_one_by_one(self, prompts: Sequence[str]) -> np.ndarray:
         """The naive loop (one forward per prompt); the benchmark's baseline."""
         rows = []
+        device = next(self.module.parameters()).device
         with torch.inference_mode():
             for p in prompts:
                 enc = self.tokenizer(p, truncation=True, max_length=self.max_length, return_tensors="pt")
-                rows.append(self._forward({k: enc[k] for k in ("input_ids", "attention_mask")})[0].numpy())
+                batch = {k: enc[k].to(device) for k in ("input_ids", "attention_mask")}
+                rows.append(self._forward(batch)[0].float().cpu().numpy())
         return np.stack(rows) if rows else np.zeros((0, len(self.objectives)), dtype=np.float32)
 
     def save(self, directory: str | Path) -> None:
@@ -151,13 +153,17 @@ class LoadedAdapter:
 
     @classmethod
     def load(cls, directory: str | Path) -> LoadedAdapter:
+        """Load an adapter artifact directory onto this process's device, in its inference dtype."""
         from safetensors.torch import load_file
+
+        from pro.models.device import for_inference
 
         d = Path(directory)
         meta = json.loads((d / ADAPTER_FILE).read_text())
         backbone = AutoModel.from_pretrained(d / "backbone")
         module = PromptAdapter(backbone, len(meta["objectives"]), pooling=meta.get("pooling", "mean"))
         module.head.load_state_dict(load_file(str(d / HEAD_FILE)))
+        module = for_inference(module)
         tokenizer = AutoTokenizer.from_pretrained(d / "tokenizer")
         return cls(
             module,

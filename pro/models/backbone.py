@@ -20,6 +20,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from pro.models.device import TRAINING_DTYPE
 from pro.models.tokenizers import build_tokenizer
 from pro.spec.model import ModelSource
 
@@ -65,7 +66,8 @@ def build_config(source: ModelSource, tokenizer: PreTrainedTokenizerBase, **extr
 
 
 def load_backbone(source: ModelSource, tokenizer: PreTrainedTokenizerBase, head: Head) -> PreTrainedModel:
-    """A sequence-classification model with one output (reward model) or a bare encoder (adapter)."""
+    """A sequence-classification model with one output (reward model) or a bare encoder (adapter), its
+    weights in float32 (the training master copy, whatever the checkpoint's dtype)."""
     if source.config is not None:
         if head == "sequence-classification":
             cfg = build_config(source, tokenizer, num_labels=1)
@@ -76,10 +78,10 @@ def load_backbone(source: ModelSource, tokenizer: PreTrainedTokenizerBase, head:
     assert source.name is not None
     if head == "sequence-classification":
         model = AutoModelForSequenceClassification.from_pretrained(
-            source.name, revision=source.revision, num_labels=1
+            source.name, revision=source.revision, num_labels=1, dtype=TRAINING_DTYPE
         )
     else:
-        model = AutoModel.from_pretrained(source.name, revision=source.revision)
+        model = AutoModel.from_pretrained(source.name, revision=source.revision, dtype=TRAINING_DTYPE)
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model

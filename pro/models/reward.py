@@ -77,9 +77,11 @@ class RewardScorer:
 
     @classmethod
     def load(cls, directory: str | Path, *, max_length: int | None = None) -> RewardScorer:
-        """Load a reward-model artifact directory."""
+        """Load a reward-model artifact directory onto this process's device, in its inference dtype."""
+        from pro.models.device import for_inference, inference_dtype
+
         d = Path(directory)
-        model = AutoModelForSequenceClassification.from_pretrained(d)
+        model = for_inference(AutoModelForSequenceClassification.from_pretrained(d, dtype=inference_dtype()))
         tokenizer = AutoTokenizer.from_pretrained(d)
         stats_path = d / STATS_FILE
         stats, objective, length = None, None, max_length or 512

@@ -56,8 +56,11 @@ def deepspeed_config(settings: DeepSpeedSettings) -> dict[str, Any]:
 def training_arguments_kwargs(
     training: TrainingSettings, work_dir: Path, deepspeed: DeepSpeedSettings | None
 ) -> dict[str, Any]:
-    """Keyword arguments shared by ``RewardConfig`` and ``TrainingArguments``."""
+    """Keyword arguments shared by ``RewardConfig`` and ``TrainingArguments`` (precision per
+    :mod:`pro.models.device`: bf16 autocast on a bf16 GPU)."""
     import torch
+
+    from pro.models.device import training_precision_kwargs
 
     kwargs: dict[str, Any] = {
         "output_dir": str(work_dir),
@@ -78,6 +81,7 @@ def training_arguments_kwargs(
         "disable_tqdm": True,
         "use_cpu": not torch.cuda.is_available(),
         "dataloader_num_workers": 0,
+        **training_precision_kwargs(),
     }
     if deepspeed is not None:
         kwargs["deepspeed"] = deepspeed_config(deepspeed)

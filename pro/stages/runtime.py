@@ -61,12 +61,14 @@ class DistEnv:
 
 
 def setup(training: TrainingSettings) -> DistEnv:
-    """Seed everything, set CPU threads, quiet the libraries' progress output and join the process
-    group (gloo on CPU, nccl on GPU)."""
+    """Seed everything, set CPU threads, quiet the libraries' progress output, allow TF32 on a GPU and
+    join the process group (gloo on CPU, nccl on GPU)."""
     import datasets
     import numpy as np
     import torch
     import transformers
+
+    from pro.models.device import enable_tf32
 
     transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     datasets.disable_progress_bars()
@@ -79,6 +81,7 @@ def setup(training: TrainingSettings) -> DistEnv:
         torch.set_num_threads(
             max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size)))
         )
+    enable_tf32()
     random.seed(training.seed)
     np.random.seed(training.seed)
     torch.manual_seed(training.seed)

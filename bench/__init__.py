@@ -1,0 +1,1 @@
+"""Benchmarks (scripts, each run from the repository root: ``python -m bench.NAME`` or ``python bench/NAME.py``)."""
