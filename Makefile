@@ -28,7 +28,7 @@ STAMP       := $(VENV)/.installed
 # pip prints a warning per package for the machine's unused local index folders.
 PIPQ        := 2>&1 | { grep -v 'is neither a file nor a directory' || true; }
 
-.PHONY: help venv demo test test-unit test-ml test-integration lint slim-check images image-check lock clean
+.PHONY: help venv demo demo-schedule test test-unit test-ml test-integration lint slim-check images image-check lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,15 @@ venv: $(STAMP)  ## create .venv and install everything (idempotent)
 
 demo: $(STAMP)  ## run the embedded default on this machine
 	$(BIN)/pro demo --out $(DEMO_DIR)
+
+SCHEDULE_DIR ?= demo-schedule
+demo-schedule: $(STAMP)  ## two weekly firings of examples/toy/schedule.yaml on this machine: reuse, gate, drift
+	rm -rf $(SCHEDULE_DIR) && mkdir -p $(SCHEDULE_DIR) && cp examples/toy/world.yaml examples/toy/schedule.yaml $(SCHEDULE_DIR)/
+	cd $(SCHEDULE_DIR) && ../$(BIN)/pro toy generate --spec world.yaml --out toy-out
+	cd $(SCHEDULE_DIR) && ../$(BIN)/pro toy drops --world toy-out --out toy-out/drops --change humor --date 2026-11-30 --date 2026-12-07
+	cd $(SCHEDULE_DIR) && time ../$(BIN)/pro run -f schedule.yaml --scheduled-time 2026-11-30T03:00:00Z --progress lines
+	cd $(SCHEDULE_DIR) && time ../$(BIN)/pro run -f schedule.yaml --scheduled-time 2026-12-07T03:00:00Z --progress lines
+	cd $(SCHEDULE_DIR) && ../$(BIN)/pro drift -f schedule.yaml --report drift.html && ../$(BIN)/pro promoted -f schedule.yaml
 
 test: $(STAMP)  ## run the whole test suite (unit, ml, integration)
 	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
-"""``pro toy generate``: write a toy world's data files (preference pairs with a known answer)."""
+"""``pro toy generate``: write a toy world's data files (preference pairs with a known answer);
+``pro toy drops``: weekly data drops made from it (the scheduled-alignment demo)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--seed", type=int, default=None, help="override the spec's seed")
     gen.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     gen.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    drops = sub.add_parser(
+        "drops",
+        help="write weekly data drops from a generated world (one objective's data grows each week)",
+        description="Write OUT/<date>/<objective>.jsonl + _SUCCESS for each --date: the first drop holds the "
+        "world's pairs, each later one the previous with --change's pairs extended by a fresh sample.\n\n"
+        "example:\n  pro toy drops --world toy-out --out toy-out/drops --change humor "
+        "--date 2026-11-30 --date 2026-12-07",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    drops.add_argument("--world", required=True, metavar="DIR", help="a world written by pro toy generate")
+    drops.add_argument("--out", required=True, metavar="DIR", help="where the drops go")
+    drops.add_argument(
+        "--date", action="append", required=True, metavar="YYYY-MM-DD", help="one per drop, in order"
+    )
+    drops.add_argument("--change", required=True, metavar="OBJECTIVE", help="the objective whose data grows")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "drops":
+        from pathlib import Path
+
+        from pro.toy.drops import write_drops
+
+        for drop in write_drops(Path(args.world), Path(args.out), args.date, change=args.change):
+            print(f"wrote {drop}")
+        return 0
     if args.action != "generate":
         raise UserError("pro toy: missing action; usage: pro toy generate --spec FILE --out DIR")
     from rich.console import Console

@@ -153,3 +153,18 @@ def test_unknown_and_missing_kinds_name_the_field(tmp_path: Path) -> None:
     f.write_text("metadata: {name: x}\n")
     with pytest.raises(SpecError, match="kind: required field is missing"):
         load_resource(f)
+
+
+def test_the_toy_schedule_is_the_toy_pipeline_reading_weekly_drops() -> None:
+    """examples/toy/schedule.yaml's template stays in step with examples/toy/pipeline.yaml."""
+    from pro.spec import load_file
+    from pro.spec.schedule import AlignmentSchedule
+
+    root = Path(__file__).resolve().parents[3] / "examples" / "toy"
+    pipeline = load_file(root / "pipeline.yaml", AlignmentPipeline).spec.to_dict()
+    template = load_file(root / "schedule.yaml", AlignmentSchedule).spec.pipeline_template.spec.to_dict()
+    assert template.pop("promotion")["baseline"] == "lastPromoted"
+    for objective in template["objectives"]:
+        assert objective["data"]["path"] == f"toy-out/drops/{{{{scheduledTime:%Y-%m-%d}}}}/{objective['name']}.jsonl"
+        objective["data"]["path"] = f"toy-out/pairs/{objective['name']}.jsonl"
+    assert template == pipeline
