@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 
 EXAMPLES = """\
+Besides the schema, every data reference is checked: local files must exist and S3 prefixes must be
+listable with this machine's AWS credentials (--offline skips S3); references with a {{scheduledTime}}
+placeholder are checked when a run fills them.
+
 examples:
   pro validate -f examples/toy/pipeline.yaml
   pro validate -f pipeline.yaml -f reward.yaml     # several files; every problem of every file
+  pro validate -f schedule.yaml --offline          # no network
 """
 
 
@@ -21,6 +26,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a resource file (repeatable)",
     )
+    parser.add_argument("--offline", action="store_true", help="do not check s3:// data references")
+
+
+def data_problems(resource: object, offline: bool) -> list[tuple[str, str]]:
+    """``(field, problem)`` for the data references of ``resource`` that resolve to nothing now."""
+    from pro.data.objects import check_refs
+    from pro.spec.data import iter_data_refs
+    from pro.spec.schedule import AlignmentSchedule
+
+    if isinstance(resource, AlignmentSchedule):
+        refs = iter_data_refs(resource.spec.pipeline_template.spec, "spec.pipelineTemplate.spec")
+    else:
+        refs = iter_data_refs(getattr(resource, "spec"))  # noqa: B009
+    return check_refs(refs, offline=offline)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         kind = getattr(resource, "kind")  # noqa: B009
+        problems = data_problems(resource, args.offline)
+        if problems:
+            print(f"{path}: {len(problems)} data reference(s) cannot be read:")
+            for field, problem in problems:
+                print(f"  {field}: {problem}")
+            failed += 1
+            continue
         if isinstance(resource, AlignmentPipeline):
             c = compose(resource)
             print(f"{path}: {kind} {resource.metadata.name!r} is valid: {len(c.stages)} stages")

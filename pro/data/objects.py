@@ -189,11 +189,12 @@ def _s3_children(bucket: str, prefix: str, ref: str) -> list[str]:
 # ----------------------------------------------------------------------------- files
 
 
-def _file_list(w: _Where) -> list[DataObject]:
-    """The objects a file reference selects; a directory named without a trailing "/" is a prefix."""
+def _file_list(w: _Where, *, content: bool = True) -> list[DataObject]:
+    """The objects a file reference selects; a directory named without a trailing "/" is a prefix.
+    ``content``: hash each file (a pin); else only list them (a check)."""
     root = Path(w.base)
     if w.exact and not root.is_dir():
-        return [_file_object(root)] if root.is_file() else []
+        return [_file_object(root, content=content)] if root.is_file() else []
     if not root.is_dir():
         return []
     out = []
@@ -204,11 +205,13 @@ def _file_list(w: _Where) -> list[DataObject]:
             rel = path.relative_to(root).as_posix()
             keep = _matches(w.pattern, rel) if w.pattern is not None else _is_data(name)
             if keep and not name.startswith("."):
-                out.append(_file_object(path))
+                out.append(_file_object(path, content=content))
     return out
 
 
-def _file_object(path: Path) -> DataObject:
+def _file_object(path: Path, *, content: bool = True) -> DataObject:
+    if not content:
+        return DataObject(uri=path.resolve().as_uri(), size=path.stat().st_size)
     h = hashlib.sha256()
     size = 0
     with path.open("rb") as f:
@@ -232,8 +235,9 @@ def _file_children(prefix: str) -> list[str]:
 # ----------------------------------------------------------------------------- pinning
 
 
-def pin(ref: str) -> PinnedData:
-    """Resolve ``ref`` (time placeholders already filled) into the objects a stage will read."""
+def pin(ref: str, *, content: bool = True) -> PinnedData:
+    """Resolve ``ref`` (time placeholders already filled) into the objects a stage will read
+    (``content=False``: list them without hashing local files, a check)."""
     unfilled = names_in(ref) - {"latestComplete"}
     if unfilled:
         raise DataError(
@@ -251,7 +255,13 @@ def pin(ref: str) -> PinnedData:
     one = w.exact and not (w.scheme == "file" and Path(w.base).is_dir())  # a directory is a prefix
     if one and not _is_data(w.base):
         raise DataError(f"{name}: unknown data file type (expected {', '.join(DATA_SUFFIXES)})")
-    objects = _file_list(w) if w.scheme == "file" else _s3_head(w, ref) if w.exact else _s3_list(w, ref)
+    objects = (
+        _file_list(w, content=content)
+        if w.scheme == "file"
+        else _s3_head(w, ref)
+        if w.exact
+        else _s3_list(w, ref)
+    )
     if not objects:
         missing = "no such file" if w.scheme == "file" else "no such object"
         raise DataError(f"{name}: {missing}" if one else f"{name}: matches no .jsonl/.parquet object")
@@ -276,6 +286,22 @@ def _latest_complete(parent: str) -> str:
             f"{parent}{{{{latestComplete}}}}: no child of {parent} holds {markers} (no complete drop)"
         )
     return max(names)
+
+
+def check_refs(refs: Iterable[tuple[str, str]], *, offline: bool = False) -> list[tuple[str, str]]:
+    """``(field, problem)`` for every reference that resolves to nothing or cannot be read now; references
+    with a ``{{scheduledTime}}`` placeholder are checked only when they run, and ``offline`` skips S3."""
+    from pro.store.errors import StoreError
+
+    problems = []
+    for field, ref in refs:
+        if "scheduledTime" in names_in(ref) or (offline and ref.startswith("s3://")):
+            continue
+        try:
+            pin(ref, content=False)
+        except (DataError, StoreError) as err:
+            problems.append((field, str(err)))
+    return problems
 
 
 def pin_all(refs: Iterable[str]) -> DataSnapshot:
@@ -430,6 +456,7 @@ def _display(uri: str) -> str:
 
 __all__ = [
     "DataChanged",
+    "check_refs",
     "iter_records",
     "open_object",
     "pin",

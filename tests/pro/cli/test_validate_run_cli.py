@@ -14,8 +14,22 @@ REPO = Path(__file__).resolve().parents[3]
 TOY = REPO / "examples" / "toy" / "pipeline.yaml"
 
 
+TOY_FILES = ("pairs/helpfulness", "pairs/harmlessness", "pairs/humor", "pairs/helpfulness.test",
+             "pairs/harmlessness.test", "pairs/humor.test", "mixed", "mixed.test", "sft", "heldout")  # fmt: skip
+
+
+@pytest.fixture
+def toy_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory holding the toy example's data files (empty: validate checks they exist)."""
+    for name in TOY_FILES:
+        (tmp_path / "toy-out" / f"{name}.jsonl").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "toy-out" / f"{name}.jsonl").touch()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "toy-out"
+
+
 def test_validate_lists_the_stages_of_a_valid_pipeline_and_a_stage_file(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], toy_out: Path
 ) -> None:
     assert main(["validate", "-f", str(TOY), "-f", str(REPO / "examples/toy/adapter.yaml")]) == 0
     out = capsys.readouterr().out
@@ -25,8 +39,27 @@ def test_validate_lists_the_stages_of_a_valid_pipeline_and_a_stage_file(
     assert "AdapterTraining 'adapter' is valid" in out
 
 
+def test_validate_names_every_data_reference_that_resolves_to_nothing(
+    capsys: pytest.CaptureFixture[str], toy_out: Path
+) -> None:
+    (toy_out / "pairs" / "humor.jsonl").unlink()
+    (toy_out / "heldout.jsonl").unlink()
+    s3 = toy_out.parent / "s3.yaml"
+    s3.write_text(TOY.read_text().replace("path: toy-out/mixed.jsonl", "path: s3://no-such-bucket-for-pro/mixed/"))
+    assert main(["validate", "-f", str(TOY)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[1:] == [
+        "  spec.objectives[2].data.path: toy-out/pairs/humor.jsonl: no such file",
+        "  spec.evaluation.prompts: toy-out/heldout.jsonl: no such file",
+        "1 of 1 file(s) invalid",
+    ]
+    (toy_out / "pairs" / "humor.jsonl").touch()
+    (toy_out / "heldout.jsonl").touch()
+    assert main(["validate", "-f", str(s3), "--offline"]) == 0  # S3 not checked offline
+
+
 def test_validate_reports_every_problem_of_every_file_and_fails(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toy_out: Path
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(TOY.read_text().replace("method: morlhf", "method: ppo").replace("tau: 0.1", "tau: -1"))
