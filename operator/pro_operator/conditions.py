@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-Obj = dict[str, Any]
+from pro.spec.status import Condition, ConditionStatus
+
+#: (type, status True/False/None=Unknown, reason, message)
+Update = tuple[str, bool | None, str, str]
 
 
 def set_condition(
-    conditions: list[Obj],
+    conditions: Sequence[Condition],
     type_: str,
     status: bool | None,
     reason: str,
@@ -16,40 +19,41 @@ def set_condition(
     *,
     now: str,
     generation: int | None,
-) -> list[Obj]:
+) -> list[Condition]:
     """``conditions`` with ``type_`` set (``status`` True/False/None=Unknown); order kept."""
-    value = "Unknown" if status is None else ("True" if status else "False")
-    out: list[Obj] = []
+    value: ConditionStatus = "Unknown" if status is None else ("True" if status else "False")
+    out: list[Condition] = []
     found = False
     for c in conditions:
-        if c.get("type") != type_:
+        if c.type != type_:
             out.append(c)
             continue
         found = True
-        changed = c.get("status") != value
-        out.append(
-            {
-                "type": type_,
-                "status": value,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": now if changed else c.get("lastTransitionTime", now),
-                "observedGeneration": generation,
-            }
-        )
+        since = now if c.status != value else (c.last_transition_time or now)
+        out.append(_condition(type_, value, reason, message, since=since, generation=generation))
     if not found:
-        out.append(
-            {
-                "type": type_,
-                "status": value,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": now,
-                "observedGeneration": generation,
-            }
-        )
+        out.append(_condition(type_, value, reason, message, since=now, generation=generation))
     return out
 
 
-def condition(conditions: list[Obj], type_: str) -> Obj | None:
-    return next((c for c in conditions if c.get("type") == type_), None)
+def set_conditions(
+    conditions: Sequence[Condition], updates: Sequence[Update], *, now: str, generation: int | None
+) -> list[Condition]:
+    """``conditions`` with each ``(type, status, reason, message)`` set in turn."""
+    out = list(conditions)
+    for type_, value, reason, message in updates:
+        out = set_condition(out, type_, value, reason, message, now=now, generation=generation)
+    return out
+
+
+def _condition(
+    type_: str, value: ConditionStatus, reason: str, message: str, *, since: str, generation: int | None
+) -> Condition:
+    return Condition(
+        type=type_,
+        status=value,
+        reason=reason,
+        message=message,
+        last_transition_time=since,
+        observed_generation=generation,
+    )

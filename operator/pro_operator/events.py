@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from pro_operator import metrics
 from pro_operator.kube import Kube, KubeError
@@ -21,8 +22,16 @@ from pro_operator.kube import Kube, KubeError
 log = logging.getLogger("pro_operator.events")
 
 Obj = dict[str, Any]
-#: (reason, message, warning)
-Event = tuple[str, str, bool]
+
+
+class Event(NamedTuple):
+    """A core/v1 Event to record on an object."""
+
+    reason: str
+    """CamelCase."""
+    message: str
+    warning: bool = False
+    """``Warning`` (else ``Normal``)."""
 
 
 def involved_object(body: Obj) -> Obj:
@@ -35,7 +44,7 @@ def involved_object(body: Obj) -> Obj:
     }
 
 
-def post(kube: Kube, involved: Obj, events: list[Event], now: str) -> None:
+def post(kube: Kube, involved: Obj, events: Sequence[Event], now: str) -> None:
     """Post ``events`` on ``involved`` now; a failure is worth a log line, not a failed reconcile."""
     for reason, message, warning in events:
         try:
@@ -63,7 +72,7 @@ class EventRecorder:
         self._thread = threading.Thread(target=self._run, name="events", daemon=True)
         self._thread.start()
 
-    def record(self, body: Obj, events: list[Event], now: str) -> None:
+    def record(self, body: Obj, events: Sequence[Event], now: str) -> None:
         """Queue ``events`` on ``body`` (recorded at ``now``); once closed, post them at once."""
         involved = involved_object(body)
         with self._ready:
@@ -72,7 +81,7 @@ class EventRecorder:
                 return
         post(self.kube, involved, events, now)  # a reconcile ending during shutdown: nothing is lost
 
-    def _enqueue(self, involved: Obj, events: list[Event], now: str) -> None:
+    def _enqueue(self, involved: Obj, events: Sequence[Event], now: str) -> None:
         """Queue ``events`` (the caller holds ``self._ready``), dropping past ``limit``."""
         for event in events:
             if len(self._pending) >= self.limit:

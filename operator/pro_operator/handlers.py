@@ -24,21 +24,13 @@ from typing import Any, cast
 
 import kopf
 
-from pro.spec.conventions import (
-    API_GROUP,
-    API_VERSION,
-    KUBEFLOW_GROUP,
-    KUBEFLOW_VERSION,
-    PIPELINE_LABEL,
-    PYTORCHJOBS,
-    SCHEDULE_LABEL,
-    STAGE_RESOURCE_LABEL,
-)
+from pro.spec.conventions import API_GROUP, API_VERSION, PIPELINE_LABEL, SCHEDULE_LABEL, STAGE_RESOURCE_LABEL
 from pro.spec.kinds import all_kinds, kind_of_plural, stage_kinds, stage_plurals
 from pro_operator import kube, metrics
 from pro_operator.cache import ObjectCache
 from pro_operator.context import Context, Key, store_check
 from pro_operator.events import EventRecorder
+from pro_operator.jobs import job_backends, job_plurals
 from pro_operator.pipeline import PLURAL as PIPELINES
 from pro_operator.pipeline import reconcile_pipeline
 from pro_operator.schedule import PLURAL as SCHEDULES
@@ -51,10 +43,10 @@ log = logging.getLogger("pro_operator")
 
 def watched() -> tuple[tuple[str, str, str, str], ...]:
     """What the operator watches: (group, version, plural, label that must be present or ""): every kind
-    of the kind table, and the jobs of our stage resources."""
+    of the kind table, and the jobs of our stage resources (of every job backend)."""
     return (
         *((API_GROUP, API_VERSION, k.plural, "") for k in all_kinds()),
-        (KUBEFLOW_GROUP, KUBEFLOW_VERSION, PYTORCHJOBS, STAGE_RESOURCE_LABEL),
+        *((b.group, b.version, b.plural, STAGE_RESOURCE_LABEL) for b in job_backends()),
     )
 
 
@@ -215,7 +207,7 @@ class Runtime:
             return []
         labels = meta.get("labels") or {}
         keys: list[tuple[str, str, str]] = []
-        if plural == PYTORCHJOBS:
+        if plural in job_plurals():
             plural_of = {k.name: k.plural for k in stage_kinds()}
             for owner in meta.get("ownerReferences") or []:
                 owner_plural = plural_of.get(owner.get("kind", ""))

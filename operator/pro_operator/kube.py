@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from pro.spec.conventions import API_GROUP, API_VERSION, KUBEFLOW_GROUP, KUBEFLOW_VERSION, PYTORCHJOBS
+from pro.spec.conventions import API_GROUP, API_VERSION
 from pro_operator import __version__, metrics
 
 Obj = dict[str, Any]
@@ -286,7 +286,3 @@ def _path(ref: Ref, *, named: bool = True) -> str:
 
 def custom_ref(plural: str, namespace: str, name: str) -> Ref:
     return Ref(API_GROUP, API_VERSION, plural, namespace, name)
-
-
-def job_ref(namespace: str, name: str) -> Ref:
-    return Ref(KUBEFLOW_GROUP, KUBEFLOW_VERSION, PYTORCHJOBS, namespace, name)

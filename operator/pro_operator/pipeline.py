@@ -1,75 +1,87 @@
 """The pipeline controller: an AlignmentPipeline → one stage resource per stage, created when the stage's
 inputs are committed.
 
-Observe (the pipeline and its stage resources from the cache; the store only for a stage about to start,
-which may be committed already) → the pure planner on the composed graph → act (create stage resources,
-carry a changed spec or ``suspend`` into them) → status, Events.  The stage resources retry their own
-jobs, so here a failed stage is final (retry limit 0 at this level).
+One pass: :func:`observe` (the pipeline and its stage resources from the cache) → :func:`decide` (the
+pure planner on the composed graph; the store is asked only about a stage about to start, which may be
+committed already) → :func:`act` (create stage resources, carry a changed spec or ``suspend`` into
+them) → :func:`pipeline_status` (pure, typed) and :func:`pipeline_events` (pure: from the old and the
+new status) → :func:`~pro_operator.publish.publish`.  The stage resources retry their own jobs, so here
+a failed stage is final (retry limit 0 at this level).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pro.planner import Graph, Observed, RetryPolicy, RunState, StagePhase, StageStatus, StartStage, plan
-from pro.planner.compose import EVAL, Composition, compose
+from pro.planner import (
+    Graph,
+    Observed,
+    Plan,
+    RetryPolicy,
+    RunState,
+    StageDecision,
+    StagePhase,
+    StageStatus,
+    StartStage,
+    plan,
+)
+from pro.planner.compose import EVAL, ComposedStage, Composition, compose
 from pro.render.jobs import stage_resource_object
 from pro.spec import SpecError
 from pro.spec.conventions import DEFAULT_NAMESPACE, WORK_DIGEST, parse_rfc3339, rfc3339
 from pro.spec.kinds import PIPELINE_KIND, kind_named
+from pro.spec.status import AlignmentPipelineStatus, Condition, PipelinePhase, StageRunStatus, StageSummary
 from pro_operator import clock
-from pro_operator.conditions import set_condition
+from pro_operator.conditions import set_conditions
 from pro_operator.context import Context
+from pro_operator.events import Event
 from pro_operator.kube import Conflict, custom_ref
-from pro_operator.stage import _write, memo_key, parsed, record_invalid
+from pro_operator.publish import publish, read_status
+from pro_operator.specs import invalid_event, invalid_status, memo_key, parsed
 
 log = logging.getLogger("pro_operator.pipeline")
 
 Obj = dict[str, Any]
 PLURAL = kind_named(PIPELINE_KIND).plural
+#: a running stage's phase as its stage resource reports it, when it says more than "Running"
+OWN_PHASES = (StagePhase.BACKOFF, StagePhase.SUSPENDED, StagePhase.PENDING)
+#: phases of the stages "what runs now" lists
+ACTIVE = (StagePhase.RUNNING, StagePhase.BACKOFF, StagePhase.PENDING)
+ENDED = (PipelinePhase.SUCCEEDED, PipelinePhase.FAILED)
 
 
-def _no_retries(graph: Graph) -> Graph:
-    return Graph(tuple(dataclasses.replace(n, retry=RetryPolicy(limit=0)) for n in graph.stages))
+@dataclass(frozen=True)
+class Child:
+    """A stage resource of the pipeline (created by it, owned by it)."""
+
+    body: Obj
+    status: StageRunStatus | None
+    current: bool
+    """It carries the stage's current work (its work-digest annotation); else it is about to be updated."""
 
 
-def _observe(ctx: Context, c: Composition, uid: str) -> tuple[dict[str, StageStatus], dict[str, Obj]]:
-    """Each stage's status as its stage resource reports it, and the stage resources found."""
-    statuses: dict[str, StageStatus] = {}
-    children: dict[str, Obj] = {}
-    effective = c.graph.work_digests
-    ns = c.pipeline.metadata.namespace or DEFAULT_NAMESPACE
-    for stage in c.stages:
-        child = ctx.cache.get(kind_named(stage.kind).plural, ns, stage.resource.metadata.name)
-        if child is None or not any(
-            o.get("uid") == uid for o in child["metadata"].get("ownerReferences") or []
-        ):
-            committed = ctx.store_seen.get((stage.output, stage.digest), False)
-            statuses[stage.name] = StageStatus(committed_digest=effective[stage.name] if committed else None)
-            continue
-        children[stage.name] = child
-        st = child.get("status") or {}
-        same = (child["metadata"].get("annotations") or {}).get(WORK_DIGEST) == stage.digest
-        if not same:  # the pipeline changed: the stage resource is about to be updated
-            statuses[stage.name] = StageStatus(RunState.RUNNING, 1, digest=effective[stage.name])
-        elif st.get("phase") == "Succeeded" and st.get("digest") == stage.digest:
-            statuses[stage.name] = StageStatus(
-                RunState.SUCCEEDED, st.get("attempts", 0), committed_digest=effective[stage.name]
-            )
-        elif st.get("phase") == "Failed":
-            finished = parse_rfc3339(st.get("completionTime"))
-            statuses[stage.name] = StageStatus(
-                RunState.FAILED, max(1, st.get("attempts", 1)), finished, st.get("message", ""),
-                digest=effective[stage.name],
-            )  # fmt: skip
-        else:
-            statuses[stage.name] = StageStatus(
-                RunState.RUNNING, max(1, st.get("attempts", 0)), digest=effective[stage.name]
-            )
-    return statuses, children
+@dataclass(frozen=True)
+class PipelineObservation:
+    """A pipeline, its status and its stage resources, as observed."""
+
+    composition: Composition
+    graph: Graph
+    """The composition's graph with no retries (the stage resources retry their own jobs)."""
+    generation: int | None
+    uid: str
+    old: AlignmentPipelineStatus | None
+    children: Mapping[str, Child]
+    stages: Mapping[str, StageStatus]
+    """Every stage as the planner takes it."""
+
+    @property
+    def suspend(self) -> bool:
+        return bool(self.composition.pipeline.spec.suspend)
 
 
 def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | None:
@@ -77,171 +89,237 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
     body = ctx.cache.get(PLURAL, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
-    meta = body["metadata"]
-    generation, uid = meta.get("generation"), meta.get("uid", "")
-    old: Obj = body.get("status") or {}
     now = clock.now()
     stamp = rfc3339(now)
     ref = custom_ref(PLURAL, namespace, name)
-
     try:
         pipeline = parsed(ctx, PIPELINE_KIND, body)
     except SpecError as err:
-        record_invalid(
-            ctx, body, ref, old, err, condition="Valid", status={"phase": "Invalid", "stage": ""}, now=stamp
+        status = invalid_status(
+            AlignmentPipelineStatus,
+            body,
+            err,
+            condition="Valid",
+            now=stamp,
+            phase=PipelinePhase.INVALID,
+            stage="",
         )
+        publish(ctx, body, ref, status, events=[invalid_event(err)], now=stamp)
         return None
+    c, graph = ctx.memo.get(("compose", memo_key(PIPELINE_KIND, body)), lambda: composed(pipeline))
+    seen = observe(ctx, body, c, graph)
+    decided = decide(ctx, seen, now)
+    created = act(ctx, seen, decided, namespace)
+    status = pipeline_status(seen, decided, now)
+    publish(ctx, body, ref, status, events=[*created, *pipeline_events(seen.old, status)], now=stamp)
+    return decided.requeue_at
 
-    c: Composition = ctx.memo.get(("compose", memo_key(PIPELINE_KIND, body)), lambda: compose(pipeline))
-    graph = _no_retries(c.graph)
-    statuses, children = _observe(ctx, c, uid)
-    spec = pipeline.spec
+
+def composed(pipeline: Any) -> tuple[Composition, Graph]:
+    """The pipeline's composition, and its graph with no retries (remembered per generation)."""
+    c = compose(pipeline)
+    return c, Graph(tuple(dataclasses.replace(n, retry=RetryPolicy(limit=0)) for n in c.graph.stages))
+
+
+# ----------------------------------------------------------------------------------------- observe
+def observe(ctx: Context, body: Obj, c: Composition, graph: Graph) -> PipelineObservation:
+    """The stage resources of the pipeline from the cache; a stage without one is committed when the
+    store said so before (it is asked again only when the stage is about to start: see :func:`decide`)."""
+    meta = body["metadata"]
+    uid = meta.get("uid", "")
+    ns = c.pipeline.metadata.namespace or DEFAULT_NAMESPACE
     effective = c.graph.work_digests
+    children: dict[str, Child] = {}
+    stages: dict[str, StageStatus] = {}
+    for stage in c.stages:
+        found = ctx.cache.get(kind_named(stage.kind).plural, ns, stage.resource.metadata.name)
+        if found is None or not any(
+            o.get("uid") == uid for o in found["metadata"].get("ownerReferences") or []
+        ):
+            committed = ctx.store_seen.get((stage.output, stage.digest), False)
+            stages[stage.name] = StageStatus(committed_digest=effective[stage.name] if committed else None)
+            continue
+        current = (found["metadata"].get("annotations") or {}).get(WORK_DIGEST) == stage.digest
+        child = Child(found, read_status(StageRunStatus, found), current)
+        children[stage.name] = child
+        stages[stage.name] = child_run(stage, child, effective[stage.name])
+    old = read_status(AlignmentPipelineStatus, body)
+    return PipelineObservation(c, graph, meta.get("generation"), uid, old, children, stages)
 
-    # a stage about to start may be committed already (an earlier run): ask the store, then plan again
+
+def child_run(stage: ComposedStage, child: Child, effective: str) -> StageStatus:
+    """A stage as its stage resource reports it (``effective``: its work digest in the graph)."""
+    st = child.status
+    if not child.current:  # the pipeline changed: the stage resource is about to be updated
+        return StageStatus(RunState.RUNNING, 1, digest=effective)
+    if st is not None and st.phase is StagePhase.SUCCEEDED and st.digest == stage.digest:
+        return StageStatus(RunState.SUCCEEDED, st.attempts, committed_digest=effective)
+    if st is not None and st.phase is StagePhase.FAILED:
+        finished = parse_rfc3339(st.completion_time)
+        return StageStatus(RunState.FAILED, max(1, st.attempts), finished, st.message, digest=effective)
+    return StageStatus(RunState.RUNNING, max(1, st.attempts if st else 0), digest=effective)
+
+
+# ------------------------------------------------------------------------------------------ decide
+def decide(ctx: Context, seen: PipelineObservation, now: datetime) -> Plan:
+    """The plan.  A stage about to start may be committed already (an earlier run): the store is asked
+    about those, and the plan made again with what it says."""
+    c, statuses = seen.composition, dict(seen.stages)
     while True:
-        decided = plan(graph, Observed(stages=statuses, suspend=spec.suspend), now)
+        decided = plan(seen.graph, Observed(stages=statuses, suspend=seen.suspend), now)
         fresh = [
             a.stage
             for a in decided.actions
             if isinstance(a, StartStage)
-            and a.stage not in children
+            and a.stage not in seen.children
             and statuses[a.stage].committed_digest is None
         ]
         found = [s for s in fresh if ctx.is_committed(c.stage(s).output, c.stage(s).digest)]
         if not found:
-            break
+            return decided
         for s in found:
-            statuses[s] = StageStatus(committed_digest=effective[s])
+            statuses[s] = StageStatus(committed_digest=c.graph.work_digests[s])
 
-    events: list[tuple[str, str, bool]] = []
+
+# --------------------------------------------------------------------------------------------- act
+def act(ctx: Context, seen: PipelineObservation, decided: Plan, namespace: str) -> list[Event]:
+    """Create the stage resources of the stages that start; carry the pipeline's current spec into the
+    others.  The Events of what was created."""
+    c = seen.composition
+    events: list[Event] = []
     for action in decided.actions:
-        if isinstance(action, StartStage) and action.stage not in children:
-            stage = c.stage(action.stage)
-            body_child = stage_resource_object(stage, uid)
-            resource_name = stage.resource.metadata.name
-            try:
-                ctx.seen(
-                    kind_named(stage.kind).plural,
-                    ctx.kube.create(
-                        custom_ref(kind_named(stage.kind).plural, namespace, resource_name), body_child
-                    ),
-                )
-                events.append(("StageCreated", f"{stage.name}: created {stage.kind} {resource_name}", False))
-            except Conflict:
-                log.info("stage resource %s already exists", resource_name)
-    for stage_name, child in children.items():
-        stage = c.stage(stage_name)
-        want = stage_resource_object(stage, uid)
-        annotations = child["metadata"].get("annotations") or {}
-        if annotations.get(WORK_DIGEST) != stage.digest or child.get("spec") != want["spec"]:
-            want["metadata"]["resourceVersion"] = child["metadata"]["resourceVersion"]
-            ctx.seen(
-                kind_named(stage.kind).plural,
-                ctx.kube.replace_spec(
-                    custom_ref(kind_named(stage.kind).plural, namespace, child["metadata"]["name"]), want
-                ),
-            )
+        if isinstance(action, StartStage) and action.stage not in seen.children:
+            events += create_stage(ctx, c.stage(action.stage), namespace, seen.uid)
+    for stage_name, child in seen.children.items():
+        update_stage(ctx, c.stage(stage_name), child, namespace, seen.uid)
+    return events
 
-    # status
-    summaries: list[dict[str, Any]] = []
-    old_phases = {s.get("name"): s.get("phase") for s in old.get("stages", [])}
-    for stage in c.stages:
-        sp = decided.stages[stage.name]
-        child_status = (children.get(stage.name) or {}).get("status") or {}
-        phase = sp.phase.value
-        if sp.phase is StagePhase.RUNNING and child_status.get("phase") in (
-            "Backoff",
-            "Suspended",
-            "Pending",
-        ):
-            phase = child_status["phase"]
-        message = sp.message
-        if stage.name in children and sp.phase in (StagePhase.RUNNING, StagePhase.FAILED):
-            # the stage resource's own words: it counts its attempts (the plan here would say "1
-            # attempt(s); last: …" around its message again); until it reports, the attempt it starts
-            message = child_status.get("message", "") if child_status else message
-        summaries.append(
-            {
-                "name": stage.name,
-                "kind": stage.kind,
-                "resource": stage.resource.metadata.name,
-                "phase": phase,
-                "attempts": child_status.get("attempts", 0) if child_status else sp.attempt,
-                "cached": sp.cached and stage.name not in children,
-                "artifact": stage.output,
-                "message": message,
-            }
+
+def create_stage(ctx: Context, stage: ComposedStage, namespace: str, uid: str) -> list[Event]:
+    """Create the stage resource of ``stage`` (owned by the pipeline ``uid``); an existing one is kept."""
+    resource_name = stage.resource.metadata.name
+    try:
+        ctx.seen(
+            kind_named(stage.kind).plural,
+            ctx.kube.create(
+                custom_ref(kind_named(stage.kind).plural, namespace, resource_name),
+                stage_resource_object(stage, uid),
+            ),
         )
-        # the pipeline records its own actions (StageCreated above) and what needs a look; a stage's
-        # every transition is an Event on its stage resource (as a Deployment and its ReplicaSets do)
-        if old_phases.get(stage.name) != phase:
-            if phase in ("Failed", "Blocked", "Backoff"):
-                events.append((f"Stage{phase}", f"{stage.name}: {message or phase}".strip(), True))
-            elif summaries[-1]["cached"] and phase == "Succeeded":
-                events.append(("StageCached", f"{stage.name}: already committed at {stage.output}", False))
-    running = [s["name"] for s in summaries if s["phase"] in ("Running", "Backoff", "Pending")]
-    done = sum(1 for s in summaries if s["phase"] == "Succeeded")
-    phase = decided.phase.value
-    if phase == "Running" and not running and spec.suspend:
-        phase = "Suspended"  # its running stages' jobs are suspended too
-    elif phase == "Running" and not running and done == 0 and not decided.actions:
-        phase = "Pending"
-    finished = phase in ("Succeeded", "Failed")
-    status = {
-        "observedGeneration": generation,
-        "phase": phase,
-        "stage": ", ".join(running) if running else f"{done}/{len(summaries)}",
-        "stages": summaries,
-        "artifacts": c.root,
-        "report": f"{c.stage(EVAL).output}/report.html"
-        if phase == "Succeeded" and EVAL in c.by_name
-        else None,
-        "startTime": old.get("startTime") or stamp,
-        "completionTime": (old.get("completionTime") or stamp) if finished else None,
-    }
-    failed = [s for s in summaries if s["phase"] == "Failed"]
-    conds = old.get("conditions", [])
-    conds = set_condition(conds, "Valid", True, "SpecValid", "", now=stamp, generation=generation)
-    conds = set_condition(
-        conds,
-        "Running",
-        phase == "Running",
-        "StagesRunning" if running else phase,
-        ", ".join(running),
-        now=stamp,
-        generation=generation,
+    except Conflict:
+        log.info("stage resource %s already exists", resource_name)
+        return []
+    return [Event("StageCreated", f"{stage.name}: created {stage.kind} {resource_name}")]
+
+
+def update_stage(ctx: Context, stage: ComposedStage, child: Child, namespace: str, uid: str) -> None:
+    """Replace the stage resource's spec when the pipeline's says otherwise (a changed spec, suspend)."""
+    want = stage_resource_object(stage, uid)
+    if child.current and child.body.get("spec") == want["spec"]:
+        return
+    want["metadata"]["resourceVersion"] = child.body["metadata"]["resourceVersion"]
+    ctx.seen(
+        kind_named(stage.kind).plural,
+        ctx.kube.replace_spec(
+            custom_ref(kind_named(stage.kind).plural, namespace, child.body["metadata"]["name"]), want
+        ),
     )
-    conds = set_condition(
-        conds,
-        "Suspended",
-        spec.suspend,
-        "Suspended" if spec.suspend else "NotSuspended",
-        "",
-        now=stamp,
-        generation=generation,
+
+
+# ------------------------------------------------------------------------------------------ status
+def summary(stage: ComposedStage, d: StageDecision, child: Child | None) -> StageSummary:
+    """One stage as the pipeline shows it: while its stage resource runs it, in that resource's words
+    (it counts its attempts: the plan here would say "1 attempt(s); last: …" around its message again)."""
+    st = child.status if child else None
+    runs = d.phase is StagePhase.RUNNING or (d.phase is StagePhase.SUSPENDED and d.attempt > 0)
+    phase = d.phase
+    if runs:
+        phase = st.phase if st is not None and st.phase in OWN_PHASES else StagePhase.RUNNING
+    message = d.message
+    if child is not None and (runs or d.phase is StagePhase.FAILED) and st is not None:
+        message = st.message
+    return StageSummary(
+        name=stage.name,
+        kind=stage.kind,
+        resource=stage.resource.metadata.name,
+        phase=phase,
+        attempts=st.attempts if st is not None else d.attempt,
+        cached=d.cached and child is None,
+        artifact=stage.output,
+        message=message,
     )
-    conds = set_condition(
-        conds,
-        "Succeeded",
-        phase == "Succeeded",
-        "AllStagesCommitted" if phase == "Succeeded" else phase,
-        status["report"] or "",
-        now=stamp,
-        generation=generation,
+
+
+def pipeline_status(seen: PipelineObservation, decided: Plan, now: datetime) -> AlignmentPipelineStatus:
+    """The status once ``decided`` is carried out."""
+    c, old, stamp = seen.composition, seen.old, rfc3339(now)
+    summaries = [summary(s, decided.stages[s.name], seen.children.get(s.name)) for s in c.stages]
+    running = [s.name for s in summaries if s.phase in ACTIVE]
+    done = sum(1 for s in summaries if s.phase is StagePhase.SUCCEEDED)
+    phase = decided.phase
+    if phase is PipelinePhase.RUNNING and not running and seen.suspend:
+        phase = PipelinePhase.SUSPENDED  # its running stages' jobs are suspended too
+    elif phase is PipelinePhase.RUNNING and not running and done == 0 and not decided.actions:
+        phase = PipelinePhase.PENDING
+    report = (
+        f"{c.stage(EVAL).output}/report.html"
+        if phase is PipelinePhase.SUCCEEDED and EVAL in c.by_name
+        else None
     )
-    fail_message = "; ".join(f"{s['name']}: {s['message']}" for s in failed)
-    conds = set_condition(
-        conds,
-        "Failed",
-        phase == "Failed",
-        "StageFailed" if failed else phase,
-        fail_message,
-        now=stamp,
-        generation=generation,
+    return AlignmentPipelineStatus(
+        observed_generation=seen.generation,
+        phase=phase,
+        conditions=pipeline_conditions(seen, phase, summaries, report, stamp),
+        stage=", ".join(running) if running else f"{done}/{len(summaries)}",
+        stages=summaries,
+        artifacts=c.root,
+        report=report,
+        start_time=(old.start_time if old else None) or stamp,
+        completion_time=((old.completion_time if old else None) or stamp) if phase in ENDED else None,
     )
-    status["conditions"] = conds
-    if old.get("phase") != phase and phase in ("Succeeded", "Failed"):
-        events.append((f"Pipeline{phase}", status["report"] or fail_message or phase, phase == "Failed"))
-    _write(ctx, body, ref, old, status, events=events, now=stamp)
-    return decided.requeue_at
+
+
+def failures(stages: list[StageSummary]) -> str:
+    """Every failed stage with its message."""
+    return "; ".join(f"{s.name}: {s.message}" for s in stages if s.phase is StagePhase.FAILED)
+
+
+def pipeline_conditions(
+    seen: PipelineObservation, phase: PipelinePhase, stages: list[StageSummary], report: str | None, now: str
+) -> list[Condition]:
+    """Conditions ``Valid``, ``Running``, ``Suspended``, ``Succeeded`` and ``Failed``."""
+    running = [s.name for s in stages if s.phase in ACTIVE]
+    failed = any(s.phase is StagePhase.FAILED for s in stages)
+    why = "StagesRunning" if running else phase.value
+    updates = [
+        ("Valid", True, "SpecValid", ""),
+        ("Running", phase is PipelinePhase.RUNNING, why, ", ".join(running)),
+        ("Suspended", seen.suspend, "Suspended" if seen.suspend else "NotSuspended", ""),
+        ("Succeeded", phase is PipelinePhase.SUCCEEDED,
+         "AllStagesCommitted" if phase is PipelinePhase.SUCCEEDED else phase.value, report or ""),
+        ("Failed", phase is PipelinePhase.FAILED, "StageFailed" if failed else phase.value, failures(stages)),
+    ]  # fmt: skip
+    old = seen.old.conditions if seen.old else []
+    return set_conditions(old, updates, now=now, generation=seen.generation)
+
+
+# ------------------------------------------------------------------------------------------ events
+def pipeline_events(old: AlignmentPipelineStatus | None, new: AlignmentPipelineStatus) -> list[Event]:
+    """The Events of going from ``old`` to ``new``: what needs a look (a stage that failed, is blocked or
+    backs off), a stage found committed, and the end.  A stage's every transition is an Event on its
+    stage resource (as a Deployment and its ReplicaSets do)."""
+    before = {s.name: s.phase for s in old.stages} if old else {}
+    events: list[Event] = []
+    for s in new.stages:
+        if before.get(s.name) is s.phase:
+            continue
+        if s.phase in (StagePhase.FAILED, StagePhase.BLOCKED, StagePhase.BACKOFF):
+            events.append(
+                Event(f"Stage{s.phase.value}", f"{s.name}: {s.message or s.phase.value}".strip(), True)
+            )
+        elif s.cached and s.phase is StagePhase.SUCCEEDED:
+            events.append(Event("StageCached", f"{s.name}: already committed at {s.artifact}"))
+    if (old.phase if old else None) is not new.phase and new.phase in ENDED:
+        why = new.report or failures(new.stages) or new.phase.value
+        events.append(Event(f"Pipeline{new.phase.value}", why, new.phase is PipelinePhase.FAILED))
+    return events

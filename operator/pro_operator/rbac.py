@@ -4,7 +4,9 @@ Where each rule comes from:
 
 - :mod:`pro_operator.kube` is the only module that calls the Kubernetes API; every request goes through
   ``Kube._call(verb, resource, what)``.  The controllers (:mod:`~pro_operator.stage`,
-  :mod:`~pro_operator.pipeline`, :mod:`~pro_operator.schedule`) decide which resources those calls touch.
+  :mod:`~pro_operator.pipeline`, :mod:`~pro_operator.schedule`, writing through
+  :mod:`~pro_operator.publish`) decide which resources those calls touch; the jobs are those of every
+  backend in :mod:`pro_operator.jobs`.
 - :mod:`pro_operator.handlers` registers kopf ``on.event`` watches: kopf lists, then watches, each of
   them (only ``on.event`` handlers: kopf writes no progress annotations and no finalizers, so it needs no
   ``patch`` on our kinds).
@@ -25,11 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pro.spec.conventions import API_GROUP, KUBEFLOW_GROUP, PYTORCHJOBS
+from pro.spec.conventions import API_GROUP
 from pro.spec.kinds import PIPELINE_KIND, all_kinds, kind_named, stage_kinds
+from pro_operator.jobs import job_backends
 
 GROUP = API_GROUP
-KUBEFLOW = KUBEFLOW_GROUP
 CORE = ""
 
 
@@ -88,15 +90,9 @@ def namespaced_rules() -> tuple[Rule, ...]:
             (GROUP,),
             tuple(f"{p}/status" for p in ours),
             ("patch",),
-            "stage.py _write (used by all three controllers): Kube.patch_status",
+            "publish.py (used by all three controllers): Kube.patch_status",
         ),
-        Rule(
-            (KUBEFLOW,),
-            (PYTORCHJOBS,),
-            ("list", "watch", "create", "patch"),
-            "handlers.py watch (label-selected); stage.py: one job per attempt (Kube.create), suspend and "
-            "give up (Kube.patch)",
-        ),
+        *job_rules(),
         Rule(
             (CORE,),
             ("configmaps",),
@@ -113,8 +109,22 @@ def namespaced_rules() -> tuple[Rule, ...]:
             (CORE,),
             ("events",),
             ("create",),
-            "stage.py _write: Kube.event; kopf posts events too",
+            "publish.py: Kube.event (events.py); kopf posts events too",
         ),
+    )
+
+
+def job_rules() -> tuple[Rule, ...]:
+    """The jobs of every job backend (:mod:`pro_operator.jobs`)."""
+    return tuple(
+        Rule(
+            (b.group,),
+            (b.plural,),
+            ("list", "watch", "create", "patch"),
+            "handlers.py watch (label-selected); stage.py: one job per attempt (Kube.create), suspend and "
+            "give up (Kube.patch)",
+        )
+        for b in job_backends()
     )
 
 

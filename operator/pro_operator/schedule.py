@@ -1,5 +1,10 @@
 """The schedule controller: an AlignmentSchedule creates AlignmentPipelines on its cron schedule (what a
-CronJob does for Jobs), through the pure schedule planner; time comes from :mod:`pro_operator.clock`."""
+CronJob does for Jobs), through the pure schedule planner; time comes from :mod:`pro_operator.clock`.
+
+One pass: :func:`observe` (the schedule's pipelines from the cache) → :func:`~pro.planner.schedule.
+plan_schedule` → :func:`act` (delete, create) → :func:`schedule_status` (pure, typed) and the Events of
+what was done and of a skipped firing (once per firing: when ``nextScheduleTime`` moves on).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 from pro.planner.schedule import (
     ChildPipeline,
     ScheduleObserved,
+    SchedulePlan,
     pipeline_for_firing,
     plan_schedule,
 )
@@ -17,11 +23,15 @@ from pro.render.jobs import owner_reference
 from pro.spec import SpecError
 from pro.spec.conventions import GROUP_VERSION, SCHEDULE_LABEL, SCHEDULED_AT, parse_rfc3339, rfc3339
 from pro.spec.kinds import PIPELINE_KIND, SCHEDULE_KIND, kind_named
+from pro.spec.schedule import AlignmentSchedule
+from pro.spec.status import AlignmentPipelineStatus, AlignmentScheduleStatus, PipelinePhase
 from pro_operator import clock
-from pro_operator.conditions import set_condition
+from pro_operator.conditions import set_conditions
 from pro_operator.context import Context
+from pro_operator.events import Event
 from pro_operator.kube import Conflict, custom_ref
-from pro_operator.stage import _write, parsed, record_invalid
+from pro_operator.publish import publish, read_status
+from pro_operator.specs import invalid_event, invalid_status, parsed
 
 Obj = dict[str, Any]
 PLURAL = kind_named(SCHEDULE_KIND).plural
@@ -33,44 +43,63 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
     body = ctx.cache.get(PLURAL, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
-    meta = body["metadata"]
-    generation, uid = meta.get("generation"), meta.get("uid", "")
-    old: Obj = body.get("status") or {}
     now = clock.now()
     stamp = rfc3339(now)
     ref = custom_ref(PLURAL, namespace, name)
     try:
-        schedule = parsed(ctx, SCHEDULE_KIND, body)
+        schedule: AlignmentSchedule = parsed(ctx, SCHEDULE_KIND, body)
     except SpecError as err:
-        record_invalid(ctx, body, ref, old, err, condition="Valid", status={}, now=stamp)
+        status = invalid_status(AlignmentScheduleStatus, body, err, condition="Valid", now=stamp)
+        publish(ctx, body, ref, status, events=[invalid_event(err)], now=stamp)
         return None
     schedule = schedule.model_copy(
         update={"metadata": schedule.metadata.model_copy(update={"namespace": namespace})}
     )
+    old = read_status(AlignmentScheduleStatus, body)
+    decided = plan_schedule(schedule.spec, observe(ctx, body, old, now), now)
+    events = act(ctx, schedule, decided, body["metadata"].get("uid", ""))
+    status = schedule_status(schedule, body, old, decided, stamp)
+    if (
+        decided.create is None
+        and decided.skipped is not None
+        and status.next_schedule_time != (old.next_schedule_time if old else None)
+    ):  # once per firing, not on every reconcile
+        events.append(Event(decided.skipped.reason, decided.skipped.message))
+    publish(ctx, body, ref, status, events=events, now=stamp)
+    return decided.next_time
 
+
+def observe(ctx: Context, body: Obj, old: AlignmentScheduleStatus | None, now: datetime) -> ScheduleObserved:
+    """The schedule's pipelines (created by it, owned by it) from the cache."""
+    meta = body["metadata"]
+    uid = meta.get("uid", "")
     children = []
-    for p in ctx.cache.by_label(PIPELINES, namespace, SCHEDULE_LABEL, name):
+    for p in ctx.cache.by_label(PIPELINES, meta["namespace"], SCHEDULE_LABEL, meta["name"]):
         if not any(o.get("uid") == uid for o in p["metadata"].get("ownerReferences") or []):
             continue
-        st = p.get("status") or {}
+        st = read_status(AlignmentPipelineStatus, p)
         children.append(
             ChildPipeline(
                 p["metadata"]["name"],
                 parse_rfc3339((p["metadata"].get("annotations") or {}).get(SCHEDULED_AT)),
-                st.get("phase", "Pending"),
-                parse_rfc3339(st.get("completionTime")),
+                st.phase if st is not None else PipelinePhase.PENDING,
+                parse_rfc3339(st.completion_time if st is not None else None),
             )
         )
-    observed = ScheduleObserved(
+    return ScheduleObserved(
         created=parse_rfc3339(meta.get("creationTimestamp")) or now,
-        last_schedule_time=parse_rfc3339(old.get("lastScheduleTime")),
+        last_schedule_time=parse_rfc3339(old.last_schedule_time if old else None),
         children=tuple(children),
     )
-    decided = plan_schedule(schedule.spec, observed, now)
-    events: list[tuple[str, str, bool]] = []
+
+
+def act(ctx: Context, schedule: AlignmentSchedule, decided: SchedulePlan, uid: str) -> list[Event]:
+    """Delete the pipelines the plan lets go, then create the one due; the Events of both."""
+    namespace, name = schedule.metadata.namespace or "", schedule.metadata.name
+    events: list[Event] = []
     for victim in decided.delete:
         ctx.kube.delete(custom_ref(PIPELINES, namespace, victim))
-        events.append(("DeletedPipeline", f"deleted {victim}", False))
+        events.append(Event("DeletedPipeline", f"deleted {victim}"))
     if decided.create is not None:
         pipeline = pipeline_for_firing(schedule, decided.create)
         created = pipeline.to_dict()
@@ -80,43 +109,41 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
                 PIPELINES, ctx.kube.create(custom_ref(PIPELINES, namespace, pipeline.metadata.name), created)
             )
         events.append(
-            (
-                "CreatedPipeline",
-                f"created {pipeline.metadata.name} for {rfc3339(decided.create)}",
-                False,
-            )
+            Event("CreatedPipeline", f"created {pipeline.metadata.name} for {rfc3339(decided.create)}")
         )
-    elif decided.skipped is not None and old.get("nextScheduleTime") != (
-        rfc3339(decided.next_time) if decided.next_time else None
-    ):  # once per firing, not on every reconcile
-        events.append((decided.skipped.reason, decided.skipped.message, False))
-    conds = set_condition(
-        old.get("conditions", []), "Valid", True, "SpecValid", "", now=stamp, generation=generation
-    )
-    conds = set_condition(
-        conds,
-        "Suspended",
-        schedule.spec.suspend,
-        "Suspended" if schedule.spec.suspend else "NotSuspended",
-        "",
-        now=stamp,
+    return events
+
+
+def schedule_status(
+    schedule: AlignmentSchedule,
+    body: Obj,
+    old: AlignmentScheduleStatus | None,
+    decided: SchedulePlan,
+    now: str,
+) -> AlignmentScheduleStatus:
+    """The status once ``decided`` is carried out."""
+    generation = body["metadata"].get("generation")
+    suspend = schedule.spec.suspend
+    conditions = set_conditions(
+        old.conditions if old else [],
+        [
+            ("Valid", True, "SpecValid", ""),
+            ("Suspended", suspend, "Suspended" if suspend else "NotSuspended", ""),
+        ],
+        now=now,
         generation=generation,
     )
     active = list(decided.active)
     if decided.create is not None:
         active.append(pipeline_for_firing(schedule, decided.create).metadata.name)
     # the planner knows the successes it sees; one deleted by the history limit was still a success
-    last_ok = max(
-        (t for t in (decided.last_successful_time, parse_rfc3339(old.get("lastSuccessfulTime"))) if t),
-        default=None,
+    known = parse_rfc3339(old.last_successful_time if old else None)
+    last_ok = max((t for t in (decided.last_successful_time, known) if t), default=None)
+    return AlignmentScheduleStatus(
+        observed_generation=generation,
+        conditions=conditions,
+        active=active,
+        last_schedule_time=rfc3339(decided.last_schedule_time) if decided.last_schedule_time else None,
+        last_successful_time=rfc3339(last_ok) if last_ok else None,
+        next_schedule_time=rfc3339(decided.next_time) if decided.next_time else None,
     )
-    status = {
-        "observedGeneration": generation,
-        "conditions": conds,
-        "active": active,
-        "lastScheduleTime": rfc3339(decided.last_schedule_time) if decided.last_schedule_time else None,
-        "lastSuccessfulTime": rfc3339(last_ok) if last_ok else None,
-        "nextScheduleTime": rfc3339(decided.next_time) if decided.next_time else None,
-    }
-    _write(ctx, body, ref, old, status, events=events, now=stamp)
-    return decided.next_time

@@ -1,173 +1,123 @@
-"""The stage controller: one stage resource → its PyTorchJobs, one per attempt, until its artifact is
+"""The stage controller: one stage resource → its jobs, one per attempt, until its artifact is
 committed or its retries are spent.
 
-Observe (the stage resource and its jobs from the cache, the artifact from the store) → the pure
-planner on a one-stage graph (retries, backoff, suspend) → act (ConfigMap + job, suspend/resume, delete
-a job stuck before running) → status, Events and metrics.  Deterministic job names (``<stage>-<n>``)
-and create-if-absent make a restarted operator resume without duplicating a job.
+One pass: :func:`observe` (the stage resource and its jobs from the cache; the store only when no job
+failed or runs; the pods only for why a job failed or does not start) → the pure planner's
+:func:`~pro.planner.decide_stage` (retries, backoff, suspend) → :func:`act` (ConfigMap + job,
+suspend/resume, give up a job stuck before running) → :func:`stage_status` (pure, typed) and
+:func:`stage_events` (pure: from the old and the new status) → :func:`~pro_operator.publish.publish`.
+Deterministic job names (``<stage>-<n>``) and create-if-absent make a restarted operator resume
+without duplicating a job.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-from collections.abc import Hashable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from pro.logtail import failure_reason, tail
 from pro.planner import (
-    Graph,
-    Observed,
     RetryPolicy,
     RunState,
+    StageDecision,
     StageNode,
     StagePhase,
     StageStatus,
-    StartStage,
     attempt_failure,
-    plan,
+    decide_stage,
+    started,
 )
 from pro.planner.compose import work_digest
 from pro.render.jobs import owner_reference, render_stage
 from pro.spec import SpecError
-from pro.spec.conventions import (
-    ABANDONED,
-    ABANDONED_AT,
-    ATTEMPT_LABEL,
-    GROUP_VERSION,
-    PYTORCHJOB_POD_LABEL,
-    PYTORCHJOBS,
-    STAGE_RESOURCE_LABEL,
-    WORK_DIGEST,
-    parse_rfc3339,
-    rfc3339,
-)
+from pro.spec.conventions import GROUP_VERSION, STAGE_RESOURCE_LABEL, WORK_DIGEST, parse_rfc3339, rfc3339
 from pro.spec.execution import StageExecution
-from pro.spec.kinds import kind_named, kind_of_plural
-from pro.spec.loader import Document, parse
+from pro.spec.kinds import kind_of_plural
+from pro.spec.status import StageRunStatus
 from pro_operator import clock, metrics
-from pro_operator.conditions import set_condition
+from pro_operator.conditions import set_conditions
 from pro_operator.context import Context, earliest
-from pro_operator.events import involved_object, post
-from pro_operator.kube import Conflict, KubeError, NotFound, custom_ref, job_ref
+from pro_operator.events import Event
+from pro_operator.jobs import (
+    PYTORCHJOB,
+    JobBackend,
+    JobObservation,
+    abandon_patch,
+    attempt_of,
+    job_ref,
+    observe_job,
+)
+from pro_operator.kube import Conflict, KubeError, custom_ref
+from pro_operator.publish import publish, read_status
+from pro_operator.specs import invalid_event, invalid_status, parsed, problems
 
 log = logging.getLogger("pro_operator.stage")
 
 Obj = dict[str, Any]
-LOG_TAIL = 20
+ENDED = (StagePhase.SUCCEEDED, StagePhase.FAILED)
 
 
-def memo_key(kind_name: str, body: Obj) -> Hashable:
-    """What a parsed spec depends on: the object's identity, generation, labels and annotations."""
-    meta = body.get("metadata", {})
-    return (
-        kind_name,
-        meta.get("uid"),
-        meta.get("generation"),
-        json.dumps([meta.get("labels"), meta.get("annotations")], sort_keys=True),
-    )
+@dataclass(frozen=True)
+class StageObservation:
+    """A stage resource, its status and the jobs of its current work, as observed."""
 
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+    resource: Any
+    """The typed stage resource."""
+    backend: JobBackend
+    """What runs its attempts."""
+    generation: int | None
+    digest: str
+    """The work digest (a pipeline's, else the stage's own spec digest)."""
+    output: str
+    execution: StageExecution
+    old: StageRunStatus | None
+    """The status as the object holds it."""
+    attempts: int
+    """Jobs of the current work."""
+    latest: JobObservation | None
+    """The latest of them."""
+    next_attempt: int
+    """The number of a new job: after every job of the stage, whatever work it did."""
+    committed: bool
+    """The output artifact is committed for the current work."""
 
-def parsed(ctx: Context, kind_name: str, body: Obj) -> Any:
-    """:func:`parse_body`, remembered per :func:`memo_key` (a spec error is raised again each time)."""
-    return ctx.memo.get(memo_key(kind_name, body), lambda: parse_body(kind_name, body))
+    @property
+    def node(self) -> StageNode:
+        r = self.execution.retry
+        return StageNode(
+            self.name,
+            self.kind,
+            retry=RetryPolicy(r.limit, r.backoff_seconds, r.factor, r.max_backoff_seconds),
+        )
 
+    @property
+    def run(self) -> StageStatus:
+        """The current work's state as the planner takes it."""
+        latest = self.latest
+        return StageStatus(
+            latest.run if latest else RunState.IDLE,
+            self.attempts,
+            latest.finished_at if latest else None,
+            latest.failure if latest else "",
+            committed_digest=self.digest if self.committed else None,
+            digest=self.digest,
+        )
 
-def parse_body(kind_name: str, body: Obj) -> Any:
-    """The typed resource of a custom object body (a :class:`SpecError` names every bad field)."""
-    kind = kind_named(kind_name)
-    meta = body.get("metadata", {})
-    data = {
-        "apiVersion": body.get("apiVersion"),
-        "kind": body.get("kind"),
-        "metadata": {
-            k: v
-            for k, v in meta.items()
-            if k in ("name", "namespace", "labels", "annotations") and v is not None
-        },
-        "spec": body.get("spec"),
-    }
-    return parse(kind.model(), Document(data, {}, f"{kind_name}/{meta.get('name')}"))
+    @property
+    def failure(self) -> str | None:
+        """Why the latest attempt counts as failed (None: it did not)."""
+        return None if self.committed else attempt_failure(self.run)
 
-
-def retry_policy(execution: StageExecution) -> RetryPolicy:
-    r = execution.retry
-    return RetryPolicy(r.limit, r.backoff_seconds, r.factor, r.max_backoff_seconds)
-
-
-def _condition(job: Obj, type_: str) -> Obj | None:
-    for c in (job.get("status") or {}).get("conditions") or []:
-        if c.get("type") == type_ and c.get("status") == "True":
-            found: Obj = c
-            return found
-    return None
-
-
-def _attempt(job: Obj) -> int:
-    try:
-        return int(job["metadata"].get("labels", {}).get(ATTEMPT_LABEL, "0"))
-    except ValueError:
-        return 0
-
-
-def _job_failure(ctx: Context, job: Obj) -> tuple[str, list[str]]:
-    """Why the job failed: its failing pod's own last word and log tail, else the job's condition."""
-    ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
-    cond = _condition(job, "Failed") or {}
-    try:
-        pods = ctx.kube.pods(ns, f"{PYTORCHJOB_POD_LABEL}={name}")
-    except KubeError as err:
-        log.warning("cannot read the pods of %s/%s: %s", ns, name, err)
-        pods = []
-    for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
-        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
-            term = (cs.get("state") or {}).get("terminated") or {}
-            if term.get("exitCode") not in (None, 0):
-                text = term.get("message") or ""
-                why = failure_reason(text) or term.get("reason") or "failed"
-                return f"pod {pod['metadata']['name']} exited with {term['exitCode']}: {why}", tail(
-                    text, LOG_TAIL
-                )
-    return cond.get("message") or f"job {name} failed", []
-
-
-def _waiting_since(job: Obj) -> datetime | None:
-    """Since when a job not running waits to run: its creation, or its latest resumption (a job held
-    suspended, e.g. by Kueue until admitted, gets its whole start deadline after it is let go)."""
-    since = parse_rfc3339(job["metadata"].get("creationTimestamp"))
-    for c in (job.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Suspended" and c.get("status") == "False":
-            resumed = parse_rfc3339(c.get("lastTransitionTime"))
-            if resumed is not None and (since is None or resumed > since):
-                since = resumed
-    return since
-
-
-def _stuck(ctx: Context, job: Obj, deadline: float, now: datetime) -> str | None:
-    """Why a job that never started running counts as failed (None: not stuck, or not yet)."""
-    if _condition(job, "Running") or _condition(job, "Suspended"):
-        return None
-    since = _waiting_since(job)
-    if since is None or now - since < timedelta(seconds=deadline):
-        return None
-    ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
-    reasons = []
-    try:
-        for pod in ctx.kube.pods(ns, f"{PYTORCHJOB_POD_LABEL}={name}"):
-            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
-                waiting = (cs.get("state") or {}).get("waiting")
-                if waiting:
-                    reasons.append(f"{waiting.get('reason')}: {waiting.get('message', '')}".strip(": "))
-            for c in (pod.get("status") or {}).get("conditions") or []:
-                if c.get("type") == "PodScheduled" and c.get("status") == "False":
-                    reasons.append(f"{c.get('reason')}: {c.get('message', '')}".strip(": "))
-    except KubeError:
-        pass
-    detail = "; ".join(reasons) or "no pod is running (image pull errors or no room to schedule?)"
-    after = "creation" if since == parse_rfc3339(job["metadata"].get("creationTimestamp")) else "resumption"
-    return f"job {name} not running {int(deadline)}s after {after}: {detail}"
+    @property
+    def failed(self) -> int:
+        """Failed attempts of the current work: each before the latest (a retry starts only then), and
+        the latest when it failed."""
+        return max(self.attempts - 1, 0) + (self.failure is not None)
 
 
 def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> datetime | None:
@@ -176,251 +126,191 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
     kind = kind_of_plural(plural).name  # type: ignore[union-attr]  # the caller routes stage plurals here
-    meta = body["metadata"]
-    generation = meta.get("generation")
-    old: Obj = body.get("status") or {}
     now = clock.now()
-    stamp = rfc3339(now)
     ref = custom_ref(plural, namespace, name)
-
     try:
         resource = parsed(ctx, kind, body)
     except SpecError as err:
-        record_invalid(
-            ctx, body, ref, old, err, condition="Failed", now=stamp,
-            status={"phase": "Failed", "message": f"invalid spec: {problems(err)}"},
+        status = invalid_status(
+            StageRunStatus, body, err, condition="Failed", now=rfc3339(now), phase=StagePhase.FAILED,
+            message=f"invalid spec: {problems(err)}",
         )  # fmt: skip
+        publish(ctx, body, ref, status, events=[invalid_event(err)], now=rfc3339(now))
         return None
+    seen = observe(ctx, body, kind, resource, now)
+    decision = decide_stage(seen.node, seen.run, now, digest=seen.digest, suspend=seen.execution.suspend)
+    job = act(ctx, seen, decision, now)
+    status = stage_status(seen, started(decision), job, now)
+    record_metrics(seen.kind, seen.old, status, now)
+    publish(ctx, body, ref, status, events=stage_events(seen, status), now=rfc3339(now))
+    return earliest(seen.latest.recheck_at if seen.latest else None, decision.retry_at)
 
+
+def job_backend(resource: Any) -> JobBackend:
+    """What runs the stage's attempts (PyTorchJob, the one backend yet)."""
+    return PYTORCHJOB
+
+
+# ----------------------------------------------------------------------------------------- observe
+def observe(ctx: Context, body: Obj, kind: str, resource: Any, now: datetime) -> StageObservation:
+    """The stage resource and its jobs from the cache; the store only when no job of the current work
+    failed or runs (a committed artifact is remembered in the status)."""
+    backend = job_backend(resource)
+    meta = body["metadata"]
+    namespace, name, uid = meta["namespace"], meta["name"], meta.get("uid", "")
     execution: StageExecution = resource.spec.execution or StageExecution()
-    digest = work_digest(resource)
-    uid = meta.get("uid", "")
+    digest, output = work_digest(resource), resource.spec.output
     jobs = [
         j
-        for j in ctx.cache.by_label(PYTORCHJOBS, namespace, STAGE_RESOURCE_LABEL, name)
+        for j in ctx.cache.by_label(backend.plural, namespace, STAGE_RESOURCE_LABEL, name)
         if any(o.get("uid") == uid for o in j["metadata"].get("ownerReferences") or [])
     ]
     mine = sorted(
-        (j for j in jobs if (j["metadata"].get("annotations") or {}).get(WORK_DIGEST) == digest), key=_attempt
+        (j for j in jobs if (j["metadata"].get("annotations") or {}).get(WORK_DIGEST) == digest),
+        key=attempt_of,
     )
-    latest = mine[-1] if mine else None
-    output = resource.spec.output
-
+    latest = None
+    if mine:
+        job = mine[-1]
+        latest = observe_job(
+            backend, job, now=now, start_deadline=execution.kubernetes.start_deadline_seconds,
+            pods=lambda: job_pods(ctx, backend, namespace, job["metadata"]["name"]),
+        )  # fmt: skip
+    old = read_status(StageRunStatus, body)
     committed = (
-        old.get("phase") == "Succeeded" and old.get("digest") == digest and old.get("artifact") == output
+        old is not None
+        and old.phase is StagePhase.SUCCEEDED
+        and (old.digest, old.artifact) == (digest, output)
     )
-    run, finished, message = RunState.IDLE, None, ""
-    log_lines: list[str] = []
-    requeue: datetime | None = None
-    stuck_job: Obj | None = None
-    annotations = (latest or {}).get("metadata", {}).get("annotations") or {}
-    if latest is not None and annotations.get(ABANDONED):
-        run, message = RunState.FAILED, annotations[ABANDONED]
-        finished = parse_rfc3339(annotations.get(ABANDONED_AT)) or now
-    elif latest is not None:
-        if _condition(latest, "Succeeded"):
-            run = RunState.SUCCEEDED
-            finished = parse_rfc3339((latest.get("status") or {}).get("completionTime")) or now
-        elif _condition(latest, "Failed"):
-            run = RunState.FAILED
-            finished = parse_rfc3339(_condition(latest, "Failed").get("lastTransitionTime")) or now  # type: ignore[union-attr]
-            message, log_lines = _job_failure(ctx, latest)
-        else:
-            run = RunState.RUNNING
-            why = _stuck(ctx, latest, execution.kubernetes.start_deadline_seconds, now)
-            if why is not None:
-                run, finished, message, stuck_job = RunState.FAILED, now, why, latest
-            elif not _condition(latest, "Running") and not _condition(latest, "Suspended"):
-                since = _waiting_since(latest) or now
-                requeue = since + timedelta(seconds=execution.kubernetes.start_deadline_seconds + 1)
-    if not committed and run in (RunState.IDLE, RunState.SUCCEEDED):
+    if not committed and (latest is None or latest.run is RunState.SUCCEEDED):
         committed = ctx.is_committed(output, digest)
+    return StageObservation(
+        kind=kind, name=name, namespace=namespace, uid=uid, resource=resource, backend=backend,
+        generation=meta.get("generation"), digest=digest, output=output, execution=execution, old=old,
+        attempts=len(mine), latest=latest,
+        next_attempt=max([attempt_of(j) for j in jobs] + [0]) + 1, committed=committed,
+    )  # fmt: skip
 
-    node = StageNode(name, kind, (), digest, retry_policy(execution))
-    graph = Graph((node,))
-    effective = graph.work_digests[name]
-    observed = Observed(
-        stages={
-            name: StageStatus(
-                run,
-                len(mine),
-                finished,
-                message,
-                committed_digest=effective if committed else None,
-                digest=effective,
-            )
-        },
-        suspend=execution.suspend,
-    )
-    decided = plan(graph, observed, now)
-    sp = decided.stages[name]
-    # every attempt before the latest failed (a retry starts only then); the latest may have too
-    failure = None if committed else attempt_failure(observed.stages[name])
-    failed = max(len(mine) - 1, 0) + (failure is not None)
 
-    # act
-    if stuck_job is not None:  # kept as the record of a failed attempt; suspended to free its pods
+def job_pods(ctx: Context, backend: JobBackend, namespace: str, name: str) -> list[Obj]:
+    """The pods of job ``name`` (none when they cannot be read: the reason is then the job's own)."""
+    try:
+        return ctx.kube.pods(namespace, backend.pod_selector(name))
+    except KubeError as err:
+        log.warning("cannot read the pods of %s/%s: %s", namespace, name, err)
+        return []
+
+
+# --------------------------------------------------------------------------------------------- act
+def act(ctx: Context, seen: StageObservation, decision: StageDecision, now: datetime) -> str | None:
+    """Carry out ``decision``: give up a job stuck before running, start the next attempt, and suspend
+    or resume a running job with its stage.  The job started (None: none)."""
+    latest, backend = seen.latest, seen.backend
+    if latest is not None and latest.abandon:  # kept as the record of a failed attempt
         ctx.kube.patch(
-            job_ref(namespace, stuck_job["metadata"]["name"]),
-            {
-                "metadata": {"annotations": {ABANDONED: message, ABANDONED_AT: stamp}},
-                "spec": {"runPolicy": {"suspend": True}},
-            },
+            job_ref(backend, seen.namespace, latest.name),
+            abandon_patch(backend, latest.failure, rfc3339(now)),
         )
-    job_now = latest["metadata"]["name"] if latest else old.get("job")
-    for action in decided.actions:
-        if isinstance(action, StartStage):
-            number = max([_attempt(j) for j in jobs] + [0]) + 1
-            owner = owner_reference(GROUP_VERSION, kind, name, uid)
-            objs = render_stage(resource, attempt=number, owner=owner)
-            objs.job["metadata"].setdefault("annotations", {})[WORK_DIGEST] = digest
-            ctx.kube.apply_config_map(objs.config_map)
-            try:
-                ctx.seen(
-                    PYTORCHJOBS, ctx.kube.create(job_ref(namespace, objs.job["metadata"]["name"]), objs.job)
-                )
-            except Conflict:
-                log.info("job %s/%s already exists", namespace, objs.job["metadata"]["name"])
-            job_now = objs.job["metadata"]["name"]
-            # the status says what is true now: attempt ``number`` runs (not "starting", which the next
-            # reconcile would overwrite at once: one status write per start, not two)
-            started = StageStatus(RunState.RUNNING, number, digest=effective)
-            sp = plan(graph, dataclasses.replace(observed, stages={name: started}), now).stages[name]
-    if latest is not None and run is RunState.RUNNING and stuck_job is None:
-        suspended = bool(((latest.get("spec") or {}).get("runPolicy") or {}).get("suspend"))
-        if suspended != execution.suspend:
-            ctx.kube.patch(
-                job_ref(namespace, latest["metadata"]["name"]),
-                {"spec": {"runPolicy": {"suspend": execution.suspend}}},
-            )
-
-    # status
-    phase = {
-        # a running job is suspended with its stage (and resumed with it)
-        StagePhase.RUNNING: "Suspended" if execution.suspend and run is RunState.RUNNING else "Running",
-        StagePhase.PENDING: "Suspended" if execution.suspend else "Pending",
-    }.get(sp.phase, sp.phase.value)
-    text = sp.message
-    if sp.phase is StagePhase.FAILED and log_lines:
-        text += "\nlast lines of the log:\n" + "\n".join(log_lines)
-    status = {
-        "observedGeneration": generation,
-        "phase": phase,
-        "attempts": sp.attempt or len(mine),
-        "job": job_now,
-        "digest": digest,
-        "artifact": output if sp.phase is StagePhase.SUCCEEDED else None,
-        "message": text,
-        "startTime": old.get("startTime") or (stamp if decided.actions or mine else None),
-        "completionTime": (old.get("completionTime") or stamp)
-        if sp.phase in (StagePhase.SUCCEEDED, StagePhase.FAILED)
-        else None,
-        "lastFailureTime": rfc3339(finished)
-        if run is RunState.FAILED and finished
-        else old.get("lastFailureTime"),
-        "retryTime": rfc3339(sp.retry_at) if sp.retry_at else None,
-        "failed": failed,
-    }
-    status["conditions"] = set_conditions(
-        old.get("conditions", []),
-        [
-            ("Running", sp.phase is StagePhase.RUNNING, sp.reason, sp.message),
-            ("Succeeded", sp.phase is StagePhase.SUCCEEDED, sp.reason,
-             f"committed {output}" if sp.phase is StagePhase.SUCCEEDED else ""),
-            ("Failed", sp.phase is StagePhase.FAILED, sp.reason, text if sp.phase is StagePhase.FAILED else ""),
-        ],
-        now=stamp,
-        generation=generation,
-    )  # fmt: skip
-
-    events: list[tuple[str, str, bool]] = []
-    old_phase = old.get("phase")
-    # a failure is reported once, even when the retry was already due as it was seen (no Backoff phase)
-    new_failures = failed - (old.get("failed") or 0)
-    if new_failures > 0:
-        metrics.STAGE_FAILURES.labels(kind=kind).inc(new_failures)
-        if sp.phase is not StagePhase.FAILED:  # the final failure is the Failed event below
-            then = {
-                StagePhase.BACKOFF: f"retry at {status['retryTime']}",
-                StagePhase.RUNNING: f"retrying now as attempt {status['attempts']}",
-            }.get(decided.stages[name].phase, "the retry waits until the stage is resumed")
-            events.append(("AttemptFailed", f"attempt {len(mine)} failed: {failure}; {then}", True))
-    if old_phase != phase or (status["attempts"] != old.get("attempts") and phase == "Running"):
-        metrics.STAGE_TRANSITIONS.labels(kind=kind, phase=phase).inc()
-        if phase == "Suspended":
-            events.append(("Suspended", "start no job until resumed; a running job is suspended", False))
-        elif (
-            sp.phase is StagePhase.RUNNING
-            and old_phase == "Suspended"
-            and status["attempts"] == old.get("attempts")
-        ):
-            events.append(("Resumed", f"attempt {status['attempts']}: job {job_now}", False))
-        elif sp.phase is StagePhase.RUNNING:
-            events.append(("Started", f"attempt {status['attempts']}: job {job_now}", False))
-        elif sp.phase is StagePhase.SUCCEEDED:
-            events.append(
-                ("Succeeded", f"committed {output}" + (" (already committed)" if sp.cached else ""), False)
-            )
-        elif sp.phase is StagePhase.FAILED:
-            events.append(("Failed", text, True))
-        if sp.phase in (StagePhase.SUCCEEDED, StagePhase.FAILED) and status["startTime"]:
-            begun = parse_rfc3339(status["startTime"])
-            if begun is not None:
-                metrics.STAGE_DURATION.labels(kind=kind, phase=phase).observe((now - begun).total_seconds())
-    _write(ctx, body, ref, old, status, events=events, now=stamp)
-    return earliest(requeue, sp.retry_at, decided.requeue_at)
+    job = start_job(ctx, seen) if decision.start else None
+    suspend = seen.execution.suspend
+    if latest is not None and latest.run is RunState.RUNNING and latest.suspended != suspend:
+        ctx.kube.patch(job_ref(backend, seen.namespace, latest.name), backend.suspend_patch(suspend))
+    return job
 
 
-def problems(err: SpecError) -> str:
-    """Every problem of an invalid spec on one line, each with its field path."""
-    return "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in err.problems)
+def start_job(ctx: Context, seen: StageObservation) -> str:
+    """Create the next attempt's ConfigMap and job (an existing one is left as it is); its name."""
+    owner = owner_reference(GROUP_VERSION, seen.kind, seen.name, seen.uid)
+    objs = render_stage(seen.resource, attempt=seen.next_attempt, owner=owner)
+    objs.job["metadata"].setdefault("annotations", {})[WORK_DIGEST] = seen.digest
+    ctx.kube.apply_config_map(objs.config_map)
+    name: str = objs.job["metadata"]["name"]
+    try:
+        ctx.seen(seen.backend.plural, ctx.kube.create(job_ref(seen.backend, seen.namespace, name), objs.job))
+    except Conflict:
+        log.info("job %s/%s already exists", seen.namespace, name)
+    return name
 
 
-def record_invalid(
-    ctx: Context, body: Obj, ref: Any, old: Obj, err: SpecError, *, condition: str, status: Obj, now: str
-) -> None:
-    """Mark an object whose spec breaks a rule: ``condition`` (``Valid`` False, or ``Failed`` True) with
-    reason InvalidSpec naming every field, the extra ``status`` fields, and a Warning Event."""
-    message = problems(err)
-    generation = body["metadata"].get("generation")
-    conds = set_condition(
-        old.get("conditions", []), condition, condition == "Failed", "InvalidSpec", message, now=now,
-        generation=generation,
-    )  # fmt: skip
-    full = {"observedGeneration": generation, **status, "conditions": conds}
-    _write(ctx, body, ref, old, full, events=[("InvalidSpec", f"invalid spec: {message}", True)], now=now)
+# ------------------------------------------------------------------------------------------ status
+def stage_status(
+    seen: StageObservation, decision: StageDecision, job: str | None, now: datetime
+) -> StageRunStatus:
+    """The status once ``decision`` is carried out (``job``: the job it started): what is true now."""
+    old, latest, phase, stamp = seen.old, seen.latest, decision.phase, rfc3339(now)
+    message = decision.message
+    if phase is StagePhase.FAILED and latest is not None and latest.log_tail:
+        message += "\nlast lines of the log:\n" + "\n".join(latest.log_tail)
+    attempts = seen.attempts + (job is not None)
+    failed_at = latest.finished_at if latest is not None and latest.run is RunState.FAILED else None
+    updates = [
+        ("Running", phase is StagePhase.RUNNING, decision.reason, decision.message),
+        ("Succeeded", phase is StagePhase.SUCCEEDED, decision.reason,
+         f"committed {seen.output}" if phase is StagePhase.SUCCEEDED else ""),
+        ("Failed", phase is StagePhase.FAILED, decision.reason,
+         message if phase is StagePhase.FAILED else ""),
+    ]  # fmt: skip
+    return StageRunStatus(
+        observed_generation=seen.generation,
+        phase=phase,
+        conditions=set_conditions(
+            old.conditions if old else [], updates, now=stamp, generation=seen.generation
+        ),
+        attempts=attempts,
+        failed=seen.failed,
+        job=job or (latest.name if latest else old.job if old else None),
+        digest=seen.digest,
+        artifact=seen.output if phase is StagePhase.SUCCEEDED else None,
+        message=message,
+        start_time=(old.start_time if old else None) or (stamp if attempts else None),
+        completion_time=((old.completion_time if old else None) or stamp) if phase in ENDED else None,
+        last_failure_time=rfc3339(failed_at) if failed_at else (old.last_failure_time if old else None),
+        retry_time=rfc3339(decision.retry_at) if decision.retry_at else None,
+    )
 
 
-def set_conditions(
-    old: list[Obj], updates: list[tuple[str, bool | None, str, str]], *, now: str, generation: int | None
-) -> list[Obj]:
-    """``old`` with each ``(type, status, reason, message)`` set in turn."""
-    conds = old
-    for type_, value, reason, message in updates:
-        conds = set_condition(conds, type_, value, reason, message, now=now, generation=generation)
-    return conds
+# ------------------------------------------------------------------------------- events, metrics
+def transition(old: StageRunStatus | None, new: StageRunStatus) -> bool:
+    """A new phase, or a new attempt running."""
+    if old is None or old.phase is not new.phase:
+        return True
+    return new.phase is StagePhase.RUNNING and new.attempts != old.attempts
 
 
-def _write(
-    ctx: Context, body: Obj, ref: Any, old: Obj, status: Obj, *, events: list[tuple[str, str, bool]], now: str
-) -> None:
-    """Patch the status when it changed (with the resourceVersion read: a concurrent change is a
-    :class:`Conflict` and the key is reconciled again), then record the events."""
-    full = {k: v for k, v in status.items()}
-    for key in old:
-        if key not in full:
-            full[key] = None  # merge patch: remove what no longer applies
-    if any(old.get(k) != v for k, v in full.items() if v is not None) or any(
-        old.get(k) is not None for k, v in full.items() if v is None
-    ):
-        try:
-            ctx.seen(ref.plural, ctx.kube.patch_status(ref, full, body["metadata"].get("resourceVersion")))
-        except NotFound:  # deleted while the cache still had it (e.g. between the initial list and the watch)
-            ctx.cache.remove(ref.plural, ref.namespace, ref.name)
-            return
-    if not events:
+def stage_events(seen: StageObservation, new: StageRunStatus) -> list[Event]:
+    """The Events of going from ``seen.old`` to ``new``: each failed attempt once (the last one as
+    ``Failed``), and every transition."""
+    old = seen.old
+    events: list[Event] = []
+    if new.failed > (old.failed if old else 0) and new.phase is not StagePhase.FAILED:
+        then = {
+            StagePhase.BACKOFF: f"retry at {new.retry_time}",
+            StagePhase.RUNNING: f"retrying now as attempt {new.attempts}",
+        }.get(new.phase, "the retry waits until the stage is resumed")
+        events.append(Event("AttemptFailed", f"attempt {seen.attempts} failed: {seen.failure}; {then}", True))
+    if not transition(old, new):
+        return events
+    if new.phase is StagePhase.SUSPENDED:
+        events.append(Event("Suspended", "start no job until resumed; a running job is suspended"))
+    elif new.phase is StagePhase.RUNNING:
+        resumed = old is not None and old.phase is StagePhase.SUSPENDED and old.attempts == new.attempts
+        events.append(Event("Resumed" if resumed else "Started", f"attempt {new.attempts}: job {new.job}"))
+    elif new.phase is StagePhase.SUCCEEDED:
+        cached = " (already committed)" if new.attempts == 0 else ""
+        events.append(Event("Succeeded", f"committed {new.artifact}{cached}"))
+    elif new.phase is StagePhase.FAILED:
+        events.append(Event("Failed", new.message, True))
+    return events
+
+
+def record_metrics(kind: str, old: StageRunStatus | None, new: StageRunStatus, now: datetime) -> None:
+    """Failed attempts, transitions and, for a stage that ended, its duration."""
+    failures = new.failed - (old.failed if old else 0)
+    if failures > 0:
+        metrics.STAGE_FAILURES.labels(kind=kind).inc(failures)
+    if not transition(old, new):
         return
-    if ctx.events is not None:
-        ctx.events.record(body, events, now)
-    else:
-        post(ctx.kube, involved_object(body), events, now)
+    metrics.STAGE_TRANSITIONS.labels(kind=kind, phase=new.phase.value).inc()
+    begun = parse_rfc3339(new.start_time) if new.phase in ENDED else None
+    if begun is not None:
+        metrics.STAGE_DURATION.labels(kind=kind, phase=new.phase.value).observe((now - begun).total_seconds())

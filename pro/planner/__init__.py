@@ -1,21 +1,23 @@
-"""The pure pipeline planner: ``plan(graph, observed, now) -> Plan``.
+"""The pure pipeline planner: ``decide_stage(node, status, now, …) -> StageDecision`` for one stage,
+``plan(graph, observed, now) -> Plan`` for a graph.
 
 No I/O, no clock reads, no cluster or ML libraries: the local runner and the operator
-observe the world, call :func:`plan`, and carry out its actions.
+observe the world, call the planner, and carry out its decisions.
 """
 
 from pro.planner.graph import Graph, GraphError, RetryPolicy, StageNode
 from pro.planner.observed import Observed, RunState, StageStatus
 from pro.planner.plan import (
     CancelStage,
-    PipelinePhase,
     Plan,
-    StagePhase,
-    StagePlan,
+    StageDecision,
     StartStage,
     attempt_failure,
+    decide_stage,
     plan,
+    started,
 )
+from pro.spec.status import PipelinePhase, StagePhase
 
 __all__ = [
     "CancelStage",
@@ -26,11 +28,13 @@ __all__ = [
     "Plan",
     "RetryPolicy",
     "RunState",
+    "StageDecision",
     "StageNode",
     "StagePhase",
-    "StagePlan",
     "StageStatus",
     "StartStage",
     "attempt_failure",
+    "decide_stage",
     "plan",
+    "started",
 ]

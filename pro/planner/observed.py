@@ -44,7 +44,8 @@ class Observed:
     cancel: bool = False
     """The user asked to stop the pipeline."""
     suspend: bool = False
-    """Start nothing new; running stages go on (the operator suspends their jobs)."""
+    """Start nothing new; a running stage is suspended (the operator suspends its job; the local runner
+    never suspends)."""
     max_parallel: int | None = None
     """At most this many stages running at once (local parallelism); None: no limit."""
 

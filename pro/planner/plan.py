@@ -1,46 +1,20 @@
-"""``plan(graph, observed, now)``: every stage's phase and the actions that move the pipeline on.
+"""The pure planner: :func:`decide_stage` decides one stage, :func:`plan` every stage of a graph.
 
-Level-based: the same observations always give the same plan, so an executor can call it
-after any event, or after a restart, and act on the result.
+Level-based: the same observations always give the same decisions, so an executor can decide after
+any event, or after a restart, and act on the result.  The stage controller decides its one stage with
+:func:`decide_stage`; the local runner and the pipeline controller plan whole graphs with :func:`plan`,
+which decides each stage in dependency order the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from pro.planner.graph import Graph
+from pro.planner.graph import Graph, StageNode
 from pro.planner.observed import Observed, RunState, StageStatus
-
-
-class StagePhase(StrEnum):
-    """A stage's phase as users see it (printer columns, ``pro run`` lines)."""
-
-    WAITING = "Waiting"
-    """Its inputs are not committed yet."""
-    PENDING = "Pending"
-    """Ready, but not started (suspended, or at the parallelism limit)."""
-    RUNNING = "Running"
-    BACKOFF = "Backoff"
-    """Failed; waits before its next attempt."""
-    SUCCEEDED = "Succeeded"
-    """Its output artifact is committed for its current digest."""
-    FAILED = "Failed"
-    """Failed and out of retries."""
-    BLOCKED = "Blocked"
-    """An upstream stage failed: it will not run."""
-    CANCELLING = "Cancelling"
-    CANCELLED = "Cancelled"
-
-
-class PipelinePhase(StrEnum):
-    RUNNING = "Running"
-    SUSPENDED = "Suspended"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    CANCELLING = "Cancelling"
-    CANCELLED = "Cancelled"
+from pro.spec.status import PipelinePhase, StagePhase
 
 
 @dataclass(frozen=True)
@@ -63,8 +37,9 @@ Action = StartStage | CancelStage
 
 
 @dataclass(frozen=True)
-class StagePlan:
-    name: str
+class StageDecision:
+    """What one stage is now, and whether to start or stop an attempt of it."""
+
     phase: StagePhase
     reason: str
     """CamelCase, for conditions and events."""
@@ -74,11 +49,23 @@ class StagePlan:
     retry_at: datetime | None = None
     cached: bool = False
     """Succeeded without running now: an artifact for the same digest was already committed."""
+    start: bool = False
+    """Start attempt ``attempt`` now."""
+    cancel: bool = False
+    """Stop the running attempt now."""
+
+    @property
+    def live(self) -> bool:
+        """An attempt is under way (running, being stopped, waiting out a backoff, or suspended with
+        its job)."""
+        if self.phase is StagePhase.SUSPENDED:
+            return self.attempt > 0
+        return self.phase in (StagePhase.RUNNING, StagePhase.CANCELLING, StagePhase.BACKOFF)
 
 
 @dataclass(frozen=True)
 class Plan:
-    stages: dict[str, StagePlan]
+    stages: dict[str, StageDecision]
     actions: tuple[Action, ...]
     phase: PipelinePhase
     requeue_at: datetime | None
@@ -94,79 +81,97 @@ def attempt_failure(status: StageStatus) -> str | None:
     return None
 
 
-def _decide(
-    name: str,
+def decide_stage(
+    node: StageNode,
     status: StageStatus,
-    upstream: list[StagePlan],
-    graph: Graph,
-    *,
-    observed: Observed,
     now: datetime,
-) -> StagePlan:
-    """One stage's plan, given its upstream stages' plans; RUNNING + Starting/Retrying means start it."""
-    node, digest = graph.by_name[name], graph.work_digests[name]
+    *,
+    digest: str,
+    suspend: bool = False,
+    cancel: bool = False,
+    upstream: Mapping[str, StagePhase] | None = None,
+) -> StageDecision:
+    """One stage's decision for work ``digest``, given the phases of the stages it needs (``upstream``;
+    none for a stage on its own), ``suspend`` (start nothing; a running attempt is suspended) and
+    ``cancel`` (stop everything)."""
     if status.committed_digest == digest:
-        return StagePlan(name, StagePhase.SUCCEEDED, "Committed", cached=status.attempts == 0)
+        return StageDecision(StagePhase.SUCCEEDED, "Committed", cached=status.attempts == 0)
     if status.run is RunState.RUNNING:
-        if observed.cancel:
-            return StagePlan(name, StagePhase.CANCELLING, "CancelRequested")
-        return StagePlan(name, StagePhase.RUNNING, "Running", f"attempt {status.attempts}", status.attempts)
+        return _running(status.attempts, suspend=suspend, cancel=cancel)
     if status.digest not in (None, digest):
         status = StageStatus()  # earlier attempts did other work: this work starts afresh
-    if observed.cancel:
-        return StagePlan(name, StagePhase.CANCELLED, "CancelRequested")
-    blocked = [u.name for u in upstream if u.phase in (StagePhase.FAILED, StagePhase.BLOCKED)]
+    if cancel:
+        return StageDecision(StagePhase.CANCELLED, "CancelRequested")
+    phases = upstream or {}
+    blocked = [n for n, p in phases.items() if p in (StagePhase.FAILED, StagePhase.BLOCKED)]
     if blocked:
-        return StagePlan(name, StagePhase.BLOCKED, "UpstreamFailed", f"needs {', '.join(blocked)}")
-    waiting = [u.name for u in upstream if u.phase is not StagePhase.SUCCEEDED]
+        return StageDecision(StagePhase.BLOCKED, "UpstreamFailed", f"needs {', '.join(blocked)}")
+    waiting = [n for n, p in phases.items() if p is not StagePhase.SUCCEEDED]
     if waiting:
-        return StagePlan(name, StagePhase.WAITING, "WaitingForInputs", f"needs {', '.join(waiting)}")
+        return StageDecision(StagePhase.WAITING, "WaitingForInputs", f"needs {', '.join(waiting)}")
     failure = attempt_failure(status)
     if failure is not None and status.attempts > node.retry.limit:
-        return StagePlan(
-            name, StagePhase.FAILED, "RetriesExhausted", f"{status.attempts} attempt(s); last: {failure}"
-        )
+        message = f"{status.attempts} attempt(s); last: {failure}"
+        return StageDecision(StagePhase.FAILED, "RetriesExhausted", message)
     if failure is not None and status.finished_at is not None:
         retry_at = status.finished_at + node.retry.delay(status.attempts)
         if now < retry_at:
-            return StagePlan(name, StagePhase.BACKOFF, "BackoffAfterFailure", failure, retry_at=retry_at)
-    if observed.suspend:
-        return StagePlan(name, StagePhase.PENDING, "Suspended")
+            return StageDecision(StagePhase.BACKOFF, "BackoffAfterFailure", failure, retry_at=retry_at)
+    if suspend:
+        return StageDecision(StagePhase.SUSPENDED, "Suspended")
     attempt = status.attempts + 1
     if failure is None:
-        return StagePlan(name, StagePhase.RUNNING, "Starting", f"attempt {attempt}", attempt)
-    return StagePlan(name, StagePhase.RUNNING, "Retrying", f"attempt {attempt} after: {failure}", attempt)
+        return StageDecision(StagePhase.RUNNING, "Starting", f"attempt {attempt}", attempt, start=True)
+    message = f"attempt {attempt} after: {failure}"
+    return StageDecision(StagePhase.RUNNING, "Retrying", message, attempt, start=True)
+
+
+def _running(attempt: int, *, suspend: bool, cancel: bool) -> StageDecision:
+    """A stage whose attempt ``attempt`` runs."""
+    if cancel:
+        return StageDecision(StagePhase.CANCELLING, "CancelRequested", cancel=True)
+    if suspend:
+        return StageDecision(StagePhase.SUSPENDED, "Suspended", f"attempt {attempt}", attempt)
+    return StageDecision(StagePhase.RUNNING, "Running", f"attempt {attempt}", attempt)
 
 
 def plan(graph: Graph, observed: Observed, now: datetime) -> Plan:
-    """The phase of every stage and what to do next, from observations alone."""
-    stages: dict[str, StagePlan] = {}
+    """The decision for every stage and what to do next, from observations alone."""
+    stages: dict[str, StageDecision] = {}
     starts: list[StartStage] = []
     cancels: list[CancelStage] = []
     running = sum(1 for n in graph.order if observed.status(n).run is RunState.RUNNING)
     slots = None if observed.max_parallel is None else max(observed.max_parallel - running, 0)
+    digests = graph.work_digests
 
     for name in graph.order:
-        upstream = [stages[n] for n in graph.by_name[name].needs]
-        decided = _decide(name, observed.status(name), upstream, graph, observed=observed, now=now)
-        if decided.reason in ("Starting", "Retrying"):
-            if slots is not None and slots <= 0:
-                decided = StagePlan(name, StagePhase.PENDING, "ParallelismLimit")
-            else:
-                slots = None if slots is None else slots - 1
-                starts.append(StartStage(name, decided.attempt, graph.work_digests[name]))
-        elif decided.phase is StagePhase.CANCELLING:
+        node = graph.by_name[name]
+        decided = decide_stage(
+            node, observed.status(name), now, digest=digests[name], suspend=observed.suspend,
+            cancel=observed.cancel, upstream={n: stages[n].phase for n in node.needs},
+        )  # fmt: skip
+        if decided.start and slots is not None and slots <= 0:
+            decided = StageDecision(StagePhase.PENDING, "ParallelismLimit")
+        elif decided.start:
+            slots = None if slots is None else slots - 1
+            starts.append(StartStage(name, decided.attempt, digests[name]))
+        elif decided.cancel:
             cancels.append(CancelStage(name))
         stages[name] = decided
 
-    requeue = min((p.retry_at for p in stages.values() if p.retry_at is not None), default=None)
+    requeue = min((d.retry_at for d in stages.values() if d.retry_at is not None), default=None)
     return Plan(stages, (*cancels, *starts), _pipeline_phase(stages, observed), requeue)
 
 
-def _pipeline_phase(stages: dict[str, StagePlan], observed: Observed) -> PipelinePhase:
-    phases = {p.phase for p in stages.values()}
-    active = phases & {StagePhase.RUNNING, StagePhase.CANCELLING, StagePhase.BACKOFF}
-    if all(p.phase is StagePhase.SUCCEEDED for p in stages.values()):
+def started(decision: StageDecision) -> StageDecision:
+    """What a started stage is once its attempt runs (what its executor reports from then on)."""
+    return _running(decision.attempt, suspend=False, cancel=False) if decision.start else decision
+
+
+def _pipeline_phase(stages: dict[str, StageDecision], observed: Observed) -> PipelinePhase:
+    phases = {d.phase for d in stages.values()}
+    active = any(d.live for d in stages.values())
+    if all(d.phase is StagePhase.SUCCEEDED for d in stages.values()):
         return PipelinePhase.SUCCEEDED
     if observed.cancel:
         return PipelinePhase.CANCELLING if StagePhase.CANCELLING in phases else PipelinePhase.CANCELLED

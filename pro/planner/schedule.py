@@ -17,10 +17,11 @@ from pro.spec.conventions import SCHEDULE_LABEL, SCHEDULED_AT, k8s_name, rfc3339
 from pro.spec.cron import Cron, parse_cron
 from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.schedule import AlignmentSchedule, AlignmentScheduleSpec
+from pro.spec.status import PipelinePhase
 
-SUCCEEDED = "Succeeded"
+SUCCEEDED = PipelinePhase.SUCCEEDED
 #: pipeline phases that end it without success
-FAILED = frozenset({"Failed", "Invalid"})
+FAILED = frozenset({PipelinePhase.FAILED, PipelinePhase.INVALID})
 #: windows searched backwards for the most recent firing (short first: frequent schedules stay cheap)
 _WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=32), timedelta(days=367))
 
@@ -32,8 +33,8 @@ class ChildPipeline:
     name: str
     scheduled: datetime | None
     """The firing it was created for (its ``scheduled-at`` annotation)."""
-    phase: str
-    """The pipeline's ``status.phase`` (Pending, Running, Suspended, Succeeded, Failed, Invalid)."""
+    phase: PipelinePhase
+    """The pipeline's ``status.phase``."""
     finished: datetime | None = None
     """``status.completionTime`` once it has finished."""
 

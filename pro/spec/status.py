@@ -6,6 +6,7 @@ server prunes status fields a CRD does not declare.  Times are RFC 3339 strings 
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
@@ -13,6 +14,45 @@ from pydantic import Field
 from pro.spec.base import SpecModel
 
 ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class StagePhase(StrEnum):
+    """A stage's phase: a stage resource's ``status.phase``, a pipeline's ``status.stages[].phase`` and
+    what ``pro run`` shows."""
+
+    WAITING = "Waiting"
+    """Its inputs are not committed yet."""
+    PENDING = "Pending"
+    """Ready, but not started (at the parallelism limit), or not looked at yet."""
+    RUNNING = "Running"
+    SUSPENDED = "Suspended"
+    """Held by ``suspend``: no attempt starts, and a running attempt's job is suspended."""
+    BACKOFF = "Backoff"
+    """Failed; waits before its next attempt."""
+    SUCCEEDED = "Succeeded"
+    """Its output artifact is committed for its current work."""
+    FAILED = "Failed"
+    """Failed and out of retries (or its spec is invalid)."""
+    BLOCKED = "Blocked"
+    """An upstream stage failed: it will not run."""
+    CANCELLING = "Cancelling"
+    CANCELLED = "Cancelled"
+
+
+class PipelinePhase(StrEnum):
+    """A pipeline's phase: an AlignmentPipeline's ``status.phase`` and how ``pro run`` ends."""
+
+    PENDING = "Pending"
+    """Nothing has started yet."""
+    RUNNING = "Running"
+    SUSPENDED = "Suspended"
+    """Held by ``suspend``: nothing starts, running stages are suspended."""
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLING = "Cancelling"
+    CANCELLED = "Cancelled"
+    INVALID = "Invalid"
+    """The spec breaks a rule (condition ``Valid`` says which): nothing runs."""
 
 
 class Condition(SpecModel):
@@ -38,8 +78,8 @@ class StageRunStatus(SpecModel):
 
     observed_generation: int | None = None
     """The ``metadata.generation`` the operator last acted on."""
-    phase: str = "Pending"
-    """Pending, Running, Backoff, Succeeded or Failed."""
+    phase: StagePhase = StagePhase.PENDING
+    """Running, Suspended, Backoff, Succeeded or Failed (Pending until first reconciled)."""
     conditions: list[Condition] = Field(default_factory=list)
     """Conditions ``Succeeded`` and ``Failed`` (and ``Running``)."""
     attempts: int = 0
@@ -74,8 +114,8 @@ class StageSummary(SpecModel):
     """The stage resource's kind."""
     resource: str
     """Name of the stage resource the pipeline created (or will create)."""
-    phase: str
-    """Waiting, Pending, Running, Backoff, Succeeded, Failed, Blocked, Cancelled."""
+    phase: StagePhase
+    """Waiting, Running, Suspended, Backoff, Succeeded, Failed or Blocked."""
     attempts: int = 0
     """Jobs started for the stage's current work."""
     cached: bool = False
@@ -91,7 +131,7 @@ class AlignmentPipelineStatus(SpecModel):
 
     observed_generation: int | None = None
     """The ``metadata.generation`` the operator last acted on."""
-    phase: str = "Pending"
+    phase: PipelinePhase = PipelinePhase.PENDING
     """Pending, Running, Suspended, Succeeded, Failed (or Invalid: the spec breaks a rule)."""
     conditions: list[Condition] = Field(default_factory=list)
     """Conditions ``Valid``, ``Running``, ``Succeeded``, ``Failed`` and ``Suspended``."""
@@ -131,6 +171,8 @@ __all__ = [
     "AlignmentScheduleStatus",
     "Condition",
     "ConditionStatus",
+    "PipelinePhase",
+    "StagePhase",
     "StageRunStatus",
     "StageSummary",
 ]

@@ -313,10 +313,11 @@ class Resolver:
     def refs(self, mod: Module, expr: ast.expr) -> set[tuple[str, str]]:
         """The (group, plural) a ``Ref`` expression can be."""
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
-            from pro.spec.conventions import API_GROUP, KUBEFLOW_GROUP, PYTORCHJOBS
+            from pro.spec.conventions import API_GROUP
+            from pro_operator.jobs import job_backends
 
-            if expr.func.id == "job_ref":
-                return {(KUBEFLOW_GROUP, PYTORCHJOBS)}
+            if expr.func.id == "job_ref":  # a job of some backend: every backend's, as rbac.py must grant
+                return {(b.group, b.plural) for b in job_backends()}
             if expr.func.id == "custom_ref":
                 return {(API_GROUP, p) for p in self.plurals(mod, expr.args[0])}
         if isinstance(expr, ast.Name):
@@ -522,7 +523,7 @@ def test_the_derivation_sees_the_calls_it_must() -> None:
     made = requests_made()
     assert ("kubeflow.org", "pytorchjobs", "create") in made
     assert ("pro.alignment.dev", "policyevaluations/status", "patch") in made
-    assert ("pro.alignment.dev", "alignmentpipelines/status", "patch") in made  # through stage._write
+    assert ("pro.alignment.dev", "alignmentpipelines/status", "patch") in made  # through publish.publish
     assert ("pro.alignment.dev", "alignmentpipelines", "delete") in made
     assert ("", "configmaps", "get") in made
     assert ("pro.alignment.dev", "alignmentschedules") in watches()

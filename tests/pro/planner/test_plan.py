@@ -19,7 +19,9 @@ from pro.planner import (
     StagePhase,
     StageStatus,
     StartStage,
+    decide_stage,
     plan,
+    started,
 )
 
 pytestmark = pytest.mark.unit
@@ -217,11 +219,17 @@ def test_cancel_stops_running_stages_and_cancels_the_rest() -> None:
 def test_suspend_starts_nothing_new() -> None:
     result = plan(G, Observed({}, suspend=True), T0)
     assert result.actions == ()
-    assert (
-        result.stages["rm-help"].phase is StagePhase.PENDING
-        and result.stages["rm-help"].reason == "Suspended"
-    )
+    assert result.stages["rm-help"].phase is StagePhase.SUSPENDED
+    assert result.stages["rm-help"].reason == "Suspended" and result.stages["rm-help"].attempt == 0
     assert result.phase is PipelinePhase.SUSPENDED
+
+
+def test_a_running_stage_is_suspended_with_its_attempt_and_keeps_the_pipeline_running() -> None:
+    result = plan(G, Observed({"rm-help": RUNNING}, suspend=True), T0)
+    help_ = result.stages["rm-help"]
+    assert (help_.phase, help_.attempt, help_.message) == (StagePhase.SUSPENDED, 1, "attempt 1")
+    assert result.stages["rm-harm"].phase is StagePhase.SUSPENDED and result.stages["rm-harm"].attempt == 0
+    assert result.actions == () and result.phase is PipelinePhase.RUNNING  # its job is still there
 
 
 def test_parallelism_limit_counts_running_stages() -> None:
@@ -267,3 +275,63 @@ def test_plan_is_deterministic() -> None:
 def test_bad_graphs(stages, message: str) -> None:
     with pytest.raises(GraphError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Graph(stages)
+
+
+# ---------------------------------------------------------------------------------------------------
+# decide_stage: one stage on its own (the stage controller), no graph
+
+
+SOLO = StageNode("solo", "RewardModelTraining", retry=RETRY)
+
+
+def decide(status: StageStatus, now: datetime = T0, **kw: bool) -> tuple[str, str, int, bool]:
+    d = decide_stage(SOLO, status, now, digest="w1", **kw)  # type: ignore[arg-type]
+    return d.phase.value, d.reason, d.attempt, d.start
+
+
+@pytest.mark.parametrize(
+    ("status", "now", "flags", "expected"),
+    [
+        (StageStatus(), T0, {}, ("Running", "Starting", 1, True)),
+        (StageStatus(), T0, {"suspend": True}, ("Suspended", "Suspended", 0, False)),
+        (StageStatus(RunState.RUNNING, 2, digest="w1"), T0, {}, ("Running", "Running", 2, False)),
+        (StageStatus(RunState.RUNNING, 2, digest="w1"), T0, {"suspend": True}, ("Suspended", "Suspended", 2, False)),
+        (failed(1), T0 + timedelta(seconds=5), {}, ("Backoff", "BackoffAfterFailure", 0, False)),
+        (failed(1), T0 + timedelta(seconds=5), {"suspend": True}, ("Backoff", "BackoffAfterFailure", 0, False)),
+        (failed(1), T0 + timedelta(seconds=10), {}, ("Running", "Retrying", 2, True)),
+        (failed(1), T0 + timedelta(seconds=10), {"suspend": True}, ("Suspended", "Suspended", 0, False)),
+        (failed(3), T0, {}, ("Failed", "RetriesExhausted", 0, False)),
+        (StageStatus(RunState.SUCCEEDED, 1, T0, committed_digest="w1"), T0, {}, ("Succeeded", "Committed", 0, False)),
+        (StageStatus(RunState.FAILED, 3, T0, "old", digest="w0"), T0, {}, ("Running", "Starting", 1, True)),
+    ],
+    ids=[
+        "fresh", "fresh-suspended", "running", "running-suspended", "backoff", "backoff-suspended",
+        "retry", "retry-suspended", "exhausted", "committed", "other-work",
+    ],
+)  # fmt: skip
+def test_decide_stage(status: StageStatus, now: datetime, flags: dict[str, bool], expected: tuple) -> None:
+    assert decide(status, now, **flags) == expected
+
+
+def test_a_start_is_a_flag_and_started_says_what_runs_then() -> None:
+    retry = decide_stage(SOLO, failed(1), T0 + timedelta(seconds=10), digest="w1")
+    assert retry.start and retry.message == "attempt 2 after: OOMKilled"
+    after = started(retry)
+    assert (after.phase, after.reason, after.message, after.attempt, after.start) == (
+        StagePhase.RUNNING, "Running", "attempt 2", 2, False,
+    )  # fmt: skip
+    backoff = decide_stage(SOLO, failed(1), T0, digest="w1")
+    assert started(backoff) is backoff
+
+
+def test_plan_decides_each_stage_as_decide_stage_does() -> None:
+    observed = Observed({"rm-help": failed(1), "rm-harm": done("rm-harm")})
+    result = plan(G, observed, T0 + timedelta(seconds=10))
+    node = G.by_name["rm-help"]
+    assert result.stages["rm-help"] == decide_stage(
+        node, observed.status("rm-help"), T0 + timedelta(seconds=10), digest=D["rm-help"]
+    )
+    assert result.stages["adapter"] == decide_stage(
+        G.by_name["adapter"], StageStatus(), T0, digest=D["adapter"],
+        upstream={"rm-help": StagePhase.RUNNING, "rm-harm": StagePhase.SUCCEEDED},
+    )  # fmt: skip
