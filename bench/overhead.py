@@ -30,8 +30,8 @@ def _write(path: Path, doc: dict[str, Any]) -> Path:
 
 def by_hand(pipeline: Path, work: Path) -> list[tuple[str, float]]:
     """Each stage's command, in dependency order, one at a time: (stage, seconds)."""
-    from pro.runner.prepare import prepare
     from pro.runner.process import stage_command
+    from pro.runs import prepare
     from pro.spec import dump_yaml, load_file
     from pro.spec.pipeline import AlignmentPipeline
 

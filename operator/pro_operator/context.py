@@ -61,6 +61,8 @@ class Context:
     """Whether the artifact at ``uri`` is committed for ``digest`` (the store; replaced in tests)."""
     store_seen: dict[tuple[str, str], bool] = field(default_factory=dict)
     """Positive store answers, remembered: a committed artifact stays committed."""
+    snapshots: dict[str, Any] = field(default_factory=dict)
+    """Each pipeline's run snapshot by uid (what its run pinned: written once, never changes)."""
     events: EventRecorder | None = None
     """Where Events are recorded (posted by a background thread, after the reconciles); None: inline."""
     memo: Memo = field(default_factory=Memo)

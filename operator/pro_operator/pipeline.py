@@ -1,12 +1,16 @@
 """The pipeline controller: an AlignmentPipeline → one stage resource per stage, created when the stage's
 inputs are committed.
 
-One pass: :func:`observe` (the pipeline and its stage resources from the cache) → :func:`decide` (the
-pure planner on the composed graph; the store is asked only about a stage about to start, which may be
-committed already) → :func:`act` (create stage resources, carry a changed spec or ``suspend`` into
-them) → :func:`pipeline_status` (pure, typed) and :func:`pipeline_events` (pure: from the old and the
-new status) → :func:`~pro_operator.publish.publish`.  The stage resources retry their own jobs, so here
-a failed stage is final (retry limit 0 at this level).
+When a run starts (:func:`started`, once per generation): its data references are pinned and written once
+to ``<run root>/snapshot.json`` with the lineage's promoted pointer version, and the stages an earlier run of
+the same lineage committed for the same work are reused (:func:`pro.runs.prepare`, the same code as ``pro
+run``).  Then one pass: :func:`observe` (the pipeline and its stage resources from the cache) → :func:`decide`
+(the pure planner on the composed graph; the store is asked only about a stage about to start, which may be
+committed already) → :func:`act` (create stage resources, carry a changed spec or ``suspend`` into them, index
+the work of stages that committed) → :func:`pipeline_status` (pure, typed; the promotion gate's decision read
+from the evaluation) and :func:`pipeline_events` (pure: from the old and the new status) →
+:func:`~pro_operator.publish.publish`.  The stage resources retry their own jobs, so here a failed stage is
+final (retry limit 0 at this level).
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from pro.data.errors import DataError
+from pro.errors import UserError
 from pro.planner import (
     Graph,
     Observed,
@@ -30,12 +36,23 @@ from pro.planner import (
     StartStage,
     plan,
 )
-from pro.planner.compose import EVAL, ComposedStage, Composition, compose
+from pro.planner.compose import EVAL, ComposedStage, Composition, Reuse, lineage_root
 from pro.render.jobs import stage_resource_object
+from pro.runs import PreparedRun, data_status, prepare, promotion_outcome, resumed
 from pro.spec import SpecError
-from pro.spec.conventions import DEFAULT_NAMESPACE, WORK_DIGEST, parse_rfc3339, rfc3339
+from pro.spec.conventions import DEFAULT_NAMESPACE, SCHEDULED_AT, WORK_DIGEST, parse_rfc3339, rfc3339
 from pro.spec.kinds import PIPELINE_KIND, kind_named
-from pro.spec.status import AlignmentPipelineStatus, Condition, PipelinePhase, StageRunStatus, StageSummary
+from pro.spec.status import (
+    AlignmentPipelineStatus,
+    Condition,
+    PipelinePhase,
+    PromotionStatus,
+    StageRunStatus,
+    StageSummary,
+    WeightDriftStatus,
+)
+from pro.store import StoreError
+from pro.store.lineage import read_snapshot, record_work
 from pro_operator import clock
 from pro_operator.conditions import set_conditions
 from pro_operator.context import Context
@@ -53,6 +70,8 @@ OWN_PHASES = (StagePhase.BACKOFF, StagePhase.SUSPENDED, StagePhase.PENDING)
 #: phases of the stages "what runs now" lists
 ACTIVE = (StagePhase.RUNNING, StagePhase.BACKOFF, StagePhase.PENDING)
 ENDED = (PipelinePhase.SUCCEEDED, PipelinePhase.FAILED)
+#: a store that cannot be reached when the run starts is asked again this much later
+STORE_RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,8 @@ class Child:
 class PipelineObservation:
     """A pipeline, its status and its stage resources, as observed."""
 
+    run: PreparedRun
+    """What the run pinned and reuses."""
     composition: Composition
     graph: Graph
     """The composition's graph with no retries (the stage resources retry their own jobs)."""
@@ -106,27 +127,82 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
         )
         publish(ctx, body, ref, status, events=[invalid_event(err)], now=stamp)
         return None
-    c, graph = ctx.memo.get(("compose", memo_key(PIPELINE_KIND, body)), lambda: composed(pipeline))
-    seen = observe(ctx, body, c, graph)
+    try:
+        run, graph = ctx.memo.get(
+            ("run", memo_key(PIPELINE_KIND, body)), lambda: started(ctx, pipeline, body)
+        )
+    except (DataError, StoreError) as err:
+        return unavailable(ctx, body, ref, err, now)
+    seen = observe(ctx, body, run, graph)
     decided = decide(ctx, seen, now)
     created = act(ctx, seen, decided, namespace)
-    status = pipeline_status(seen, decided, now)
+    status = pipeline_status(seen, decided, now, gate=gate_outcome(ctx, seen, decided.phase))
     publish(ctx, body, ref, status, events=[*created, *pipeline_events(seen.old, status)], now=stamp)
     return decided.requeue_at
 
 
-def composed(pipeline: Any) -> tuple[Composition, Graph]:
-    """The pipeline's composition, and its graph with no retries (remembered per generation)."""
-    c = compose(pipeline)
-    return c, Graph(tuple(dataclasses.replace(n, retry=RetryPolicy(limit=0)) for n in c.graph.stages))
+def started(ctx: Context, pipeline: Any, body: Obj) -> tuple[PreparedRun, Graph]:
+    """The run as it started (data pinned once, earlier work reused), and its graph with no retries.
+
+    The first pass of a generation prepares the run (:func:`pro.runs.prepare`: store I/O); a later one (a
+    restarted operator, a spec evicted from the memo) rebuilds it from the snapshot and the reused stages
+    its status recorded.  The operator pins only ``s3://`` references: a local path is the stage pod's
+    own, pinned when the stage reads it."""
+    meta = body["metadata"]
+    old = read_status(AlignmentPipelineStatus, body)
+    snapshot = ctx.snapshots.get(meta.get("uid", ""))
+    if old is not None and old.data is not None and old.observed_generation == meta.get("generation"):
+        snapshot = snapshot or read_snapshot(old.data.snapshot)
+    if snapshot is not None and old is not None and old.observed_generation == meta.get("generation"):
+        reused = {s.name: Reuse(s.artifact or "", s.reused_from) for s in old.stages if s.reused_from}
+        run = resumed(pipeline, snapshot, reused)
+    else:
+        scheduled = parse_rfc3339((meta.get("annotations") or {}).get(SCHEDULED_AT))
+        run = prepare(pipeline, scheduled, reachable=lambda ref: ref.startswith("s3://"))
+    ctx.snapshots[meta.get("uid", "")] = run.snapshot
+    return run, no_retries(run.composition.graph)
+
+
+def no_retries(graph: Graph) -> Graph:
+    """The graph with retry limit 0: the stage resources retry their own jobs."""
+    return Graph(tuple(dataclasses.replace(n, retry=RetryPolicy(limit=0)) for n in graph.stages))
+
+
+def unavailable(ctx: Context, body: Obj, ref: Any, err: UserError, now: datetime) -> datetime | None:
+    """A run whose data cannot be pinned: a reference that resolves to nothing fails the pipeline at once
+    (naming the field); a store that cannot be reached now is asked again later."""
+    stamp = rfc3339(now)
+    transient = isinstance(err, StoreError) and getattr(err, "transient", True)
+    old = read_status(AlignmentPipelineStatus, body)
+    generation = body["metadata"].get("generation")
+    phase = (old.phase if old else PipelinePhase.PENDING) if transient else PipelinePhase.FAILED
+    conditions = set_conditions(
+        old.conditions if old else [],
+        [("DataPinned", False, "StoreUnavailable" if transient else "DataUnavailable", str(err)),
+         ("Failed", not transient, "DataUnavailable" if not transient else "NotFailed", "" if transient else str(err))],
+        now=stamp, generation=generation,
+    )  # fmt: skip
+    status = AlignmentPipelineStatus(
+        observed_generation=generation,
+        phase=phase,
+        conditions=conditions,
+        start_time=(old.start_time if old else None) or stamp,
+        completion_time=None if transient else (old.completion_time if old else None) or stamp,
+    )
+    reason = "StoreUnavailable" if transient else "DataUnavailable"
+    published = old is None or not any(c.reason == reason and c.message == str(err) for c in old.conditions)
+    events = [Event(reason, str(err), True)] if published else []
+    publish(ctx, body, ref, status, events=events, now=stamp)
+    return now + timedelta(seconds=STORE_RETRY_SECONDS) if transient else None
 
 
 # ----------------------------------------------------------------------------------------- observe
-def observe(ctx: Context, body: Obj, c: Composition, graph: Graph) -> PipelineObservation:
+def observe(ctx: Context, body: Obj, run: PreparedRun, graph: Graph) -> PipelineObservation:
     """The stage resources of the pipeline from the cache; a stage without one is committed when the
     store said so before (it is asked again only when the stage is about to start: see :func:`decide`)."""
     meta = body["metadata"]
     uid = meta.get("uid", "")
+    c = run.composition
     ns = c.pipeline.metadata.namespace or DEFAULT_NAMESPACE
     effective = c.graph.work_digests
     children: dict[str, Child] = {}
@@ -144,7 +220,7 @@ def observe(ctx: Context, body: Obj, c: Composition, graph: Graph) -> PipelineOb
         children[stage.name] = child
         stages[stage.name] = child_run(stage, child, effective[stage.name])
     old = read_status(AlignmentPipelineStatus, body)
-    return PipelineObservation(c, graph, meta.get("generation"), uid, old, children, stages)
+    return PipelineObservation(run, c, graph, meta.get("generation"), uid, old, children, stages)
 
 
 def child_run(stage: ComposedStage, child: Child, effective: str) -> StageStatus:
@@ -192,7 +268,26 @@ def act(ctx: Context, seen: PipelineObservation, decided: Plan, namespace: str) 
             events += create_stage(ctx, c.stage(action.stage), namespace, seen.uid)
     for stage_name, child in seen.children.items():
         update_stage(ctx, c.stage(stage_name), child, namespace, seen.uid)
+        if seen.stages[stage_name].committed_digest is not None:
+            index_work(ctx, seen, c.stage(stage_name))
     return events
+
+
+def index_work(ctx: Context, seen: PipelineObservation, stage: ComposedStage) -> None:
+    """Record a stage's committed work in its lineage's index (once per operator process), so a later
+    run of the same schedule or pipeline reuses it."""
+    key = ("indexed", stage.digest)
+    if ctx.store_seen.get(key):
+        return
+    spec = seen.composition.pipeline
+    try:
+        record_work(
+            lineage_root(spec), stage.digest, artifact=stage.output, run=spec.spec.run_id, stage=stage.name
+        )
+    except StoreError as err:  # reuse is an optimisation: the run goes on, the next pass tries again
+        log.warning("cannot index %s's work in the store: %s", stage.name, err)
+        return
+    ctx.store_seen[key] = True
 
 
 def create_stage(ctx: Context, stage: ComposedStage, namespace: str, uid: str) -> list[Event]:
@@ -227,7 +322,9 @@ def update_stage(ctx: Context, stage: ComposedStage, child: Child, namespace: st
 
 
 # ------------------------------------------------------------------------------------------ status
-def summary(stage: ComposedStage, d: StageDecision, child: Child | None) -> StageSummary:
+def summary(
+    stage: ComposedStage, d: StageDecision, child: Child | None, reused_from: str | None = None
+) -> StageSummary:
     """One stage as the pipeline shows it: while its stage resource runs it, in that resource's words
     (it counts its attempts: the plan here would say "1 attempt(s); last: …" around its message again)."""
     st = child.status if child else None
@@ -244,16 +341,25 @@ def summary(stage: ComposedStage, d: StageDecision, child: Child | None) -> Stag
         resource=stage.resource.metadata.name,
         phase=phase,
         attempts=st.attempts if st is not None else d.attempt,
-        cached=d.cached and child is None,
+        cached=d.cached and child is None and reused_from is None,
+        reused_from=reused_from if child is None else None,
         artifact=stage.output,
         message=message,
     )
 
 
-def pipeline_status(seen: PipelineObservation, decided: Plan, now: datetime) -> AlignmentPipelineStatus:
-    """The status once ``decided`` is carried out."""
+Gate = tuple[PromotionStatus | None, WeightDriftStatus | None]
+
+
+def pipeline_status(
+    seen: PipelineObservation, decided: Plan, now: datetime, *, gate: Gate = (None, None)
+) -> AlignmentPipelineStatus:
+    """The status once ``decided`` is carried out (``gate``: the promotion gate's outcome, if known)."""
     c, old, stamp = seen.composition, seen.old, rfc3339(now)
-    summaries = [summary(s, decided.stages[s.name], seen.children.get(s.name)) for s in c.stages]
+    reused = {name: r.run for name, r in c.reused.items()}
+    summaries = [
+        summary(s, decided.stages[s.name], seen.children.get(s.name), reused.get(s.name)) for s in c.stages
+    ]
     running = [s.name for s in summaries if s.phase in ACTIVE]
     done = sum(1 for s in summaries if s.phase is StagePhase.SUCCEEDED)
     phase = decided.phase
@@ -266,6 +372,7 @@ def pipeline_status(seen: PipelineObservation, decided: Plan, now: datetime) -> 
         if phase is PipelinePhase.SUCCEEDED and EVAL in c.by_name
         else None
     )
+    promotion, drift = gate
     return AlignmentPipelineStatus(
         observed_generation=seen.generation,
         phase=phase,
@@ -274,9 +381,29 @@ def pipeline_status(seen: PipelineObservation, decided: Plan, now: datetime) -> 
         stages=summaries,
         artifacts=c.root,
         report=report,
+        data=data_status(c.pipeline, seen.run.snapshot),
+        promotion=promotion,
+        weight_drift=drift,
         start_time=(old.start_time if old else None) or stamp,
         completion_time=((old.completion_time if old else None) or stamp) if phase in ENDED else None,
     )
+
+
+def gate_outcome(ctx: Context, seen: PipelineObservation, phase: PipelinePhase) -> Gate:
+    """The promotion gate's decision, once the evaluation committed (read once from its artifact)."""
+    old = seen.old
+    if old is not None and old.promotion is not None:
+        return old.promotion, old.weight_drift
+    c = seen.composition
+    if phase is not PipelinePhase.SUCCEEDED or c.pipeline.spec.promotion is None or EVAL not in c.by_name:
+        return None, None
+    uri = c.stage(EVAL).output
+    try:
+        found = ctx.memo.get(("promotion", uri, c.stage(EVAL).digest), lambda: promotion_outcome(uri))
+    except StoreError as err:
+        log.warning("cannot read the promotion decision at %s: %s", uri, err)
+        return None, None
+    return found if found is not None else (None, None)
 
 
 def failures(stages: list[StageSummary]) -> str:
@@ -322,4 +449,33 @@ def pipeline_events(old: AlignmentPipelineStatus | None, new: AlignmentPipelineS
     if (old.phase if old else None) is not new.phase and new.phase in ENDED:
         why = new.report or failures(new.stages) or new.phase.value
         events.append(Event(f"Pipeline{new.phase.value}", why, new.phase is PipelinePhase.FAILED))
+    if new.data is not None and new.data.references and (old is None or old.data is None):
+        d = new.data
+        events.append(
+            Event(
+                "DataPinned",
+                f"{d.references} data reference(s), {d.objects} object(s), {d.bytes} bytes: {d.snapshot}",
+            )
+        )
+    if new.promotion is not None and (old is None or old.promotion is None):
+        events.append(promotion_event(new.promotion))
+        if new.weight_drift is not None and new.weight_drift.moved:
+            w = new.weight_drift
+            events.append(
+                Event(
+                    "WeightDrift",
+                    f"adapter weights moved {w.total_variation:.3f} (total variation) since run {w.previous_run}",
+                    True,
+                )
+            )
     return events
+
+
+def promotion_event(p: PromotionStatus) -> Event:
+    """``Promoted`` or ``PromotionRejected`` (a Warning), ``PromotionSuperseded`` or ``PromotionUnchanged``."""
+    rate = f"win rate {p.win_rate:.3f}" if p.win_rate is not None else "no win rate"
+    if p.win_rate_low is not None and p.win_rate_high is not None:
+        rate += f" [{p.win_rate_low:.3f}, {p.win_rate_high:.3f}]"
+    message = f"{rate} vs {p.baseline}" + (": " + "; ".join(p.reasons) if p.reasons else "")
+    reason = "Promoted" if p.decision == "Promoted" else f"Promotion{p.decision}"
+    return Event(reason, message, p.decision == "Rejected")

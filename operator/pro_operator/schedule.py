@@ -24,7 +24,7 @@ from pro.spec import SpecError
 from pro.spec.conventions import GROUP_VERSION, SCHEDULE_LABEL, SCHEDULED_AT, parse_rfc3339, rfc3339
 from pro.spec.kinds import PIPELINE_KIND, SCHEDULE_KIND, kind_named
 from pro.spec.schedule import AlignmentSchedule
-from pro.spec.status import AlignmentPipelineStatus, AlignmentScheduleStatus, PipelinePhase
+from pro.spec.status import AlignmentPipelineStatus, AlignmentScheduleStatus, LastPromoted, PipelinePhase
 from pro_operator import clock
 from pro_operator.conditions import set_conditions
 from pro_operator.context import Context
@@ -59,6 +59,7 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
     decided = plan_schedule(schedule.spec, observe(ctx, body, old, now), now)
     events = act(ctx, schedule, decided, body["metadata"].get("uid", ""))
     status = schedule_status(schedule, body, old, decided, stamp)
+    status = status.model_copy(update={"last_promoted": last_promoted(ctx, body, old)})
     if (
         decided.create is None
         and decided.skipped is not None
@@ -91,6 +92,26 @@ def observe(ctx: Context, body: Obj, old: AlignmentScheduleStatus | None, now: d
         last_schedule_time=parse_rfc3339(old.last_schedule_time if old else None),
         children=tuple(children),
     )
+
+
+def last_promoted(ctx: Context, body: Obj, old: AlignmentScheduleStatus | None) -> LastPromoted | None:
+    """The latest of the schedule's pipelines whose policy the gate promoted (kept after the history
+    limit deletes that pipeline)."""
+    meta = body["metadata"]
+    found = old.last_promoted if old else None
+    for p in ctx.cache.by_label(PIPELINES, meta["namespace"], SCHEDULE_LABEL, meta["name"]):
+        st = read_status(AlignmentPipelineStatus, p)
+        if st is None or st.promotion is None or st.promotion.decision != "Promoted":
+            continue
+        candidate = LastPromoted(
+            pipeline=p["metadata"]["name"],
+            run=str((p.get("spec") or {}).get("runId", "")),
+            time=st.completion_time,
+            win_rate=st.promotion.win_rate,
+        )
+        if found is None or (candidate.time or "") > (found.time or ""):
+            found = candidate
+    return found
 
 
 def act(ctx: Context, schedule: AlignmentSchedule, decided: SchedulePlan, uid: str) -> list[Event]:

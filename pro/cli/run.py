@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from pro.planner.compose import EVAL, lineage_root
     from pro.runner import RunOptions, run_pipeline
     from pro.runner.display import LineDisplay, LiveDisplay, read_metrics, result_table, summary
-    from pro.runner.prepare import prepare
+    from pro.runs import prepare
     from pro.store.lineage import record_work
 
     if args.parallel < 1:

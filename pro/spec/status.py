@@ -120,10 +120,58 @@ class StageSummary(SpecModel):
     """Jobs started for the stage's current work."""
     cached: bool = False
     """Succeeded without running: its artifact was already committed for the same work."""
+    reused_from: str | None = None
+    """The earlier run of the same schedule or pipeline whose committed artifact this stage reuses (its
+    work digest was the same); ``artifact`` is that artifact."""
     artifact: str | None = None
     """The stage's output artifact URI."""
     message: str = ""
     """Why the stage is in its phase."""
+
+
+class DataSnapshotStatus(SpecModel):
+    """What the run pinned when it started (the whole list is in ``snapshot``)."""
+
+    snapshot: str
+    """The run's ``snapshot.json``: every data reference with its exact objects."""
+    scheduled_time: str
+    """The scheduled time the ``{{scheduledTime}}`` placeholders were filled with."""
+    references: int
+    """Data references pinned."""
+    objects: int
+    """Objects they resolved to."""
+    bytes: int
+    """Their total size."""
+    selected: list[str] = Field(default_factory=list)
+    """The drops ``{{latestComplete}}`` selected."""
+
+
+class PromotionStatus(SpecModel):
+    """The promotion gate's decision on this run (from the evaluation's ``promotion.json``)."""
+
+    decision: str
+    """Promoted, Rejected, Superseded (another run moved the pointer first) or Unchanged."""
+    baseline: str
+    """What the policy was compared with."""
+    win_rate: float | None = None
+    """The policy's win rate against it (ties ½)."""
+    win_rate_low: float | None = None
+    """The lower end of its bootstrap interval (when the rule asks for one)."""
+    win_rate_high: float | None = None
+    """The upper end of its bootstrap interval."""
+    reasons: list[str] = Field(default_factory=list)
+    """Why it was not promoted."""
+
+
+class WeightDriftStatus(SpecModel):
+    """How far the adapter's weights on the probe prompts moved since the previous run."""
+
+    previous_run: str
+    """The run compared with."""
+    total_variation: float
+    """The largest total-variation distance over the shared categories."""
+    moved: bool
+    """Above the promotion's ``driftThreshold``."""
 
 
 class AlignmentPipelineStatus(SpecModel):
@@ -143,10 +191,29 @@ class AlignmentPipelineStatus(SpecModel):
     """The run's artifact root (``<storage.uri>/<namespace>/<pipeline>/<runId>``)."""
     report: str | None = None
     """The evaluation report (``…/eval/report.html``) once the pipeline has succeeded."""
+    data: DataSnapshotStatus | None = None
+    """What the run pinned when it started."""
+    promotion: PromotionStatus | None = None
+    """The promotion gate's decision (with ``spec.promotion``, once the evaluation committed)."""
+    weight_drift: WeightDriftStatus | None = None
+    """How the adapter's weights moved since the previous run (with ``spec.promotion``)."""
     start_time: str | None = None
     """When the operator first acted on the pipeline."""
     completion_time: str | None = None
     """When the pipeline succeeded or failed."""
+
+
+class LastPromoted(SpecModel):
+    """A schedule's last promotion."""
+
+    pipeline: str
+    """The pipeline whose policy was promoted."""
+    run: str
+    """Its run id."""
+    time: str | None = None
+    """When that pipeline finished (RFC 3339)."""
+    win_rate: float | None = None
+    """The gate's win rate for it."""
 
 
 class AlignmentScheduleStatus(SpecModel):
@@ -164,6 +231,8 @@ class AlignmentScheduleStatus(SpecModel):
     """When the last pipeline created by this schedule succeeded."""
     next_schedule_time: str | None = None
     """When the next pipeline is due."""
+    last_promoted: LastPromoted | None = None
+    """The last pipeline of this schedule whose policy the promotion gate let through."""
 
 
 __all__ = [
@@ -171,8 +240,12 @@ __all__ = [
     "AlignmentScheduleStatus",
     "Condition",
     "ConditionStatus",
+    "DataSnapshotStatus",
+    "LastPromoted",
     "PipelinePhase",
+    "PromotionStatus",
     "StagePhase",
     "StageRunStatus",
     "StageSummary",
+    "WeightDriftStatus",
 ]

@@ -13,10 +13,12 @@ import pytest
 import yaml
 
 from pro.planner import Observed, RunState, StageStatus, decide_stage, plan, started
+from pro.runs import resumed
 from pro.spec import SpecError
 from pro.spec.conventions import rfc3339
 from pro.spec.execution import KubernetesSettings, RetrySettings, StageExecution
 from pro.spec.pipeline import AlignmentPipeline
+from pro.spec.run import RunSnapshot
 from pro.spec.status import AlignmentPipelineStatus, PipelinePhase, StagePhase, StageRunStatus
 from pro_operator.events import Event
 from pro_operator.jobs import PYTORCHJOB, JobObservation, observe_job
@@ -24,7 +26,7 @@ from pro_operator.pipeline import (
     Child,
     PipelineObservation,
     child_run,
-    composed,
+    no_retries,
     pipeline_events,
     pipeline_status,
 )
@@ -308,7 +310,10 @@ def test_an_invalid_spec_fails_the_stage_naming_the_field_and_removes_what_no_lo
 # ----------------------------------------------------------------------------------------- pipeline
 def toy() -> tuple[Any, Any]:
     doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples/toy/pipeline.yaml").read_text())
-    return composed(AlignmentPipeline.model_validate(doc))
+    run = resumed(
+        AlignmentPipeline.model_validate(doc), RunSnapshot(scheduled_time="2026-12-01T00:00:00Z"), {}
+    )
+    return run, no_retries(run.composition.graph)
 
 
 def child(stage: Any, **status: Any) -> Child:
@@ -319,7 +324,8 @@ def child(stage: Any, **status: Any) -> Child:
 def pipeline_pass(
     children: dict[str, Child], *, committed: tuple[str, ...] = (), suspend: bool = False, old: Any = None
 ) -> tuple[AlignmentPipelineStatus, list[Event]]:
-    c, graph = toy()
+    run, graph = toy()
+    c = run.composition
     if suspend:
         spec = c.pipeline.spec.model_copy(update={"suspend": True})
         c = dataclasses.replace(c, pipeline=c.pipeline.model_copy(update={"spec": spec}))
@@ -330,7 +336,7 @@ def pipeline_pass(
         else StageStatus(committed_digest=effective[s.name] if s.name in committed else None)
         for s in c.stages
     }
-    seen = PipelineObservation(c, graph, 1, "uid", old, children, stages)
+    seen = PipelineObservation(run, c, graph, 1, "uid", old, children, stages)
     decided = plan(graph, Observed(stages=stages, suspend=suspend), T0)
     status = pipeline_status(seen, decided, T0)
     return status, pipeline_events(old, status)
@@ -356,7 +362,7 @@ def test_a_fresh_pipeline_runs_its_reward_models_and_a_committed_one_is_cached()
 
 
 def test_a_suspended_pipeline_shows_its_stages_suspended() -> None:
-    c, _ = toy()
+    c = toy()[0].composition
     status, events = pipeline_pass({}, suspend=True)
     assert status.phase is PipelinePhase.SUSPENDED and status.stage == "0/7" and events == []
     assert {phases(status)[s] for s in ("rm-helpfulness", "rm-humor")} == {"Suspended"}
@@ -373,7 +379,7 @@ def test_a_suspended_pipeline_shows_its_stages_suspended() -> None:
 
 
 def test_a_stage_backing_off_and_then_failing_is_shown_in_its_own_words_and_ends_the_pipeline() -> None:
-    c, _ = toy()
+    c = toy()[0].composition
     rms = [s for s in c.stages if s.name.startswith("rm-")]
     done = {s.name: child(s, phase=StagePhase.SUCCEEDED, attempts=1) for s in rms[1:]}
     help_ = rms[0]

@@ -45,7 +45,9 @@ def test_validate_names_every_data_reference_that_resolves_to_nothing(
     (toy_out / "pairs" / "humor.jsonl").unlink()
     (toy_out / "heldout.jsonl").unlink()
     s3 = toy_out.parent / "s3.yaml"
-    s3.write_text(TOY.read_text().replace("path: toy-out/mixed.jsonl", "path: s3://no-such-bucket-for-pro/mixed/"))
+    s3.write_text(
+        TOY.read_text().replace("path: toy-out/mixed.jsonl", "path: s3://no-such-bucket-for-pro/mixed/")
+    )
     assert main(["validate", "-f", str(TOY)]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[1:] == [

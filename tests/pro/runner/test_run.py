@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pro.cli import main
-from pro.runner.prepare import prepare
+from pro.runs import prepare
 from pro.spec import load_file
 from pro.spec.pipeline import AlignmentPipeline
 from pro.store import read_manifest

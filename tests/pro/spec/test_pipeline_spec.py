@@ -165,6 +165,9 @@ def test_the_toy_schedule_is_the_toy_pipeline_reading_weekly_drops() -> None:
     template = load_file(root / "schedule.yaml", AlignmentSchedule).spec.pipeline_template.spec.to_dict()
     assert template.pop("promotion")["baseline"] == "lastPromoted"
     for objective in template["objectives"]:
-        assert objective["data"]["path"] == f"toy-out/drops/{{{{scheduledTime:%Y-%m-%d}}}}/{objective['name']}.jsonl"
+        assert (
+            objective["data"]["path"]
+            == f"toy-out/drops/{{{{scheduledTime:%Y-%m-%d}}}}/{objective['name']}.jsonl"
+        )
         objective["data"]["path"] = f"toy-out/pairs/{objective['name']}.jsonl"
     assert template == pipeline

@@ -1,0 +1,163 @@
+"""Before a run's first stage: fill the firing's time, pin the data once, find work earlier runs did.
+
+The local runner (``pro run``) and the operator's pipeline controller both call :func:`prepare`: the run's
+snapshot is written once under its run root, so resuming the run (the same command again, a restarted
+operator) reads the same objects; a stage whose work digest an earlier run of the same lineage committed is
+reused, not run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pro.data.errors import DataError
+from pro.data.objects import pin
+from pro.errors import UserError
+from pro.planner.compose import (
+    SNAPSHOT_FILE,
+    Composition,
+    Reuse,
+    compose,
+    data_refs,
+    lineage_root,
+    run_root,
+    with_scheduled_time,
+)
+from pro.spec.conventions import join_uri, parse_rfc3339, rfc3339
+from pro.spec.data import DataSnapshot
+from pro.spec.pipeline import AlignmentPipeline
+from pro.spec.run import PromotedPin, RunSnapshot
+from pro.spec.status import DataSnapshotStatus, PromotionStatus, WeightDriftStatus
+from pro.store import read_manifest
+from pro.store.lineage import find_work, read_promoted, run_snapshot
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run ready for the planner: its composition (pinned data, reused stages) and its snapshot."""
+
+    composition: Composition
+    snapshot: RunSnapshot
+
+
+def pin_fields(refs: Iterable[tuple[str, str]], reachable: Callable[[str], bool]) -> DataSnapshot:
+    """Every reachable reference pinned once; one that resolves to nothing fails naming its field."""
+    out: DataSnapshot = {}
+    for field, ref in refs:
+        if ref in out or not reachable(ref):
+            continue
+        try:
+            out[ref] = pin(ref)
+        except DataError as err:
+            raise DataError(f"{field}: {err}") from None
+    return out
+
+
+def prepare(
+    pipeline: AlignmentPipeline,
+    scheduled: datetime | None = None,
+    *,
+    reachable: Callable[[str], bool] = lambda ref: True,
+) -> PreparedRun:
+    """Pin the run's data (once per run id) and compose it, reusing earlier runs' committed work.
+
+    ``reachable``: the references this process can read (the operator reaches ``s3://`` only; a local
+    path is the stage pod's, pinned when the stage reads it)."""
+
+    def pin_now() -> RunSnapshot:
+        when = scheduled or datetime.now(UTC)
+        filled = with_scheduled_time(pipeline, when)
+        data = pin_fields(data_refs(filled), reachable)
+        promoted = read_promoted(lineage_root(pipeline)) if pipeline.spec.promotion is not None else None
+        pin = (
+            PromotedPin(etag=promoted[1], policy=promoted[0].policy, run=promoted[0].run)
+            if promoted
+            else None
+        )
+        return RunSnapshot(scheduled_time=rfc3339(when), data=data, promoted=pin)
+
+    snapshot = run_snapshot(run_root(pipeline), pin_now)
+    if scheduled is not None and rfc3339(scheduled) != snapshot.scheduled_time:
+        raise UserError(
+            f"run {pipeline.spec.run_id!r} pinned its data for scheduled time {snapshot.scheduled_time}, not "
+            f"{rfc3339(scheduled)}: use another --run-id for another firing"
+        )
+    filled = filled_for(pipeline, snapshot)
+    first = compose(filled, snapshot)
+    reused: dict[str, Reuse] = {}
+    for stage in first.stages:
+        own = read_manifest(stage.output)
+        if own is not None and own.work_digest == stage.digest:
+            continue  # this run committed it already (a resumed run)
+        found = find_work(lineage_root(filled), stage.digest)
+        if found is not None and found.uri != stage.output:
+            reused[stage.name] = found
+    return PreparedRun(compose(filled, snapshot, reused), snapshot)
+
+
+def filled_for(pipeline: AlignmentPipeline, snapshot: RunSnapshot) -> AlignmentPipeline:
+    """The pipeline with the run's scheduled time in its data references."""
+    pinned_at = parse_rfc3339(snapshot.scheduled_time)
+    assert pinned_at is not None
+    return with_scheduled_time(pipeline, pinned_at)
+
+
+def resumed(pipeline: AlignmentPipeline, snapshot: RunSnapshot, reused: Mapping[str, Reuse]) -> PreparedRun:
+    """A run that started already, from what it recorded then: no store I/O, the same composition."""
+    return PreparedRun(compose(filled_for(pipeline, snapshot), snapshot, reused), snapshot)
+
+
+def data_status(pipeline: AlignmentPipeline, snapshot: RunSnapshot) -> DataSnapshotStatus:
+    """The summary of what the run pinned, for its status."""
+    objects = [o for pins in snapshot.data.values() for o in pins.objects]
+    return DataSnapshotStatus(
+        snapshot=join_uri(run_root(pipeline), SNAPSHOT_FILE),
+        scheduled_time=snapshot.scheduled_time,
+        references=len(snapshot.data),
+        objects=len(objects),
+        bytes=sum(o.size for o in objects),
+        selected=sorted({p.selected for p in snapshot.data.values() if p.selected}),
+    )
+
+
+#: ``promotion.json`` is a few hundred bytes; anything far larger is not ours to read whole
+MAX_PROMOTION_BYTES = 64 * 1024
+
+
+def promotion_outcome(eval_uri: str) -> tuple[PromotionStatus, WeightDriftStatus | None] | None:
+    """The gate's decision and the weight move recorded by a committed evaluation (None: it has none)."""
+    from pro.store.api import open_backend
+    from pro.store.config import StoreConfig
+
+    raw = open_backend(eval_uri, StoreConfig()).read("promotion.json")
+    if raw is None or len(raw) > MAX_PROMOTION_BYTES:
+        return None
+    try:
+        p = json.loads(raw)
+        status = PromotionStatus(
+            decision=str(p["decision"]),
+            baseline=str(p["baseline"]),
+            win_rate=p.get("winRate"),
+            win_rate_low=p.get("winRateLow"),
+            win_rate_high=p.get("winRateHigh"),
+            reasons=[str(r) for r in p.get("reasons", [])],
+        )
+        drift = p.get("drift")
+        moved = WeightDriftStatus.model_validate(drift) if drift else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return status, moved
+
+
+__all__ = [
+    "PreparedRun",
+    "data_status",
+    "filled_for",
+    "pin_fields",
+    "prepare",
+    "promotion_outcome",
+    "resumed",
+]
