@@ -38,25 +38,30 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{root}: no run records (runs/*.json); runs record them when spec.promotion is set")
     objectives = records[-1].objectives
     categories = sorted({c for r in records for c in r.weights})
-    table = Table(title=f"adapter weights across {len(records)} runs of {root}", title_justify="left")
-    for col in ("RUN", "SCHEDULED", "CATEGORY", *objectives, "MOVE (TV)", "DECISION"):
-        table.add_column(col, justify="right" if col in objectives or col.startswith("MOVE") else "left")
+    console = Console()
+    console.print(
+        f"adapter weights on the probe prompts across {len(records)} runs of {root}", soft_wrap=True
+    )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("RUN", "CATEGORY", *objectives, "MOVE", "DECISION"):
+        numeric = col in objectives or col == "MOVE"
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     for r in records:
-        move = f"{r.drift.total_variation:.3f}{' !' if r.drift.moved else ''}" if r.drift else "-"
-        for i, c in enumerate(categories):
-            w = r.weights.get(c)
-            if w is None:
-                continue
-            first = i == 0 or all(r.weights.get(x) is None for x in categories[:i])
+        move = f"{r.drift.total_variation:.3f}{'!' if r.drift.moved else ''}" if r.drift else "-"
+        shown = [c for c in categories if c in r.weights]
+        for i, c in enumerate(shown):
+            w = r.weights[c]
             table.add_row(
-                r.run if first else "",
-                (r.scheduled_time or "-") if first else "",
+                r.run if i == 0 else "",
                 c,
                 *(f"{w.get(o, 0.0):.3f}" for o in objectives),
-                move if first else "",
-                (r.decision or "-") if first else "",
+                move if i == 0 else "",
+                (r.decision or "-") if i == 0 else "",
             )
-    Console().print(table)
+    console.print(table)
+    console.print(
+        "MOVE: total variation from the previous run's weights (! above the drift threshold)", soft_wrap=True
+    )
     if args.report:
         path = write_drift_report(records, args.report, title=f"weight drift: {root}")
         print(f"report: {path}")

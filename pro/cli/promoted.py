@@ -26,7 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from pro.errors import UserError
     from pro.store.lineage import read_promoted
@@ -39,9 +38,6 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         print(json.dumps({**pointer.to_dict(), "version": etag}, indent=2))
         return 0
-    table = Table(title=f"promoted in {root}", title_justify="left", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
     rows = [
         ("policy", pointer.policy),
         ("run", f"{pointer.run} (pipeline {pointer.pipeline}, scheduled {pointer.scheduled_time or '-'})"),
@@ -53,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
         ("data", f"{sum(len(v) for v in pointer.data.values())} objects from {len(pointer.data)} references"),
         ("snapshot", pointer.snapshot or "-"),
     ]
-    for key, value in rows:
-        table.add_row(key, value)
-    Console().print(table)
+    console = Console()
+    console.print(f"promoted in {root}", soft_wrap=True, highlight=False)
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:  # whole lines: a URI is copied, not read, so it is never broken
+        console.print(f"  {key:<{width}}  {value}", soft_wrap=True, highlight=False)
     return 0
