@@ -36,7 +36,7 @@ def build_policy(
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A causal LM and its tokenizer: config-built (tokenizer built from ``texts``) or loaded by name (its
     weights in float32, the training master copy)."""
-    from pro.models.backbone import build_config, load_tokenizer
+    from pro.models.backbone import build_config, load_tokenizer, model_location
     from pro.models.device import TRAINING_DTYPE
 
     tokenizer = load_tokenizer(source, [*texts, " ".join(extra_tokens)], max_length=1024)
@@ -51,7 +51,7 @@ def build_policy(
     else:
         assert source.name is not None
         model = AutoModelForCausalLM.from_pretrained(
-            source.name, revision=source.revision, dtype=TRAINING_DTYPE
+            model_location(source.name), revision=source.revision, dtype=TRAINING_DTYPE
         )
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id

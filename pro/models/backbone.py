@@ -39,6 +39,16 @@ def config_kwargs(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return model_type, kwargs
 
 
+def model_location(name: str) -> str:
+    """Where ``from_pretrained`` finds ``name``: a policy or model artifact in the store (``s3://``,
+    ``file://``) is fetched and verified first; a hub id or a local directory is used as it is."""
+    if name.startswith(("s3://", "file://")):
+        from pro.store import local_artifact
+
+        return str(local_artifact(name, "config.json"))
+    return name
+
+
 def load_tokenizer(
     source: ModelSource, texts: Iterable[str] = (), *, max_length: int = 512
 ) -> PreTrainedTokenizerBase:
@@ -48,7 +58,9 @@ def load_tokenizer(
         return build_tokenizer(texts, tok_source.build, max_length=max_length)
     name = tok_source.name if tok_source is not None and tok_source.name else source.name
     assert name is not None  # the spec validator guarantees a name here
-    tok: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(name, revision=source.revision)
+    tok: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(
+        model_location(name), revision=source.revision
+    )
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.unk_token
     return tok

@@ -138,11 +138,14 @@ Draft = tuple[str, Resource, StageResources, tuple[str, ...]]
 
 
 def _drafts(
-    p: AlignmentPipeline, where: Mapping[str, str] | str, gate: PromotionGate | None = None
+    p: AlignmentPipeline,
+    where: Mapping[str, str] | str,
+    gate: PromotionGate | None = None,
+    warm: str | None = None,
 ) -> list[Draft]:
     """Every stage's resource (not yet annotated), resources and upstream stages, in order; each stage's
     output is ``where[stage]``, or ``<where>/<stage>`` when ``where`` is a root; ``gate``: the evaluation's
-    promotion gate."""
+    promotion gate; ``warm``: a policy artifact the alignments start from (a warm start)."""
 
     def at(stage: str) -> str:
         return join_uri(where, stage) if isinstance(where, str) else where[stage]
@@ -185,6 +188,8 @@ def _drafts(
 
     align = spec.alignment
     settings = align.model_dump(exclude={"weights", "resources"})
+    if warm is not None:
+        settings |= {"policy": {"name": warm}, "init": None}
 
     def alignment(stage: str, choice: WeightChoice) -> tuple[str, Resource, StageResources, tuple[str, ...]]:
         needs = rm_stages + ((ADAPTER,) if choice.mode == "adapter" else ())
@@ -306,6 +311,14 @@ def promotion_gate(pipeline: AlignmentPipeline, run: RunSnapshot | None) -> Prom
     )
 
 
+def warm_start(pipeline: AlignmentPipeline, run: RunSnapshot | None) -> str | None:
+    """The promoted policy the alignments start from, with ``promotion.warmStart`` and one promoted."""
+    promotion = pipeline.spec.promotion
+    if promotion is None or not promotion.warm_start or run is None or run.promoted is None:
+        return None
+    return run.promoted.policy
+
+
 def compose(
     pipeline: AlignmentPipeline,
     run: RunSnapshot | None = None,
@@ -322,7 +335,8 @@ def compose(
     spec = pipeline.spec
     root = run_root(pipeline)
     gate = promotion_gate(pipeline, run)
-    symbolic = _drafts(pipeline, SYMBOLIC_ROOT, gate)
+    warm = warm_start(pipeline, run)
+    symbolic = _drafts(pipeline, SYMBOLIC_ROOT, gate, warm)
     retry = _retry(pipeline)
     graph = Graph(
         tuple(
@@ -338,7 +352,7 @@ def compose(
         credentials_secret=spec.storage.credentials_secret,
     )
     stages = []
-    for name, res, resources, _ in _drafts(pipeline, where, gate):
+    for name, res, resources, _ in _drafts(pipeline, where, gate, warm):
         execution = StageExecution(
             image=spec.image,
             resources=resources,

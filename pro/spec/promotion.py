@@ -60,6 +60,9 @@ class PromotionSettings(SpecModel):
     drift_threshold: float = Field(default=0.2, gt=0.0, le=1.0)
     """A run whose mean weights (per category) moved more than this total-variation distance from the
     previous run's is flagged (``WeightDrift``)."""
+    warm_start: bool = False
+    """Start the alignments from the lineage's promoted policy (as pinned when the run started) instead of
+    ``alignment.policy`` and its ``init``; the first run, with nothing promoted, starts as configured."""
 
 
 class PromotedPolicy(SpecModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -91,3 +93,18 @@ def test_tf32_is_enabled_so_both_torch_flag_apis_agree(monkeypatch: pytest.Monke
         )  # the legacy getter still answers (no mixed APIs)
     finally:
         torch.set_float32_matmul_precision(before)
+
+
+def test_a_model_named_by_its_artifact_uri_is_fetched_and_verified(tmp_path: Path) -> None:
+    """A warm start names the promoted policy by its store URI; from_pretrained gets a local directory."""
+    from pro.models.backbone import model_location
+    from pro.store import Producer, put_artifact
+
+    src = tmp_path / "policy"
+    src.mkdir()
+    (src / "config.json").write_text("{}")
+    uri = (tmp_path / "store" / "align").as_uri()
+    put_artifact(src, uri, producer=Producer("PolicyAlignment", "align"), work_digest="d")
+    local = Path(model_location(uri))
+    assert (local / "config.json").read_text() == "{}"
+    assert model_location("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"

@@ -168,3 +168,22 @@ def test_the_plan_of_a_fresh_pipeline_starts_the_reward_models_and_a_committed_o
     p = plan(c.graph, partial, NOW)
     assert [a.stage for a in p.actions] == ["align-baseline"]
     assert p.stages["align"].phase is StagePhase.WAITING
+
+
+def test_a_warm_start_aligns_from_the_promoted_policy_pinned_when_the_run_started() -> None:
+    from pro.spec.run import PromotedPin, RunSnapshot
+
+    data = doc()
+    data["spec"]["promotion"] = {"warmStart": True}
+    pipeline = AlignmentPipeline.model_validate(data)
+    first = RunSnapshot(scheduled_time="2026-11-30T03:00:00Z")
+    cold = compose(pipeline, first).stage("align").resource.spec  # type: ignore[attr-defined]
+    assert cold.init is not None and cold.policy.config is not None  # nothing promoted yet: as configured
+    later = first.model_copy(
+        update={"promoted": PromotedPin(etag="e1", policy="s3://b/pro/t1/align", run="t1")}
+    )
+    c = compose(pipeline, later)
+    for stage in ("align", "align-baseline"):
+        spec = c.stage(stage).resource.spec  # type: ignore[attr-defined]
+        assert spec.policy.name == "s3://b/pro/t1/align" and spec.init is None and spec.policy.config is None
+    assert c.stage("align").digest != compose(pipeline, first).stage("align").digest
