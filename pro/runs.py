@@ -31,7 +31,7 @@ from pro.spec.data import DataSnapshot
 from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.run import PromotedPin, RunSnapshot
 from pro.spec.status import DataSnapshotStatus, PromotionStatus, WeightDriftStatus
-from pro.store import read_manifest
+from pro.store import StoreError, read_manifest
 from pro.store.lineage import find_work, read_promoted, run_snapshot
 
 
@@ -51,8 +51,9 @@ def pin_fields(refs: Iterable[tuple[str, str]], reachable: Callable[[str], bool]
             continue
         try:
             out[ref] = pin(ref)
-        except DataError as err:
-            raise DataError(f"{field}: {err}") from None
+        except (DataError, StoreError) as err:  # the same error (permanent or not), naming the field
+            err.args = (f"{field}: {err}", *err.args[1:])
+            raise
     return out
 
 

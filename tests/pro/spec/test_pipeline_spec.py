@@ -171,3 +171,20 @@ def test_the_toy_schedule_is_the_toy_pipeline_reading_weekly_drops() -> None:
         )
         objective["data"]["path"] = f"toy-out/pairs/{objective['name']}.jsonl"
     assert template == pipeline
+
+
+def test_a_promotion_rule_naming_an_unknown_objective_is_one_line_naming_the_field() -> None:
+    root = Path(__file__).resolve().parents[3] / "examples" / "toy"
+    text = (root / "pipeline.yaml").read_text() + "  promotion:\n    rule: {maxRegression: {honesty: 0.1}}\n"
+    with pytest.raises(SpecError) as err:
+        parse(AlignmentPipeline, load_text(text, "p.yaml"))
+    [problem] = err.value.problems
+    assert problem.path == "spec" and problem.message.startswith(
+        "promotion.rule.maxRegression names unknown objective honesty (objectives: helpfulness, harmlessness, humor)"
+    )
+    import yaml
+
+    doc = yaml.safe_load(text)
+    del doc["spec"]["evaluation"]
+    with pytest.raises(SpecError, match="promotion needs the 'evaluation' section"):
+        parse(AlignmentPipeline, load_text(yaml.safe_dump(doc), "p.yaml"))
