@@ -32,7 +32,7 @@ from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.run import PromotedPin, RunSnapshot
 from pro.spec.status import DataSnapshotStatus, PromotionStatus, WeightDriftStatus
 from pro.store import StoreError, read_manifest
-from pro.store.lineage import find_work, read_promoted, run_snapshot
+from pro.store.lineage import find_work, read_promoted, read_snapshot, run_snapshot
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,13 @@ def prepare(
     scheduled: datetime | None = None,
     *,
     reachable: Callable[[str], bool] = lambda ref: True,
+    write: bool = True,
 ) -> PreparedRun:
     """Pin the run's data (once per run id) and compose it, reusing earlier runs' committed work.
 
     ``reachable``: the references this process can read (the operator reaches ``s3://`` only; a local
-    path is the stage pod's, pinned when the stage reads it)."""
+    path is the stage pod's, pinned when the stage reads it); ``write=False``: a dry run — the snapshot of
+    a run that started is read, else the data is pinned without writing anything."""
 
     def pin_now() -> RunSnapshot:
         when = scheduled or datetime.now(UTC)
@@ -80,7 +82,10 @@ def prepare(
         )
         return RunSnapshot(scheduled_time=rfc3339(when), data=data, promoted=pin)
 
-    snapshot = run_snapshot(run_root(pipeline), pin_now)
+    if write:
+        snapshot = run_snapshot(run_root(pipeline), pin_now)
+    else:
+        snapshot = read_snapshot(join_uri(run_root(pipeline), SNAPSHOT_FILE)) or pin_now()
     if scheduled is not None and rfc3339(scheduled) != snapshot.scheduled_time:
         raise UserError(
             f"run {pipeline.spec.run_id!r} pinned its data for scheduled time {snapshot.scheduled_time}, not "

@@ -35,6 +35,8 @@ VERBS: tuple[Verb, ...] = (
     ),
     Verb("explain", "Pipeline", "Show the documentation of a spec field", "pro.cli.explain"),
     Verb("render", "Pipeline", "Print the Kubernetes objects the operator would create", "pro.cli.render"),
+    Verb("status", "Pipeline", "Show a local run's stages (while it runs, or after)", "pro.cli.status"),
+    Verb("logs", "Pipeline", "Print a local run's stage log (-f: follow it)", "pro.cli.logs"),
     Verb("stage", "Pipeline", "Run one stage (the entrypoint a pod runs under torchrun)", "pro.cli.stage"),
     Verb(
         "store", "Artifacts", "Put, get, list and verify artifacts (s3://, file://, paths)", "pro.cli.store"

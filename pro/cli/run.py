@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pro.planner.compose import ComposedStage
+    from pro.planner.compose import ComposedStage, Composition
     from pro.spec.pipeline import AlignmentPipeline
     from pro.spec.schedule import AlignmentSchedule
 
@@ -27,6 +27,9 @@ examples:
   pro run -f pipeline.yaml --store s3://bucket/pro       # another store than spec.storage.uri
   pro run -f pipeline.yaml --run-id try-2                # start over under a new run id
   pro run -f schedule.yaml --scheduled-time 2026-12-07T03:00:00Z   # one firing of an AlignmentSchedule
+  pro run -f pipeline.yaml --set alignment.beta=0.1 --set evaluation.maxPrompts=50
+  pro run -f pipeline.yaml --dry-run                     # what would run, be reused or stay cached, and why
+  pro status; pro logs align -f                          # a run going on (or ended), from another terminal
 """
 
 
@@ -55,6 +58,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=default_parallel(),
         metavar="N",
         help="at most N stages at once (default: the CPU count, at most 4: %(default)s here)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a spec field (a path under spec, e.g. alignment.beta=0.1 or objectives[0].data.path=x; "
+        "VALUE is YAML); repeatable, validated like the file",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="show the plan (cached, reused, to run, why); run nothing"
     )
     parser.add_argument("--store", metavar="URI", help="artifact store root (overrides spec.storage.uri)")
     parser.add_argument("--run-id", metavar="ID", help="run id (overrides spec.runId)")
@@ -114,15 +128,101 @@ def load_pipeline(args: argparse.Namespace) -> AlignmentPipeline:
         raise UserError(
             f"{args.filename}: pro run runs an AlignmentPipeline or AlignmentSchedule, not a {kind}"
         )
-    if args.store or args.run_id:
+    if args.store or args.run_id or args.set:
         data = pipeline.to_dict()
         if args.store:
             data["spec"].setdefault("storage", {})["uri"] = args.store
         if args.run_id:
             data["spec"]["runId"] = args.run_id
+        for assignment in args.set:
+            set_field(data["spec"], assignment)
         # the same loader errors (field paths, one line each) for what the flags changed
-        pipeline = parse(AlignmentPipeline, Document(data, {}, f"{args.filename} (with --store/--run-id)"))
+        pipeline = parse(
+            AlignmentPipeline, Document(data, {}, f"{args.filename} (with the command line's overrides)")
+        )
     return pipeline
+
+
+def set_field(spec: dict[str, Any], assignment: str) -> None:
+    """Apply ``--set FIELD=VALUE`` to the spec (VALUE read as YAML: ``0.1`` a number, ``true`` a bool)."""
+    import re
+
+    import yaml
+
+    from pro.errors import UserError
+
+    path, sep, raw = assignment.partition("=")
+    if not sep or not path:
+        raise UserError(f"--set {assignment!r}: write FIELD=VALUE, e.g. --set alignment.beta=0.1")
+    keys: list[str | int] = []
+    for part in path.removeprefix("spec.").split("."):
+        m = re.fullmatch(r"([A-Za-z][A-Za-z0-9_]*)((?:\[\d+\])*)", part)
+        if m is None:
+            raise UserError(f"--set {assignment!r}: {part!r} is not a field name (fields are camelCase)")
+        keys.append(m.group(1))
+        keys += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise UserError(f"--set {assignment!r}: the value is not YAML ({err.__class__.__name__})") from None
+    node: Any = spec
+    for i, key in enumerate(keys[:-1]):
+        where = "spec." + ".".join(str(k) for k in keys[: i + 1])
+        if isinstance(key, int):
+            if not isinstance(node, list) or key >= len(node):
+                raise UserError(f"--set {assignment!r}: {where} does not exist")
+            node = node[key]
+        else:
+            if not isinstance(node, dict):
+                raise UserError(f"--set {assignment!r}: {where} is not a section")
+            node = node.setdefault(key, {})
+    last = keys[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise UserError(f"--set {assignment!r}: spec.{path} does not exist")
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise UserError(f"--set {assignment!r}: its parent is not a section")
+
+
+def dry_run(c: Composition) -> int:
+    """Print what each stage would do and why; change nothing."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pro.store import read_manifest
+
+    console = Console()
+    console.print(
+        f"pipeline {c.pipeline.metadata.name} (run {c.pipeline.spec.run_id}): the plan, nothing runs"
+    )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("STAGE", "WILL", "WHY"):
+        table.add_column(col, no_wrap=col != "WHY", overflow="fold")
+    fresh: set[str] = set()
+    for name in c.graph.order:
+        stage = c.stage(name)
+        needs = c.graph.by_name[name].needs
+        if name in c.reused:
+            table.add_row(name, "reuse", f"run {c.reused[name].run} committed the same work")
+            continue
+        manifest = read_manifest(stage.output)
+        if manifest is not None and manifest.work_digest == stage.digest:
+            table.add_row(name, "skip", "committed by this run already")
+            continue
+        fresh.add(name)
+        upstream = [n for n in needs if n in fresh]
+        why = f"its inputs run first: {', '.join(upstream)}" if upstream else "no artifact for its work yet"
+        if manifest is not None:
+            why = "its committed artifact is for other work (the spec or an input changed)"
+        table.add_row(name, "run", why)
+    console.print(table)
+    console.print(
+        f"{len(fresh)} of {len(c.stages)} stage(s) would run; artifacts under {c.root}", soft_wrap=True
+    )
+    return 0
 
 
 def promotion_line(p: dict[str, Any]) -> str:
@@ -175,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args)
     # a schedule's firing carries its time; a pipeline gets --scheduled-time (or its first start's time)
     when = scheduled_time(args) or parse_rfc3339(pipeline.metadata.annotations.get(SCHEDULED_AT))
+    if args.dry_run:
+        return dry_run(prepare(pipeline, when, write=False).composition)
     prepared = prepare(pipeline, when)
     composition = prepared.composition
     meta, spec = pipeline.metadata, pipeline.spec

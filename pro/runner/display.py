@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from rich.console import Console, Group
@@ -32,36 +33,68 @@ def duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+#: what a state means, for the words shown and ``pro run --help``
+WAITING_WORDS = {
+    "WaitingForInputs": "Waiting",  # an input stage has not committed yet
+    "ParallelismLimit": "Queued",  # ready, but --parallel stages are running
+}
+LEGEND = "Waiting: for an input stage · Queued: ready, at the --parallel limit · Backoff: retrying soon"
+
+
 def _state(rec: StageRecord) -> str:
     if rec.phase == "Succeeded" and rec.reused_from is not None:
         return f"Reused (from run {rec.reused_from})"
     if rec.phase == "Succeeded" and rec.cached:
         return "Succeeded (cached)"
+    if rec.phase in ("Waiting", "Pending"):
+        return WAITING_WORDS.get(rec.reason, rec.phase)
+    if rec.phase == "Running" and rec.progress is not None and rec.progress.phase != "training":
+        return rec.progress.phase.capitalize()
     if rec.attempts > 1 and rec.phase in ("Running", "Backoff", "Failed"):
         return f"{rec.phase} (attempt {rec.attempts})"
     return rec.phase
 
 
-def _progress(rec: StageRecord) -> str:
-    if rec.progress is None:
+def _progress(rec: StageRecord, now: float) -> str:
+    """``step/total``, with the rate and the time left once there is a rate."""
+    if rec.progress is None or rec.phase != "Running" or rec.progress.total <= 0:
         return ""
-    step, total = rec.progress
-    return f"{step}/{total}"
+    p = rec.progress
+    text = f"{p.step}/{p.total}"
+    rate = rec.rate(now)
+    if rate and p.phase == "training":
+        left = max(p.total - p.step, 0) / rate
+        per = f"{rate:.1f}/s" if rate >= 1 else f"{1 / rate:.1f}s/it"
+        text += f" {per} ETA {duration(left)}"
+    return text
+
+
+def _message(rec: StageRecord) -> str:
+    if rec.phase == "Backoff" and rec.retry_at is not None:
+        local = rec.retry_at.astimezone()
+        wait = max(0, int((rec.retry_at - datetime.now(UTC)).total_seconds()))
+        return f"retrying at {local:%H:%M:%S} (in {wait} s): {rec.message}"
+    if rec.phase in ("Running", "Succeeded"):
+        return ""
+    return rec.message
 
 
 def stage_table(records: Mapping[str, StageRecord], now: float, *, title: str | None = None) -> Table:
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
-    for col in ("STAGE", "KIND", "STATE", "ELAPSED", "STEP", "MESSAGE"):
-        table.add_column(col, no_wrap=col != "MESSAGE", overflow="fold")
+    """One line per stage at any width: long messages end in an ellipsis, nothing wraps."""
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
+    table.add_column("STAGE", no_wrap=True)
+    table.add_column("STATE", no_wrap=True)
+    table.add_column("TIME", no_wrap=True, justify="right")
+    table.add_column("PROGRESS", no_wrap=True)
+    table.add_column("MESSAGE", no_wrap=True, overflow="ellipsis", ratio=1)
     for rec in records.values():
         elapsed = rec.elapsed(now)
         table.add_row(
             rec.name,
-            rec.kind,
             Text(_state(rec), style=COLOURS.get(rec.phase, "")),
             duration(elapsed) if elapsed else "",
-            _progress(rec),
-            rec.message if rec.phase not in ("Running", "Succeeded") else "",
+            _progress(rec, now),
+            _message(rec),
         )
     return table
 
@@ -81,9 +114,9 @@ class LiveDisplay:
         self.live.__exit__(None, None, None)
 
     def update(self, plan: Plan, records: Mapping[str, StageRecord]) -> None:
-        self.live.update(
-            Group(Text(f"{self.header}  [{plan.phase.value}]"), stage_table(records, time.monotonic()))
-        )
+        head = Text(f"{self.header}  [{plan.phase.value}]", no_wrap=True, overflow="ellipsis")
+        legend = Text(LEGEND, style="dim", no_wrap=True, overflow="ellipsis")
+        self.live.update(Group(head, stage_table(records, time.monotonic()), legend))
 
 
 class LineDisplay:
@@ -91,7 +124,7 @@ class LineDisplay:
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
-        self.seen: dict[str, tuple[str, int, str]] = {}
+        self.seen: dict[str, tuple[str, int, str, str]] = {}
         self.quarter: dict[str, int] = {}
 
     def __enter__(self) -> LineDisplay:
@@ -103,16 +136,17 @@ class LineDisplay:
     def update(self, plan: Plan, records: Mapping[str, StageRecord]) -> None:
         now = time.monotonic()
         for rec in records.values():
-            key = (rec.phase, rec.attempts, rec.message if rec.phase != "Running" else "")
+            sub = rec.progress.phase if rec.progress is not None and rec.phase == "Running" else ""
+            key = (rec.phase, rec.attempts, rec.message if rec.phase != "Running" else "", sub)
             parts: list[str] = []
             if self.seen.get(rec.name) != key:
                 self.seen[rec.name] = key
-                parts = [_state(rec), rec.message]
-            elif rec.phase == "Running" and rec.progress is not None and rec.progress[1] > 0:
-                q = 4 * rec.progress[0] // rec.progress[1]
+                parts = [_state(rec), _line_message(rec)]
+            elif rec.phase == "Running" and rec.progress is not None and rec.progress.total > 0:
+                q = 4 * rec.progress.step // rec.progress.total
                 if q > self.quarter.get(rec.name, 0):
                     self.quarter[rec.name] = q
-                    parts = ["Running", f"step {_progress(rec)}"]
+                    parts = ["Running", f"step {_progress(rec, now)}"]
             if parts:
                 stamp = time.strftime("%H:%M:%S")
                 elapsed = rec.elapsed(now)
@@ -122,23 +156,35 @@ class LineDisplay:
                 print(line, file=self.out, flush=True)
 
 
+def _line_message(rec: StageRecord) -> str:
+    if rec.phase == "Running" and rec.attempts:
+        return f"attempt {rec.attempts}" if rec.progress is None or rec.progress.phase == "training" else ""
+    return _message(rec) or (rec.message if rec.phase != "Succeeded" else "")
+
+
 def summary(console: Console, outcome: Outcome, header: str) -> None:
-    """The final table: every stage's state, attempts, time and artifact (or log, when it failed)."""
-    table = Table(
-        title=f"{header}: {outcome.phase.value} in {duration(outcome.seconds)}", title_justify="left"
+    """The final table (state, attempts, time), then every artifact or log path on a whole line of its own
+    (a path is copied, not read: never cut or broken)."""
+    console.print(
+        f"{header}: {outcome.phase.value} in {duration(outcome.seconds)}", soft_wrap=True, highlight=False
     )
-    for col in ("STAGE", "STATE", "ATTEMPTS", "TIME", "ARTIFACT / LOG"):
-        table.add_column(col, overflow="fold")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("STAGE", "STATE", "ATTEMPTS", "TIME"):
+        table.add_column(col, no_wrap=True, justify="right" if col in ("ATTEMPTS", "TIME") else "left")
     for rec in outcome.records.values():
-        where = rec.output if rec.phase == "Succeeded" else (str(rec.log) if rec.attempts else rec.message)
         table.add_row(
             rec.name,
             Text(_state(rec), style=COLOURS.get(rec.phase, "")),
             str(rec.attempts) if rec.attempts else "-",
             duration(rec.seconds) if rec.seconds else "-",
-            where,
         )
     console.print(table)
+    width = max(len(r.name) for r in outcome.records.values())
+    for rec in outcome.records.values():
+        if rec.phase == "Succeeded":
+            console.print(f"  {rec.name:<{width}}  {rec.output}", soft_wrap=True, highlight=False)
+        elif rec.attempts:
+            console.print(f"  {rec.name:<{width}}  log: {rec.log}", soft_wrap=True, highlight=False)
 
 
 def result_table(metrics: Mapping[str, Any], a: str, b: str) -> Table:

@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 from pro.errors import UserError
 from pro.planner import CancelStage, Observed, PipelinePhase, Plan, RunState, StageStatus, StartStage, plan
 from pro.planner.compose import ComposedStage, Composition
 from pro.render.env import stage_env
-from pro.runner.process import StageProcess, stage_command
+from pro.runner.process import Progress, StageProcess, stage_command
+from pro.runner.state import StateFile
 from pro.spec import dump_yaml
+from pro.spec.conventions import rfc3339
 from pro.spec.execution import StageExecution
 
 TERMINAL = (PipelinePhase.SUCCEEDED, PipelinePhase.FAILED, PipelinePhase.CANCELLED)
@@ -60,10 +62,57 @@ class StageRecord:
     started: float | None = None
     seconds: float = 0.0
     """Time spent running in this invocation (all attempts)."""
-    progress: tuple[int, int] | None = None
+    progress: Progress | None = None
+    first_step: tuple[float, int] | None = None
+    """When (monotonic) the running attempt first reported a step, and which: the rate is measured
+    from there (start-up is not training)."""
+    retry_at: datetime | None = None
+    """In backoff: when the next attempt starts."""
+    reason: str = ""
+    """The planner's CamelCase reason for the phase (e.g. WaitingForInputs, ParallelismLimit)."""
 
     def elapsed(self, now: float) -> float:
         return self.seconds + (now - self.started if self.started is not None else 0.0)
+
+    def observe(self, progress: Progress | None, now: float) -> None:
+        """A new progress report of the running attempt."""
+        if progress is None:
+            return
+        if self.first_step is None or progress.step < self.first_step[1]:
+            self.first_step = (now, progress.step)
+        self.progress = progress
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        """The stage as ``state.json`` holds it (``pro status``, ``pro logs``)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "phase": self.phase,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "seconds": round(self.elapsed(now)),
+            "message": self.message,
+            "artifact": self.output,
+            "log": str(self.log),
+        }
+        if self.cached:
+            out["cached"] = True
+        if self.reused_from:
+            out["reusedFrom"] = self.reused_from
+        if self.progress is not None and self.phase == "Running":
+            p = self.progress
+            out["progress"] = {"step": p.step, "total": p.total, "phase": p.phase}
+        if self.retry_at is not None:
+            out["retryAt"] = rfc3339(self.retry_at)
+        return out
+
+    def rate(self, now: float) -> float | None:
+        """Steps per second since the first reported step (None until there are two)."""
+        if self.progress is None or self.first_step is None:
+            return None
+        t0, s0 = self.first_step
+        done, seconds = self.progress.step - s0, now - t0
+        return done / seconds if done > 0 and seconds > 0 else None
 
 
 @dataclass
@@ -146,6 +195,7 @@ def run_pipeline(
         for s in composition.stages
     }
     committed = {s.name: committed_digest(s.output) for s in composition.stages}
+    state = StateFile(run_dir, composition.pipeline.metadata.name, composition.pipeline.spec.run_id)
     status: dict[str, StageStatus] = {}
     procs: dict[str, StageProcess] = {}
     busy_since: float | None = None
@@ -165,7 +215,7 @@ def run_pipeline(
             for name, proc in list(procs.items()):
                 code = proc.poll()
                 if code is None:
-                    records[name].progress = proc.progress() or records[name].progress
+                    records[name].observe(proc.progress(), now)
                     continue
                 del procs[name]
                 rec = records[name]
@@ -200,6 +250,7 @@ def run_pipeline(
             for name, sp in decided.stages.items():
                 rec = records[name]
                 rec.phase, rec.message, rec.cached = sp.phase.value, sp.message, sp.cached
+                rec.retry_at, rec.reason = sp.retry_at, sp.reason
                 if sp.attempt:
                     rec.attempts = sp.attempt
             if procs and busy_since is None:
@@ -207,6 +258,7 @@ def run_pipeline(
             elif not procs and busy_since is not None:
                 busy, busy_since = busy + (now - busy_since), None
             display.update(decided, records)
+            state.write(decided.phase.value, [r.to_dict(now) for r in records.values()])
             if decided.phase in TERMINAL and not procs:
                 break
             time.sleep(options.poll_seconds)
@@ -234,7 +286,7 @@ def _start(
     spec_file = options.run_dir / "stages" / f"{stage.name}.yaml"
     spec_file.write_text(dump_yaml(stage.resource))
     nproc = stage.resources.processes_per_node
-    rec.started, rec.progress = time.monotonic(), None
+    rec.started, rec.progress, rec.first_step = time.monotonic(), None, None
     return StageProcess.start(
         stage=stage.name,
         attempt=action.attempt,

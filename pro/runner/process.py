@@ -26,6 +26,16 @@ def stage_command(kind: str, spec_file: Path, nproc: int) -> list[str]:
     ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a stage is, as it last reported (``pro.stages.runtime.report_progress``)."""
+
+    step: int
+    total: int
+    phase: str = "training"
+    """What it does: training, saving, committing, generating, …"""
+
+
 @dataclass
 class StageProcess:
     """A running (or finished) stage attempt; its output goes to ``log``."""
@@ -72,12 +82,12 @@ class StageProcess:
     def poll(self) -> int | None:
         return self.popen.poll()
 
-    def progress(self) -> tuple[int, int] | None:
-        """(step, total) as the stage last reported it."""
+    def progress(self) -> Progress | None:
+        """How far the stage is, as it last reported (None before its first report)."""
         try:
             data = json.loads(self.progress_file.read_text())
-            return int(data["step"]), int(data["total"])
-        except (OSError, ValueError, KeyError):
+            return Progress(int(data["step"]), int(data["total"]), str(data.get("phase", "training")))
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def stop(self) -> None:

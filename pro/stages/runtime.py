@@ -136,15 +136,25 @@ def work_dir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def report_progress(step: int, total: int, env: DistEnv | None = None) -> None:
-    """Tell ``pro run`` how far the stage is (a no-op in pods and on ranks other than 0)."""
+_last_progress: dict[str, Any] = {"step": 0, "total": 0}
+
+
+def report_progress(step: int, total: int, env: DistEnv | None = None, *, phase: str = "training") -> None:
+    """Tell ``pro run`` how far the stage is and what it does (``training``, ``saving``, ``committing``,
+    ``generating``, …); a no-op in pods and on ranks other than 0."""
     path = os.environ.get(PROGRESS_ENV)
     if not path or not (env or DistEnv.from_env()).is_main:
         return
+    _last_progress.update(step=int(step), total=int(total), phase=phase)
     tmp = f"{path}.tmp"
     with open(tmp, "w") as fh:
-        fh.write(f'{{"step": {int(step)}, "total": {int(total)}}}')
+        fh.write(json.dumps(_last_progress))
     os.replace(tmp, path)
+
+
+def report_phase(phase: str) -> None:
+    """The stage moved on to ``phase`` (its step count stays where it was)."""
+    report_progress(_last_progress["step"], _last_progress["total"], phase=phase)
 
 
 def progress_callback(total: int | None = None) -> Any:
@@ -154,6 +164,9 @@ def progress_callback(total: int | None = None) -> Any:
     class ReportProgress(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             report_progress(state.global_step, total or state.max_steps)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            report_phase("saving")
 
     return ReportProgress()
 
@@ -168,6 +181,7 @@ def commit(resource: StageResource, src_dir: Path, uri: str) -> Any:
     manifest names the resource's kind and name as its producer."""
     from pro.store import Producer, put_artifact
 
+    report_phase("committing")
     (src_dir / SPEC_FILE).write_text(dump_yaml(resource))
     producer = Producer(kind=resource.kind, name=resource.metadata.name)
     return put_artifact(src_dir, uri, producer=producer, work_digest=work_digest(resource))

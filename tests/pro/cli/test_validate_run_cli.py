@@ -83,3 +83,21 @@ def test_run_refuses_bad_arguments_and_files_before_starting_anything(
     assert main(["run", "-f", str(TOY), "--store", "http://x", "--run-dir", str(tmp_path / "r")]) == 1
     assert "spec.storage: uri 'http://x' is not s3://" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("alignment.beta", "--set 'alignment.beta': write FIELD=VALUE, e.g. --set alignment.beta=0.1"),
+        ("alignment.bta=0.1", "spec.alignment.bta: unknown field"),
+        ("objectives[7].name=x", "--set 'objectives[7].name=x': spec.objectives.7 does not exist"),
+        ("alignment.beta=[unclosed", "--set 'alignment.beta=[unclosed': the value is not YAML"),
+        ("alignment.max-steps=3", "'max-steps' is not a field name"),
+    ],
+)
+def test_a_bad_set_is_one_line_naming_the_field(
+    assignment: str, message: str, toy_out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "-f", str(TOY), "--dry-run", "--set", assignment]) == 1
+    err = capsys.readouterr().err
+    assert message in err, err

@@ -70,9 +70,40 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
     assert code == 0 and attempted(out) == set()
     assert out.count("Succeeded (cached)") >= 7
 
-    doc["spec"]["alignment"]["training"]["maxSteps"] = TINY.align_steps + 1
-    write(pipeline, doc)
-    code, out = run(pipeline, tmp_path / "run", capsys)
+    # the run's state, after it ended: pro status and pro logs read its directory
+    assert main(["status", "--run-dir", str(tmp_path / "run")]) == 0
+    status = capsys.readouterr().out
+    assert "pipeline toy (run default): Succeeded, not running" in status
+    assert all(f"{name} " in status for name in c.by_name) and "Succeeded (cached)" in status
+    assert main(["logs", "rm-humor", "--run-dir", str(tmp_path / "run"), "--tail", "1"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
+    assert main(["logs", "nope", "--run-dir", str(tmp_path / "run")]) == 1
+    assert "has no stage 'nope' (stages: rm-helpfulness" in capsys.readouterr().err
+
+    # --set overrides a field, validated like the file; --dry-run shows what would run and why
+    code, out = run(
+        pipeline,
+        tmp_path / "run",
+        capsys,
+        "--dry-run",
+        "--set",
+        f"alignment.training.maxSteps={TINY.align_steps + 1}",
+    )
+    assert code == 0, out
+    will = {
+        line.split()[0]: line.split()[1]
+        for line in out.splitlines()[2:]
+        if line.split()[1:2] in (["run"], ["skip"], ["reuse"])
+    }
+    assert will == {"rm-helpfulness": "skip", "rm-harmlessness": "skip", "rm-humor": "skip", "adapter": "skip",
+                    "align": "run", "align-baseline": "run", "eval": "run"}, out  # fmt: skip
+    assert "its committed artifact is for other work" in out and "3 of 7 stage(s) would run" in out
+    assert main(["run", "-f", str(pipeline), "--set", "alignment.beta=-1", "--dry-run"]) == 1
+    assert "spec.alignment.beta: Input should be greater than or equal to 0" in capsys.readouterr().err
+
+    code, out = run(
+        pipeline, tmp_path / "run", capsys, "--set", f"alignment.training.maxSteps={TINY.align_steps + 1}"
+    )
     assert code == 0, out
     assert attempted(out) == {"align", "align-baseline", "eval"}
 
