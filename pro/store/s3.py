@@ -19,11 +19,12 @@ import boto3
 import botocore.exceptions as bce
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
+from s3transfer.exceptions import RetriesExceededError
 from s3transfer.subscribers import BaseSubscriber
 
 from pro.store.backend import Download, ObjectInfo, OnUploaded, Upload
 from pro.store.config import StoreConfig
-from pro.store.errors import PreconditionFailed, StoreError
+from pro.store.errors import PreconditionFailed, StoreError, too_large
 from pro.store.hashing import HashingReader, HashingWriter, OnBytes
 from pro.store.uri import Location
 
@@ -41,6 +42,27 @@ _AUTH_CODES = frozenset(
 )
 _REGION_CODES = frozenset(
     {"AuthorizationHeaderMalformed", "PermanentRedirect", "301", "IllegalLocationConstraintException"}
+)
+#: answers that a retry can outlive (besides any 5xx): throttling, timeouts, conflicts in flight
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "OperationAborted",
+        "InternalError",
+        "ServiceUnavailable",
+        "429",
+    }
 )
 
 #: files in flight at once (each holds an open file)
@@ -88,10 +110,18 @@ def make_client(config: StoreConfig) -> Any:
         return _clients[key]
 
 
+def transient_answer(err: bce.ClientError) -> bool:
+    """An S3 error answer that a retry can outlive: a 5xx, throttling or a timeout (other 4xx are not)."""
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return code in _TRANSIENT_CODES or status >= 500 or status == 429
+
+
 @contextlib.contextmanager
 def s3_errors(uri: str, endpoint: str, what: str) -> Iterator[None]:
     """Turn the expected failures of a request on ``uri`` into one-line StoreErrors that say what to fix
-    (``what``: the operation, e.g. "list"; the message never holds a credential)."""
+    and whether a retry can help (``what``: the operation, e.g. "list"; the message never holds a
+    credential: an endpoint's ``user:secret@`` is redacted)."""
     bucket = uri[len("s3://") :].partition("/")[0]
     try:
         yield
@@ -104,10 +134,16 @@ def s3_errors(uri: str, endpoint: str, what: str) -> Iterator[None]:
         raise StoreError(
             f"incomplete AWS credentials for {uri}: {err.kwargs.get('cred_var')} is missing"
         ) from err
-    except (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ConnectionClosedError) as err:
+    except bce.SSLError as err:
+        raise StoreError(
+            f"TLS failed with the S3 endpoint {endpoint} ({what} {uri}): check its certificate, "
+            "AWS_CA_BUNDLE and --endpoint-url"
+        ) from err
+    except (bce.ConnectionError, bce.HTTPClientError, RetriesExceededError) as err:
         raise StoreError(
             f"cannot reach the S3 endpoint {endpoint} ({what} {uri}): check --endpoint-url, "
-            "AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 and the network"
+            "AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 and the network",
+            transient=True,
         ) from err
     except bce.ClientError as err:
         code = str(err.response.get("Error", {}).get("Code", "Unknown"))
@@ -125,7 +161,9 @@ def s3_errors(uri: str, endpoint: str, what: str) -> Iterator[None]:
             raise StoreError(
                 f"bucket {bucket!r} is in another region ({code}): set --region or AWS_REGION"
             ) from err
-        raise StoreError(f"S3 error {code} on {what} {uri} at {endpoint}") from err
+        transient = transient_answer(err)
+        hint = "; retry later" if transient else ""
+        raise StoreError(f"S3 error {code} on {what} {uri} at {endpoint}{hint}", transient=transient) from err
 
 
 class _KnownSize(BaseSubscriber):
@@ -182,14 +220,20 @@ class S3Backend:
                         out[rel] = ObjectInfo(size=int(obj["Size"]), etag=str(obj.get("ETag", "")).strip('"'))
         return out
 
-    def read(self, rel: str) -> bytes | None:
+    def read(self, rel: str, *, max_bytes: int | None = None) -> bytes | None:
         with self._errors("read"):
             try:
-                data: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(rel))["Body"].read()
+                got = self.client.get_object(Bucket=self.bucket, Key=self._key(rel))
             except bce.ClientError as err:
                 if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                     return None
                 raise
+            body = got["Body"]
+            size = int(got.get("ContentLength", 0))
+            if max_bytes is not None and size > max_bytes:
+                body.close()  # not read: the connection is dropped instead
+                raise too_large(f"{self.location.uri}/{rel}", size, max_bytes)
+            data: bytes = body.read()
         return data
 
     def write(self, rel: str, data: bytes) -> None:

@@ -193,7 +193,10 @@ def test_errors_say_whether_a_retry_can_help(
 
 
 def test_an_endpoint_url_with_credentials_is_never_echoed(
-    s3_env: dict[str, str], cfg: StoreConfig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    s3_env: dict[str, str],
+    cfg: StoreConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     cfg.endpoint_url = f"http://alice:pa55w0rd@127.0.0.1:{free_port()}"
@@ -223,5 +226,7 @@ def test_a_file_and_a_directory_of_one_name_fail_get_with_one_line(
     manifest["files"].append({**entry, "path": "config.json/inner"})  # S3 holds both keys happily
     s3.put_object(Bucket=s3_bucket, Key="clash/config.json/inner", Body=(src / "config.json").read_bytes())
     s3.put_object(Bucket=s3_bucket, Key="clash/manifest.json", Body=json.dumps(manifest).encode())
-    with pytest.raises(StoreError, match=r"invalid manifest\.json .*'config\.json' is a file and a directory"):
+    with pytest.raises(
+        StoreError, match=r"invalid manifest\.json .*'config\.json' is a file and a directory"
+    ):
         get_artifact(uri, tmp_path / "dst", config=cfg)

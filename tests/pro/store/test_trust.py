@@ -31,7 +31,9 @@ pytestmark = pytest.mark.unit
 # ----------------------------------------------------------------------------- 1. rm stays inside
 
 
-def test_rm_ignores_journal_names_that_leave_the_artifact(src: Path, tmp_path: Path, cfg: StoreConfig) -> None:
+def test_rm_ignores_journal_names_that_leave_the_artifact(
+    src: Path, tmp_path: Path, cfg: StoreConfig
+) -> None:
     victim = make_tree(tmp_path / "victim", {"keep.txt": 10})
     store = tmp_path / "a" / "b" / "store"
     put_artifact(src, str(store), producer=PRODUCER, work_digest=SPEC, config=cfg)
