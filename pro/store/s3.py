@@ -2,8 +2,10 @@
 
 Credentials come only from boto3's standard chain (environment, ``AWS_PROFILE`` and the
 shared files, web identity/IRSA, instance metadata); they are never read, stored or printed
-here.  Transfers go through s3transfer with :class:`boto3.s3.transfer.TransferConfig`; files
-are streamed through sha256 hashers, in order, so each byte is read once.
+here.  Transfers go through s3transfer with :class:`boto3.s3.transfer.TransferConfig`.  Uploads send
+files by name (parts read in parallel, nothing buffered) while another thread hashes each file; a file
+whose size, mtime, ctime or inode changed meanwhile is refused, so the sha256 recorded is of the bytes
+sent.  Downloads stream through a sha256 hasher, in order, so each byte is written once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, cast
 
 import boto3
@@ -24,8 +28,8 @@ from s3transfer.subscribers import BaseSubscriber
 
 from pro.store.backend import Download, ObjectInfo, OnUploaded, Upload
 from pro.store.config import StoreConfig
-from pro.store.errors import PreconditionFailed, StoreError, too_large
-from pro.store.hashing import HashingReader, HashingWriter, OnBytes
+from pro.store.errors import PreconditionFailed, StoreError, os_transient, too_large
+from pro.store.hashing import HashingWriter, OnBytes, hash_file
 from pro.store.uri import Location
 
 _AUTH_CODES = frozenset(
@@ -67,6 +71,8 @@ _TRANSIENT_CODES = frozenset(
 
 #: files in flight at once (each holds an open file)
 BATCH = 128
+#: threads hashing the files being uploaded
+HASHERS = 4
 
 _CHAIN_ENV = (
     "AWS_PROFILE",
@@ -176,6 +182,26 @@ class _KnownSize(BaseSubscriber):
         future.meta.provide_transfer_size(self.size)
 
 
+class _Progress(BaseSubscriber):
+    """Reports the bytes sent to a progress callback."""
+
+    def __init__(self, on_bytes: OnBytes) -> None:
+        self.on_bytes = on_bytes
+
+    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+        self.on_bytes(bytes_transferred)
+
+
+def _unreadable(item: Upload, err: OSError) -> StoreError:
+    return StoreError(f"cannot read {item.source}: {err.strerror}", transient=os_transient(err))
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """What changes whenever a file's bytes do (ctime cannot be set back)."""
+    st = os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
 class _Discard:
     def write(self, data: bytes) -> int:
         return len(data)
@@ -270,27 +296,37 @@ class S3Backend:
             self._upload_batch(items[i : i + BATCH], on_done, on_bytes)
 
     def _upload_batch(self, items: Sequence[Upload], on_done: OnUploaded, on_bytes: OnBytes | None) -> None:
-        with self._errors("upload to"), contextlib.ExitStack() as stack:
-            manager = stack.enter_context(create_transfer_manager(self.client, self.transfer_config))
+        subscribers = [] if on_bytes is None else [_Progress(on_bytes)]
+        with (
+            self._errors("upload to"),
+            create_transfer_manager(self.client, self.transfer_config) as manager,
+            ThreadPoolExecutor(HASHERS) as hashers,
+        ):
             jobs = []
             for item in items:
-                reader = HashingReader(stack.enter_context(item.source.open("rb")), on_bytes)
+                try:
+                    before = _identity(item.source)
+                except OSError as err:
+                    raise _unreadable(item, err) from err
+                digest = hashers.submit(hash_file, item.source)
                 future = manager.upload(
-                    cast(Any, reader), self.bucket, self._key(item.rel), subscribers=[_KnownSize(item.size)]
+                    str(item.source), self.bucket, self._key(item.rel), subscribers=subscribers
                 )
-                jobs.append((item, reader, future))
-            for item, reader, future in jobs:
-                future.result()
-                if reader.size != item.size:
+                jobs.append((item, before, digest, future))
+            for item, before, digest, future in jobs:
+                try:
+                    future.result()
+                    sha, size = digest.result()
+                    same = size == item.size and _identity(item.source) == before
+                except FileNotFoundError as err:
+                    raise _unreadable(item, err) from err
+                if not same:
                     raise StoreError(
-                        f"{item.source} changed size while uploading; put it again once it is complete"
+                        f"{item.source} changed while it was uploaded; put it again once it is complete",
+                        transient=True,
                     )
                 head = self.client.head_object(Bucket=self.bucket, Key=self._key(item.rel))
-                on_done(
-                    item,
-                    reader.hash.hexdigest(),
-                    ObjectInfo(int(head["ContentLength"]), head["ETag"].strip('"')),
-                )
+                on_done(item, sha, ObjectInfo(int(head["ContentLength"]), head["ETag"].strip('"')))
 
     def download(self, items: Sequence[Download], on_bytes: OnBytes | None) -> dict[str, tuple[str, int]]:
         out: dict[str, tuple[str, int]] = {}

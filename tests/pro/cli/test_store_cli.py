@@ -109,12 +109,12 @@ def test_expected_failures_print_one_line_without_traceback(
 
 _SLOW_PUT = """
 import sys, time
-from pro.store import hashing
-read = hashing.HashingReader.read
-def slow(self, n=-1):
-    time.sleep(0.3)
-    return read(self, n)
-hashing.HashingReader.read = slow
+from s3transfer.utils import ReadFileChunk
+read = ReadFileChunk.read
+def slow(self, amount=None):
+    time.sleep(0.1)
+    return read(self, amount)
+ReadFileChunk.read = slow
 from pro.cli import main
 sys.exit(main(sys.argv[1:]))
 """

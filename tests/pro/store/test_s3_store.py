@@ -230,3 +230,27 @@ def test_a_file_and_a_directory_of_one_name_fail_get_with_one_line(
         StoreError, match=r"invalid manifest\.json .*'config\.json' is a file and a directory"
     ):
         get_artifact(uri, tmp_path / "dst", config=cfg)
+
+
+def test_a_file_changing_while_it_is_uploaded_is_refused(
+    s3_bucket: str, src: Path, cfg: StoreConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pro.store import s3
+
+    real = s3.hash_file
+
+    def hash_then_touch(path: Path) -> tuple[str, int]:
+        got = real(path)
+        if path.name == "model-00001.bin":  # another writer, same size, other bytes
+            with path.open("r+b") as f:
+                f.write(b"\0" * 10)
+        return got
+
+    monkeypatch.setattr(s3, "hash_file", hash_then_touch)
+    uri = f"s3://{s3_bucket}/moving"
+    with pytest.raises(StoreError, match=r"model-00001\.bin changed while it was uploaded") as err:
+        put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
+    assert err.value.transient and not artifact_exists(uri, config=cfg)
+    monkeypatch.setattr(s3, "hash_file", real)
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
+    assert verify_artifact(uri, config=cfg) == []
