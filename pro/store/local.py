@@ -90,7 +90,9 @@ class LocalBackend:
             if err.errno == errno.ELOOP:  # the object itself is a symlink: no object
                 yield None
                 return
-            raise
+            raise StoreError(
+                f"cannot read {self.location.uri}/{rel}: {err.strerror}", transient=os_transient(err)
+            ) from err
         with os.fdopen(fd, "rb") as f:
             yield f if stat.S_ISREG(os.fstat(fd).st_mode) else None
 
@@ -113,11 +115,17 @@ class LocalBackend:
 
     def write(self, rel: str, data: bytes) -> None:
         final, tmp = self._atomic(rel)
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
+        try:
+            with tmp.open("wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"cannot write {self.location.uri}/{rel}: {err.strerror}", transient=os_transient(err)
+            ) from err
 
     def read_tagged(self, rel: str) -> tuple[bytes, str] | None:
         with self._open(rel) as f:
@@ -194,8 +202,8 @@ class LocalBackend:
                 removed.append(path)
             except StoreError as err:
                 refused.append(str(err))
-            except IsADirectoryError:
-                refused.append(f"{rel}: a directory, not an object")
+            except OSError as err:  # a directory, a read-only store, …
+                refused.append(f"{self.location.uri}/{rel}: {err.strerror}")
         # prune directories left empty, deepest first, never the root or above it
         for path in sorted(removed, key=lambda p: -len(p.parts)):
             parent = path.parent

@@ -145,10 +145,16 @@ def s3_errors(uri: str, endpoint: str, what: str) -> Iterator[None]:
             f"TLS failed with the S3 endpoint {endpoint} ({what} {uri}): check its certificate, "
             "AWS_CA_BUNDLE and --endpoint-url"
         ) from err
-    except (bce.ConnectionError, bce.HTTPClientError, RetriesExceededError) as err:
+    except bce.ConnectionError as err:
         raise StoreError(
             f"cannot reach the S3 endpoint {endpoint} ({what} {uri}): check --endpoint-url, "
             "AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 and the network",
+            transient=True,
+        ) from err
+    except (bce.HTTPClientError, RetriesExceededError) as err:
+        raise StoreError(
+            f"the connection to the S3 endpoint {endpoint} failed during {what} {uri} "
+            f"({err.__class__.__name__}); retry",
             transient=True,
         ) from err
     except bce.ClientError as err:

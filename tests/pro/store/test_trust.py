@@ -319,3 +319,13 @@ def test_s3_errors_are_classified_where_they_are_raised(code: str, status: int, 
         raise bce.ClientError(response, "GetObject")  # type: ignore[arg-type]
     assert err.value.transient is transient
     assert "s3cret" not in str(err.value)
+
+
+def test_the_transient_flag_survives_pickling() -> None:
+    import pickle
+
+    from pro.store.errors import PreconditionFailed
+
+    back = pickle.loads(pickle.dumps(StoreError("endpoint http://u:p@h down", transient=True)))
+    assert back.transient and str(back) == "endpoint http://***@h down"
+    assert pickle.loads(pickle.dumps(PreconditionFailed("lost"))).transient
