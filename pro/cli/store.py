@@ -28,6 +28,8 @@ def _human(n: float) -> str:
 
 
 def _common() -> argparse.ArgumentParser:
+    from pro.store.config import StoreConfig
+
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("store settings")
     g.add_argument(
@@ -39,10 +41,24 @@ def _common() -> argparse.ArgumentParser:
         choices=["auto", "path", "virtual"],
         help="S3 addressing style (default: PRO_S3_ADDRESSING_STYLE or auto)",
     )
-    g.add_argument("--max-concurrency", type=int, default=10, help="parallel requests (default 10)")
-    g.add_argument("--chunk-size-mb", type=int, default=16, help="multipart part size in MiB (default 16)")
+    d = StoreConfig()
     g.add_argument(
-        "--multipart-threshold-mb", type=int, default=16, help="multipart from this size in MiB (default 16)"
+        "--max-concurrency",
+        type=int,
+        default=d.max_concurrency,
+        help=f"parallel requests (default {d.max_concurrency})",
+    )
+    g.add_argument(
+        "--chunk-size-mb",
+        type=int,
+        default=d.multipart_chunksize_mb,
+        help=f"multipart part size in MiB (default {d.multipart_chunksize_mb})",
+    )
+    g.add_argument(
+        "--multipart-threshold-mb",
+        type=int,
+        default=d.multipart_threshold_mb,
+        help=f"multipart from this size in MiB (default {d.multipart_threshold_mb})",
     )
     g.add_argument(
         "--cache-dir", type=Path, help="local cache (default: PRO_CACHE_DIR or ~/.cache/pro/artifacts)"

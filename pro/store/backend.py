@@ -46,8 +46,9 @@ class Backend(Protocol):
         """Every object under the location (recursively), by relative path."""
         ...
 
-    def read(self, rel: str) -> bytes | None:
-        """The object's bytes, or None when it does not exist."""
+    def read(self, rel: str, *, max_bytes: int | None = None) -> bytes | None:
+        """The object's bytes, or None when it does not exist; raises :class:`~pro.store.errors.TooLarge`
+        without reading it when it holds more than ``max_bytes``."""
         ...
 
     def write(self, rel: str, data: bytes) -> None:
@@ -65,7 +66,8 @@ class Backend(Protocol):
         ...
 
     def upload(self, items: Sequence[Upload], on_done: OnUploaded, on_bytes: OnBytes | None) -> None:
-        """Send files, hashing while streaming; ``on_done`` after each one."""
+        """Send files, hashing what is sent; ``on_done`` after each one, with the stored object (whose
+        size tells whether the file changed size since it was listed)."""
         ...
 
     def download(self, items: Sequence[Download], on_bytes: OnBytes | None) -> dict[str, tuple[str, int]]:

@@ -27,7 +27,9 @@ class StoreConfig:
     endpoint_url: str | None = None
     region: str | None = None
     addressing_style: str | None = None
-    multipart_threshold_mb: int = 16
+    #: smaller files go in one PUT (AWS advises multipart above about 100 MB): one request, nothing for
+    #: the store to assemble; a checkpoint's shards are sent in parallel anyway
+    multipart_threshold_mb: int = 100
     multipart_chunksize_mb: int = 16
     max_concurrency: int = 10
     cache_dir: Path | None = field(default_factory=default_cache_dir)

@@ -68,8 +68,17 @@ def hash_stream(raw: BinaryIO, on_bytes: OnBytes | None = None) -> tuple[str, in
 
 
 def hash_file(path: Path, on_bytes: OnBytes | None = None) -> tuple[str, int]:
-    with path.open("rb") as f:
-        return hash_stream(f, on_bytes)
+    """(sha256, size) of a file, read into one reused buffer."""
+    digest, size = hashlib.sha256(), 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with path.open("rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            digest.update(view[:n])
+            size += n
+            if on_bytes is not None:
+                on_bytes(n)
+    return digest.hexdigest(), size
 
 
 def copy_hashing(src: BinaryIO, dst: BinaryIO, on_bytes: OnBytes | None = None) -> tuple[str, int]:

@@ -16,7 +16,6 @@ Small JSON objects through the store's backends; nothing here is large.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -28,9 +27,9 @@ from pro.spec.run import RunSnapshot
 from pro.store.api import open_backend, read_manifest
 from pro.store.backend import Backend
 from pro.store.config import StoreConfig
-from pro.store.errors import PreconditionFailed, StoreError
+from pro.store.errors import PreconditionFailed, StoreError, store_logger
 
-log = logging.getLogger("pro.store.lineage")
+log = store_logger("pro.store.lineage")
 
 INDEX = "index"
 

@@ -1,27 +1,45 @@
-"""The backend for local directories (``file://`` URIs and plain paths)."""
+"""The backend for local directories (``file://`` URIs and plain paths).
+
+Every object name is a clean relative path (no ``..``) and is reached only through real directories
+under the root: a symlink in the store is no object (``list`` skips it, reads see nothing), and a path
+through a symlinked directory is refused, so nothing outside the root is ever read, written or deleted.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from pro.store.backend import Download, ObjectInfo, OnUploaded, Upload
 from pro.store.config import StoreConfig
-from pro.store.errors import PreconditionFailed, StoreError, make_dirs
-from pro.store.hashing import OnBytes, copy_hashing, hash_file
+from pro.store.errors import PreconditionFailed, StoreError, make_dirs, os_transient, too_large
+from pro.store.hashing import OnBytes, copy_hashing, hash_stream
+from pro.store.manifest import check_rel_path
 from pro.store.uri import Location
 
 TMP_PREFIX = ".pro-tmp-"
 
 
+def _etag(st: os.stat_result) -> str:
+    """Changes whenever the file does: size, mtime, inode and ctime (which no one can set back)."""
+    return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}-{st.st_ctime_ns}"
+
+
 def _info(path: Path) -> ObjectInfo:
     st = path.stat()
-    return ObjectInfo(size=st.st_size, etag=f"{st.st_size}-{st.st_mtime_ns}")
+    return ObjectInfo(size=st.st_size, etag=_etag(st))
+
+
+class _Symlinked(StoreError):
+    """An object path that goes through a symlinked directory."""
 
 
 class LocalBackend:
@@ -34,27 +52,61 @@ class LocalBackend:
         self.workers = max(1, config.max_concurrency)
 
     def _path(self, rel: str) -> Path:
-        return self.root.joinpath(*rel.split("/"))
+        """The file of object ``rel``, confined to the root: ``rel`` is a clean relative path and no
+        directory on the way is a symlink (the last component is checked where it is opened)."""
+        try:
+            check_rel_path(rel)
+        except ValueError:
+            raise StoreError(
+                f"{self.location.uri}: {rel!r} is no object name (not a clean relative path)"
+            ) from None
+        parts = rel.split("/")
+        path = self.root
+        for part in parts[:-1]:
+            path = path / part
+            if path.is_symlink():
+                raise _Symlinked(
+                    f"{self.location.uri}: {rel} goes through the symlink {path} -> {os.readlink(path)}; "
+                    "the store holds no symlinks: remove it by hand"
+                )
+        return path / parts[-1]
 
     def list(self) -> dict[str, ObjectInfo]:
         if not self.root.is_dir():
             if self.root.exists():
                 raise StoreError(f"{self.location.uri}: exists and is not a directory")
             return {}
-        out: dict[str, ObjectInfo] = {}
-        for dirpath, _dirs, files in os.walk(self.root):
-            for name in files:
-                if name.startswith(TMP_PREFIX):
-                    continue
-                path = Path(dirpath, name)
-                out[path.relative_to(self.root).as_posix()] = _info(path)
-        return out
+        return {rel: ObjectInfo(st.st_size, _etag(st)) for rel, st in _walk(self.root, "")}
 
-    def read(self, rel: str) -> bytes | None:
+    @contextlib.contextmanager
+    def _open(self, rel: str) -> Iterator[BinaryIO | None]:
+        """The regular file of object ``rel`` opened for reading, or None (missing, or not a file)."""
         try:
-            return self._path(rel).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
+            fd = os.open(self._path(rel), os.O_RDONLY | os.O_NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError, _Symlinked):
+            yield None
+            return
+        except OSError as err:
+            if err.errno == errno.ELOOP:  # the object itself is a symlink: no object
+                yield None
+                return
+            raise StoreError(
+                f"cannot read {self.location.uri}/{rel}: {err.strerror}", transient=os_transient(err)
+            ) from err
+        with os.fdopen(fd, "rb") as f:
+            yield f if stat.S_ISREG(os.fstat(fd).st_mode) else None
+
+    def read(self, rel: str, *, max_bytes: int | None = None) -> bytes | None:
+        with self._open(rel) as f:
+            if f is None:
+                return None
+            if max_bytes is None:
+                return f.read()
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(max_bytes + 1) if size <= max_bytes else b""
+            if size > max_bytes or len(data) > max_bytes:
+                raise too_large(f"{self.location.uri}/{rel}", max(size, len(data)), max_bytes)
+            return data
 
     def _atomic(self, rel: str) -> tuple[Path, Path]:
         final = self._path(rel)
@@ -63,20 +115,24 @@ class LocalBackend:
 
     def write(self, rel: str, data: bytes) -> None:
         final, tmp = self._atomic(rel)
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
+        try:
+            with tmp.open("wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"cannot write {self.location.uri}/{rel}: {err.strerror}", transient=os_transient(err)
+            ) from err
 
     def read_tagged(self, rel: str) -> tuple[bytes, str] | None:
-        path = self._path(rel)
-        try:
-            with path.open("rb") as f:
-                data = f.read()
-                return data, _info(path).etag
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
+        with self._open(rel) as f:
+            if f is None:
+                return None
+            data = f.read()
+            return data, _etag(os.fstat(f.fileno()))
 
     def write_if(self, rel: str, data: bytes, *, etag: str | None) -> str:
         final = self._path(rel)
@@ -105,9 +161,14 @@ class LocalBackend:
                 dst.flush()
                 os.fsync(dst.fileno())
             os.replace(tmp, final)
+        except OSError as err:
+            raise StoreError(
+                f"cannot store {item.source} as {self.location.uri}/{item.rel}: {err.strerror}",
+                transient=os_transient(err),
+            ) from err
         finally:
             tmp.unlink(missing_ok=True)
-        on_done(item, sha, _info(final))
+        on_done(item, sha, _info(final))  # the size stored: the caller compares it with the size listed
 
     def upload(self, items: Sequence[Upload], on_done: OnUploaded, on_bytes: OnBytes | None) -> None:
         with ThreadPoolExecutor(self.workers) as pool:
@@ -115,15 +176,14 @@ class LocalBackend:
                 fut.result()
 
     def _download_one(self, item: Download, on_bytes: OnBytes | None) -> tuple[str, int]:
-        src = self._path(item.rel)
-        try:
+        with self._open(item.rel) as src:
+            if src is None:
+                raise StoreError(f"{self.location.uri}: file {item.rel!r} disappeared while reading it")
             if item.target is None:
-                return hash_file(src, on_bytes)
+                return hash_stream(src, on_bytes)
             item.target.parent.mkdir(parents=True, exist_ok=True)
-            with src.open("rb") as s, item.target.open("wb") as d:
-                return copy_hashing(s, d, on_bytes)
-        except FileNotFoundError as err:
-            raise StoreError(f"{self.location.uri}: file {item.rel!r} disappeared while reading it") from err
+            with item.target.open("wb") as d:
+                return copy_hashing(src, d, on_bytes)
 
     def download(self, items: Sequence[Download], on_bytes: OnBytes | None) -> dict[str, tuple[str, int]]:
         with ThreadPoolExecutor(self.workers) as pool:
@@ -131,14 +191,42 @@ class LocalBackend:
             return {rel: fut.result() for rel, fut in futs.items()}
 
     def delete(self, rels: Sequence[str]) -> None:
+        """Remove the objects (a symlink named is removed itself, never followed); names that leave the
+        root or go through a symlinked directory are left alone and reported after the rest is gone."""
+        refused: list[str] = []
+        removed: list[Path] = []
         for rel in rels:
-            self._path(rel).unlink(missing_ok=True)
-        # prune directories left empty, deepest first, never the root's parents
-        for rel in sorted(rels, key=lambda r: -r.count("/")):
-            parent = self._path(rel).parent
+            try:
+                path = self._path(rel)
+                path.unlink(missing_ok=True)
+                removed.append(path)
+            except StoreError as err:
+                refused.append(str(err))
+            except OSError as err:  # a directory, a read-only store, …
+                refused.append(f"{self.location.uri}/{rel}: {err.strerror}")
+        # prune directories left empty, deepest first, never the root or above it
+        for path in sorted(removed, key=lambda p: -len(p.parts)):
+            parent = path.parent
             while parent != self.root and self.root in parent.parents:
                 try:
                     parent.rmdir()
                 except OSError:
                     break
                 parent = parent.parent
+        if refused:
+            more = f" (+{len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise StoreError(f"not deleted: {refused[0]}{more}")
+
+
+def _walk(root: Path, prefix: str) -> Iterator[tuple[str, os.stat_result]]:
+    """Every regular file under ``root`` (never through a symlink), by posix path, with its lstat."""
+    with os.scandir(root) as it:
+        entries = list(it)
+    for entry in entries:
+        rel = f"{prefix}{entry.name}"
+        if entry.is_symlink() or entry.name.startswith(TMP_PREFIX):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path), rel + "/")
+        elif entry.is_file(follow_symlinks=False):
+            yield rel, entry.stat(follow_symlinks=False)

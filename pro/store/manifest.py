@@ -14,6 +14,9 @@ MANIFEST_NAME = "manifest.json"
 JOURNAL_NAME = ".pro-upload.json"
 RESERVED_NAMES = frozenset({MANIFEST_NAME, JOURNAL_NAME})
 FORMAT = "pro.artifact/v1"
+#: the largest manifest a reader accepts (about 100,000 files); ``put`` refuses to write a larger one
+MANIFEST_MAX_BYTES = 16 * 1024 * 1024
+_HEX = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,21 @@ def check_rel_path(path: str) -> str:
     if not path or p.is_absolute() or ".." in p.parts or str(p) != path or "\\" in path:
         raise ValueError(f"not a clean relative path: {path!r}")
     return path
+
+
+def check_tree(paths: list[str]) -> None:
+    """ValueError when a path is also another's directory (``a`` and ``a/b``): no file system holds both."""
+    names = set(paths)
+    for path in paths:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent in names:
+                raise ValueError(f"{parent!r} is a file and a directory ({parent!r} and {path!r})")
+
+
+def is_sha256(text: str) -> bool:
+    return len(text) == 64 and set(text) <= _HEX
 
 
 def utc_now() -> str:
@@ -93,10 +111,11 @@ class Manifest:
                 for f in data["files"]
             ]
             for f in files:
-                if f.size < 0 or len(f.sha256) != 64 or f.path in RESERVED_NAMES:
+                if f.size < 0 or not is_sha256(f.sha256) or f.path in RESERVED_NAMES:
                     raise ValueError(f"bad file entry {f}")
             if len({f.path for f in files}) != len(files):
                 raise ValueError("duplicate file paths")
+            check_tree([f.path for f in files])
             producer = Producer(str(data["producer"]["kind"]), str(data["producer"]["name"]))
             return cls(
                 files=files,

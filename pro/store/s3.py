@@ -2,8 +2,10 @@
 
 Credentials come only from boto3's standard chain (environment, ``AWS_PROFILE`` and the
 shared files, web identity/IRSA, instance metadata); they are never read, stored or printed
-here.  Transfers go through s3transfer with :class:`boto3.s3.transfer.TransferConfig`; files
-are streamed through sha256 hashers, in order, so each byte is read once.
+here.  Transfers go through s3transfer with :class:`boto3.s3.transfer.TransferConfig`.  Uploads send
+files by name (parts read in parallel, nothing buffered) while another thread hashes each file; a file
+whose size, mtime, ctime or inode changed meanwhile is refused, so the sha256 recorded is of the bytes
+sent.  Downloads stream through a sha256 hasher, in order, so each byte is written once.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, cast
 
 import boto3
 import botocore.exceptions as bce
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
+from s3transfer.exceptions import RetriesExceededError
 from s3transfer.subscribers import BaseSubscriber
 
 from pro.store.backend import Download, ObjectInfo, OnUploaded, Upload
 from pro.store.config import StoreConfig
-from pro.store.errors import PreconditionFailed, StoreError
-from pro.store.hashing import HashingReader, HashingWriter, OnBytes
+from pro.store.errors import PreconditionFailed, StoreError, os_transient, too_large
+from pro.store.hashing import HashingWriter, OnBytes, hash_file
 from pro.store.uri import Location
 
 _AUTH_CODES = frozenset(
@@ -42,9 +47,32 @@ _AUTH_CODES = frozenset(
 _REGION_CODES = frozenset(
     {"AuthorizationHeaderMalformed", "PermanentRedirect", "301", "IllegalLocationConstraintException"}
 )
+#: answers that a retry can outlive (besides any 5xx): throttling, timeouts, conflicts in flight
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "OperationAborted",
+        "InternalError",
+        "ServiceUnavailable",
+        "429",
+    }
+)
 
 #: files in flight at once (each holds an open file)
 BATCH = 128
+#: threads hashing the files being uploaded
+HASHERS = 4
 
 _CHAIN_ENV = (
     "AWS_PROFILE",
@@ -88,10 +116,18 @@ def make_client(config: StoreConfig) -> Any:
         return _clients[key]
 
 
+def transient_answer(err: bce.ClientError) -> bool:
+    """An S3 error answer that a retry can outlive: a 5xx, throttling or a timeout (other 4xx are not)."""
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return code in _TRANSIENT_CODES or status >= 500 or status == 429
+
+
 @contextlib.contextmanager
 def s3_errors(uri: str, endpoint: str, what: str) -> Iterator[None]:
     """Turn the expected failures of a request on ``uri`` into one-line StoreErrors that say what to fix
-    (``what``: the operation, e.g. "list"; the message never holds a credential)."""
+    and whether a retry can help (``what``: the operation, e.g. "list"; the message never holds a
+    credential: an endpoint's ``user:secret@`` is redacted)."""
     bucket = uri[len("s3://") :].partition("/")[0]
     try:
         yield
@@ -104,10 +140,22 @@ def s3_errors(uri: str, endpoint: str, what: str) -> Iterator[None]:
         raise StoreError(
             f"incomplete AWS credentials for {uri}: {err.kwargs.get('cred_var')} is missing"
         ) from err
-    except (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ConnectionClosedError) as err:
+    except bce.SSLError as err:
+        raise StoreError(
+            f"TLS failed with the S3 endpoint {endpoint} ({what} {uri}): check its certificate, "
+            "AWS_CA_BUNDLE and --endpoint-url"
+        ) from err
+    except bce.ConnectionError as err:
         raise StoreError(
             f"cannot reach the S3 endpoint {endpoint} ({what} {uri}): check --endpoint-url, "
-            "AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 and the network"
+            "AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 and the network",
+            transient=True,
+        ) from err
+    except (bce.HTTPClientError, RetriesExceededError) as err:
+        raise StoreError(
+            f"the connection to the S3 endpoint {endpoint} failed during {what} {uri} "
+            f"({err.__class__.__name__}); retry",
+            transient=True,
         ) from err
     except bce.ClientError as err:
         code = str(err.response.get("Error", {}).get("Code", "Unknown"))
@@ -125,7 +173,9 @@ def s3_errors(uri: str, endpoint: str, what: str) -> Iterator[None]:
             raise StoreError(
                 f"bucket {bucket!r} is in another region ({code}): set --region or AWS_REGION"
             ) from err
-        raise StoreError(f"S3 error {code} on {what} {uri} at {endpoint}") from err
+        transient = transient_answer(err)
+        hint = "; retry later" if transient else ""
+        raise StoreError(f"S3 error {code} on {what} {uri} at {endpoint}{hint}", transient=transient) from err
 
 
 class _KnownSize(BaseSubscriber):
@@ -136,6 +186,26 @@ class _KnownSize(BaseSubscriber):
 
     def on_queued(self, future: Any, **kwargs: Any) -> None:
         future.meta.provide_transfer_size(self.size)
+
+
+class _Progress(BaseSubscriber):
+    """Reports the bytes sent to a progress callback."""
+
+    def __init__(self, on_bytes: OnBytes) -> None:
+        self.on_bytes = on_bytes
+
+    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+        self.on_bytes(bytes_transferred)
+
+
+def _unreadable(item: Upload, err: OSError) -> StoreError:
+    return StoreError(f"cannot read {item.source}: {err.strerror}", transient=os_transient(err))
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """What changes whenever a file's bytes do (ctime cannot be set back)."""
+    st = os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 class _Discard:
@@ -182,14 +252,20 @@ class S3Backend:
                         out[rel] = ObjectInfo(size=int(obj["Size"]), etag=str(obj.get("ETag", "")).strip('"'))
         return out
 
-    def read(self, rel: str) -> bytes | None:
+    def read(self, rel: str, *, max_bytes: int | None = None) -> bytes | None:
         with self._errors("read"):
             try:
-                data: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(rel))["Body"].read()
+                got = self.client.get_object(Bucket=self.bucket, Key=self._key(rel))
             except bce.ClientError as err:
                 if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                     return None
                 raise
+            body = got["Body"]
+            size = int(got.get("ContentLength", 0))
+            if max_bytes is not None and size > max_bytes:
+                body.close()  # not read: the connection is dropped instead
+                raise too_large(f"{self.location.uri}/{rel}", size, max_bytes)
+            data: bytes = body.read()
         return data
 
     def write(self, rel: str, data: bytes) -> None:
@@ -226,27 +302,37 @@ class S3Backend:
             self._upload_batch(items[i : i + BATCH], on_done, on_bytes)
 
     def _upload_batch(self, items: Sequence[Upload], on_done: OnUploaded, on_bytes: OnBytes | None) -> None:
-        with self._errors("upload to"), contextlib.ExitStack() as stack:
-            manager = stack.enter_context(create_transfer_manager(self.client, self.transfer_config))
+        subscribers = [] if on_bytes is None else [_Progress(on_bytes)]
+        with (
+            self._errors("upload to"),
+            create_transfer_manager(self.client, self.transfer_config) as manager,
+            ThreadPoolExecutor(HASHERS) as hashers,
+        ):
             jobs = []
             for item in items:
-                reader = HashingReader(stack.enter_context(item.source.open("rb")), on_bytes)
+                try:
+                    before = _identity(item.source)
+                except OSError as err:
+                    raise _unreadable(item, err) from err
+                digest = hashers.submit(hash_file, item.source)
                 future = manager.upload(
-                    cast(Any, reader), self.bucket, self._key(item.rel), subscribers=[_KnownSize(item.size)]
+                    str(item.source), self.bucket, self._key(item.rel), subscribers=subscribers
                 )
-                jobs.append((item, reader, future))
-            for item, reader, future in jobs:
-                future.result()
-                if reader.size != item.size:
+                jobs.append((item, before, digest, future))
+            for item, before, digest, future in jobs:
+                try:
+                    future.result()
+                    sha, size = digest.result()
+                    same = size == item.size and _identity(item.source) == before
+                except FileNotFoundError as err:
+                    raise _unreadable(item, err) from err
+                if not same:
                     raise StoreError(
-                        f"{item.source} changed size while uploading; put it again once it is complete"
+                        f"{item.source} changed while it was uploaded; put it again once it is complete",
+                        transient=True,
                     )
                 head = self.client.head_object(Bucket=self.bucket, Key=self._key(item.rel))
-                on_done(
-                    item,
-                    reader.hash.hexdigest(),
-                    ObjectInfo(int(head["ContentLength"]), head["ETag"].strip('"')),
-                )
+                on_done(item, sha, ObjectInfo(int(head["ContentLength"]), head["ETag"].strip('"')))
 
     def download(self, items: Sequence[Download], on_bytes: OnBytes | None) -> dict[str, tuple[str, int]]:
         out: dict[str, tuple[str, int]] = {}

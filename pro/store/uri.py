@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pro.spec.conventions import join_uri
 from pro.store.errors import StoreError
+
+#: what a bucket name may hold (AWS's rules, plus the "_" and capitals of legacy buckets)
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,254}")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,11 @@ def parse_uri(uri: str) -> Location:
         bucket, _, prefix = rest.partition("/")
         if not bucket:
             raise StoreError(f"{uri}: no bucket name; write s3://BUCKET/prefix")
+        if not _BUCKET.fullmatch(bucket):
+            raise StoreError(
+                f"{uri}: not a bucket name (letters, digits, '.', '-' and '_'); write s3://BUCKET/prefix, "
+                "with credentials in the environment, never in the URI"
+            )
         return Location(uri=uri, scheme="s3", bucket=bucket, prefix=prefix.strip("/"))
     if uri.startswith("file:"):
         parts = urlsplit(uri)

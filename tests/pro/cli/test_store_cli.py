@@ -109,12 +109,12 @@ def test_expected_failures_print_one_line_without_traceback(
 
 _SLOW_PUT = """
 import sys, time
-from pro.store import hashing
-read = hashing.HashingReader.read
-def slow(self, n=-1):
-    time.sleep(0.3)
-    return read(self, n)
-hashing.HashingReader.read = slow
+from s3transfer.utils import ReadFileChunk
+read = ReadFileChunk.read
+def slow(self, amount=None):
+    time.sleep(0.1)
+    return read(self, amount)
+ReadFileChunk.read = slow
 from pro.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -155,3 +155,18 @@ def test_killed_upload_leaves_no_manifest_and_retry_skips_done_files(
     assert skipped >= len(journal["files"]) >= 1  # type: ignore[arg-type]
     assert uploaded + skipped == 16 and uploaded < 16
     assert main(["store", "verify", uri]) == 0
+
+
+def test_rm_never_leaves_the_artifact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _tree(tmp_path / "src", 2, 100)
+    victim = _tree(tmp_path / "victim", 1, 10)
+    art = tmp_path / "a" / "b" / "art"
+    assert main(["store", "put", str(src), str(art)]) == 0
+    journal = json.loads((art / ".pro-upload.json").read_text())
+    journal["files"]["../../../victim/shard-00.bin"] = {"size": 10, "sha256": "0" * 64, "etag": "x"}
+    (art / ".pro-upload.json").write_text(json.dumps(journal))
+    assert main(["store", "rm", str(art)]) == 0
+    assert (victim / "shard-00.bin").is_file() and not (art / "shard-00.bin").exists()
+    capsys.readouterr()
+    proc = _pro("store", "--help")
+    assert proc.returncode == 0 and "put" in proc.stdout

@@ -68,7 +68,7 @@ def test_concurrent_gets_share_one_cache_entry(src: Path, tmp_path: Path, cfg: S
     for t in threads:
         t.join()
     assert len(set(results)) == 1 and len(results) == 6
-    assert [p.name for p in cfg.cache_dir.iterdir() if not p.name.endswith(".lock")] == [results[0].name]  # type: ignore[union-attr]
+    assert [p.name for p in cfg.cache_dir.iterdir() if not p.name.startswith(".")] == [results[0].name]  # type: ignore[union-attr]
 
 
 def test_put_is_idempotent_and_skips_present_files(

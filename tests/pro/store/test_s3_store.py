@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,80 @@ def test_wrong_credentials_say_so_without_the_secret(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(StoreError, match="no AWS credentials found"):
         read_manifest("s3://bucket/x", config=cfg)
+
+
+def test_errors_say_whether_a_retry_can_help(
+    s3_env: dict[str, str], src: Path, cfg: StoreConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(StoreError, match="does not exist") as missing:
+        put_artifact(src, "s3://no-such-bucket/x", producer=PRODUCER, work_digest=SPEC, config=cfg)
+    assert not missing.value.transient
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    cfg.endpoint_url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(StoreError, match="cannot reach") as unreachable:
+        read_manifest("s3://bucket/x", config=cfg)
+    assert unreachable.value.transient
+
+
+def test_an_endpoint_url_with_credentials_is_never_echoed(
+    s3_env: dict[str, str],
+    cfg: StoreConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    cfg.endpoint_url = f"http://alice:pa55w0rd@127.0.0.1:{free_port()}"
+    with caplog.at_level("DEBUG", logger="pro.store"), pytest.raises(StoreError) as err:
+        get_artifact("s3://bucket/x", config=cfg)
+    assert "cannot reach the S3 endpoint http://***@127.0.0.1:" in str(err.value)
+    assert "pa55w0rd" not in str(err.value) and "alice" not in str(err.value)
+    assert "pa55w0rd" not in caplog.text
+
+
+def test_an_oversized_manifest_is_refused_without_downloading_it(
+    s3_bucket: str, cfg: StoreConfig, s3_server: S3Server
+) -> None:
+    boto3.client("s3").put_object(Bucket=s3_bucket, Key="huge/manifest.json", Body=b" " * 100_000)
+    with pytest.raises(StoreError, match=r"manifest\.json is 100000 bytes, over the limit of 1000 bytes"):
+        read_manifest(f"s3://{s3_bucket}/huge", config=cfg, max_bytes=1000)
+
+
+def test_a_file_and_a_directory_of_one_name_fail_get_with_one_line(
+    s3_bucket: str, src: Path, tmp_path: Path, cfg: StoreConfig
+) -> None:
+    uri = f"s3://{s3_bucket}/clash"
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
+    s3 = boto3.client("s3")
+    manifest = json.loads(s3.get_object(Bucket=s3_bucket, Key="clash/manifest.json")["Body"].read())
+    entry = manifest["files"][0]
+    manifest["files"].append({**entry, "path": "config.json/inner"})  # S3 holds both keys happily
+    s3.put_object(Bucket=s3_bucket, Key="clash/config.json/inner", Body=(src / "config.json").read_bytes())
+    s3.put_object(Bucket=s3_bucket, Key="clash/manifest.json", Body=json.dumps(manifest).encode())
+    with pytest.raises(
+        StoreError, match=r"invalid manifest\.json .*'config\.json' is a file and a directory"
+    ):
+        get_artifact(uri, tmp_path / "dst", config=cfg)
+
+
+def test_a_file_changing_while_it_is_uploaded_is_refused(
+    s3_bucket: str, src: Path, cfg: StoreConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pro.store import s3
+
+    real = s3.hash_file
+
+    def hash_then_touch(path: Path) -> tuple[str, int]:
+        got = real(path)
+        if path.name == "model-00001.bin":  # another writer, same size, other bytes
+            with path.open("r+b") as f:
+                f.write(b"\0" * 10)
+        return got
+
+    monkeypatch.setattr(s3, "hash_file", hash_then_touch)
+    uri = f"s3://{s3_bucket}/moving"
+    with pytest.raises(StoreError, match=r"model-00001\.bin changed while it was uploaded") as err:
+        put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
+    assert err.value.transient and not artifact_exists(uri, config=cfg)
+    monkeypatch.setattr(s3, "hash_file", real)
+    put_artifact(src, uri, producer=PRODUCER, work_digest=SPEC, config=cfg)
+    assert verify_artifact(uri, config=cfg) == []
