@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -13,6 +14,7 @@ from pro_operator.cache import ObjectCache
 from pro_operator.events import EventRecorder
 from pro_operator.kube import Kube
 
+log = logging.getLogger("pro_operator.context")
 T = TypeVar("T")
 
 #: a stage resource, pipeline or schedule: (plural, namespace, name)
@@ -79,10 +81,20 @@ class Context:
 
 
 def store_check(uri: str, digest: str) -> bool:
-    """The artifact store's answer (credentials from the standard AWS chain of the operator's pod)."""
-    from pro.store import read_manifest
+    """The artifact store's answer (credentials from the standard AWS chain of the operator's pod).
 
-    manifest = read_manifest(uri)
+    A transient store failure is raised (the work queue tries again, backing off); a permanent one — e.g.
+    a ``manifest.json`` over the size the operator reads, or a bucket it may not read — counts as "not
+    committed": the stage runs, and its own commit says what is wrong."""
+    from pro.store import StoreError, read_manifest
+
+    try:
+        manifest = read_manifest(uri)
+    except StoreError as err:
+        if err.transient:
+            raise
+        log.warning("%s: %s", uri, err)
+        return False
     return manifest is not None and manifest.work_digest == digest
 
 
