@@ -48,7 +48,8 @@ def test_contracts_hold_on_the_tree(repo_root: Path, tmp_path: Path) -> None:
         # an algorithm reaching up into a stage (what pro.align.wic did before)
         ({"pro/align/_violation.py": "from pro.stages import runtime\n"}, ("pro is layered", "No import cycles"), "_violation"),
         ({"pro/stages/_violation.py": "import pro.runner\n"}, ("pro is layered", "No import cycles"), "_violation"),
-        ({"pro/store/_violation.py": "import pro.models.reward\n"}, ("pro is layered",), "_violation"),
+        # the store reaching up into models (which fetch artifacts through the store: a cycle too)
+        ({"pro/store/_violation.py": "import pro.models.reward\n"}, ("pro is layered", "No import cycles"), "_violation"),
         # a new package nobody placed in the stack
         ({"pro/newpkg/__init__.py": ""}, ("pro is layered",), "pro.newpkg"),
         # a cycle between two packages of the algorithms layer (which may import each other)
