@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,14 +155,14 @@ def local_stage_env(execution: StageExecution, options: RunOptions, nproc: int) 
 
 
 class _Interrupts:
-    """SIGINT/SIGTERM → a stop request (the first) or killing the stages (the second)."""
+    """SIGINT/SIGTERM/SIGHUP → a stop request (the first) or killing the stages (the second)."""
 
     def __init__(self) -> None:
         self.count = 0
         self._previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
 
     def __enter__(self) -> _Interrupts:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -208,7 +209,7 @@ def run_pipeline(
         }
         return Observed(stages=stages, cancel=cancel, max_parallel=options.max_parallel)
 
-    with _Interrupts() as interrupts:
+    with _Interrupts() as interrupts, _reaped(procs, options.grace_seconds):
         while True:
             now_wall = datetime.now(UTC)
             now = time.monotonic()
@@ -266,6 +267,23 @@ def run_pipeline(
     return Outcome(
         decided.phase, records, total, interrupts.count > 0, overhead_seconds=max(0.0, total - busy)
     )
+
+
+@contextmanager
+def _reaped(procs: Mapping[str, StageProcess], grace: float) -> Iterator[None]:
+    """However the loop ends — an exception, a broken pipe, a signal — no stage process outlives it: the
+    ones still running are asked to stop, and killed after ``grace`` seconds (at most 10)."""
+    try:
+        yield
+    finally:
+        running = [p for p in procs.values() if p.poll() is None]
+        for proc in running:
+            proc.stop()
+        deadline = time.monotonic() + min(grace, 10.0)
+        while any(p.poll() is None for p in running) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for proc in running:
+            proc.kill()
 
 
 def _with_commit(status: StageStatus, digest: str | None) -> StageStatus:

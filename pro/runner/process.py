@@ -70,7 +70,7 @@ class StageProcess:
             )
             fh.flush()
             popen = subprocess.Popen(
-                command,
+                with_parent(command),
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -109,6 +109,25 @@ class StageProcess:
         reason = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
         why = failure_reason(read_end(self.log))
         return f"{reason}: {why}" if why else reason
+
+
+#: run before the stage's command, in its own process: ask Linux for SIGTERM when ``pro run`` dies, even by
+#: SIGKILL (``prctl(PR_SET_PDEATHSIG)``; torchrun then stops its workers), then become the command.  A
+#: launcher, not ``preexec_fn``, which is unsafe in a process with threads (the live display has one).
+TERMINATE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "try:\n    ctypes.CDLL(None).prctl(1, signal.SIGTERM)\nexcept (OSError, AttributeError):\n    pass\n"
+    "if os.getppid() != int(sys.argv[1]):\n    sys.exit(143)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def with_parent(command: list[str]) -> list[str]:
+    """``command`` started so that it ends when this process does (see :data:`TERMINATE_WITH_PARENT`)."""
+    import shutil
+
+    program = command[0] if os.path.isabs(command[0]) else shutil.which(command[0]) or command[0]
+    return [sys.executable, "-c", TERMINATE_WITH_PARENT, str(os.getpid()), program, *command[1:]]
 
 
 def read_end(path: Path, size: int = 64 * 1024) -> str:

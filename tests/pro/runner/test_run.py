@@ -148,7 +148,9 @@ def test_a_missing_data_file_fails_the_run_before_any_stage_starts(
     )
     captured = capsys.readouterr()
     assert code == 1 and captured.out == ""
-    assert captured.err == f"error: spec.objectives[2].data.path: {tmp_path / 'missing.jsonl'}: no such file\n"
+    assert (
+        captured.err == f"error: spec.objectives[2].data.path: {tmp_path / 'missing.jsonl'}: no such file\n"
+    )
     assert not (tmp_path / "run" / "logs").exists()  # nothing started, nothing half-written
     assert not (tmp_path / "store").exists()
 
