@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = debug or ns.debug
     try:
         code: int = importlib.import_module(verb.module).run(ns)
+        sys.stdout.flush()  # here, not at exit: a reader that left (| head) is a broken pipe caught below
         return code
     except UserError as err:
         if debug:

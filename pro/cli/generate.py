@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pro.cli.weights import read_prompt_file
+    from pro.models.quiet import quiet_libraries
+
+    quiet_libraries()
 
     if args.temperature < 0:
         raise UserError("--temperature must be ≥ 0")

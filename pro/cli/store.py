@@ -8,15 +8,51 @@ import sys
 from pathlib import Path
 from typing import Any
 
+_DESCRIPTION = """Artifacts: a directory of files committed by manifest.json (written last) under s3://, file:// or a
+local path.  Sub-commands: put, get, ls, verify, rm (pro store SUB --help for each).
+
+S3 settings follow boto3's standard chain (AWS_ENDPOINT_URL[_S3], AWS_REGION, AWS_PROFILE,
+AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, web identity); every sub-command's --endpoint-url and --region
+override the first two."""
+
 _EXAMPLES = """examples:
   pro store put ./checkpoint s3://bucket/runs/ns/pipe/run1/rm
   pro store get s3://bucket/runs/ns/pipe/run1/rm ./rm
   pro store ls s3://bucket/runs/ns/pipe
   pro store verify file:///data/artifacts/run1/rm
-
-S3 settings follow boto3's standard chain (AWS_ENDPOINT_URL[_S3], AWS_REGION, AWS_PROFILE,
-AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, web identity); the flags below override the first two.
+  pro store rm file:///data/artifacts/run1/rm
 """
+
+#: each sub-command: (summary, description, example)
+_SUBS = {
+    "put": (
+        "store a directory as an artifact (manifest last)",
+        "Upload every file of SRC_DIR to URI and commit it with manifest.json (sizes and sha256), written last.\n"
+        "Resumable: a retry sends only what is missing; putting identical files again changes nothing.",
+        "pro store put ./checkpoint s3://bucket/runs/ns/pipe/run1/rm",
+    ),
+    "get": (
+        "download and verify an artifact",
+        "Download the artifact at URI into DST_DIR, checking every byte against its manifest; a second get of\n"
+        "the same artifact comes from the local cache (verified).",
+        "pro store get s3://bucket/runs/ns/pipe/run1/rm ./rm",
+    ),
+    "ls": (
+        "list the committed artifacts under a prefix",
+        "List every committed artifact under URI: its files, size, producer and commit time.",
+        "pro store ls s3://bucket/runs/ns/pipe",
+    ),
+    "verify": (
+        "re-read every file and check it (exit 1 if bad)",
+        "Re-read every file of the artifact at URI and compare it with the manifest; exit 1 listing the bad files.",
+        "pro store verify file:///data/artifacts/run1/rm",
+    ),
+    "rm": (
+        "delete an artifact (manifest first)",
+        "Delete the artifact at URI: its manifest first (it stops existing for readers), then its files.",
+        "pro store rm file:///data/artifacts/run1/rm",
+    ),
+}
 
 
 def _human(n: float) -> str:
@@ -27,7 +63,9 @@ def _human(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(*, transfers: bool) -> argparse.ArgumentParser:
+    """The store settings every sub-command takes; ``transfers``: also the transfer tuning (put, get,
+    verify) and the cache and progress flags."""
     from pro.store.config import StoreConfig
 
     p = argparse.ArgumentParser(add_help=False)
@@ -41,6 +79,8 @@ def _common() -> argparse.ArgumentParser:
         choices=["auto", "path", "virtual"],
         help="S3 addressing style (default: PRO_S3_ADDRESSING_STYLE or auto)",
     )
+    if not transfers:
+        return p
     d = StoreConfig()
     g.add_argument(
         "--max-concurrency",
@@ -72,11 +112,24 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
+def _sub(sub: Any, name: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    summary, description, example = _SUBS[name]
+    return sub.add_parser(  # type: ignore[no-any-return]
+        name,
+        parents=[common],
+        help=summary,
+        description=description,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = _DESCRIPTION
     parser.epilog = _EXAMPLES
-    common = _common()
+    moving, listing = _common(transfers=True), _common(transfers=False)
     sub = parser.add_subparsers(dest="action", required=True, metavar="{put,get,ls,verify,rm}")
-    put = sub.add_parser("put", parents=[common], help="store a directory as an artifact (manifest last)")
+    put = _sub(sub, "put", moving)
     put.add_argument("src_dir", type=Path, metavar="SRC_DIR")
     put.add_argument("uri", metavar="URI")
     put.add_argument("--kind", default="Manual", help="producer stage kind recorded in the manifest")
@@ -84,17 +137,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     put.add_argument(
         "--work-digest", default="", help="the producing stage's work digest (recorded in the manifest)"
     )
-    get = sub.add_parser("get", parents=[common], help="download and verify an artifact")
+    get = _sub(sub, "get", moving)
     get.add_argument("uri", metavar="URI")
     get.add_argument("dst_dir", type=Path, metavar="DST_DIR")
-    ls = sub.add_parser("ls", parents=[common], help="list the committed artifacts under a prefix")
-    ls.add_argument("uri", metavar="URI")
-    verify = sub.add_parser(
-        "verify", parents=[common], help="re-read every file and check it (exit 1 if bad)"
-    )
-    verify.add_argument("uri", metavar="URI")
-    rm = sub.add_parser("rm", parents=[common], help="delete an artifact (manifest first)")
-    rm.add_argument("uri", metavar="URI")
+    _sub(sub, "ls", listing).add_argument("uri", metavar="URI")
+    _sub(sub, "verify", moving).add_argument("uri", metavar="URI")
+    _sub(sub, "rm", listing).add_argument("uri", metavar="URI")
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -129,17 +177,19 @@ def run(args: argparse.Namespace) -> int:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
 
+    defaults = StoreConfig()
     config = StoreConfig(
         endpoint_url=args.endpoint_url,
         region=args.region,
         addressing_style=args.addressing_style,
-        multipart_threshold_mb=args.multipart_threshold_mb,
-        multipart_chunksize_mb=args.chunk_size_mb,
-        max_concurrency=args.max_concurrency,
+        multipart_threshold_mb=getattr(args, "multipart_threshold_mb", defaults.multipart_threshold_mb),
+        multipart_chunksize_mb=getattr(args, "chunk_size_mb", defaults.multipart_chunksize_mb),
+        max_concurrency=getattr(args, "max_concurrency", defaults.max_concurrency),
     )
-    if args.cache_dir is not None:
+    if getattr(args, "cache_dir", None) is not None:
         config.cache_dir = args.cache_dir
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    wanted = getattr(args, "progress", None)
+    progress = sys.stderr.isatty() if wanted is None else wanted
 
     if args.action == "put":
         m = put_artifact(

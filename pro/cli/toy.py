@@ -11,7 +11,15 @@ from pro.errors import UserError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     gen = sub.add_parser("generate", help="generate a toy world's data files from its YAML spec")
-    gen.add_argument("--spec", required=True, help="world spec YAML (see docs/toy-world.md)")
+    gen.add_argument(
+        "-f",
+        "--filename",
+        "--spec",
+        dest="spec",
+        required=True,
+        metavar="FILE",
+        help="world spec YAML (see docs/toy-world.md)",
+    )
     gen.add_argument("--out", required=True, help="output directory (written atomically)")
     gen.add_argument("--seed", type=int, default=None, help="override the spec's seed")
     gen.add_argument("--force", action="store_true", help="replace a non-empty output directory")

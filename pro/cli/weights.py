@@ -52,7 +52,10 @@ def read_prompt_file(path: str) -> list[tuple[str | None, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pro.models.quiet import quiet_libraries
     from pro.weights import AdapterWeights, FixedWeights, UniformWeights, WeightProvider, parse_fixed
+
+    quiet_libraries()
 
     provider: WeightProvider
     if args.adapter:

@@ -63,15 +63,13 @@ class DistEnv:
 def setup(training: TrainingSettings) -> DistEnv:
     """Seed everything, set CPU threads, quiet the libraries' progress output, allow TF32 on a GPU and
     join the process group (gloo on CPU, nccl on GPU)."""
-    import datasets
     import numpy as np
     import torch
-    import transformers
 
     from pro.models.device import enable_tf32
+    from pro.models.quiet import quiet_libraries
 
-    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    datasets.disable_progress_bars()
+    quiet_libraries()
 
     env = DistEnv.from_env()
     if training.threads is not None:
