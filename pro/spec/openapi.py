@@ -50,7 +50,11 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
         if len(converted) == 1:
             out.update(converted[0])
         elif types == {"integer", "string"}:
+            # as Kubernetes writes a quantity: each type's own checks apply only to values of that type
             out["x-kubernetes-int-or-string"] = True
+            out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+            for c in converted:
+                out.update({k: v for k, v in c.items() if k not in ("type", "description")})
         else:
             out["x-kubernetes-preserve-unknown-fields"] = True
         if nullable:

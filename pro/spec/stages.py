@@ -43,7 +43,7 @@ def check_reward_models(objectives: list[str], reward_models: dict[str, str]) ->
 class RewardTrainingSettings(TrainingSettings):
     """Optimisation settings of a reward model (defaults suit a 0.1–1 B backbone)."""
 
-    learning_rate: float = Field(default=1e-5, gt=0.0)
+    learning_rate: float = Field(default=1e-5, gt=0.0, le=1.0)
     """Peak learning rate."""
     center_rewards_coefficient: float | None = Field(default=0.01, ge=0.0)
     """Weight of the reward-centering term ``λ·mean((r_chosen + r_rejected)²)`` (Eisenstein et al.

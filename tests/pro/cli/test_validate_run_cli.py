@@ -81,5 +81,5 @@ def test_run_refuses_bad_arguments_and_files_before_starting_anything(
     assert main(["run", "-f", str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml: no such file" in capsys.readouterr().err
     assert main(["run", "-f", str(TOY), "--store", "http://x", "--run-dir", str(tmp_path / "r")]) == 1
-    assert "spec.storage: uri 'http://x' is not s3://" in capsys.readouterr().err
+    assert "spec.storage.uri: 'http://x' is not s3://" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()

@@ -46,7 +46,7 @@ def test_defaults_follow_the_paper_and_design_notes() -> None:
         ({"weights": {"mode": "adapter"}}, "mode 'adapter' needs 'adapter'"),
         ({"weights": {"mode": "fixed"}}, "mode 'fixed' needs 'fixed'"),
         ({"weights": {"mode": "fixed", "fixed": {"helpfulness": -1, "harmlessness": 0}}}, "must be ≥ 0"),
-        ({"weights": {"mode": "fixed", "fixed": {"helpfulness": 1}}}, "weights.fixed must name exactly"),
+        ({"weights": {"mode": "fixed", "fixed": {"helpfulness": 1}}}, "no weight for objective harmlessness"),
         ({"weights": {"mode": "oracle"}}, "mode 'oracle' needs 'world'"),
         ({"weights": {"mode": "magic"}}, "weights.mode"),
         ({"rewardModels": {"helpfulness": "x"}}, "no reward model for harmlessness"),

@@ -92,7 +92,7 @@ def test_unknown_field_suggests_the_close_one() -> None:
     assert found.startswith(
         "p.yaml:10: spec.objectives[0].dataset.maxRow: unknown field; did you mean 'maxRows'?"
     )
-    assert "(allowed: maxRows, path)" in found
+    assert "(allowed: maxRows, path;" in found
 
 
 def test_duplicate_keys_are_errors() -> None:
@@ -107,7 +107,7 @@ def test_invalid_yaml_names_the_line() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("", "the file is empty"), ("a: 1\n---\nb: 2\n", "expected one YAML document, found 2")],
+    [("", "the file is empty"), ("a: 1\n---\nb: 2\n", "expected one YAML document, found 2 (at lines 1, 3)")],
 )
 def test_whole_file_problems(text: str, message: str) -> None:
     assert problems(text) == [f"p.yaml: {message}"]

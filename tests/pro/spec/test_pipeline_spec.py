@@ -66,7 +66,7 @@ CASES = [
     (
         "repeated objective",
         GOOD.replace("name: harmlessness", "name: helpfulness"),
-        ["spec: objective names must be distinct", "helpfulness"],
+        ["p.yaml:8: spec.objectives[1].name: 'helpfulness' is not distinct"],
     ),
     (
         "objective name not a label",
@@ -76,17 +76,23 @@ CASES = [
     (
         "no reward-model backbone",
         HEAD + OBJECTIVES + ADAPTER + ALIGN,
-        ["spec: no reward-model backbone for helpfulness, harmlessness: set rewardModel.model"],
+        [
+            "spec.rewardModel.model: no reward-model backbone for helpfulness, harmlessness: set rewardModel.model"
+        ],
     ),
     (
         "adapter weights without an adapter",
         HEAD + OBJECTIVES + RM + ALIGN,
-        ["spec: alignment.weights.mode 'adapter' needs the 'adapter' section"],
+        ["spec.alignment.weights.mode: mode 'adapter' (the default) needs the 'adapter' section"],
     ),
     (
         "fixed weights naming other objectives",
         GOOD + "    weights: {mode: fixed, fixed: {humor: 1}}\n",
-        ["spec: weights.fixed must name exactly the objectives"],
+        [
+            "p.yaml:17: spec.alignment.weights.fixed.humor: unknown objective 'humor' (the objectives are "
+            "helpfulness, harmlessness)",
+            "p.yaml:17: spec.alignment.weights.fixed: no weight for objective helpfulness, harmlessness",
+        ],
     ),
     (
         "tau out of range",
@@ -101,12 +107,12 @@ CASES = [
     (
         "bad store URI",
         GOOD + "  storage: {uri: 'http://bucket/x'}\n",
-        ["p.yaml:17: spec.storage: uri 'http://bucket/x' is not s3://bucket[/prefix]"],
+        ["p.yaml:17: spec.storage.uri: 'http://bucket/x' is not s3://bucket[/prefix]"],
     ),
     (
         "bad resource quantity",
         GOOD + "    resources: {memory: lots}\n",
-        ["p.yaml:17: spec.alignment.resources.memory: String should match pattern"],
+        ["p.yaml:17: spec.alignment.resources.memory: 'lots' is not a Kubernetes quantity"],
     ),
     (
         "baseline with weights and uri",
@@ -117,14 +123,14 @@ CASES = [
     (
         "bad run id",
         GOOD + "  runId: Run_1\n",
-        ["p.yaml:17: spec.runId: String should match pattern"],
+        ["p.yaml:17: spec.runId: 'Run_1' is not a DNS label"],
     ),
     (
         "config-built policy without init",
         GOOD.replace(
             "policy: {name: some/policy}", "policy: {config: {modelType: llama}, tokenizer: {build: {}}}"
         ),
-        ["spec.alignment: a config-built policy needs 'init'"],
+        ["spec.alignment.init: a config-built policy needs 'init'"],
     ),
 ]
 
