@@ -106,6 +106,7 @@ class StageObservation:
             latest.failure if latest else "",
             committed_digest=self.digest if self.committed else None,
             digest=self.digest,
+            permanent=latest.permanent if latest else False,
         )
 
     @property

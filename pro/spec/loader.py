@@ -188,6 +188,20 @@ def _char_name(ch: str) -> str:
     return names.get(ch, f"the character {ch!r} (U+{ord(ch):04X})")
 
 
+def _odd_indentation(lines: list[str], upto: int) -> tuple[int, int, str] | None:
+    """The last line at or before ``upto`` (within 20 lines) whose indentation holds whitespace other than
+    plain spaces (a tab, a non-breaking space): (line, column, character), 0-based."""
+    for row in range(min(upto, len(lines) - 1), max(-1, upto - 20), -1):
+        text = lines[row]
+        for column, ch in enumerate(text):
+            if ch == " ":
+                continue
+            if ch == "\t" or (ch.isspace() and ch not in "\n\r"):
+                return row, column, ch
+            break
+    return None
+
+
 def _yaml_problem(err: yaml.YAMLError, text: str) -> SpecProblem:
     """One line for a YAML syntax error, at the line where the mistake is."""
     mark = getattr(err, "problem_mark", None)
@@ -204,12 +218,18 @@ def _yaml_problem(err: yaml.YAMLError, text: str) -> SpecProblem:
     if mark is None:
         return SpecProblem("", f"invalid YAML: {problem}")
     lines = text.splitlines()
-    row = lines[mark.line] if mark.line < len(lines) else ""
-    ch = row[mark.column] if mark.column < len(row) else ""
-    if ch and (ch == "\t" or ((not ch.isprintable() or ch.isspace()) and ch not in " \n\r")):
-        where = "in the indentation" if not row[: mark.column].strip() else "in the line"
-        fix = "indent with plain spaces" if ch.isspace() else "remove it"
-        return SpecProblem("", f"{_char_name(ch)} at column {mark.column + 1} {where}: {fix}", mark.line + 1)
+    odd = _odd_indentation(lines, mark.line)
+    if odd is not None:
+        row, column, ch = odd
+        return SpecProblem(
+            "",
+            f"{_char_name(ch)} at column {column + 1} in the indentation: indent with plain spaces",
+            row + 1,
+        )
+    row_text = lines[mark.line] if mark.line < len(lines) else ""
+    ch = row_text[mark.column] if mark.column < len(row_text) else ""
+    if ch and not ch.isprintable() and ch not in "\n\r":
+        return SpecProblem("", f"{_char_name(ch)} at column {mark.column + 1}: remove it", mark.line + 1)
     if ch and "cannot start any token" in problem:
         return SpecProblem(
             "", f"{ch!r} cannot start a value at column {mark.column + 1}: quote the value", mark.line + 1
@@ -345,6 +365,9 @@ def _explain(err: Any, model: type[BaseModel], loc: Loc) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
+        odd = [c for c in str(loc[-1]) if c.isspace() and c != " "]
+        if odd:
+            return f"unknown field {loc[-1]!r}: it holds {_char_name(odd[0])}; use plain spaces"
         parent = _model_at(model, loc[:-1])
         if parent is None:
             return "unknown field (the cluster would drop it)"
