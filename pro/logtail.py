@@ -75,4 +75,3 @@ def stage_exit_code(text: str, code: int) -> int:
     found = _ROOT_CAUSE.search(latest, root) if root >= 0 else None
     found = found or _AGENT.search(latest)
     return int(found.group(1)) if found else code
-

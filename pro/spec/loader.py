@@ -73,11 +73,11 @@ _INT64 = (-(2**63), 2**63 - 1)
 _BOOL, _INT, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _MERGE = "tag:yaml.org,2002:merge"
 #: plain scalars read as kubectl reads them (YAML 1.1 as go-yaml v2 resolves it): ``y``/``n`` are booleans,
-#: ``1e-5`` is a number, and dates (``2026-01-01``), sexagesimal ``1:30`` and ``=`` stay strings
+#: ``1e-5`` and ``0o17`` are numbers, and dates (``2026-01-01``), sexagesimal ``1:30`` and ``=`` stay strings
 _RESOLVERS: list[tuple[str, re.Pattern[str], str]] = [
     (_BOOL, re.compile(r"^(?:[yYnN]|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"),
      "yYnNtTfFoO"),
-    (_INT, re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    (_INT, re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
      "-+0123456789"),
     (_FLOAT, re.compile(r"^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
                         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), "-+.0123456789"),

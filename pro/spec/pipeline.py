@@ -129,9 +129,17 @@ class Baseline(SpecModel):
     @model_validator(mode="after")
     def _one_source(self) -> Baseline:
         if self.weights is not None and self.uri is not None:
-            raise ValueError("set at most one of 'weights' or 'uri'")
+            raise problems_at("Baseline", [(("uri",), "set at most one of 'weights' or 'uri'")])
         if self.weights is not None and self.weights.mode == "adapter":
-            raise ValueError("a baseline's weights cannot be the adapter (that is the policy under test)")
+            raise problems_at(
+                "Baseline",
+                [
+                    (
+                        ("weights", "mode"),
+                        "a baseline's weights cannot be the adapter (that is the policy under test)",
+                    )
+                ],
+            )
         return self
 
     @property

@@ -54,7 +54,9 @@ def test_a_log_with_nothing_but_noise_gives_no_reason() -> None:
 
 
 def test_the_stage_exit_code_is_the_one_torchrun_reports_for_its_worker() -> None:
-    permanent = TORCHRUN_REPORT.replace("exitcode: 1)", "exitcode: 65)").replace("exitcode  : 1 ", "exitcode  : 65 ")
+    permanent = TORCHRUN_REPORT.replace("exitcode: 1)", "exitcode: 65)").replace(
+        "exitcode  : 1 ", "exitcode  : 65 "
+    )
     log = "==== rm attempt 1\nerror: x.jsonl: no such file\n" + TORCHRUN_REPORT
     assert stage_exit_code(log, 1) == 1
     assert stage_exit_code(log + "==== rm attempt 2\nerror: x.jsonl: no such file\n" + permanent, 1) == 65

@@ -52,9 +52,9 @@ def test_defaults_follow_the_paper_and_design_notes() -> None:
         ({"rewardModels": {"helpfulness": "x"}}, "no reward model for harmlessness"),
         (
             {"rewardModels": {"helpfulness": "x", "harmlessness": "y", "humor": "z"}},
-            "unknown objective humor",
+            "unknown objective 'humor'",
         ),
-        ({"objectives": ["a", "a"], "rewardModels": {"a": "x"}}, "distinct"),
+        ({"objectives": ["a", "a"], "rewardModels": {"a": "x"}}, "named twice"),
         ({"policy": {"config": {"modelType": "llama"}, "tokenizer": {"build": {}}}}, "needs 'init'"),
         ({"algorithm": "ppo"}, "algorithm"),
         ({"generation": {"numGenerations": 1}}, "numGenerations"),

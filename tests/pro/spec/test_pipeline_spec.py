@@ -118,7 +118,7 @@ CASES = [
         "baseline with weights and uri",
         GOOD + "  evaluation:\n    prompts: h.jsonl\n    judge: {kind: world, world: toy}\n"
         "    baseline: {weights: {mode: uniform}, uri: s3://b/x}\n",
-        ["p.yaml:20: spec.evaluation.baseline: set at most one of 'weights' or 'uri'"],
+        ["p.yaml:20: spec.evaluation.baseline.uri: set at most one of 'weights' or 'uri'"],
     ),
     (
         "bad run id",
