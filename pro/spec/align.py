@@ -188,9 +188,16 @@ class AlignmentSettings(SpecModel):
         if self.policy.config is not None and self.init is None:
             bad.append((("init",), "a config-built policy needs 'init' (SFT data for a starting policy)"))
         bad += self.method_problems()
+        resources, at = self.stage_resources()
+        if resources is not None:
+            bad += single_process_problems(self.method, resources, at)
         if bad:
             raise problems_at("AlignmentSettings", bad)
         return self
+
+    def stage_resources(self) -> tuple[StageResources | None, SubPath]:
+        """The resources the alignment stage runs with, and their path (None: not known here)."""
+        return None, ()
 
     def method_problems(self) -> Problems:
         """Settings the chosen ``method`` cannot use (each would be ignored), and the batch rule of GRPO/RLOO."""
@@ -281,12 +288,13 @@ class PolicyAlignmentSpec(AlignmentSettings):
     """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
     fills it in; not part of the stage's digest)."""
 
+    def stage_resources(self) -> tuple[StageResources | None, SubPath]:
+        return (self.execution.resources if self.execution else None), ("execution", "resources")
+
     @model_validator(mode="after")
     def _check_objectives(self) -> PolicyAlignmentSpec:
         check_reward_models(self.objectives, self.reward_models)
         bad = fixed_weight_problems(self.weights, self.objectives, ("weights",))
-        if self.execution is not None:
-            bad += single_process_problems(self.method, self.execution.resources, ("execution", "resources"))
         if bad:
             raise problems_at("PolicyAlignmentSpec", bad)
         return self

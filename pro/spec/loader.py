@@ -188,6 +188,14 @@ def _char_name(ch: str) -> str:
     return names.get(ch, f"the character {ch!r} (U+{ord(ch):04X})")
 
 
+#: YAML errors whose context (where the parser started reading) is where the mistake is
+_STARTS_AT_CONTEXT = {
+    "while scanning a simple key": "a key without its ':'",
+    "while parsing a flow mapping": "a {...} mapping not closed",
+    "while parsing a flow sequence": "a [...] list not closed",
+}
+
+
 def _odd_indentation(lines: list[str], upto: int) -> tuple[int, int, str] | None:
     """The last line at or before ``upto`` (within 20 lines) whose indentation holds whitespace other than
     plain spaces (a tab, a non-breaking space): (line, column, character), 0-based."""
@@ -213,6 +221,14 @@ def _yaml_problem(err: yaml.YAMLError, text: str) -> SpecProblem:
         return SpecProblem(
             "",
             f"unclosed quote: the string starting at column {context_mark.column + 1} has no closing quote{end}",
+            context_mark.line + 1,
+        )
+    if context in _STARTS_AT_CONTEXT and context_mark is not None and mark is not None:
+        # the mistake is where the key or the {...}/[...] starts, not where the parser gave up
+        what = _STARTS_AT_CONTEXT[context]
+        return SpecProblem(
+            "",
+            f"{what} at column {context_mark.column + 1}: {problem} (noticed at line {mark.line + 1})",
             context_mark.line + 1,
         )
     if mark is None:

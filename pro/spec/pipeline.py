@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pro.spec.align import AlignmentSettings, WeightChoice, fixed_weight_problems, single_process_problems
+from pro.spec.align import AlignmentSettings, WeightChoice, fixed_weight_problems
 from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataSource
 from pro.spec.evaluation import EvaluationSettings
@@ -112,6 +112,9 @@ class AlignmentSection(AlignmentSettings):
     """Per-prompt weights: ``adapter`` (PRO, the default) or a baseline."""
     resources: StageResources = Field(default_factory=StageResources)
     """Resources of the alignment stage (and of the baseline's)."""
+
+    def stage_resources(self) -> tuple[StageResources | None, SubPath]:
+        return self.resources, ("resources",)
 
 
 class Baseline(SpecModel):
@@ -211,9 +214,6 @@ class AlignmentPipelineSpec(SpecModel):
                 "objective's model"
             )))  # fmt: skip
         bad += fixed_weight_problems(self.alignment.weights, names, ("alignment", "weights"))
-        bad += single_process_problems(
-            self.alignment.method, self.alignment.resources, ("alignment", "resources")
-        )
         if self.alignment.weights.mode == "adapter" and self.adapter is None:
             bad.append(
                 (("alignment", "weights", "mode"), "mode 'adapter' (the default) needs the 'adapter' section")
