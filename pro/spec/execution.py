@@ -14,7 +14,6 @@ from pydantic import Field, field_validator, model_validator
 from pro.spec.base import SpecModel
 from pro.spec.k8s import (
     INT32_MAX,
-    INT64_MAX,
     QUANTITY,
     DnsSubdomain,
     Image,
@@ -45,7 +44,7 @@ class StageResources(SpecModel):
     """Cluster: CPU request and limit per pod (a Kubernetes quantity, e.g. ``8`` or ``500m``)."""
     memory: ResourceAmount | None = None
     """Cluster: memory request and limit per pod (e.g. ``64Gi``)."""
-    active_deadline_seconds: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
     """Cluster: the job fails after running this long (``runPolicy.activeDeadlineSeconds``)."""
 
 
@@ -111,7 +110,7 @@ class KubernetesSettings(SpecModel):
     """Tolerations of the stage pods (Kubernetes ``Toleration`` objects)."""
     ttl_seconds_after_finished: int | None = Field(default=86400, ge=0, le=INT32_MAX)
     """Delete a finished job's pods after this long (``runPolicy.ttlSecondsAfterFinished``)."""
-    start_deadline_seconds: int = Field(default=900, ge=1, le=INT64_MAX)
+    start_deadline_seconds: int = Field(default=900, ge=1)
     """A job still not running after this long (image pull errors, no room to schedule) counts as a
     failed attempt with the reason, instead of waiting forever."""
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
 from pro.errors import UserError
-from pro.spec.k8s import PATTERN_MEANING
+from pro.spec.k8s import INT64_MAX, PATTERN_MEANING
 
 #: libyaml's emitter when PyYAML was built with it (the same YAML, several times faster)
 _SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -67,8 +67,8 @@ def format_path(loc: Loc) -> str:
 MAX_BYTES = 1536 * 1024
 #: the most values (mappings, lists and scalars) a document may hold once its aliases are expanded
 MAX_VALUES = 100_000
-#: Kubernetes integers are 64-bit (``INT64_MAX`` in :mod:`pro.spec.k8s`)
-_INT64 = (-(2**63), 2**63 - 1)
+#: Kubernetes integers are 64-bit
+_INT64 = (-INT64_MAX - 1, INT64_MAX)
 
 _BOOL, _INT, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _MERGE = "tag:yaml.org,2002:merge"

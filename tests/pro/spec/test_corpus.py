@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from pro.cli import main
+from pro.spec import SpecError
 from pro.spec.kinds import kind_named
-from pro.spec.loader import decode
+from pro.spec.loader import decode, load_documents
 from pro.spec.openapi import as_stored, crd_schema
 
 pytestmark = pytest.mark.unit
@@ -73,8 +73,8 @@ def test_pro_validate_names_the_field_of_every_mistake(
 
 def _documents(path: Path) -> list[Any]:
     try:
-        return [d for d in yaml.safe_load_all(decode(path.read_bytes(), str(path))) if d is not None]
-    except (yaml.YAMLError, ValueError):
+        return [d.data for d in load_documents(decode(path.read_bytes(), str(path)), str(path))]
+    except SpecError:
         return []
 
 
