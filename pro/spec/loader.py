@@ -113,7 +113,8 @@ _Loader.add_constructor(_INT, _Loader.construct_yaml_int)
 
 
 def _walk_nodes(root: yaml.Node, problems: list[SpecProblem]) -> dict[Loc, int]:
-    """The 1-based line of every mapping key and list item (aliases followed); duplicate keys flagged.
+    """The 1-based line of every mapping key and list item (aliases followed); duplicate keys, and keys
+    holding a tab or a non-breaking space (pasted indentation), flagged.
 
     Iterative, and only after :func:`_check_size` bounded the expanded document."""
     lines: dict[Loc, int] = {(): root.start_mark.line + 1}
@@ -131,6 +132,12 @@ def _walk_nodes(root: yaml.Node, problems: list[SpecProblem]) -> dict[Loc, int]:
                     problems.append(
                         SpecProblem(format_path(child), "duplicate key", key_node.start_mark.line + 1)
                     )
+                odd = [c for c in key if c.isspace() and c != " "]
+                if odd:
+                    problems.append(SpecProblem(
+                        "", f"{_char_name(odd[0])} in the key {key.strip()!r}: use plain spaces",
+                        key_node.start_mark.line + 1,
+                    ))  # fmt: skip
                 seen.add(key)
                 lines[child] = key_node.start_mark.line + 1
                 stack.append((value_node, child))
@@ -210,6 +217,23 @@ def _odd_indentation(lines: list[str], upto: int) -> tuple[int, int, str] | None
     return None
 
 
+def _keyless_line(lines: list[str], row: int) -> int | None:
+    """The line above ``row``, indented as it is, that holds no ``key:`` (a plain value that swallowed the
+    lines below it), 0-based."""
+    if row >= len(lines):
+        return None
+    indent = len(lines[row]) - len(lines[row].lstrip(" "))
+    for above in range(row - 1, -1, -1):
+        text = lines[above]
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        if len(text) - len(text.lstrip(" ")) != indent:
+            return None
+        if not re.search(r":(\s|$)", text):
+            return above
+    return None
+
+
 def _yaml_problem(err: yaml.YAMLError, text: str) -> SpecProblem:
     """One line for a YAML syntax error, at the line where the mistake is."""
     mark = getattr(err, "problem_mark", None)
@@ -250,6 +274,12 @@ def _yaml_problem(err: yaml.YAMLError, text: str) -> SpecProblem:
         return SpecProblem(
             "", f"{ch!r} cannot start a value at column {mark.column + 1}: quote the value", mark.line + 1
         )
+    if "mapping values are not allowed" in problem:
+        keyless = _keyless_line(lines, mark.line)
+        if keyless is not None:
+            return SpecProblem(
+                "", "a key without its ':' (the next line was read as part of it)", keyless + 1
+            )
     where = f" ({context} at line {context_mark.line + 1})" if context and context_mark is not None else ""
     return SpecProblem("", f"invalid YAML at column {mark.column + 1}: {problem}{where}", mark.line + 1)
 

@@ -30,7 +30,9 @@ ROW = '{"prompt": "p", "chosen": "a", "rejected": "b", "objective": "helpfulness
     ],
     ids=["deep", "digits", "duplicate-key", "truncated"],
 )
-def test_every_bad_row_is_one_error_naming_file_and_line(tmp_path: Path, second_line: str, problem: str) -> None:
+def test_every_bad_row_is_one_error_naming_file_and_line(
+    tmp_path: Path, second_line: str, problem: str
+) -> None:
     path = tmp_path / "pairs.jsonl"
     path.write_text(ROW + "}\n" + second_line + "\n")
     with pytest.raises(DataError) as err:
