@@ -86,6 +86,11 @@ def test_an_alias_bomb_is_one_line_not_memory() -> None:
     assert peak < 20 * 1024 * 1024, peak  # the expansion is counted, never built
 
 
+def test_an_alias_inside_its_own_anchor_is_one_line() -> None:
+    with pytest.raises(SpecError, match="x.yaml:2: an alias \\(\\*name\\) inside its own anchor"):
+        load_text("a: 1\nb: &b {c: [*b]}\n", "x.yaml")
+
+
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     big.write_text(RM + "#" + "x" * MAX_BYTES + "\n")
