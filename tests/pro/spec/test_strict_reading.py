@@ -87,7 +87,7 @@ def test_an_alias_bomb_is_one_line_not_memory() -> None:
 
 
 def test_an_alias_inside_its_own_anchor_is_one_line() -> None:
-    with pytest.raises(SpecError, match="x.yaml:2: an alias \\(\\*name\\) inside its own anchor"):
+    with pytest.raises(SpecError, match=r"x.yaml:2: an alias \(\*name\) inside its own anchor"):
         load_text("a: 1\nb: &b {c: [*b]}\n", "x.yaml")
 
 
