@@ -17,7 +17,14 @@ import pytest
 from pro.spec.conventions import ATTEMPT_LABEL, STAGE_RESOURCE_LABEL
 from pro.store import read_manifest
 from pro.testing.operator import Cluster, install_crds
-from tests.pro_operator.conftest import finished, job_names, launched, reward_model_stage, small_pipeline
+from tests.pro_operator.conftest import (
+    crash_once_image,
+    finished,
+    job_names,
+    launched,
+    reward_model_stage,
+    small_pipeline,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -44,19 +51,7 @@ def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_crashed_job_is_retried_and_the_retry_succeeds(cluster: Cluster, toy: Path) -> None:
-    # an image whose first run dies as a killed process does (a lost node, OOM): worth a retry; the
-    # second run is the real stage
-    crashed = cluster.workdir / "crashed-once"
-    image = "registry.invalid/pro-trainer:crashes-once"
-    marker = bytes(str(crashed), "utf-8").hex()  # spelled so that the executor does not map its /tmp
-    cluster.executor.images[image] = [sys.executable, "-c", (
-        "import os, sys\n"
-        f"marker = bytes.fromhex('{marker}').decode()\n"
-        "if not os.path.exists(marker):\n"
-        "    open(marker, 'w').close(); print('Killed', file=sys.stderr); sys.exit(137)\n"
-        "os.execvp('torchrun', ['torchrun', '--standalone', '--nproc-per-node=1', '-m', 'pro', 'stage', 'reward',"
-        " '-f', '/etc/pro/stage.yaml'])\n"
-    )]  # fmt: skip
+    image = crash_once_image(cluster)  # its first job is killed (a lost node, OOM): worth a retry
     body = reward_model_stage(
         cluster, toy, "late-rm", execution={"image": image, "retry": {"limit": 1, "backoffSeconds": 2}}
     )
