@@ -9,7 +9,8 @@ the request (a 4xx other than throttling) — exits with :data:`PERMANENT_EXIT`;
 (the process's exit code, or the one torchrun reports for its worker) and fail the stage at once
 instead of retrying work that would fail the same way.  Anything else (a crash, a network error, a
 throttled or unavailable store, a killed process) is retried.  A user error is permanent unless it
-says otherwise with a ``transient`` attribute; :func:`pro.cli.stage.permanent` decides.
+says otherwise with a ``transient`` attribute (a store error is transient unless it says otherwise):
+:func:`pro.runs.transient` decides.
 """
 
 from __future__ import annotations

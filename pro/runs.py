@@ -31,8 +31,15 @@ from pro.spec.data import DataSnapshot
 from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.run import PromotedPin, RunSnapshot
 from pro.spec.status import DataSnapshotStatus, PromotionStatus, WeightDriftStatus
-from pro.store import read_manifest
+from pro.store import StoreError, read_manifest
 from pro.store.lineage import find_work, read_promoted, run_snapshot
+
+
+def transient(err: UserError) -> bool:
+    """Whether retrying the same work may succeed after ``err`` (the one answer ``pro stage``, and so both
+    runners, and the operator give): a store error unless it says otherwise (a network error, throttling);
+    any other user error (a spec, a missing file, a malformed row) only when it says so."""
+    return bool(getattr(err, "transient", isinstance(err, StoreError)))
 
 
 @dataclass(frozen=True)

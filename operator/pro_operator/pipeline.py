@@ -38,7 +38,7 @@ from pro.planner import (
 )
 from pro.planner.compose import EVAL, ComposedStage, Composition, Reuse, lineage_root
 from pro.render.jobs import stage_resource_object
-from pro.runs import PreparedRun, data_status, prepare, promotion_outcome, resumed
+from pro.runs import PreparedRun, data_status, prepare, promotion_outcome, resumed, transient
 from pro.spec import SpecError
 from pro.spec.conventions import DEFAULT_NAMESPACE, SCHEDULED_AT, WORK_DIGEST, parse_rfc3339, rfc3339
 from pro.spec.kinds import PIPELINE_KIND, kind_named
@@ -125,10 +125,15 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
         run, graph = ctx.memo.get(
             ("run", memo_key(PIPELINE_KIND, body)), lambda: started(ctx, pipeline, body)
         )
+    except UserError as err:  # the run cannot start: its data, the store
+        return unavailable(ctx, body, ref, err, now)
+    try:
         seen = observe(ctx, body, run, graph)
         decided = decide(ctx, seen, now)
         created = act(ctx, seen, decided, namespace)
-    except UserError as err:  # found while acting: a reference, the store
+    except UserError as err:  # found while acting
+        if transient(err):
+            raise  # a store that cannot be reached now: the work queue asks again, backing off
         return unavailable(ctx, body, ref, err, now)
     status = pipeline_status(seen, decided, now, gate=gate_outcome(ctx, seen, decided.phase))
     publish(ctx, body, ref, status, events=[*created, *pipeline_events(seen.old, status)], now=stamp)
@@ -167,22 +172,22 @@ def unavailable(ctx: Context, body: Obj, ref: Any, err: UserError, now: datetime
     again later; anything else (a reference that resolves to nothing, a store that refuses) fails the
     pipeline at once, naming it — one condition, one Event, no retry until the spec changes."""
     stamp = rfc3339(now)
-    transient = isinstance(err, StoreError) and getattr(err, "transient", True)
+    again = transient(err)
     reason = (
         "StoreUnavailable"
-        if transient
+        if again
         else "DataUnavailable"
         if isinstance(err, DataError)
         else "PermanentFailure"
     )
     old = read_status(AlignmentPipelineStatus, body)
     generation = body["metadata"].get("generation")
-    phase = (old.phase if old else PipelinePhase.PENDING) if transient else PipelinePhase.FAILED
+    phase = (old.phase if old else PipelinePhase.PENDING) if again else PipelinePhase.FAILED
     conditions = set_conditions(
         old.conditions if old else [],
         [("DataPinned", False, reason, str(err)) if isinstance(err, (DataError, StoreError)) else
          ("Running", False, reason, str(err)),
-         ("Failed", not transient, reason if not transient else "NotFailed", "" if transient else str(err))],
+         ("Failed", not again, "NotFailed" if again else reason, "" if again else str(err))],
         now=stamp, generation=generation,
     )  # fmt: skip
     status = AlignmentPipelineStatus(
@@ -190,12 +195,12 @@ def unavailable(ctx: Context, body: Obj, ref: Any, err: UserError, now: datetime
         phase=phase,
         conditions=conditions,
         start_time=(old.start_time if old else None) or stamp,
-        completion_time=None if transient else (old.completion_time if old else None) or stamp,
+        completion_time=None if again else (old.completion_time if old else None) or stamp,
     )
     published = old is None or not any(c.reason == reason and c.message == str(err) for c in old.conditions)
     events = [Event(reason, str(err), True)] if published else []
     publish(ctx, body, ref, status, events=events, now=stamp)
-    return now + timedelta(seconds=STORE_RETRY_SECONDS) if transient else None
+    return now + timedelta(seconds=STORE_RETRY_SECONDS) if again else None
 
 
 # ----------------------------------------------------------------------------------------- observe

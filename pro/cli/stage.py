@@ -65,15 +65,6 @@ def stage_snapshot(spec: Any) -> DataSnapshot:
     return snapshot
 
 
-def permanent(err: UserError) -> bool:
-    """Whether retrying the same work cannot help: a store error only when it says so (a network error or
-    throttling is worth a retry), any other user error (a spec, a missing file, a bad row) unless it says
-    it is transient."""
-    from pro.store.errors import StoreError
-
-    return not getattr(err, "transient", isinstance(err, StoreError))
-
-
 def run(args: argparse.Namespace) -> int:
     from pro.data.objects import pinned
     from pro.spec import load_file
@@ -84,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
         with pinned(stage_snapshot(getattr(resource, "spec"))):  # noqa: B009 - reads only what is pinned
             metrics = kind.run()(resource)
     except UserError as err:
-        if permanent(err):
+        from pro.runs import transient
+
+        if not transient(err):
             err.exit_code = PERMANENT_EXIT  # the runners fail the stage at once (see pro.errors)
         raise
     if os.environ.get("RANK", "0") == "0":

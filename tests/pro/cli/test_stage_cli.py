@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pro.cli import main
-from pro.cli.stage import permanent as stage_permanent
 from pro.data import DataError
 from pro.errors import PERMANENT_EXIT, UserError
+from pro.runs import transient
 from pro.store import StoreError
 
 pytestmark = pytest.mark.unit
@@ -80,6 +80,6 @@ def test_a_stage_whose_data_file_is_missing_fails_for_good_naming_the_field(
     ],
 )
 def test_which_user_errors_are_permanent(error: UserError, permanent: bool) -> None:
-    assert stage_permanent(error) is permanent
+    assert transient(error) is not permanent
     error.transient = permanent  # type: ignore[attr-defined]  # an error may say otherwise
-    assert stage_permanent(error) is not permanent
+    assert transient(error) is permanent
