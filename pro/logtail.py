@@ -2,7 +2,9 @@
 
 Used by ``pro run`` (the stage's log file) and the operator (the failing pod's termination message,
 which holds the end of its log): the reason is the stage's own last word — its ``error: …`` line or the
-last line of its traceback — not torchrun's ``ChildFailedError`` banner.
+last line of its traceback — not torchrun's ``ChildFailedError`` banner; whether the failure is permanent
+is the stage's exit code, which torchrun reports in that banner (its own exit code is 1 whatever the
+worker's was), at the very end of the log, where a termination message always reaches.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ _NOISE = re.compile(
 _LAUNCHER = re.compile(r"^Traceback \(most recent call last\):$")
 
 
+def _latest_attempt(text: str) -> list[str]:
+    """The lines after the last ``====`` attempt header (``pro run`` appends every attempt to one log)."""
+    lines = text.splitlines()
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("==== ")]
+    return lines[starts[-1] + 1 :] if starts else lines
+
+
 def stage_lines(text: str) -> list[str]:
     """The stage's own lines of the latest attempt (after the last ``====`` header), launcher noise
     removed."""
-    lines = text.splitlines()
-    starts = [i for i, ln in enumerate(lines) if ln.startswith("==== ")]
-    lines = lines[starts[-1] + 1 :] if starts else lines
+    lines = _latest_attempt(text)
     out: list[str] = []
     skipping = False
     for ln in lines:
@@ -52,3 +59,19 @@ def failure_reason(text: str) -> str:
 def tail(text: str, n: int = 20) -> list[str]:
     """The last ``n`` lines of the stage's own output."""
     return stage_lines(text)[-n:]
+
+
+#: torchrun's report of its first failing worker: ``exitcode  : 65 (pid: …)`` under "Root Cause", and the
+#: agent's log line ``failed (exitcode: 65) local_rank: 0``
+_ROOT_CAUSE = re.compile(r"^\s*exitcode\s*:\s*(-?\d+)", re.MULTILINE)
+_AGENT = re.compile(r"failed \(exitcode: (-?\d+)\)")
+
+
+def stage_exit_code(text: str, code: int) -> int:
+    """The stage's own exit code: the one torchrun reports for its first failing worker of the latest
+    attempt, else ``code`` (the process's, when no torchrun report is there)."""
+    latest = "\n".join(_latest_attempt(text))
+    root = latest.rfind("Root Cause")
+    found = _ROOT_CAUSE.search(latest, root) if root >= 0 else None
+    found = found or _AGENT.search(latest)
+    return int(found.group(1)) if found else code

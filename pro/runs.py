@@ -35,6 +35,13 @@ from pro.store import StoreError, read_manifest
 from pro.store.lineage import find_work, read_promoted, read_snapshot, run_snapshot
 
 
+def transient(err: UserError) -> bool:
+    """Whether retrying the same work may succeed after ``err`` (the one answer ``pro stage``, and so both
+    runners, and the operator give): only when the error says so (a store error from an unreachable endpoint,
+    throttling, a 5xx); a spec, a missing file, a malformed row or a refused credential is permanent."""
+    return bool(getattr(err, "transient", False))
+
+
 @dataclass(frozen=True)
 class PreparedRun:
     """A run ready for the planner: its composition (pinned data, reused stages) and its snapshot."""

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pro.logtail import failure_reason, tail
+from pro.errors import PERMANENT_EXIT
+from pro.logtail import failure_reason, stage_exit_code, tail
 from pro.planner import RunState
 from pro.spec.conventions import (
     ABANDONED,
@@ -50,6 +51,9 @@ class JobObservation:
     """The failing pod's last log lines."""
     abandon: bool = False
     """It has not started running within its start deadline: give it up now (``failure`` says why)."""
+    permanent: bool = False
+    """It failed for good: the stage exited with :data:`~pro.errors.PERMANENT_EXIT` (a spec, a missing
+    file, a malformed row): no retry can succeed."""
     suspended: bool = False
     """Its spec holds it suspended."""
     recheck_at: datetime | None = None
@@ -148,6 +152,18 @@ def pod_failure(pods: list[Obj]) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
+def failed_for_good(pods: list[Obj]) -> bool:
+    """Whether the first failing pod (as :func:`pod_failure` picks it) says its stage failed for good: its
+    stage's exit code (torchrun's report in the termination message, else the container's) is
+    :data:`~pro.errors.PERMANENT_EXIT`."""
+    for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            term = (cs.get("state") or {}).get("terminated") or {}
+            if term.get("exitCode") not in (None, 0):
+                return stage_exit_code(term.get("message") or "", int(term["exitCode"])) == PERMANENT_EXIT
+    return False
+
+
 def pods_waiting(pods: list[Obj]) -> list[str]:
     """Why the pods are not running: their containers' waiting reasons and scheduling failures."""
     reasons = []
@@ -187,12 +203,14 @@ class PyTorchJobs:
             return JobObservation(name, attempt, RunState.SUCCEEDED, finished, suspended=suspended)
         failed = _condition(job, "Failed")
         if failed is not None:
-            found = pod_failure(pods())
+            listed = pods()
+            found = pod_failure(listed)
             reason, lines = found or (failed.get("message") or f"job {name} failed", ())
             finished = parse_rfc3339(failed.get("lastTransitionTime")) or now
             return JobObservation(
-                name, attempt, RunState.FAILED, finished, reason, lines, suspended=suspended
-            )
+                name, attempt, RunState.FAILED, finished, reason, lines, suspended=suspended,
+                permanent=failed_for_good(listed),
+            )  # fmt: skip
         if _condition(job, "Running") or _condition(job, "Suspended"):
             return JobObservation(name, attempt, RunState.RUNNING, suspended=suspended)
         since = _waiting_since(job)

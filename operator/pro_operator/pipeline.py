@@ -38,7 +38,7 @@ from pro.planner import (
 )
 from pro.planner.compose import EVAL, ComposedStage, Composition, Reuse, lineage_root
 from pro.render.jobs import stage_resource_object
-from pro.runs import PreparedRun, data_status, prepare, promotion_outcome, resumed
+from pro.runs import PreparedRun, data_status, prepare, promotion_outcome, resumed, transient
 from pro.spec import SpecError
 from pro.spec.conventions import DEFAULT_NAMESPACE, SCHEDULED_AT, WORK_DIGEST, parse_rfc3339, rfc3339
 from pro.spec.kinds import PIPELINE_KIND, kind_named
@@ -59,7 +59,7 @@ from pro_operator.context import Context
 from pro_operator.events import Event
 from pro_operator.kube import Conflict, custom_ref
 from pro_operator.publish import publish, read_status
-from pro_operator.specs import invalid_event, invalid_status, memo_key, parsed
+from pro_operator.specs import memo_key, parsed, publish_invalid
 
 log = logging.getLogger("pro_operator.pipeline")
 
@@ -116,26 +116,25 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
     try:
         pipeline = parsed(ctx, PIPELINE_KIND, body)
     except SpecError as err:
-        status = invalid_status(
-            AlignmentPipelineStatus,
-            body,
-            err,
-            condition="Valid",
-            now=stamp,
-            phase=PipelinePhase.INVALID,
-            stage="",
-        )
-        publish(ctx, body, ref, status, events=[invalid_event(err)], now=stamp)
+        publish_invalid(
+            ctx, body, ref, err, AlignmentPipelineStatus, condition="Valid", now=stamp,
+            phase=PipelinePhase.INVALID, stage="",
+        )  # fmt: skip
         return None
     try:
         run, graph = ctx.memo.get(
             ("run", memo_key(PIPELINE_KIND, body)), lambda: started(ctx, pipeline, body)
         )
-    except (DataError, StoreError) as err:
+    except UserError as err:  # the run cannot start: its data, the store
         return unavailable(ctx, body, ref, err, now)
-    seen = observe(ctx, body, run, graph)
-    decided = decide(ctx, seen, now)
-    created = act(ctx, seen, decided, namespace)
+    try:
+        seen = observe(ctx, body, run, graph)
+        decided = decide(ctx, seen, now)
+        created = act(ctx, seen, decided, namespace)
+    except UserError as err:  # found while acting
+        if transient(err):
+            raise  # a store that cannot be reached now: the work queue asks again, backing off
+        return unavailable(ctx, body, ref, err, now)
     status = pipeline_status(seen, decided, now, gate=gate_outcome(ctx, seen, decided.phase))
     publish(ctx, body, ref, status, events=[*created, *pipeline_events(seen.old, status)], now=stamp)
     return decided.requeue_at
@@ -169,17 +168,26 @@ def no_retries(graph: Graph) -> Graph:
 
 
 def unavailable(ctx: Context, body: Obj, ref: Any, err: UserError, now: datetime) -> datetime | None:
-    """A run whose data cannot be pinned: a reference that resolves to nothing fails the pipeline at once
-    (naming the field); a store that cannot be reached now is asked again later."""
+    """A run that cannot go on for a reason found while acting: a store that cannot be reached now is asked
+    again later; anything else (a reference that resolves to nothing, a store that refuses) fails the
+    pipeline at once, naming it — one condition, one Event, no retry until the spec changes."""
     stamp = rfc3339(now)
-    transient = isinstance(err, StoreError) and getattr(err, "transient", True)
+    again = transient(err)
+    reason = (
+        "StoreUnavailable"
+        if again
+        else "DataUnavailable"
+        if isinstance(err, DataError)
+        else "PermanentFailure"
+    )
     old = read_status(AlignmentPipelineStatus, body)
     generation = body["metadata"].get("generation")
-    phase = (old.phase if old else PipelinePhase.PENDING) if transient else PipelinePhase.FAILED
+    phase = (old.phase if old else PipelinePhase.PENDING) if again else PipelinePhase.FAILED
     conditions = set_conditions(
         old.conditions if old else [],
-        [("DataPinned", False, "StoreUnavailable" if transient else "DataUnavailable", str(err)),
-         ("Failed", not transient, "DataUnavailable" if not transient else "NotFailed", "" if transient else str(err))],
+        [("DataPinned", False, reason, str(err)) if isinstance(err, (DataError, StoreError)) else
+         ("Running", False, reason, str(err)),
+         ("Failed", not again, "NotFailed" if again else reason, "" if again else str(err))],
         now=stamp, generation=generation,
     )  # fmt: skip
     status = AlignmentPipelineStatus(
@@ -187,13 +195,12 @@ def unavailable(ctx: Context, body: Obj, ref: Any, err: UserError, now: datetime
         phase=phase,
         conditions=conditions,
         start_time=(old.start_time if old else None) or stamp,
-        completion_time=None if transient else (old.completion_time if old else None) or stamp,
+        completion_time=None if again else (old.completion_time if old else None) or stamp,
     )
-    reason = "StoreUnavailable" if transient else "DataUnavailable"
     published = old is None or not any(c.reason == reason and c.message == str(err) for c in old.conditions)
     events = [Event(reason, str(err), True)] if published else []
     publish(ctx, body, ref, status, events=events, now=stamp)
-    return now + timedelta(seconds=STORE_RETRY_SECONDS) if transient else None
+    return now + timedelta(seconds=STORE_RETRY_SECONDS) if again else None
 
 
 # ----------------------------------------------------------------------------------------- observe

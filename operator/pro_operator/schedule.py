@@ -31,7 +31,7 @@ from pro_operator.context import Context
 from pro_operator.events import Event
 from pro_operator.kube import Conflict, custom_ref
 from pro_operator.publish import publish, read_status
-from pro_operator.specs import invalid_event, invalid_status, parsed
+from pro_operator.specs import parsed, publish_invalid
 
 Obj = dict[str, Any]
 PLURAL = kind_named(SCHEDULE_KIND).plural
@@ -49,8 +49,7 @@ def reconcile_schedule(ctx: Context, namespace: str, name: str) -> datetime | No
     try:
         schedule: AlignmentSchedule = parsed(ctx, SCHEDULE_KIND, body)
     except SpecError as err:
-        status = invalid_status(AlignmentScheduleStatus, body, err, condition="Valid", now=stamp)
-        publish(ctx, body, ref, status, events=[invalid_event(err)], now=stamp)
+        publish_invalid(ctx, body, ref, err, AlignmentScheduleStatus, condition="Valid", now=stamp)
         return None
     schedule = schedule.model_copy(
         update={"metadata": schedule.metadata.model_copy(update={"namespace": namespace})}

@@ -50,7 +50,7 @@ from pro_operator.jobs import (
 )
 from pro_operator.kube import Conflict, KubeError, custom_ref
 from pro_operator.publish import publish, read_status
-from pro_operator.specs import invalid_event, invalid_status, parsed, problems
+from pro_operator.specs import parsed, problems, publish_invalid
 
 log = logging.getLogger("pro_operator.stage")
 
@@ -106,6 +106,7 @@ class StageObservation:
             latest.failure if latest else "",
             committed_digest=self.digest if self.committed else None,
             digest=self.digest,
+            permanent=latest.permanent if latest else False,
         )
 
     @property
@@ -131,11 +132,10 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
     try:
         resource = parsed(ctx, kind, body)
     except SpecError as err:
-        status = invalid_status(
-            StageRunStatus, body, err, condition="Failed", now=rfc3339(now), phase=StagePhase.FAILED,
+        publish_invalid(
+            ctx, body, ref, err, StageRunStatus, condition="Failed", now=rfc3339(now), phase=StagePhase.FAILED,
             message=f"invalid spec: {problems(err)}",
         )  # fmt: skip
-        publish(ctx, body, ref, status, events=[invalid_event(err)], now=rfc3339(now))
         return None
     seen = observe(ctx, body, kind, resource, now)
     decision = decide_stage(seen.node, seen.run, now, digest=seen.digest, suspend=seen.execution.suspend)

@@ -12,6 +12,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from pro.errors import PERMANENT_EXIT, UserError
 from pro.spec.kinds import stage_kind_of_verb, stage_kinds
 
 if TYPE_CHECKING:
@@ -69,9 +70,16 @@ def run(args: argparse.Namespace) -> int:
     from pro.spec import load_file
 
     kind = stage_kind_of_verb(args.kind)
-    resource = load_file(args.spec, kind.model())
-    with pinned(stage_snapshot(getattr(resource, "spec"))):  # noqa: B009 - reads only what is pinned
-        metrics = kind.run()(resource)
+    try:
+        resource = load_file(args.spec, kind.model())
+        with pinned(stage_snapshot(getattr(resource, "spec"))):  # noqa: B009 - reads only what is pinned
+            metrics = kind.run()(resource)
+    except UserError as err:
+        from pro.runs import transient
+
+        if not transient(err):
+            err.exit_code = PERMANENT_EXIT  # the runners fail the stage at once (see pro.errors)
+        raise
     if os.environ.get("RANK", "0") == "0":
         print(json.dumps({"kind": kind.name, **metrics}, sort_keys=False))
     return 0

@@ -1,13 +1,19 @@
-"""``pro validate -f FILE``: check a pipeline (or stage) file and report every problem at once."""
+"""``pro validate -f FILE``: check resource files as the cluster and ``pro run`` read them, and report every
+problem at once, each naming its field."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 EXAMPLES = """\
-Besides the schema, every data reference is checked: local files must exist and S3 prefixes must be
-listable with this machine's AWS credentials (--offline skips S3); references with a {{scheduledTime}}
-placeholder are checked when a run fills them.
+A file may hold several resources (YAML documents separated by ---); each is checked.  Besides the
+schema, every reference a run reads is checked: data files must exist and S3 prefixes be listable with
+this machine's AWS credentials, toy worlds must exist, and the artifacts a resource reads as input (a
+baseline policy, a hand-written stage's reward models) must be committed.  --offline skips S3;
+references with a {{scheduledTime}} placeholder are checked when a run fills them.
 
 examples:
   pro validate -f examples/toy/pipeline.yaml
@@ -26,54 +32,153 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a resource file (repeatable)",
     )
-    parser.add_argument("--offline", action="store_true", help="do not check s3:// data references")
+    parser.add_argument("--offline", action="store_true", help="do not check s3:// references")
+
+
+def _spec_and_path(resource: Any) -> tuple[Any, str]:
+    from pro.spec.schedule import AlignmentSchedule
+
+    if isinstance(resource, AlignmentSchedule):
+        return resource.spec.pipeline_template.spec, "spec.pipelineTemplate.spec"
+    return resource.spec, "spec"
 
 
 def data_problems(resource: object, offline: bool) -> list[tuple[str, str]]:
     """``(field, problem)`` for the data references of ``resource`` that resolve to nothing now."""
     from pro.data.objects import check_refs
     from pro.spec.data import iter_data_refs
-    from pro.spec.schedule import AlignmentSchedule
 
-    if isinstance(resource, AlignmentSchedule):
-        refs = iter_data_refs(resource.spec.pipeline_template.spec, "spec.pipelineTemplate.spec")
+    spec, path = _spec_and_path(resource)
+    return check_refs(iter_data_refs(spec, path), offline=offline)
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+    """``(path, field name, value)`` of every field set in a model, recursively."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            child = getattr(value, name)
+            where = f"{path}.{info.alias or name}"
+            yield where, name, child
+            yield from _walk(child, where)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}")
+
+
+def world_problems(resource: object) -> list[tuple[str, str]]:
+    """``(field, problem)`` for every toy world named (a directory with world.yaml, or the file) that is
+    not there."""
+    spec, path = _spec_and_path(resource)
+    out = []
+    for where, name, value in _walk(spec, path):
+        if name == "world" and isinstance(value, str):
+            p = Path(value)
+            if not (p / "world.yaml").is_file() and not (p.is_file() and p.suffix in (".yaml", ".yml")):
+                missing = "no such directory" if not p.exists() else "holds no world.yaml"
+                out.append((where, f"{value}: {missing} (a toy world from pro toy generate)"))
+    return out
+
+
+#: the fields that name an artifact a resource reads (committed before it runs), by the model's name
+INPUT_ARTIFACTS = {
+    "Baseline": ("uri",),
+    "Judge": ("uri",),
+    "PolicyRef": ("uri",),
+    "WeightSettings": ("adapter",),
+    "AdapterTrainingSpec": ("reward_models",),
+    "PolicyAlignmentSpec": ("reward_models",),
+    "PolicyEvaluationSpec": ("reward_models", "adapter", "runs"),
+    "PromotionSettings": ("baseline",),
+}
+
+
+def artifact_problems(resource: object, offline: bool) -> list[tuple[str, str]]:
+    """``(field, problem)`` for every input artifact of ``resource`` that is not committed (a pipeline's
+    own stages' outputs are not inputs: the pipeline makes them)."""
+    from pydantic import BaseModel
+
+    from pro.store import StoreError, read_manifest
+
+    spec, path = _spec_and_path(resource)
+    refs: list[tuple[str, str]] = []
+    for where, _, value in [(path, "", spec), *_walk(spec, path)]:
+        if not isinstance(value, BaseModel):
+            continue
+        for name in INPUT_ARTIFACTS.get(type(value).__name__, ()):
+            info = type(value).model_fields[name]
+            field, uri = f"{where}.{info.alias or name}", getattr(value, name)
+            if isinstance(uri, dict):
+                refs += [(f"{field}.{k}", v) for k, v in uri.items()]
+            elif isinstance(uri, str) and uri != "lastPromoted":
+                refs.append((field, uri))
+    out = []
+    for field, uri in refs:
+        if offline and uri.startswith("s3://"):
+            continue
+        try:
+            if read_manifest(uri) is None:
+                out.append((field, f"{uri}: no artifact committed there (no manifest.json)"))
+        except StoreError as err:
+            out.append((field, f"{uri}: {err}"))
+    return out
+
+
+def check(resource: Any, where: str, offline: bool) -> bool:
+    """Print what ``pro validate`` says about one valid-looking resource; whether it is valid."""
+    from pro.planner.compose import compose
+    from pro.spec.pipeline import AlignmentPipeline
+
+    problems = (
+        data_problems(resource, offline) + world_problems(resource) + artifact_problems(resource, offline)
+    )
+    if problems:
+        print(f"{where}: {len(problems)} reference(s) cannot be read:")
+        for field, problem in problems:
+            print(f"  {field}: {problem}")
+        return False
+    kind = resource.kind
+    if isinstance(resource, AlignmentPipeline):
+        c = compose(resource)
+        print(f"{where}: {kind} {resource.metadata.name!r} is valid: {len(c.stages)} stages")
+        width = max(len(s.name) for s in c.stages)
+        for stage in c.stages:
+            needs = ", ".join(c.graph.by_name[stage.name].needs) or "-"
+            print(f"  {stage.name:<{width}}  {stage.kind:<20} needs {needs}")
+        print(f"  artifacts under {c.root}")
     else:
-        refs = iter_data_refs(getattr(resource, "spec"))  # noqa: B009
-    return check_refs(refs, offline=offline)
+        print(f"{where}: {kind} {resource.metadata.name!r} is valid")
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
     from pro.errors import UserError
-    from pro.planner.compose import compose
-    from pro.spec.kinds import load_resource
-    from pro.spec.pipeline import AlignmentPipeline
+    from pro.spec.kinds import resource_of
+    from pro.spec.loader import read_documents
 
-    failed = 0
+    failed = total = 0
     for path in args.filename:
         try:
-            resource = load_resource(path)
+            docs = read_documents(path)
+            if not docs:
+                raise UserError(f"{path}: the file is empty")
         except UserError as err:
             print(err)
-            failed += 1
+            failed, total = failed + 1, total + 1
             continue
-        kind = getattr(resource, "kind")  # noqa: B009
-        problems = data_problems(resource, args.offline)
-        if problems:
-            print(f"{path}: {len(problems)} data reference(s) cannot be read:")
-            for field, problem in problems:
-                print(f"  {field}: {problem}")
-            failed += 1
-            continue
-        if isinstance(resource, AlignmentPipeline):
-            c = compose(resource)
-            print(f"{path}: {kind} {resource.metadata.name!r} is valid: {len(c.stages)} stages")
-            width = max(len(s.name) for s in c.stages)
-            for stage in c.stages:
-                needs = ", ".join(c.graph.by_name[stage.name].needs) or "-"
-                print(f"  {stage.name:<{width}}  {stage.kind:<20} needs {needs}")
-            print(f"  artifacts under {c.root}")
-        else:
-            print(f"{path}: {kind} {resource.metadata.name!r} is valid")
+        for doc in docs:
+            total += 1
+            where = path if len(docs) == 1 else f"{path}:{doc.lines[()]}"
+            try:
+                ok = check(resource_of(doc), where, args.offline)
+            except UserError as err:
+                print(err)
+                ok = False
+            failed += not ok
     if failed:
-        print(f"{failed} of {len(args.filename)} file(s) invalid")
+        print(f"{failed} of {total} resource(s) invalid")
     return 1 if failed else 0

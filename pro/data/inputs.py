@@ -4,10 +4,10 @@ deterministic split by prompt hash) and the distinct prompts of a prompt file or
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pro.data.schema import PreferencePair, read_prompts
+from pro.data.schema import PreferencePair, iter_prompts
 from pro.data.sources import load_preferences
 from pro.errors import UserError
 from pro.spec.data import DataSource
@@ -45,17 +45,19 @@ def load_split(
 
 
 def read_prompt_texts(source: DataSource | str, limit: int | None = None) -> list[str]:
-    """Distinct prompts, in file order, from a prompt file or a preference source."""
+    """Distinct prompts, in file order, from a prompt file or a preference source; reading stops once
+    ``limit`` are found."""
     if isinstance(source, str):
         if not Path(source).exists():
             raise UserError(f"prompts: {source}: no such file")
-        prompts = [r.prompt for r in read_prompts(source)]
+        prompts: Iterable[str] = (r.prompt for r in iter_prompts(source))
     else:
-        prompts = [p.prompt for p in load_preferences(source)]
+        prompts = (p.prompt for p in load_preferences(source))
     seen: dict[str, None] = {}
     for p in prompts:
         seen.setdefault(p, None)
-    out = list(seen)
-    if not out:
+        if limit and len(seen) >= limit:
+            break
+    if not seen:
         raise UserError("prompts: no prompts found")
-    return out[:limit] if limit else out
+    return list(seen)

@@ -411,22 +411,56 @@ def iter_records(ref: str) -> Iterator[tuple[str, Any]]:
             yield from _jsonl_rows(obj)
 
 
+#: the longest JSON line read (a row is a prompt and two responses; a longer one is not a row)
+MAX_ROW_BYTES = 16 * 1024 * 1024
+
+
 def _jsonl_rows(obj: DataObject) -> Iterator[tuple[str, Any]]:
     with open_object(obj) as stream:
-        for number, raw in enumerate(stream, start=1):
+        number = 0
+        while raw := stream.readline(MAX_ROW_BYTES + 1):
+            number += 1
+            where = f"{_display(obj.uri)}:{number}"
+            if len(raw) > MAX_ROW_BYTES and not raw.endswith(b"\n"):
+                raise DataError(
+                    f"{where}: a line longer than {MAX_ROW_BYTES} bytes (is this a JSON lines file?)"
+                )
             if not raw.strip():
                 continue
-            where = f"{_display(obj.uri)}:{number}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DataError(f"{where}: not UTF-8 text") from None
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{where}: invalid JSON: {err.msg} (column {err.colno})") from None
-            except RecursionError:
-                raise DataError(f"{where}: invalid JSON: nested too deeply") from None
+            yield where, json_row(raw, where)
+
+
+def _no_duplicates(where: str) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise DataError(
+                    f"{where}: duplicate key {key!r} (JSON keeps only the last; which one is meant?)"
+                )
+            out[key] = value
+        return out
+
+    return pairs
+
+
+def json_row(raw: bytes, where: str) -> Any:
+    """One JSON value of a row; every problem is a :class:`DataError` naming ``where`` (``file:line``):
+    not UTF-8, not JSON, nested too deeply, an integer too long to read, a key given twice."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{where}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1})"
+        ) from None
+    try:
+        return json.loads(line, object_pairs_hook=_no_duplicates(where))
+    except json.JSONDecodeError as err:
+        raise DataError(f"{where}: invalid JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:
+        raise DataError(f"{where}: invalid JSON: nested too deeply") from None
+    except ValueError as err:  # an integer beyond sys.get_int_max_str_digits()
+        raise DataError(f"{where}: invalid JSON: {str(err).split(';')[0]}") from None
 
 
 def _parquet_rows(obj: DataObject) -> Iterator[tuple[str, Any]]:
@@ -458,6 +492,7 @@ __all__ = [
     "DataChanged",
     "check_refs",
     "iter_records",
+    "json_row",
     "open_object",
     "pin",
     "pin_all",

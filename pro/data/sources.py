@@ -16,6 +16,7 @@ set's own format when ``path`` is set — and then through the same converter:
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -94,7 +95,8 @@ def _load_dataset(source: DataSource, data_dir: str | None) -> Any:
     """The split through ``datasets.load_dataset``: hub id, or local files in the data set's format."""
     import datasets
 
-    kwargs: dict[str, Any] = {"split": source.split}
+    # with maxRows, rows are streamed: only the rows kept are read (a whole split is never loaded)
+    kwargs: dict[str, Any] = {"split": source.split, "streaming": source.max_rows is not None}
     if source.subset:
         kwargs["name"] = source.subset
     where = source.describe()
@@ -113,13 +115,23 @@ def _load_dataset(source: DataSource, data_dir: str | None) -> Any:
         args = (source.hub_id or "",)
         if data_dir:
             kwargs["data_dir"] = data_dir
-    try:
+    with _load_errors(where, source.split):
         return datasets.load_dataset(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _load_errors(where: str, split: str) -> Iterator[None]:
+    """``datasets``' and ``pyarrow``'s errors about a source (raised when it is opened, or while rows are
+    streamed) as one :class:`DataError` naming it."""
+    import datasets
+
+    try:
+        yield
     except (FileNotFoundError, ValueError, OSError, datasets.exceptions.DatasetNotFoundError) as err:
-        raise DataError(f"{where}: cannot load split {source.split!r}: {err}") from None
+        raise DataError(f"{where}: cannot load split {split!r}: {err}") from None
     except Exception as err:  # arrow/json parse errors of malformed local files
         if type(err).__module__.startswith(("datasets", "pyarrow")):
-            raise DataError(f"{where}: cannot load split {source.split!r}: {err}") from None
+            raise DataError(f"{where}: cannot load split {split!r}: {err}") from None
         raise
 
 
@@ -141,8 +153,9 @@ def _from_hub(
     where = source.describe() + (f" ({data_dir})" if data_dir else "")
 
     def pairs() -> Iterator[PreferencePair]:
-        for index, row in enumerate(dataset, start=1):
-            yield from convert(row, f"{where}: row {index}", index, source, objectives)
+        with _load_errors(where, source.split):
+            for index, row in enumerate(dataset, start=1):
+                yield from convert(row, f"{where}: row {index}", index, source, objectives)
 
     return _cap(pairs(), source.max_rows, objectives)
 

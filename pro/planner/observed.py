@@ -34,6 +34,9 @@ class StageStatus:
     """The digest recorded in the stage's committed output artifact; None when there is none."""
     digest: str | None = None
     """The work digest the latest attempt ran for; None when unknown (taken as the current one)."""
+    permanent: bool = False
+    """The latest attempt failed for good (the stage said retrying cannot help: a spec, a missing file,
+    a malformed row): the stage fails at once, whatever retries are left."""
 
 
 @dataclass(frozen=True)

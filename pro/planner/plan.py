@@ -110,6 +110,9 @@ def decide_stage(
     if waiting:
         return StageDecision(StagePhase.WAITING, "WaitingForInputs", f"needs {', '.join(waiting)}")
     failure = attempt_failure(status)
+    if failure is not None and status.run is RunState.FAILED and status.permanent:
+        message = f"attempt {status.attempts} failed for good (not retried): {failure}"
+        return StageDecision(StagePhase.FAILED, "PermanentFailure", message)
     if failure is not None and status.attempts > node.retry.limit:
         message = f"{status.attempts} attempt(s); last: {failure}"
         return StageDecision(StagePhase.FAILED, "RetriesExhausted", message)

@@ -111,10 +111,10 @@ def _env(execution: StageExecution) -> list[Obj]:
 def _resources(execution: StageExecution) -> Obj:
     r = execution.resources
     amounts: dict[str, str] = {}
-    if r.cpu:
-        amounts["cpu"] = r.cpu
-    if r.memory:
-        amounts["memory"] = r.memory
+    if r.cpu is not None:
+        amounts["cpu"] = str(r.cpu)
+    if r.memory is not None:
+        amounts["memory"] = str(r.memory)
     limits = dict(amounts)
     if r.gpus > 0:
         limits["nvidia.com/gpu"] = str(r.gpus)
@@ -180,7 +180,7 @@ def _pod_template(resource: Resource, execution: StageExecution, labels: dict[st
     if k8s.node_selector:
         pod["nodeSelector"] = dict(k8s.node_selector)
     if k8s.tolerations:
-        pod["tolerations"] = [dict(t) for t in k8s.tolerations]
+        pod["tolerations"] = [t.to_dict() for t in k8s.tolerations]
     if k8s.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": s} for s in k8s.image_pull_secrets]
     return {"metadata": {"labels": dict(labels)}, "spec": pod}

@@ -6,6 +6,7 @@ is committed, what a cancel stops); this module only carries out its actions wit
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -228,10 +229,15 @@ def run_pipeline(
                     stage = composition.stage(name)
                     if on_commit is not None and committed[name] == stage.digest:
                         on_commit(stage)
+                    permanent = False
+                elif proc.stop_requested is not None:
+                    run, message, permanent = RunState.FAILED, "stopped", False
                 else:
-                    stopped = proc.stop_requested is not None
-                    run, message = RunState.FAILED, "stopped" if stopped else proc.failure(code)
-                status[name] = StageStatus(run, proc.attempt, now_wall, message, digest=proc.digest)
+                    run = RunState.FAILED
+                    message, permanent = proc.failure(code)
+                status[name] = StageStatus(
+                    run, proc.attempt, now_wall, message, digest=proc.digest, permanent=permanent
+                )
             if interrupts.count >= 2:
                 for proc in procs.values():
                     proc.kill()
@@ -287,14 +293,7 @@ def _reaped(procs: Mapping[str, StageProcess], grace: float) -> Iterator[None]:
 
 
 def _with_commit(status: StageStatus, digest: str | None) -> StageStatus:
-    return StageStatus(
-        status.run,
-        status.attempts,
-        status.finished_at,
-        status.message,
-        committed_digest=digest,
-        digest=status.digest,
-    )
+    return dataclasses.replace(status, committed_digest=digest)
 
 
 def _start(

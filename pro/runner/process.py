@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pro.logtail import failure_reason
+from pro.errors import PERMANENT_EXIT
+from pro.logtail import failure_reason, stage_exit_code
 from pro.spec.kinds import stage_verb
 from pro.stages.runtime import PROGRESS_ENV
 
@@ -104,11 +105,14 @@ class StageProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
 
-    def failure(self, code: int) -> str:
-        """Why the attempt failed: the exit code and the stage's own last word."""
+    def failure(self, code: int) -> tuple[str, bool]:
+        """Why the attempt failed (the exit code and the stage's own last word), and whether for good
+        (the stage exited with :data:`~pro.errors.PERMANENT_EXIT`, under torchrun as torchrun reports)."""
+        text = read_end(self.log)
+        code = stage_exit_code(text, code) if code > 0 else code
         reason = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
-        why = failure_reason(read_end(self.log))
-        return f"{reason}: {why}" if why else reason
+        why = failure_reason(text)
+        return (f"{reason}: {why}" if why else reason), code == PERMANENT_EXIT
 
 
 #: run before the stage's command, in its own process: ask Linux for SIGTERM when ``pro run`` dies, even by

@@ -14,9 +14,12 @@ from pydantic import Field, model_validator
 
 from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataRef, DataSnapshot, DataSource
-from pro.spec.execution import StageExecution
+from pro.spec.execution import StageExecution, StageResources
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TrainingSettings
+from pro.spec.rules import SubPath, problems_at
 from pro.spec.stages import check_reward_models
+
+Problems = list[tuple[SubPath, str]]
 
 WeightMode = Literal["adapter", "uniform", "fixed", "oracle"]
 
@@ -38,13 +41,24 @@ class WeightChoice(SpecModel):
 
     @model_validator(mode="after")
     def _mode_inputs(self) -> WeightChoice:
+        bad: Problems = []
         if self.mode == "fixed":
             if not self.fixed:
-                raise ValueError("mode 'fixed' needs 'fixed' (a weight per objective)")
-            if any(v < 0 for v in self.fixed.values()) or sum(self.fixed.values()) <= 0:
-                raise ValueError("'fixed' weights must be ≥ 0 with a positive sum")
+                bad.append((("fixed",), "mode 'fixed' needs 'fixed' (a weight per objective)"))
+            elif any(v < 0 for v in self.fixed.values()) or sum(self.fixed.values()) <= 0:
+                bad.append((("fixed",), "'fixed' weights must be ≥ 0 with a positive sum"))
+        elif self.fixed is not None:
+            bad.append(
+                (("fixed",), f"applies only to mode 'fixed' (mode is {self.mode!r}, which ignores it)")
+            )
         if self.mode == "oracle" and not self.world:
-            raise ValueError("mode 'oracle' needs 'world' (a toy-world directory)")
+            bad.append((("world",), "mode 'oracle' needs 'world' (a toy-world directory)"))
+        elif self.mode != "oracle" and self.world is not None:
+            bad.append(
+                (("world",), f"applies only to mode 'oracle' (mode is {self.mode!r}, which ignores it)")
+            )
+        if bad:
+            raise problems_at("WeightChoice", bad)
         return self
 
 
@@ -57,7 +71,15 @@ class WeightSettings(WeightChoice):
     @model_validator(mode="after")
     def _adapter_uri(self) -> WeightSettings:
         if self.mode == "adapter" and not self.adapter:
-            raise ValueError("mode 'adapter' needs 'adapter' (the adapter artifact URI)")
+            raise problems_at(
+                "WeightSettings",
+                [(("adapter",), "mode 'adapter' needs 'adapter' (the adapter artifact URI)")],
+            )
+        if self.mode != "adapter" and self.adapter is not None:
+            raise problems_at(
+                "WeightSettings",
+                [(("adapter",), f"applies only to mode 'adapter' (mode is {self.mode!r}, which ignores it)")],
+            )
         return self
 
 
@@ -82,7 +104,7 @@ class PolicyInit(SpecModel):
     reference (file, ``s3://``/``file://`` URI, prefix or glob)."""
     steps: int = Field(default=300, ge=1)
     """Optimizer steps."""
-    learning_rate: float = Field(default=3e-3, gt=0.0)
+    learning_rate: float = Field(default=3e-3, gt=0.0, le=1.0)
     """Learning rate."""
     batch_size: int = Field(default=32, ge=1)
     """Records per step."""
@@ -107,7 +129,7 @@ class WicSettings(SpecModel):
     """Prompts sampled per online round."""
     exploration: float = Field(default=0.1, ge=0.0)
     """Dirichlet-style noise mixed into the adapter weights when sampling candidates."""
-    online_learning_rate: float = Field(default=1e-4, gt=0.0)
+    online_learning_rate: float = Field(default=1e-4, gt=0.0, le=1.0)
     """Learning rate of the online SFT steps (one AdamW kept across rounds); the offline stage uses
     ``training.learningRate``."""
     keep_top: int = Field(default=1, ge=1)
@@ -119,7 +141,7 @@ class AlignmentTrainingSettings(TrainingSettings):
 
     max_steps: int = Field(default=200, ge=1)
     """RL optimizer steps (``morlhf``); WIC counts ``wic.onlineSteps`` instead."""
-    learning_rate: float = Field(default=1e-5, gt=0.0)
+    learning_rate: float = Field(default=1e-5, gt=0.0, le=1.0)
     """Peak learning rate."""
     per_device_batch_size: int = Field(default=16, ge=1)
     """Completions per process per step (a multiple of ``generation.numGenerations``)."""
@@ -161,16 +183,91 @@ class AlignmentSettings(SpecModel):
     """Toy world (directory) for monitoring: logs the true utility of training samples."""
 
     @model_validator(mode="after")
-    def _policy_init(self) -> AlignmentSettings:
+    def _check(self) -> AlignmentSettings:
+        bad: Problems = []
         if self.policy.config is not None and self.init is None:
-            raise ValueError("a config-built policy needs 'init' (SFT data for a starting policy)")
+            bad.append((("init",), "a config-built policy needs 'init' (SFT data for a starting policy)"))
+        bad += self.method_problems()
+        resources, at = self.stage_resources()
+        if resources is not None:
+            bad += single_process_problems(self.method, resources, at)
+        if bad:
+            raise problems_at("AlignmentSettings", bad)
         return self
 
+    def stage_resources(self) -> tuple[StageResources | None, SubPath]:
+        """The resources the alignment stage runs with, and their path (None: not known here)."""
+        return None, ()
 
-def check_fixed_weights(weights: WeightChoice, objectives: list[str]) -> None:
-    """``fixed`` weights name exactly the objectives."""
-    if weights.fixed is not None and set(weights.fixed) != set(objectives):
-        raise ValueError("weights.fixed must name exactly the objectives")
+    def method_problems(self) -> Problems:
+        """Settings the chosen ``method`` cannot use (each would be ignored), and the batch rule of GRPO/RLOO."""
+        bad: Problems = []
+        tr, gen = self.training, self.generation
+        if self.method == "morlhf":
+            if tr.per_device_batch_size % gen.num_generations:
+                at = ("training", "perDeviceBatchSize")
+                if "per_device_batch_size" not in tr.model_fields_set:
+                    at = ("generation", "numGenerations")
+                bad.append((at, (
+                    f"training.perDeviceBatchSize {tr.per_device_batch_size} is not a multiple of "
+                    f"generation.numGenerations {gen.num_generations} (GRPO/RLOO sample numGenerations "
+                    "completions of each prompt in a batch)"
+                )))  # fmt: skip
+            if self.wic != WicSettings():
+                bad.append((("wic",), "applies only to method 'wic' (method 'morlhf' ignores it)"))
+            return bad
+        ignored = " (method 'wic' ignores it: it applies only to method 'morlhf')"
+        morlhf_only = [
+            (("algorithm",), self.algorithm != "grpo"),
+            (("beta",), self.beta != type(self).model_fields["beta"].default),
+            (("lora",), self.lora is not None),
+            (("deepspeed",), self.deepspeed is not None),
+            (("checkpointEvery",), self.checkpoint_every != 0),
+        ]
+        bad += [(at, f"{at[-1]} is set{ignored}") for at, is_set in morlhf_only if is_set]
+        defaults = AlignmentTrainingSettings()
+        for name in ("max_steps", "gradient_accumulation_steps", "warmup_ratio", "weight_decay", "scheduler"):
+            if getattr(tr, name) != getattr(defaults, name):
+                alias = type(tr).model_fields[name].alias or name
+                hint = "; WIC runs wic.onlineSteps rounds" if name == "max_steps" else ""
+                bad.append((("training", alias), f"training.{alias} is set{ignored}{hint}"))
+        return bad
+
+
+def single_process_problems(method: str, resources: StageResources, at: SubPath) -> Problems:
+    """Method ``wic`` runs in one process: more replicas or processes would fail the stage every time."""
+    if method != "wic":
+        return []
+    return [
+        ((*at, alias), f"{value}: method 'wic' runs in one process (use method 'morlhf' to train on several)")
+        for alias, value in (
+            ("replicas", resources.replicas),
+            ("processesPerNode", resources.processes_per_node),
+        )
+        if value > 1
+    ]
+
+
+def fixed_weight_problems(weights: WeightChoice, objectives: list[str], at: SubPath) -> Problems:
+    """``fixed`` weights name exactly the objectives: each unknown one at its own key, missing ones at
+    ``fixed`` (``at``: the path of ``weights``)."""
+    if weights.fixed is None:
+        return []
+    known = ", ".join(objectives)
+    bad: Problems = [
+        ((*at, "fixed", name), f"unknown objective {name!r} (the objectives are {known})")
+        for name in weights.fixed
+        if name not in objectives
+    ]
+    missing = [o for o in objectives if o not in weights.fixed]
+    if missing:
+        bad.append(
+            (
+                (*at, "fixed"),
+                f"no weight for objective {', '.join(missing)} (give every objective one: {known})",
+            )
+        )
+    return bad
 
 
 class PolicyAlignmentSpec(AlignmentSettings):
@@ -191,10 +288,15 @@ class PolicyAlignmentSpec(AlignmentSettings):
     """Cluster only: image, resources, retries and store access of the stage's PyTorchJob (a pipeline
     fills it in; not part of the stage's digest)."""
 
+    def stage_resources(self) -> tuple[StageResources | None, SubPath]:
+        return (self.execution.resources if self.execution else None), ("execution", "resources")
+
     @model_validator(mode="after")
-    def _check(self) -> PolicyAlignmentSpec:
+    def _check_objectives(self) -> PolicyAlignmentSpec:
         check_reward_models(self.objectives, self.reward_models)
-        check_fixed_weights(self.weights, self.objectives)
+        bad = fixed_weight_problems(self.weights, self.objectives, ("weights",))
+        if bad:
+            raise problems_at("PolicyAlignmentSpec", bad)
         return self
 
 
@@ -218,5 +320,6 @@ __all__ = [
     "WeightMode",
     "WeightSettings",
     "WicSettings",
-    "check_fixed_weights",
+    "fixed_weight_problems",
+    "single_process_problems",
 ]

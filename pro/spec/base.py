@@ -10,22 +10,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from pro.spec.conventions import GROUP_VERSION
+from pro.spec.k8s import DNS_LABEL, Annotations, Labels
 
-#: an RFC 1123 DNS label, the form Kubernetes requires of object names
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Name = Annotated[str, Field(pattern=DNS_LABEL, min_length=1, max_length=63)]
 
 
 class SpecModel(BaseModel):
     """A spec section: camelCase in YAML (as in Kubernetes objects), unknown fields rejected.
 
-    Field docstrings become the descriptions shown by ``pro explain`` and ``kubectl explain``.
+    Python code builds models with field names (``TrainingSettings(max_steps=5)``); a spec *file* is read
+    strictly by :func:`pro.spec.loader.parse` (camelCase names only, no type coercion), as the API server
+    reads it.  Field docstrings become the descriptions shown by ``pro explain`` and ``kubectl explain``.
     """
 
     model_config = ConfigDict(
         extra="forbid",
         alias_generator=to_camel,
-        populate_by_name=True,
+        validate_by_name=True,
+        validate_by_alias=True,
         validate_default=True,
         use_attribute_docstrings=True,
         frozen=True,
@@ -43,9 +45,9 @@ class ObjectMeta(SpecModel):
     """Object name: lower-case letters, digits and '-', at most 63 characters."""
     namespace: Name | None = None
     """Namespace on the cluster; locally it becomes part of the artifact path."""
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
     """Labels copied to everything created for this object."""
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: Annotations = Field(default_factory=dict)
     """Annotations copied to everything created for this object."""
 
 

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from pro.spec.base import SpecModel
 from pro.spec.placeholders import PlaceholderError, check
+from pro.spec.rules import problems_at
 
 #: the most objects one reference may pin (they are listed in the stage spec; use a narrower glob)
 MAX_PINNED_OBJECTS = 1000
@@ -183,9 +184,18 @@ class DataSource(SpecModel):
         if fmt in LOCAL_FORMATS:
             if not self.path:
                 raise ValueError(f"format {fmt!r} needs 'path' (a local .{fmt} file)")
-            for name, value in (("hfId", self.hf_id), ("subset", self.subset), ("dataDir", self.data_dir)):
-                if value is not None:
-                    raise ValueError(f"{name!r} applies only to hub formats, not to format {fmt!r}")
+            bad = [
+                ((name,), f"{name!r} applies only to hub formats, not to format {fmt!r}")
+                for name, is_set in (
+                    ("hfId", self.hf_id is not None),
+                    ("subset", self.subset is not None),
+                    ("dataDir", self.data_dir is not None),
+                    ("split", self.split != "train"),
+                )
+                if is_set
+            ]
+            if bad:
+                raise problems_at("DataSource", bad)
             return self
         allowed = FORMAT_OBJECTIVES[fmt]
         for objective in self.objectives or []:

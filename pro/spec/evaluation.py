@@ -17,6 +17,7 @@ from pro.spec.data import DataRef, DataSnapshot
 from pro.spec.execution import StageExecution
 from pro.spec.judge import Judge
 from pro.spec.promotion import PromotionGate
+from pro.spec.rules import problems_at
 
 
 class PolicyRef(SpecModel):
@@ -80,9 +81,14 @@ class PolicyEvaluationSpec(EvaluationSettings):
 
     @model_validator(mode="after")
     def _check(self) -> PolicyEvaluationSpec:
-        unknown = [o for o in self.reward_models if self.objectives and o not in self.objectives]
-        if unknown:
-            raise ValueError(f"rewardModels names unknown objective {', '.join(unknown)}")
+        if self.objectives:
+            bad = [
+                (("rewardModels", o), f"unknown objective {o!r} (objectives: {', '.join(self.objectives)})")
+                for o in self.reward_models
+                if o not in self.objectives
+            ]
+            if bad:
+                raise problems_at("PolicyEvaluationSpec", bad)
         return self
 
 

@@ -7,30 +7,42 @@ it is left out of the stage's digest, and ``pro stage`` / ``pro run`` ignore wha
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from pro.spec.base import SpecModel
+from pro.spec.k8s import (
+    INT32_MAX,
+    QUANTITY,
+    DnsSubdomain,
+    Image,
+    Labels,
+    LabelValue,
+    Quantity,
+    qualified_name_problem,
+)
+from pro.spec.rules import problems_at
 
-#: a Kubernetes resource quantity (``4``, ``500m``, ``16Gi``)
-QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$"
 DEFAULT_IMAGE = "ghcr.io/pro-pipeline/trainer:latest"
+
+ResourceAmount = Annotated[int, Field(ge=0)] | Quantity
+"""A resource quantity: a whole number (``4``) or a Kubernetes quantity string (``500m``, ``16Gi``)."""
 
 
 class StageResources(SpecModel):
     """What one stage gets: processes and, on a cluster, replicas, GPUs, CPU and memory."""
 
-    replicas: int = Field(default=1, ge=1)
+    replicas: int = Field(default=1, ge=1, le=INT32_MAX)
     """Cluster: pods of the stage's PyTorchJob (one Master, the rest Workers).  Locally the stage runs
     as one node."""
-    processes_per_node: int = Field(default=1, ge=1)
+    processes_per_node: int = Field(default=1, ge=1, le=INT32_MAX)
     """``torchrun --nproc-per-node``: processes per pod (usually one per GPU), and locally."""
-    gpus: int = Field(default=0, ge=0)
+    gpus: int = Field(default=0, ge=0, le=INT32_MAX)
     """Cluster: ``nvidia.com/gpu`` per pod."""
-    cpu: str | None = Field(default=None, pattern=QUANTITY)
+    cpu: ResourceAmount | None = None
     """Cluster: CPU request and limit per pod (a Kubernetes quantity, e.g. ``8`` or ``500m``)."""
-    memory: str | None = Field(default=None, pattern=QUANTITY)
+    memory: ResourceAmount | None = None
     """Cluster: memory request and limit per pod (e.g. ``64Gi``)."""
     active_deadline_seconds: int | None = Field(default=None, ge=1)
     """Cluster: the job fails after running this long (``runPolicy.activeDeadlineSeconds``)."""
@@ -49,24 +61,54 @@ class RetrySettings(SpecModel):
     """Upper bound of one wait."""
 
 
+class Toleration(SpecModel):
+    """A Kubernetes ``Toleration`` of the stage pods."""
+
+    key: str | None = None
+    """The taint key to tolerate (a label key); unset with ``operator: Exists`` tolerates every taint."""
+    operator: Literal["Exists", "Equal"] = "Equal"
+    """``Equal`` (the taint's value must be ``value``) or ``Exists`` (any value)."""
+    value: LabelValue | None = None
+    """The taint value to match (``operator: Equal``)."""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """The taint effect to tolerate; unset: every effect."""
+    toleration_seconds: int | None = None
+    """How long a pod stays bound to a node with a ``NoExecute`` taint (needs ``effect: NoExecute``)."""
+
+    @model_validator(mode="after")
+    def _kubernetes_rules(self) -> Toleration:
+        bad: list[tuple[tuple[str | int, ...], str]] = []
+        if self.key and (why := qualified_name_problem(self.key)):
+            bad.append((("key",), f"taint key {self.key!r}: {why}"))
+        if self.key in (None, "") and self.operator != "Exists":
+            bad.append((("operator",), "a toleration without 'key' needs operator: Exists"))
+        if self.operator == "Exists" and self.value:
+            bad.append((("value",), f"operator: Exists takes no value, got {self.value!r}"))
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            bad.append((("tolerationSeconds",), "tolerationSeconds applies only to effect: NoExecute"))
+        if bad:
+            raise problems_at("Toleration", bad)
+        return self
+
+
 class KubernetesSettings(SpecModel):
     """Cluster only: how the operator runs the stages' PyTorchJobs (ignored by ``pro run``)."""
 
-    service_account_name: str | None = None
+    service_account_name: DnsSubdomain | None = None
     """Service account of the stage pods (e.g. one bound to an IAM role for S3)."""
-    queue: str | None = None
+    queue: LabelValue | None = None
     """Kueue LocalQueue: sets the ``kueue.x-k8s.io/queue-name`` label on every job."""
-    priority_class_name: str | None = None
+    priority_class_name: DnsSubdomain | None = None
     """PriorityClass of the stage pods."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     """Pull policy of the trainer image."""
-    image_pull_secrets: list[str] = Field(default_factory=list)
+    image_pull_secrets: list[DnsSubdomain] = Field(default_factory=list)
     """Secrets used to pull the trainer image."""
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    """Node labels the stage pods must match."""
-    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    node_selector: Labels = Field(default_factory=dict)
+    """Node labels the stage pods must match (label keys and values, as Kubernetes checks them)."""
+    tolerations: list[Toleration] = Field(default_factory=list)
     """Tolerations of the stage pods (Kubernetes ``Toleration`` objects)."""
-    ttl_seconds_after_finished: int | None = Field(default=86400, ge=0)
+    ttl_seconds_after_finished: int | None = Field(default=86400, ge=0, le=INT32_MAX)
     """Delete a finished job's pods after this long (``runPolicy.ttlSecondsAfterFinished``)."""
     start_deadline_seconds: int = Field(default=900, ge=1)
     """A job still not running after this long (image pull errors, no room to schedule) counts as a
@@ -81,16 +123,31 @@ class StorageAccess(SpecModel):
     (``AWS_ENDPOINT_URL_S3``) or AWS itself."""
     region: str | None = None
     """S3 region; default: the AWS chain."""
-    credentials_secret: str | None = None
+    credentials_secret: DnsSubdomain | None = None
     """Cluster only: a Secret in the pipeline's namespace with ``AWS_ACCESS_KEY_ID`` and
     ``AWS_SECRET_ACCESS_KEY`` (and optionally ``AWS_SESSION_TOKEN``), exposed to every stage pod as
     environment variables.  Leave unset to use the service account's role (IRSA) or node credentials."""
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in ("http", "https") or not rest.strip("/"):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL (e.g. http://minio.store:9000)")
+        if "@" in rest.partition("/")[0]:
+            raise ValueError(
+                "the endpoint URL holds credentials (user:secret@host): name a credentialsSecret instead, "
+                "never put secrets in the spec"
+            )
+        return value
 
 
 class StageExecution(SpecModel):
     """Cluster only: how the operator runs a stage as a PyTorchJob."""
 
-    image: str = DEFAULT_IMAGE
+    image: Image = DEFAULT_IMAGE
     """The trainer image the stage's pods run."""
     resources: StageResources = Field(default_factory=StageResources)
     """Replicas, processes, GPUs, CPU and memory."""
@@ -109,8 +166,10 @@ __all__ = [
     "DEFAULT_IMAGE",
     "QUANTITY",
     "KubernetesSettings",
+    "ResourceAmount",
     "RetrySettings",
     "StageExecution",
     "StageResources",
     "StorageAccess",
+    "Toleration",
 ]

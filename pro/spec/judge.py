@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from pro.spec.base import SpecModel
+from pro.spec.rules import SubPath, problems_at
 
 
 class Judge(SpecModel):
@@ -21,10 +22,18 @@ class Judge(SpecModel):
 
     @model_validator(mode="after")
     def _check(self) -> Judge:
+        bad: list[tuple[SubPath, str]] = []
         if self.kind == "world" and not self.world:
-            raise ValueError("judge kind 'world' needs 'world' (a toy-world directory)")
+            bad.append((("world",), "judge kind 'world' needs 'world' (a toy-world directory)"))
         if self.kind == "rewardModel" and not self.uri:
-            raise ValueError("judge kind 'rewardModel' needs 'uri' (a reward-model artifact)")
+            bad.append((("uri",), "judge kind 'rewardModel' needs 'uri' (a reward-model artifact)"))
+        for field, kind in (("world", "world"), ("uri", "rewardModel")):
+            if self.kind != kind and getattr(self, field) is not None:
+                bad.append(
+                    ((field,), f"applies only to kind {kind!r} (kind is {self.kind!r}, which ignores it)")
+                )
+        if bad:
+            raise problems_at("Judge", bad)
         return self
 
 

@@ -13,10 +13,13 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pro.errors import UserError
 from pro.spec.base import Resource
+
+if TYPE_CHECKING:
+    from pro.spec.loader import Document
 
 
 def _load(path: str) -> Any:
@@ -172,19 +175,43 @@ def resolve(word: str) -> Kind:
 
 
 def load_resource(path: str | Path) -> Resource:
-    """Read a resource file of any kind (``kind`` decides the model); every problem is reported."""
-    from pro.spec.loader import SpecError, SpecProblem, parse, read_document
+    """Read a file holding one resource of any kind (``kind`` decides the model); every problem is
+    reported."""
+    from pro.spec.loader import read_document
 
-    doc = read_document(path)
-    kind_name = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    return resource_of(read_document(path))
+
+
+def resource_of(doc: Document) -> Resource:
+    """The typed resource a parsed document holds: ``apiVersion`` and ``kind`` required (as kubectl
+    requires them), ``kind`` decides the model."""
+    from pro.spec.conventions import GROUP_VERSION
+    from pro.spec.loader import SpecError, SpecProblem, describe, parse
+
     known = ", ".join(k.name for k in KINDS)
+    if not isinstance(doc.data, dict):
+        shape = f"expected a resource (a mapping with apiVersion, kind, metadata and spec), got {describe(doc.data)}"
+        raise SpecError(doc.source, [SpecProblem("", shape, doc.lines.get(()))])
+    problems = []
+    top = doc.lines.get(())
+    if "apiVersion" not in doc.data:
+        problems.append(SpecProblem("apiVersion", f"required field is missing ({GROUP_VERSION})", top))
+    kind_name = doc.data.get("kind")
     if not kind_name:
-        raise SpecError(doc.source, [SpecProblem("kind", f"required field is missing (one of: {known})", 1)])
+        problems.append(SpecProblem("kind", f"required field is missing (one of: {known})", top))
+        raise SpecError(doc.source, problems)
     try:
-        kind = kind_named(kind_name)
+        kind = kind_named(kind_name) if isinstance(kind_name, str) else None
     except KeyError:
+        kind = None
+    if kind is None:
         line = doc.lines.get(("kind",))
-        raise SpecError(
-            doc.source, [SpecProblem("kind", f"unknown kind {kind_name!r} (one of: {known})", line)]
-        ) from None
-    return parse(kind.model(), doc)
+        problems.append(SpecProblem("kind", f"unknown kind {describe(kind_name)} (one of: {known})", line))
+        raise SpecError(doc.source, problems)
+    try:
+        resource = parse(kind.model(), doc)
+    except SpecError as err:
+        raise SpecError(doc.source, problems + err.problems) from None
+    if problems:
+        raise SpecError(doc.source, problems)
+    return resource

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from pro.spec.base import SpecModel
+from pro.spec.rules import SubPath, problems_at
 
 
 class TokenizerBuild(SpecModel):
@@ -24,6 +25,12 @@ class TokenizerBuild(SpecModel):
     """Largest vocabulary to keep, special tokens included."""
     lowercase: bool = True
     """Lower-case text before tokenising."""
+
+    @model_validator(mode="after")
+    def _from_data(self) -> TokenizerBuild:
+        if not self.from_data:
+            raise problems_at("TokenizerBuild", [(("fromData",), "only fromData: true is supported so far")])
+        return self
 
 
 class TokenizerSource(SpecModel):
@@ -58,11 +65,20 @@ class ModelSource(SpecModel):
     def _one_source(self) -> ModelSource:
         if (self.name is None) == (self.config is None):
             raise ValueError("set exactly one of 'name' or 'config'")
+        bad: list[tuple[SubPath, str]] = []
         if self.config is not None:
             if "modelType" not in self.config and "model_type" not in self.config:
-                raise ValueError("'config' needs 'modelType' (e.g. bert, roberta, xlm-roberta, llama)")
+                bad.append(
+                    (("config",), "'config' needs 'modelType' (e.g. bert, roberta, xlm-roberta, llama)")
+                )
             if self.tokenizer is None:
-                raise ValueError("a config-built model needs 'tokenizer' (a name, or build: {...})")
+                bad.append(
+                    (("tokenizer",), "a config-built model needs 'tokenizer' (a name, or build: {...})")
+                )
+            if self.revision is not None:
+                bad.append((("revision",), "applies only to 'name' (a hub model), not to a config-built one"))
+        if bad:
+            raise problems_at("ModelSource", bad)
         return self
 
 
@@ -93,8 +109,20 @@ class DeepSpeedSettings(SpecModel):
 
     @model_validator(mode="after")
     def _offload_params_needs_stage3(self) -> DeepSpeedSettings:
-        if self.offload_params and self.stage != 3 and self.config is None:
-            raise ValueError("offloadParams needs stage: 3")
+        if self.config is not None:
+            ignored = [
+                ((alias,), f"{alias} is ignored when 'config' (a full DeepSpeed config) is set: put it there")
+                for name, alias, default in (
+                    ("stage", "stage", 2),
+                    ("offload_optimizer", "offloadOptimizer", False),
+                    ("offload_params", "offloadParams", False),
+                )
+                if getattr(self, name) != default
+            ]
+            if ignored:
+                raise problems_at("DeepSpeedSettings", ignored)
+        elif self.offload_params and self.stage != 3:
+            raise problems_at("DeepSpeedSettings", [(("offloadParams",), "offloadParams needs stage: 3")])
         return self
 
 
@@ -103,7 +131,7 @@ class TrainingSettings(SpecModel):
 
     max_steps: int = Field(default=1000, ge=1)
     """Optimizer steps."""
-    learning_rate: float = Field(default=2e-5, gt=0.0)
+    learning_rate: float = Field(default=2e-5, gt=0.0, le=1.0)
     """Peak learning rate."""
     per_device_batch_size: int = Field(default=8, ge=1)
     """Examples per process per forward pass."""

@@ -50,7 +50,11 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
         if len(converted) == 1:
             out.update(converted[0])
         elif types == {"integer", "string"}:
+            # as Kubernetes writes a quantity: each type's own checks apply only to values of that type
             out["x-kubernetes-int-or-string"] = True
+            out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+            for c in converted:
+                out.update({k: v for k, v in c.items() if k not in ("type", "description")})
         else:
             out["x-kubernetes-preserve-unknown-fields"] = True
         if nullable:
@@ -119,3 +123,29 @@ def crd_schema(model: type[BaseModel]) -> Schema:
         r for r in schema.get("required", []) if r not in ("apiVersion", "kind", "metadata")
     ]
     return schema
+
+
+def as_stored(value: Any, schema: Schema) -> Any:
+    """``value`` as the API server stores it under the structural ``schema``: unknown fields pruned (unless
+    the schema keeps them), a null in a field that is not ``nullable`` dropped, and then defaults filled in
+    (Kubernetes 1.20+).  What ``kubectl apply`` sent can thus be compared with what the object holds."""
+    if isinstance(value, dict) and schema.get("type") == "object":
+        props: dict[str, Schema] = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in props:
+                if item is None and not props[key].get("nullable"):
+                    continue
+                out[key] = as_stored(item, props[key])
+            elif isinstance(extra, dict):
+                out[key] = as_stored(item, extra)
+            elif schema.get("x-kubernetes-preserve-unknown-fields"):
+                out[key] = item
+        for key, sub in props.items():
+            if key not in out and "default" in sub:
+                out[key] = sub["default"]
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [as_stored(item, schema["items"]) for item in value]
+    return value

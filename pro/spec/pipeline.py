@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from pro.spec.align import AlignmentSettings, WeightChoice, check_fixed_weights
+from pro.spec.align import AlignmentSettings, WeightChoice, fixed_weight_problems
 from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataSource
 from pro.spec.evaluation import EvaluationSettings
@@ -26,14 +26,16 @@ from pro.spec.execution import (
     StageResources,
     StorageAccess,
 )
+from pro.spec.k8s import Image
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource
 from pro.spec.promotion import PromotionSettings
+from pro.spec.rules import SubPath, problems_at
 from pro.spec.stages import AdapterSettings, RewardTrainingSettings
 
 #: an objective name becomes part of a stage name (``rm-<objective>``, '_' as '-'), hence nearly a DNS label
 OBJECTIVE_NAME = r"^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$"
 RUN_ID = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-_URI = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?|file://.+|[^:]+)$")
+_URI = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?|file:///.*|[^:]+)$")
 
 
 def reward_stage_name(objective: str) -> str:
@@ -50,11 +52,17 @@ class StorageSettings(StorageAccess):
     ``<uri>/<namespace>/<pipeline>/<runId>/<stage>``; a relative path is relative to the directory
     ``pro run`` starts in (on a cluster use ``s3://``)."""
 
-    @model_validator(mode="after")
-    def _uri_form(self) -> StorageSettings:
-        if not _URI.match(self.uri):
-            raise ValueError(f"uri {self.uri!r} is not s3://bucket[/prefix], file:///path or a path")
-        return self
+    @field_validator("uri")
+    @classmethod
+    def _uri_form(cls, uri: str) -> str:
+        if uri.startswith("file://") and not uri.startswith("file:///"):
+            raise ValueError(
+                f"{uri!r}: a file URI needs an absolute path (file:///data/store); a relative path needs no "
+                "scheme (pro-store)"
+            )
+        if not _URI.match(uri):
+            raise ValueError(f"{uri!r} is not s3://bucket[/prefix], file:///path or a path")
+        return uri
 
 
 class Objective(SpecModel):
@@ -105,6 +113,9 @@ class AlignmentSection(AlignmentSettings):
     resources: StageResources = Field(default_factory=StageResources)
     """Resources of the alignment stage (and of the baseline's)."""
 
+    def stage_resources(self) -> tuple[StageResources | None, SubPath]:
+        return self.resources, ("resources",)
+
 
 class Baseline(SpecModel):
     """What the aligned policy is compared with: the same alignment with other weights (the default:
@@ -121,9 +132,17 @@ class Baseline(SpecModel):
     @model_validator(mode="after")
     def _one_source(self) -> Baseline:
         if self.weights is not None and self.uri is not None:
-            raise ValueError("set at most one of 'weights' or 'uri'")
+            raise problems_at("Baseline", [(("uri",), "set at most one of 'weights' or 'uri'")])
         if self.weights is not None and self.weights.mode == "adapter":
-            raise ValueError("a baseline's weights cannot be the adapter (that is the policy under test)")
+            raise problems_at(
+                "Baseline",
+                [
+                    (
+                        ("weights", "mode"),
+                        "a baseline's weights cannot be the adapter (that is the policy under test)",
+                    )
+                ],
+            )
         return self
 
     @property
@@ -167,7 +186,7 @@ class AlignmentPipelineSpec(SpecModel):
     """Separates runs of the same pipeline in the store.  A run reuses every stage already committed
     under its ``runId`` for the same work; a new ``runId`` (a schedule sets one per firing) starts from
     nothing, e.g. when the data behind an unchanged path has changed."""
-    image: str = DEFAULT_IMAGE
+    image: Image = DEFAULT_IMAGE
     """Cluster: the trainer image every stage pod runs."""
     retry: RetrySettings = Field(default_factory=RetrySettings)
     """Retries of a failed stage."""
@@ -180,31 +199,47 @@ class AlignmentPipelineSpec(SpecModel):
     def _check(self) -> AlignmentPipelineSpec:
         names = [o.name for o in self.objectives]
         stage_names = [reward_stage_name(n) for n in names]
-        dupes = sorted({n for n, s in zip(names, stage_names, strict=True) if stage_names.count(s) > 1})
-        if dupes:
-            raise ValueError(f"objective names must be distinct (with '_' read as '-'): {', '.join(dupes)}")
+        bad: list[tuple[SubPath, str]] = [
+            (
+                ("objectives", i, "name"),
+                f"{n!r} is not distinct (with '_' read as '-') from an earlier objective",
+            )
+            for i, (n, st) in enumerate(zip(names, stage_names, strict=True))
+            if st in stage_names[:i]
+        ]
         missing_model = [o.name for o in self.objectives if o.model is None]
         if missing_model and self.reward_model.model is None:
-            raise ValueError(
-                f"no reward-model backbone for {', '.join(missing_model)}: set rewardModel.model "
-                "or the objective's model"
-            )
-        check_fixed_weights(self.alignment.weights, names)
+            bad.append((("rewardModel", "model"), (
+                f"no reward-model backbone for {', '.join(missing_model)}: set rewardModel.model or the "
+                "objective's model"
+            )))  # fmt: skip
+        bad += fixed_weight_problems(self.alignment.weights, names, ("alignment", "weights"))
         if self.alignment.weights.mode == "adapter" and self.adapter is None:
-            raise ValueError("alignment.weights.mode 'adapter' needs the 'adapter' section")
+            bad.append(
+                (("alignment", "weights", "mode"), "mode 'adapter' (the default) needs the 'adapter' section")
+            )
         if self.evaluation is not None and self.evaluation.baseline.weights is not None:
-            check_fixed_weights(self.evaluation.baseline.weights, names)
+            bad += fixed_weight_problems(
+                self.evaluation.baseline.weights, names, ("evaluation", "baseline", "weights")
+            )
         if self.promotion is not None:
             if self.evaluation is None:
-                raise ValueError(
-                    "promotion needs the 'evaluation' section (the gate runs in the evaluation stage)"
+                bad.append(
+                    (
+                        ("promotion",),
+                        "promotion needs the 'evaluation' section (the gate runs in the evaluation stage)",
+                    )
                 )
-            unknown = [o for o in self.promotion.rule.max_regression if o not in names]
-            if unknown:
-                raise ValueError(
-                    f"promotion.rule.maxRegression names unknown objective {', '.join(unknown)} "
-                    f"(objectives: {', '.join(names)})"
+            bad += [
+                (
+                    ("promotion", "rule", "maxRegression", o),
+                    f"unknown objective {o!r} (the objectives are {', '.join(names)})",
                 )
+                for o in self.promotion.rule.max_regression
+                if o not in names
+            ]
+        if bad:
+            raise problems_at("AlignmentPipelineSpec", bad)
         return self
 
     @property

@@ -9,15 +9,16 @@ from pydantic import Field, field_validator
 
 from pro.spec.base import Resource, SpecModel
 from pro.spec.cron import parse_cron, zone_info
+from pro.spec.k8s import Annotations, Labels
 from pro.spec.pipeline import AlignmentPipelineSpec
 
 
 class TemplateMeta(SpecModel):
     """Labels and annotations copied to every pipeline the schedule creates."""
 
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
     """Labels of the created pipelines."""
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: Annotations = Field(default_factory=dict)
     """Annotations of the created pipelines."""
 
 

@@ -14,6 +14,7 @@ from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataSnapshot, DataSource
 from pro.spec.execution import StageExecution
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TokenizerSource, TrainingSettings
+from pro.spec.rules import SubPath, problems_at
 
 #: the production adapter backbone named by the paper
 DEFAULT_ADAPTER_MODEL = "FacebookAI/xlm-roberta-base"
@@ -26,24 +27,30 @@ def _default_adapter_model() -> ModelSource:
 
 
 def check_reward_models(objectives: list[str], reward_models: dict[str, str]) -> None:
-    """Objectives are distinct and ``rewardModels`` names exactly them (shared by every stage that scores)."""
-    if len(set(objectives)) != len(objectives):
-        raise ValueError("objectives must be distinct")
+    """Objectives are distinct and ``rewardModels`` names exactly them (shared by every stage that scores);
+    each problem at its own path."""
+    bad: list[tuple[SubPath, str]] = [
+        (("objectives", i), f"{o!r} is named twice") for i, o in enumerate(objectives) if o in objectives[:i]
+    ]
+    known = ", ".join(objectives)
+    bad += [
+        (("rewardModels", o), f"reward model for unknown objective {o!r} (the objectives are {known})")
+        for o in reward_models
+        if o not in objectives
+    ]
     missing = [o for o in objectives if o not in reward_models]
-    extra = [o for o in reward_models if o not in objectives]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"no reward model for {', '.join(missing)}")
-        if extra:
-            parts.append(f"reward model for unknown objective {', '.join(extra)}")
-        raise ValueError("rewardModels must name exactly the objectives: " + "; ".join(parts))
+    if missing:
+        bad.append(
+            (("rewardModels",), f"no reward model for {', '.join(missing)} (name one per objective: {known})")
+        )
+    if bad:
+        raise problems_at("rewardModels", bad)
 
 
 class RewardTrainingSettings(TrainingSettings):
     """Optimisation settings of a reward model (defaults suit a 0.1–1 B backbone)."""
 
-    learning_rate: float = Field(default=1e-5, gt=0.0)
+    learning_rate: float = Field(default=1e-5, gt=0.0, le=1.0)
     """Peak learning rate."""
     center_rewards_coefficient: float | None = Field(default=0.01, ge=0.0)
     """Weight of the reward-centering term ``λ·mean((r_chosen + r_rejected)²)`` (Eisenstein et al.

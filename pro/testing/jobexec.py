@@ -19,7 +19,7 @@ restarts up to ``runPolicy.backoffLimit`` times.  Deleting a job stops its proce
 
 Fault injection, by container image (``JobExecutor.images``, read at each launch): an image mapped to
 an argv runs that argv instead of the container's command (an image whose ``torchrun`` does something
-else, e.g. exits 0 without training); an image mapped to None cannot be pulled: its pods wait in
+else, e.g. exits 0 without training; mount paths in it are rewritten as the command's are); an image mapped to None cannot be pulled: its pods wait in
 ``ImagePullBackOff`` and the job stays Created, as on a cluster whose registry refuses the image.
 """
 
@@ -284,8 +284,8 @@ class JobExecutor:
                 "PYTHONUNBUFFERED": "1",
             }
             env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-            argv = [_rewrite(a, mounts) for a in [*container.get("command", []), *container.get("args", [])]]
-            argv = list(self.images.get(image) or argv)
+            argv = [*container.get("command", []), *container.get("args", [])]
+            argv = [_rewrite(a, mounts) for a in self.images.get(image) or argv]
             self._create_pod(job, replica, container)
             with replica.log_path.open("ab") as log:
                 replica.process = subprocess.Popen(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pro.logtail import failure_reason, tail
+from pro.logtail import failure_reason, stage_exit_code, tail
 
 pytestmark = pytest.mark.unit
 
@@ -51,3 +51,15 @@ def test_a_crash_gives_the_exception_line_and_only_the_latest_attempt_counts() -
 def test_a_log_with_nothing_but_noise_gives_no_reason() -> None:
     assert failure_reason(TORCHRUN_REPORT) == ""
     assert failure_reason("") == ""
+
+
+def test_the_stage_exit_code_is_the_one_torchrun_reports_for_its_worker() -> None:
+    permanent = TORCHRUN_REPORT.replace("exitcode: 1)", "exitcode: 65)").replace(
+        "exitcode  : 1 ", "exitcode  : 65 "
+    )
+    log = "==== rm attempt 1\nerror: x.jsonl: no such file\n" + TORCHRUN_REPORT
+    assert stage_exit_code(log, 1) == 1
+    assert stage_exit_code(log + "==== rm attempt 2\nerror: x.jsonl: no such file\n" + permanent, 1) == 65
+    assert stage_exit_code(permanent.split("Traceback")[0], 1) == 65  # the agent's line alone
+    assert stage_exit_code("error: no torchrun around it\n", 65) == 65  # the process's own code
+    assert stage_exit_code("Killed\n", 137) == 137

@@ -3,6 +3,7 @@ real operator process, and the operator's own API client."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,30 @@ def reward_model_stage(
         rm["spec"]["data"]["path"] = str(data)
     rm["spec"]["execution"] = {**rm["spec"].get("execution", {}), **(execution or {})}
     return rm
+
+
+CRASH_ONCE = """\
+import os, sys
+import yaml
+from pro.spec.kinds import kind_named
+marker = bytes.fromhex(sys.argv[1]).decode()  # spelled so that the executor does not map its /tmp
+if not os.path.exists(marker):
+    open(marker, "w").close()
+    print("Killed", file=sys.stderr)
+    sys.exit(137)
+verb = kind_named(yaml.safe_load(open("/etc/pro/stage.yaml"))["kind"]).verb
+os.execvp("torchrun", ["torchrun", "--standalone", "--nproc-per-node=1", "-m", "pro", "stage", verb,
+                       "-f", "/etc/pro/stage.yaml"])
+"""
+
+
+def crash_once_image(cluster: Cluster) -> str:
+    """An image whose first job dies as a killed process does (a lost node, OOM: worth a retry); every
+    later job runs its stage as the trainer image does."""
+    image = "registry.invalid/pro-trainer:crashes-once"
+    marker = bytes(str(cluster.workdir / "crashed-once"), "utf-8").hex()
+    cluster.executor.images[image] = [sys.executable, "-c", CRASH_ONCE, marker]
+    return image
 
 
 def finished(cluster: Cluster, plural: str, name: str) -> bool:

@@ -3,14 +3,13 @@ restarted, a pipeline deleted (garbage collection through owner references), sus
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pro.testing.operator import Cluster
-from tests.pro_operator.conftest import finished, job_names, launched, small_pipeline
+from tests.pro_operator.conftest import crash_once_image, finished, job_names, launched, small_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +32,11 @@ def test_an_operator_killed_at_every_phase_resumes_without_duplicate_jobs(
     cluster: Cluster, toy: Path
 ) -> None:
     op = cluster.operator
-    late = cluster.workdir / "late" / "helpfulness.jsonl"  # attempt 1 fails, attempt 2 finds it
-    # a backoff long enough to be seen (and to kill the operator in) even when the restarted operator
-    # sees attempt 1's failure a few seconds late on a loaded machine
+    # attempt 1 is killed (the image's first job dies), attempt 2 runs; a backoff long enough to be seen
+    # (and to kill the operator in) even when the restarted operator sees attempt 1's failure a few
+    # seconds late on a loaded machine
     doc = small_pipeline(cluster, toy, "crashy", retry={"limit": 1, "backoffSeconds": 8})
-    doc["spec"]["objectives"][0]["data"]["path"] = str(late)
+    doc["spec"]["image"] = crash_once_image(cluster)
     rm, align = "crashy-rm-helpfulness", "crashy-align"
 
     # down before anything exists: the pipeline is created while no operator runs
@@ -48,11 +47,9 @@ def test_an_operator_killed_at_every_phase_resumes_without_duplicate_jobs(
     cluster.wait("job 1 running", lambda: f"{rm}-1" in launched(cluster), 60)
     op.kill()
     op.start()
-    # down during the backoff after the failure; the data appears meanwhile
+    # down during the backoff after the failure
     cluster.wait("the backoff", lambda: cluster.phase(RMS, rm) == "Backoff", 60)
     op.kill()
-    late.parent.mkdir(parents=True)
-    shutil.copy(toy / "pairs" / "helpfulness.jsonl", late)
     op.start()
     # down right after the retry succeeded, before it can act on it
     cluster.wait("job 2 to succeed", lambda: has_condition(job(cluster, f"{rm}-2"), "Succeeded"), 60)

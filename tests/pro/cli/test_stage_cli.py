@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 from pro.cli import main
+from pro.data import DataError
+from pro.errors import PERMANENT_EXIT, UserError
+from pro.runs import transient
+from pro.store import StoreError
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +37,7 @@ def test_stage_spec_error_is_one_line_with_path_and_line(
     spec.write_text(
         "kind: RewardModelTraining\nmetadata: {name: x}\nspec:\n  objective: a\n  output: o\n  tau: 1\n"
     )
-    assert main(["stage", "reward", "--spec", str(spec)]) == 1
+    assert main(["stage", "reward", "--spec", str(spec)]) == PERMANENT_EXIT  # no retry can fix a spec
     err = capsys.readouterr().err
     assert f"{spec}:6: spec.tau: unknown field" in err
     assert f"{spec}:3: spec.data: required field is missing" in err
@@ -52,3 +56,31 @@ def test_weights_cli_baselines(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert json.loads(out.read_text().splitlines()[1])["weights"] == {"a": 0.75, "b": 0.25}
     assert main(["weights", "--uniform", "--prompts", str(prompts)]) == 1
     assert "--uniform needs --objectives" in capsys.readouterr().err
+
+
+def test_a_stage_whose_data_file_is_missing_fails_for_good_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "rm.yaml"
+    spec.write_text(
+        "apiVersion: pro.alignment.dev/v1alpha1\nkind: RewardModelTraining\nmetadata: {name: x}\nspec:\n"
+        f"  objective: a\n  data: {{format: jsonl, path: {tmp_path / 'gone.jsonl'}}}\n"
+        "  model: {name: some/model}\n  output: o\n"
+    )
+    assert main(["stage", "reward", "--spec", str(spec)]) == PERMANENT_EXIT
+    assert capsys.readouterr().err == f"error: spec.data.path: {tmp_path / 'gone.jsonl'}: no such file\n"
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent"),
+    [
+        (UserError("a spec"), True),
+        (DataError("x.jsonl:3: invalid JSON"), True),
+        (StoreError("s3://b/k: connection refused", transient=True), False),  # the store says which
+        (StoreError("s3://b/k: AccessDenied"), True),
+    ],
+)
+def test_which_user_errors_are_permanent(error: UserError, permanent: bool) -> None:
+    assert transient(error) is not permanent
+    error.transient = permanent  # type: ignore[attr-defined]  # an error may say otherwise
+    assert transient(error) is permanent

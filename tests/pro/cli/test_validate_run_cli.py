@@ -24,6 +24,7 @@ def toy_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in TOY_FILES:
         (tmp_path / "toy-out" / f"{name}.jsonl").parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "toy-out" / f"{name}.jsonl").touch()
+    (tmp_path / "toy-out" / "world.yaml").touch()
     monkeypatch.chdir(tmp_path)
     return tmp_path / "toy-out"
 
@@ -31,12 +32,12 @@ def toy_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_validate_lists_the_stages_of_a_valid_pipeline_and_a_stage_file(
     capsys: pytest.CaptureFixture[str], toy_out: Path
 ) -> None:
-    assert main(["validate", "-f", str(TOY), "-f", str(REPO / "examples/toy/adapter.yaml")]) == 0
+    assert main(["validate", "-f", str(TOY), "-f", str(REPO / "examples/toy/reward-helpfulness.yaml")]) == 0
     out = capsys.readouterr().out
     assert "AlignmentPipeline 'toy' is valid: 7 stages" in out
     assert "eval" in out and "needs align, align-baseline, adapter" in out
     assert "artifacts under toy-out/store/default/toy/default" in out
-    assert "AdapterTraining 'adapter' is valid" in out
+    assert "RewardModelTraining 'rm-helpfulness' is valid" in out
 
 
 def test_validate_names_every_data_reference_that_resolves_to_nothing(
@@ -53,7 +54,7 @@ def test_validate_names_every_data_reference_that_resolves_to_nothing(
     assert out.splitlines()[1:] == [
         "  spec.objectives[2].data.path: toy-out/pairs/humor.jsonl: no such file",
         "  spec.evaluation.prompts: toy-out/heldout.jsonl: no such file",
-        "1 of 1 file(s) invalid",
+        "1 of 1 resource(s) invalid",
     ]
     (toy_out / "pairs" / "humor.jsonl").touch()
     (toy_out / "heldout.jsonl").touch()
@@ -70,7 +71,7 @@ def test_validate_reports_every_problem_of_every_file_and_fails(
     assert f"{bad}:" in out and "spec.alignment.method: Input should be 'morlhf' or 'wic', got 'ppo'" in out
     assert "spec.adapter.tau: Input should be greater than 0" in out
     assert "missing.yaml: no such file" in out
-    assert "2 of 3 file(s) invalid" in out
+    assert "2 of 3 resource(s) invalid" in out
 
 
 def test_run_refuses_bad_arguments_and_files_before_starting_anything(
@@ -81,7 +82,7 @@ def test_run_refuses_bad_arguments_and_files_before_starting_anything(
     assert main(["run", "-f", str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml: no such file" in capsys.readouterr().err
     assert main(["run", "-f", str(TOY), "--store", "http://x", "--run-dir", str(tmp_path / "r")]) == 1
-    assert "spec.storage: uri 'http://x' is not s3://" in capsys.readouterr().err
+    assert "spec.storage.uri: 'http://x' is not s3://" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 

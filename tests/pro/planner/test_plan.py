@@ -303,10 +303,15 @@ def decide(status: StageStatus, now: datetime = T0, **kw: bool) -> tuple[str, st
         (failed(3), T0, {}, ("Failed", "RetriesExhausted", 0, False)),
         (StageStatus(RunState.SUCCEEDED, 1, T0, committed_digest="w1"), T0, {}, ("Succeeded", "Committed", 0, False)),
         (StageStatus(RunState.FAILED, 3, T0, "old", digest="w0"), T0, {}, ("Running", "Starting", 1, True)),
+        (StageStatus(RunState.FAILED, 1, T0, "no such file", digest="w1", permanent=True), T0, {},
+         ("Failed", "PermanentFailure", 0, False)),
+        (StageStatus(RunState.FAILED, 1, T0, "no such file", digest="w0", permanent=True), T0, {},
+         ("Running", "Starting", 1, True)),
     ],
     ids=[
         "fresh", "fresh-suspended", "running", "running-suspended", "backoff", "backoff-suspended",
-        "retry", "retry-suspended", "exhausted", "committed", "other-work",
+        "retry", "retry-suspended", "exhausted", "committed", "other-work", "permanent",
+        "permanent-for-other-work",
     ],
 )  # fmt: skip
 def test_decide_stage(status: StageStatus, now: datetime, flags: dict[str, bool], expected: tuple) -> None:

@@ -108,26 +108,40 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
     assert attempted(out) == {"align", "align-baseline", "eval"}
 
 
-def test_a_failing_stage_is_retried_then_fails_the_pipeline_and_blocks_what_needs_it(
+def test_a_crashing_stage_is_retried_then_fails_the_pipeline_and_blocks_what_needs_it(
     toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "40")  # a console narrower than the log path printed
+    doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
+    # a backbone that is not there: transformers raises (a crash, not a user error): worth a retry
+    doc["spec"]["objectives"][2]["model"] = {"name": str(tmp_path / "no-such-model")}
+    doc["spec"]["retry"] = {"limit": 1, "backoffSeconds": 0.5}
+    code, out = run(write(tmp_path / "p.yaml", doc), tmp_path / "run", capsys)
+    assert code == 1
+    assert "rm-humor           Failed (attempt 2) 2 attempt(s); last: exit code 1" in out
+    assert "no-such-model" in out  # the reason comes from the stage's own last word
+    assert "rm-humor failed" in out
+    assert f"  log: {tmp_path / 'run' / 'logs' / 'rm-humor.log'}" in out.splitlines()  # never wrapped
+    assert "adapter            Blocked needs rm-humor" in out
+    c = prepare(load_file(tmp_path / "p.yaml", AlignmentPipeline)).composition
+    assert read_manifest(c.stage("rm-helpfulness").output) is not None  # independent stages finished
+
+
+def test_a_malformed_data_row_fails_its_stage_at_once_with_its_reason(
+    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
     (tmp_path / "broken.jsonl").write_text(
         '{"prompt": "p", "chosen": "a", "rejected": "b", "objective": "humor"}\n{oops\n'
     )
     doc["spec"]["objectives"][2]["data"]["path"] = str(tmp_path / "broken.jsonl")
-    doc["spec"]["retry"] = {"limit": 1, "backoffSeconds": 0.5}
+    doc["spec"]["retry"] = {"limit": 2, "backoffSeconds": 30}  # a retry would show as a 30 s wait
     code, out = run(write(tmp_path / "p.yaml", doc), tmp_path / "run", capsys)
     assert code == 1
-    assert "rm-humor           Failed (attempt 2) 2 attempt(s); last: exit code 1" in out
-    assert "broken.jsonl:2: invalid JSON" in out  # the reason comes from the stage's own error
-    assert "rm-humor failed" in out
-    assert f"  log: {tmp_path / 'run' / 'logs' / 'rm-humor.log'}" in out.splitlines()  # never wrapped
-    assert "adapter            Blocked needs rm-humor" in out
-    assert "Retrying" not in out or "attempt 2" in out
-    c = prepare(load_file(tmp_path / "p.yaml", AlignmentPipeline)).composition
-    assert read_manifest(c.stage("rm-helpfulness").output) is not None  # independent stages finished
+    assert "rm-humor           Failed attempt 1 failed for good (not retried): exit code 65:" in out
+    assert f"{tmp_path / 'broken.jsonl'}:2: invalid JSON" in out
+    assert "Retrying" not in out and "Backoff" not in out
+    assert (tmp_path / "run" / "logs" / "rm-humor.log").read_text().count("==== rm-humor attempt") == 1
 
 
 def test_a_missing_data_file_fails_the_run_before_any_stage_starts(

@@ -97,8 +97,8 @@ spec:
     with pytest.raises(SpecError) as err:
         load_file(_write(tmp_path, text.replace("tau: 0", "tau: 0.5")), AdapterTraining)
     msg = str(err.value)
-    assert "stage.yaml:3: spec" in msg
-    assert "no reward model for b" in msg and "unknown objective c" in msg
+    assert "stage.yaml:5: spec.rewardModels: no reward model for b" in msg
+    assert "stage.yaml:5: spec.rewardModels.c: reward model for unknown objective 'c'" in msg
 
 
 def test_wrong_kind_is_reported(tmp_path: Path) -> None:
