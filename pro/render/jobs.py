@@ -33,11 +33,11 @@ from pro.spec.conventions import (
     GROUP_VERSION,
     KUEUE_QUEUE_LABEL,
     PIPELINE_LABEL,
-    PYTORCHJOB,
     PYTORCHJOB_API_VERSION,
+    PYTORCHJOB_KIND,
     SPEC_KEY,
     STAGE_RESOURCE_LABEL,
-    TRAINJOB,
+    TRAINJOB_KIND,
     WORK_DIGEST,
     k8s_name,
 )
@@ -52,7 +52,7 @@ CONTAINER = "pytorch"
 #: ``<job>-node-0-NNN``, need no more)
 _MAX_JOB_NAME = 63 - len("-worker-") - 3
 #: the job kinds a stage can run as
-JOB_KINDS = (PYTORCHJOB, TRAINJOB)
+JOB_KINDS = (PYTORCHJOB_KIND, TRAINJOB_KIND)
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def job_kind(execution: StageExecution, backend: str | None = None) -> str:
     served."""
     choice = backend or execution.kubernetes.job_backend
     if choice == AUTO_BACKEND:
-        return PYTORCHJOB
+        return PYTORCHJOB_KIND
     if choice not in JOB_KINDS:
         raise ValueError(f"unknown job backend {choice!r} (one of {', '.join(JOB_KINDS)})")
     return choice
@@ -161,7 +161,7 @@ def render_stage(
     # Kueue reads its label on the job (which it suspends and resumes)
     labels = {**pod_labels, KUEUE_QUEUE_LABEL: k8s.queue} if k8s.queue else pod_labels
     meta = _metadata(job_name(name, attempt), resource, labels, owner)
-    if job_kind(execution, backend) == TRAINJOB:
+    if job_kind(execution, backend) == TRAINJOB_KIND:
         runtime: RuntimeRef = runtime_ref(k8s, default_runtime)
         job = render_trainjob(kind, config_map_name(name), execution, meta, pod_labels, runtime=runtime)
     else:  # the PyTorchJob's pods carry the job's labels, the queue's too
@@ -194,7 +194,7 @@ def _pytorchjob(
         run_policy["schedulingPolicy"] = scheduling_policy
     return {
         "apiVersion": PYTORCHJOB_API_VERSION,
-        "kind": PYTORCHJOB,
+        "kind": PYTORCHJOB_KIND,
         "metadata": meta,
         "spec": {
             "nprocPerNode": str(execution.resources.processes_per_node),

@@ -36,8 +36,8 @@ from pro.spec.conventions import (
     TRAINER_ANCESTOR_LABEL,
     TRAINER_GROUP,
     TRAINER_NODE,
-    TRAINJOB,
     TRAINJOB_API_VERSION,
+    TRAINJOB_KIND,
     TRAINJOB_PATCH_MANAGER,
 )
 from pro.spec.execution import KubernetesSettings, StageExecution
@@ -119,7 +119,7 @@ def render_trainjob(
     }
     if resources.active_deadline_seconds is not None:
         spec["activeDeadlineSeconds"] = resources.active_deadline_seconds
-    return {"apiVersion": TRAINJOB_API_VERSION, "kind": TRAINJOB, "metadata": meta, "spec": spec}
+    return {"apiVersion": TRAINJOB_API_VERSION, "kind": TRAINJOB_KIND, "metadata": meta, "spec": spec}
 
 
 def ignored(execution: StageExecution) -> list[str]:
