@@ -288,7 +288,7 @@ def main() -> None:
     from pro.planner.compose import compose
     from pro.spec.pipeline import AlignmentPipeline
     from pro.testing import kube as kube_harness
-    from pro.testing.jobexec import install_crd
+    from pro.testing.kubeflow import install_kubeflow
     from pro.testing.operator import OperatorProcess, install_crds
     from pro.testing.s3server import free_port
 
@@ -317,7 +317,7 @@ def main() -> None:
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="floor")))
         install_crds(api)
-        install_crd(api)
+        install_kubeflow(api)
         store = f"file://{work / 'store'}"
         floor = transition_floor(api, "floor", store)
 

@@ -129,13 +129,13 @@ def api(kube_cluster: Any, kube_namespace: Any, kubeconfig: dict[str, Any]) -> t
     """The operator's API client logged in from the kubeconfig, our CRDs installed, and a namespace."""
     from kubernetes import config
 
-    from pro.testing.jobexec import install_crd
+    from pro.testing.kubeflow import install_kubeflow
     from pro.testing.operator import install_crds
 
     api_client = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
     try:
         install_crds(api_client)
-        install_crd(api_client)
+        install_kubeflow(api_client)
     finally:
         api_client.close()
     return client(in_cluster=False), kube_namespace[1]

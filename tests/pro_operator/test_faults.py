@@ -205,11 +205,11 @@ def test_malformed_pipelines_are_refused_or_marked_invalid_and_others_go_on(
 def api(kube_cluster: Any, kube_namespace: Any) -> Iterator[tuple[Any, str]]:
     from kubernetes import config
 
-    from pro.testing.jobexec import install_crd
+    from pro.testing.kubeflow import install_kubeflow
 
     client = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
     install_crds(client)
-    install_crd(client)
+    install_kubeflow(client)
     try:
         yield client, kube_namespace[1]
     finally:
