@@ -793,9 +793,6 @@ class _TrainJobs(_Kind):
     def restarts_in_place(self, job: Job) -> bool:
         return self.policy(job)[0] == "OnFailure"
 
-    def created(self, job: Job) -> None:
-        self._status(job)
-
     def progress(self, job: Job) -> None:
         self._status(job)
 
