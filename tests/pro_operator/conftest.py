@@ -37,6 +37,23 @@ def operator_env() -> dict[str, str]:
     return {}
 
 
+#: the job backends a test runs on when it runs on both (``@pytest.mark.parametrize("job_backend", BOTH)``)
+BOTH = ("PyTorchJob", "TrainJob")
+
+
+@pytest.fixture
+def job_backend() -> str:
+    """The kind of job the operator runs stages as (a test parametrizes it to run on both)."""
+    return "PyTorchJob"
+
+
+@pytest.fixture
+def training_runtime() -> str:
+    """A TrainJob's runtime: ``pro-torch`` (manifests/trainer), which fails a failed node at once as a
+    PyTorchJob does (``torch-distributed`` restarts it in place up to 6 times first)."""
+    return "pro-torch"
+
+
 @pytest.fixture
 def cluster(  # noqa: PLR0917 - pytest fixtures
     kube_cluster: Any,
@@ -45,6 +62,8 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     s3_env: dict[str, str],
     s3_bucket: str,
     operator_env: dict[str, str],
+    job_backend: str,
+    training_runtime: str,
     tmp_path: Path,
 ) -> Iterator[Cluster]:
     from kubernetes import config
@@ -55,7 +74,8 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     try:
         with operated(
             kube_cluster.kubeconfig, namespace, api=api, core=core, bucket=s3_bucket, workdir=tmp_path,
-            s3_env=s3_env, operator_env=operator_env,
+            s3_env=s3_env, operator_env=operator_env, backend=job_backend,
+            operator_args=("--training-runtime", training_runtime),
         ) as running:  # fmt: skip
             yield running
     finally:
