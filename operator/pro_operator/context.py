@@ -70,6 +70,9 @@ class Context:
     """The job kinds the cluster serves and the operator's defaults (found at start)."""
     runtimes: Runtimes = field(default_factory=Runtimes)
     """Training runtimes as last listed (checked before a TrainJob is created)."""
+    broken: dict[str, str] = field(default_factory=dict)
+    """Job kinds whose CRD dropped fields of a job created here (an older Kubeflow), with why: no further
+    job of theirs is created."""
     memo: Memo = field(default_factory=Memo)
     """Parsed specs and compositions by (uid, generation, labels and annotations): a status change does
     not re-validate a spec."""

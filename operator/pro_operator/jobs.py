@@ -81,6 +81,11 @@ class JobBackend(Protocol):
     @property
     def plural(self) -> str: ...
     @property
+    def release(self) -> str:
+        """The Kubeflow release whose API this operator writes."""
+        ...
+
+    @property
     def bulky(self) -> tuple[str, ...]:
         """Keys of ``spec`` the controllers never read (pod templates): left out of the cache."""
         ...
@@ -125,6 +130,25 @@ def observe_job(
         name = job["metadata"]["name"]
         return JobObservation(name, attempt_of(job), RunState.FAILED, finished, annotations[ABANDONED])
     return backend.observe(job, now=now, start_deadline=start_deadline, pods=pods, logs=logs)
+
+
+def dropped(sent: Any, stored: Any, path: str) -> list[str]:
+    """The fields of ``sent`` that ``stored`` (what the API server kept of it) lacks or changed, by path:
+    a structural schema prunes what it does not know (an older CRD, a misspelled field).  Fields the
+    server added (its defaults) are not counted."""
+    if isinstance(sent, dict) and isinstance(stored, dict):
+        return [
+            lost
+            for key, value in sent.items()
+            for lost in (dropped(value, stored[key], f"{path}.{key}") if key in stored else [f"{path}.{key}"])
+        ]
+    if isinstance(sent, list) and isinstance(stored, list) and len(sent) == len(stored):
+        return [
+            lost
+            for i, (a, b) in enumerate(zip(sent, stored, strict=True))
+            for lost in dropped(a, b, f"{path}[{i}]")
+        ]
+    return [] if sent == stored else [path]
 
 
 def abandon_patch(backend: JobBackend, reason: str, at: str) -> Obj:
@@ -223,6 +247,7 @@ class PyTorchJobs:
     group: str = KUBEFLOW_GROUP
     version: str = KUBEFLOW_VERSION
     plural: str = PYTORCHJOBS
+    release: str = "Kubeflow Training Operator v1.9"
     bulky: tuple[str, ...] = ("pytorchReplicaSpecs",)
 
     def pod_selector(self, name: str) -> str:
@@ -255,6 +280,7 @@ class TrainJobs:
     group: str = TRAINER_GROUP
     version: str = TRAINER_VERSION
     plural: str = TRAINJOBS
+    release: str = "Kubeflow Trainer v2.3"
     bulky: tuple[str, ...] = ("trainer", "runtimePatches")
 
     def pod_selector(self, name: str) -> str:

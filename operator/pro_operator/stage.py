@@ -56,6 +56,7 @@ from pro_operator.jobs import (
     JobObservation,
     abandon_patch,
     attempt_of,
+    dropped,
     job_ref,
     observe_job,
 )
@@ -157,6 +158,8 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
     )
     if isinstance(backend, Refusal):
         return refuse(ctx, body, ref, backend, now)
+    if backend.kind in ctx.broken:
+        return refuse(ctx, body, ref, Refusal("JobSchemaMismatch", ctx.broken[backend.kind]), now)
     refusal = settings_refusal(execution, backend, field_prefix=FIELDS)
     if refusal is not None:
         return refuse(ctx, body, ref, refusal, now)
@@ -262,15 +265,17 @@ def act(ctx: Context, seen: StageObservation, decision: StageDecision, now: date
             job_ref(backend, seen.namespace, latest.name),
             abandon_patch(backend, latest.failure, rfc3339(now)),
         )
-    job = start_job(ctx, seen) if decision.start else None
+    job = start_job(ctx, seen, now) if decision.start else None
     suspend = seen.execution.suspend
     if latest is not None and latest.run is RunState.RUNNING and latest.suspended != suspend:
         ctx.kube.patch(job_ref(backend, seen.namespace, latest.name), backend.suspend_patch(suspend))
     return job
 
 
-def start_job(ctx: Context, seen: StageObservation) -> str:
-    """Create the next attempt's ConfigMap and job (an existing one is left as it is); its name."""
+def start_job(ctx: Context, seen: StageObservation, now: datetime) -> str:
+    """Create the next attempt's ConfigMap and job (an existing one is left as it is); its name.  A job
+    the cluster's CRD did not keep whole (an older Kubeflow's schema pruned fields) is given up at once,
+    and so is its backend (:class:`Rejected`)."""
     owner = owner_reference(GROUP_VERSION, seen.kind, seen.name, seen.uid)
     backend = seen.backend
     objs = render_stage(
@@ -285,14 +290,26 @@ def start_job(ctx: Context, seen: StageObservation) -> str:
         )  # fmt: skip
     ctx.kube.apply_config_map(objs.config_map)
     name: str = objs.job["metadata"]["name"]
+    ref = job_ref(backend, seen.namespace, name)
     try:
-        ctx.seen(backend.plural, ctx.kube.create(job_ref(backend, seen.namespace, name), objs.job))
+        created = ctx.kube.create(ref, objs.job)
     except Conflict:
         log.info("job %s/%s already exists", seen.namespace, name)
+        return name
     except KubeError as err:
         if not rejected(err):
             raise  # unreachable, overloaded, not allowed (yet): the reconcile is retried
         raise Rejected(Refusal("JobRejected", f"the API server refused the {backend.kind}: {err}")) from None
+    lost = dropped(objs.job["spec"], created.get("spec") or {}, "spec")
+    if lost:
+        why = (
+            f"the cluster's {backend.kind} CRD ({backend.group}/{backend.version}) dropped {', '.join(lost)} "
+            f"of job {name}: its Kubeflow is older than {backend.release}, which this operator needs"
+        )
+        ctx.broken[backend.kind] = why
+        ctx.seen(backend.plural, ctx.kube.patch(ref, abandon_patch(backend, why, rfc3339(now))))
+        raise Rejected(Refusal("JobSchemaMismatch", why))
+    ctx.seen(backend.plural, created)
     return name
 
 
