@@ -144,6 +144,7 @@ class JobExecutor:
         *,
         namespace: str | None = None,
         extra_env: Mapping[str, str] | None = None,
+        pytorchjob_crd: bool = True,
     ) -> None:
         from kubernetes import client, config
 
@@ -153,6 +154,8 @@ class JobExecutor:
         self.workdir = workdir
         self.namespace = namespace
         self.extra_env = dict(extra_env or {})
+        self.pytorchjob_crd = pytorchjob_crd
+        """Install the PyTorchJob CRD (False: a cluster with Kubeflow Trainer only)."""
         self.jobs: dict[str, Job] = {}
         self.launched: list[str] = []
         """``namespace/name`` of every launch, restarts included (tests count duplicates with it)."""
@@ -167,7 +170,7 @@ class JobExecutor:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> JobExecutor:
-        install_kubeflow(self.api_client)
+        install_kubeflow(self.api_client, pytorchjob=self.pytorchjob_crd)
         self.kubelet.start()
         targets: list[Callable[[], None]] = [lambda p=p: self._watch_loop(p) for p in self.kinds]  # type: ignore[misc]
         for target in [*targets, self._monitor_loop]:

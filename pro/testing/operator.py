@@ -267,13 +267,17 @@ def operated(
     operator_env: Mapping[str, str] | None = None,
     backend: str = PYTORCHJOB_KIND,
     operator_args: tuple[str, ...] = (),
+    pytorchjob_crd: bool = True,
 ) -> Iterator[Cluster]:
-    """A namespace with the job executor (admin credentials: it stands in for Kubeflow) and the operator
-    (``operator_kubeconfig``, default the admin one; its stages as ``backend`` jobs, ``operator_args``
-    added) running; both stopped afterwards."""
+    """A namespace with the job executor (admin credentials: it stands in for Kubeflow; without the
+    PyTorchJob CRD unless ``pytorchjob_crd``) and the operator (``operator_kubeconfig``, default the admin
+    one; its stages as ``backend`` jobs, ``operator_args`` added, a later ``--job-backend`` among them
+    winning) running; both stopped afterwards."""
     from kubernetes import client
 
-    executor = JobExecutor(kubeconfig, workdir / "jobs", namespace=namespace, extra_env=s3_env).start()
+    executor = JobExecutor(
+        kubeconfig, workdir / "jobs", namespace=namespace, extra_env=s3_env, pytorchjob_crd=pytorchjob_crd
+    ).start()
     operator = OperatorProcess(
         operator_kubeconfig or kubeconfig,
         namespace,
