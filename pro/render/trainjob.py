@@ -179,7 +179,7 @@ def runtime_problems(runtime: Obj) -> list[str]:
         containers = [c.get("name") for c in pod.get("containers") or []]
         if TRAINER_NODE not in containers:
             out.append(
-                f"runtime {name!r}'s trainer job has no container named {TRAINER_NODE!r} "
+                f"the trainer job of runtime {name!r} has no container named {TRAINER_NODE!r} "
                 f"(containers: {', '.join(map(str, containers))})"
             )
     return out
