@@ -68,9 +68,30 @@ def install_crd(api_client: Any, body: dict[str, Any]) -> None:
     for _ in range(300):
         crd = ext.read_custom_resource_definition(name)
         if any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or []):
+            wait_served(api_client, body)
             return
         time.sleep(0.1)
     raise RuntimeError(f"the CRD {name} did not become Established")
+
+
+def wait_served(api_client: Any, crd: dict[str, Any], timeout: float = 60.0) -> None:
+    """Wait until the API server serves the resource of an established CRD (a loaded server installs
+    its handler a moment after the CRD says Established)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    custom = client.CustomObjectsApi(api_client)
+    group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
+    version = next(v["name"] for v in crd["spec"]["versions"] if v.get("served", True))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            custom.list_cluster_custom_object(group, version, plural, limit=1)
+            return
+        except ApiException as err:
+            if err.status != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def install_runtimes(api_client: Any) -> None:

@@ -34,6 +34,7 @@ from pro.spec.conventions import (
 )
 from pro.spec.kinds import all_kinds
 from pro.testing.jobexec import JobExecutor
+from pro.testing.kubeflow import wait_served
 
 Objs = list[dict[str, Any]]
 Events = list[tuple[str, str]]
@@ -63,6 +64,7 @@ def install_crds(api_client: Any, *, cel: bool = False) -> None:
         for _ in range(200):
             got = ext.read_custom_resource_definition(name)
             if any(c.type == "Established" and c.status == "True" for c in got.status.conditions or []):
+                wait_served(api_client, body)
                 break
             time.sleep(0.05)
         else:
