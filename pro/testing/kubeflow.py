@@ -65,25 +65,27 @@ def install_crd(api_client: Any, body: dict[str, Any]) -> None:
     except ApiException as err:
         if err.status != 409:  # another test session's install won the race
             raise
-    for _ in range(300):
-        crd = ext.read_custom_resource_definition(name)
-        if any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or []):
-            wait_served(api_client, body)
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"the CRD {name} did not become Established")
+    wait_served(api_client, body)
 
 
 def wait_served(api_client: Any, crd: dict[str, Any], timeout: float = 60.0) -> None:
-    """Wait until the API server serves the resource of an established CRD (a loaded server installs
-    its handler a moment after the CRD says Established)."""
+    """Wait until a CRD is established and the API server serves its resource (a loaded server installs
+    the handler a moment after the CRD says Established)."""
     from kubernetes import client
     from kubernetes.client.rest import ApiException
 
+    ext = client.ApiextensionsV1Api(api_client)
+    deadline = time.monotonic() + timeout
+    while True:
+        got = ext.read_custom_resource_definition(crd["metadata"]["name"])
+        if any(c.type == "Established" and c.status == "True" for c in got.status.conditions or []):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the CRD {crd['metadata']['name']} did not become Established")
+        time.sleep(0.05)
     custom = client.CustomObjectsApi(api_client)
     group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
     version = next(v["name"] for v in crd["spec"]["versions"] if v.get("served", True))
-    deadline = time.monotonic() + timeout
     while True:
         try:
             custom.list_cluster_custom_object(group, version, plural, limit=1)

@@ -61,14 +61,7 @@ def install_crds(api_client: Any, *, cel: bool = False) -> None:
                 "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version},
             }
             ext.replace_custom_resource_definition(name, body)
-        for _ in range(200):
-            got = ext.read_custom_resource_definition(name)
-            if any(c.type == "Established" and c.status == "True" for c in got.status.conditions or []):
-                wait_served(api_client, body)
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"CRD {name} never became established")
+        wait_served(api_client, body)
 
 
 class OperatorProcess:

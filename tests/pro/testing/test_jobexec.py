@@ -64,7 +64,14 @@ def job(
     }
 
 
-def submit(executor: JobExecutor, ns: str, body: dict[str, Any]) -> None:
+def submit(
+    executor: JobExecutor,
+    ns: str,
+    body: dict[str, Any],
+    *,
+    api: tuple[str, str, str] = (GROUP, VERSION, PLURAL),
+) -> None:
+    """The job's spec ConfigMap, then the job (a PyTorchJob unless ``api`` says another kind)."""
     from kubernetes import client
 
     name = body["metadata"]["name"]
@@ -74,7 +81,7 @@ def submit(executor: JobExecutor, ns: str, body: dict[str, Any]) -> None:
             metadata=client.V1ObjectMeta(name=f"{name}-spec"), data={"stage.yaml": "kind: Demo\n"}
         ),
     )
-    executor.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+    executor.custom.create_namespaced_custom_object(api[0], api[1], ns, api[2], body)
 
 
 def wait_for(fn: Callable[[], Any], timeout: float = 30) -> Any:
@@ -212,16 +219,7 @@ def trainjob(
 
 
 def submit_trainjob(executor: JobExecutor, ns: str, body: dict[str, Any]) -> None:
-    from kubernetes import client
-
-    name = body["metadata"]["name"]
-    client.CoreV1Api(executor.api_client).create_namespaced_config_map(
-        ns,
-        client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name=f"{name}-spec"), data={"stage.yaml": "kind: Demo\n"}
-        ),
-    )
-    executor.custom.create_namespaced_custom_object(*TRAINER, ns, "trainjobs", body)
+    submit(executor, ns, body, api=(*TRAINER, "trainjobs"))
 
 
 def trainjob_status(executor: JobExecutor, ns: str, name: str) -> dict[str, Any]:
