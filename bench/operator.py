@@ -1,12 +1,14 @@
 """The operator under load: N concurrent pipelines whose jobs complete instantly, on the local
-kube-apiserver.
+kube-apiserver, for each job backend asked for (side by side).
 
-    .venv/bin/python bench/operator.py [--pipelines 50] [--idle 20] [--workers 4] [--admission-workers N]
-                                       [--python .venv-slim/bin/python]
+    .venv/bin/python bench/operator.py [--pipelines 50] [--backend PyTorchJob] [--backend TrainJob] [--idle 20]
+                                       [--workers 4] [--admission-workers N] [--python .venv-slim/bin/python]
 
-An "instant" executor stands in for Kubeflow: for each new PyTorchJob it commits the stage's artifact
-(a ``file://`` store, with the job's work digest) and marks the job Succeeded.  All N pipelines are
-created at once.  Measured, from watch streams (nothing polls):
+Each backend runs on a fresh API server with Kubeflow's own CRDs.  An "instant" executor stands in for
+Kubeflow: for each new job (a PyTorchJob, or a TrainJob on ``torch-distributed``) it commits the stage's
+artifact (a ``file://`` store, with the job's work digest) and marks the job done as its controller would
+(Succeeded; Complete with ``jobsStatus``).  All N pipelines are created at once.  Measured, from watch
+streams (nothing polls):
 
 - stage-transition latency: a job marked Succeeded → the next stage's job created (for a stage with
   several inputs, from the last of them) — the issue's target: p99 ≤ 1 s at N = 500;
@@ -36,6 +38,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ import yaml
 from pro.spec.conventions import API_GROUP as GROUP
 from pro.spec.conventions import API_VERSION as VERSION
 from pro.spec.conventions import STAGE_RESOURCE_LABEL, WORK_DIGEST, rfc3339
+from pro.testing.operator import JOB_KINDS
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "toy" / "pipeline.yaml"
 
@@ -58,9 +62,10 @@ class Watch:
     hands each event to ``on_event`` in its own thread."""
 
     def __init__(
-        self, custom: Any, group: str, plural: str, namespace: str, on_event: Callable[[str, Any], None]
+        self, custom: Any, api: tuple[str, str, str], namespace: str, on_event: Callable[[str, Any], None]
     ) -> None:
-        self.custom, self.group, self.plural, self.namespace = custom, group, plural, namespace
+        self.custom, self.namespace = custom, namespace
+        self.group, self.version, self.plural = api
         self.on_event = on_event
         self.stop = threading.Event()
         self.rv: str | None = None
@@ -70,7 +75,6 @@ class Watch:
     def _run(self) -> None:
         from kubernetes import watch
 
-        version = "v1" if self.group == "kubeflow.org" else VERSION
         while not self.stop.is_set():
             kwargs: dict[str, Any] = {"timeout_seconds": 30}
             if self.rv:
@@ -79,7 +83,7 @@ class Watch:
                 for ev in watch.Watch().stream(
                     self.custom.list_namespaced_custom_object,
                     self.group,
-                    version,
+                    self.version,
                     self.namespace,
                     self.plural,
                     **kwargs,
@@ -94,18 +98,19 @@ class Watch:
 
 
 class InstantExecutor:
-    """Completes every labelled PyTorchJob at once: commits its artifact, then patches it Succeeded."""
+    """Completes every labelled job of ``backend`` at once: commits its artifact, then marks it done."""
 
-    def __init__(self, api: Any, namespace: str, threads: int = 8) -> None:
+    def __init__(self, api: Any, namespace: str, backend: str, threads: int = 8) -> None:
         from kubernetes import client
 
         self.custom = client.CustomObjectsApi(api)
         self.namespace = namespace
+        self.backend = backend
         self.pool = ThreadPoolExecutor(threads)
         self.succeeded: dict[str, float] = {}  # stage resource name → when its job was marked Succeeded
         self.created: dict[str, float] = {}  # stage resource name → when its first job was seen
         self.lock = threading.Lock()
-        self.watch = Watch(self.custom, "kubeflow.org", "pytorchjobs", namespace, self._on_event)
+        self.watch = Watch(self.custom, JOB_KINDS[backend]["api"], namespace, self._on_event)
 
     def _on_event(self, kind: str, obj: Any) -> None:
         if kind == "ADDED" and not (obj.get("status") or {}).get("conditions"):
@@ -131,31 +136,34 @@ class InstantExecutor:
                 work_digest=meta["annotations"][WORK_DIGEST],
             )
         t = now_iso()
-        status = {
-            "conditions": [
-                {"type": "Created", "status": "True", "reason": "PyTorchJobCreated", "lastTransitionTime": t},
-                {
-                    "type": "Running",
-                    "status": "False",
-                    "reason": "PyTorchJobSucceeded",
-                    "lastTransitionTime": t,
-                },
-                {
-                    "type": "Succeeded",
-                    "status": "True",
-                    "reason": "PyTorchJobSucceeded",
-                    "lastTransitionTime": t,
-                },
-            ],
-            "startTime": t,
-            "completionTime": t,
-            "replicaStatuses": {"Master": {"succeeded": 1}},
-        }
+        group, version, plural = JOB_KINDS[self.backend]["api"]
         self.custom.patch_namespaced_custom_object_status(
-            "kubeflow.org", "v1", self.namespace, "pytorchjobs", meta["name"], {"status": status}
+            group, version, self.namespace, plural, meta["name"], {"status": done_status(self.backend, t)}
         )
         with self.lock:
             self.succeeded[owner["name"]] = time.monotonic()
+
+
+def done_status(backend: str, t: str) -> dict[str, Any]:
+    """A job's status once it succeeded, as its controller writes it."""
+    if backend == "TrainJob":
+        return {
+            "conditions": [
+                {"type": "Complete", "status": "True", "reason": "AllJobsCompleted",
+                 "message": "jobset completed successfully", "lastTransitionTime": t},
+            ],
+            "jobsStatus": [{"name": "node", "ready": 0, "succeeded": 1, "failed": 0, "active": 0, "suspended": 0}],
+        }  # fmt: skip
+    return {
+        "conditions": [
+            {"type": "Created", "status": "True", "reason": "PyTorchJobCreated", "lastTransitionTime": t},
+            {"type": "Running", "status": "False", "reason": "PyTorchJobSucceeded", "lastTransitionTime": t},
+            {"type": "Succeeded", "status": "True", "reason": "PyTorchJobSucceeded", "lastTransitionTime": t},
+        ],
+        "startTime": t,
+        "completionTime": t,
+        "replicaStatuses": {"Master": {"succeeded": 1}},
+    }
 
 
 class Finished:
@@ -165,7 +173,7 @@ class Finished:
         self.at: dict[str, tuple[str, float]] = {}
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
-        self.watch = Watch(custom, GROUP, "alignmentpipelines", namespace, self._on_event)
+        self.watch = Watch(custom, (GROUP, VERSION, "alignmentpipelines"), namespace, self._on_event)
 
     def _on_event(self, kind: str, obj: Any) -> None:
         phase = (obj.get("status") or {}).get("phase")
@@ -187,7 +195,7 @@ def pipeline_body(name: str, namespace: str, store: str) -> dict[str, Any]:
     return doc
 
 
-def transition_floor(api: Any, namespace: str, store: str, repeats: int = 20) -> float:
+def transition_floor(api: Any, namespace: str, store: str, backend: str, repeats: int = 20) -> float:
     """Median time of one transition's requests made back to back by a plain client on the idle
     server: a stage status patched Succeeded, then the next stage resource, its ConfigMap and its job
     created (the requests on the operator's critical path, without the operator)."""
@@ -221,10 +229,12 @@ def transition_floor(api: Any, namespace: str, store: str, repeats: int = 20) ->
             ),
             attempt=1,
             owner=owner_reference(f"{GROUP}/{VERSION}", second.kind, f"floor-{i}", stage["metadata"]["uid"]),
+            backend=backend,
         )
         objs.job["metadata"]["labels"].pop(STAGE_RESOURCE_LABEL, None)  # not for the executor
         core.create_namespaced_config_map(namespace, objs.config_map)
-        custom.create_namespaced_custom_object("kubeflow.org", "v1", namespace, "pytorchjobs", objs.job)
+        job_group, job_version, jobs = JOB_KINDS[backend]["api"]
+        custom.create_namespaced_custom_object(job_group, job_version, namespace, jobs, objs.job)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -282,33 +292,28 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main() -> None:
+@dataclass
+class Measured:
+    """One backend's run: the main table's rows, CPU seconds per process, API requests by verb."""
+
+    rows: dict[str, str]
+    cpu: dict[str, float]
+    requests: dict[str, float]
+    pipelines: int
+
+
+def measure(args: argparse.Namespace, backend: str) -> Measured:
+    """N pipelines at once through the operator on a fresh API server, their jobs as ``backend``."""
     from kubernetes import client, config
 
     from pro.planner.compose import compose
     from pro.spec.pipeline import AlignmentPipeline
     from pro.testing import kube as kube_harness
-    from pro.testing.jobexec import install_crd
+    from pro.testing.kubeflow import install_kubeflow
     from pro.testing.operator import OperatorProcess, install_crds
     from pro.testing.s3server import free_port
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pipelines", type=int, default=50)
-    ap.add_argument(
-        "--idle", type=float, default=20.0, help="seconds watched after the last pipeline finished"
-    )
-    ap.add_argument("--workers", type=int, help="the operator's --workers (default: its own default)")
-    ap.add_argument("--admission-workers", type=int, help="the operator's --admission-workers")
-    ap.add_argument(
-        "--python", default=sys.executable, help="the operator's interpreter, e.g. .venv-slim/bin/python"
-    )
-    ap.add_argument("--timeout", type=float, default=1800.0)
-    args = ap.parse_args()
-
     work = Path(tempfile.mkdtemp(prefix="pro-bench-operator-"))
-    reason = kube_harness.unavailable_reason()
-    if reason:
-        raise SystemExit(reason)
     cluster = kube_harness.start(owner_pid=os.getpid())
     try:
         api = config.new_client_from_config(config_file=cluster.kubeconfig)
@@ -317,12 +322,12 @@ def main() -> None:
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="floor")))
         install_crds(api)
-        install_crd(api)
+        install_kubeflow(api)
         store = f"file://{work / 'store'}"
-        floor = transition_floor(api, "floor", store)
+        floor = transition_floor(api, "floor", store, backend)
 
         port = free_port()
-        operator_args = ["--metrics-port", str(port)]
+        operator_args = ["--metrics-port", str(port), "--job-backend", backend]
         if args.workers:
             operator_args += ["--workers", str(args.workers)]
         if args.admission_workers:
@@ -336,7 +341,7 @@ def main() -> None:
         )
         # OperatorProcess passes --metrics-port 0 first; the later flag wins (argparse keeps the last)
         operator.start()
-        executor = InstantExecutor(api, namespace)
+        executor = InstantExecutor(api, namespace, backend)
         finished = Finished(custom, namespace)
         time.sleep(3)  # the operator's watches are up
         assert operator.proc is not None
@@ -402,51 +407,90 @@ def main() -> None:
             verb = key.split('verb="')[1].split('"')[0]
             resource = key.split('resource="')[1].split('"')[0]
             by_verb[f"{verb} {resource}"] = by_verb.get(f"{verb} {resource}", 0) + value
-
-        admission = f", --admission-workers {args.admission_workers}" if args.admission_workers else ""
-        print(
-            f"operator under load: {args.pipelines} pipelines × 7 stages, instant jobs, "
-            f"{args.workers or 'default'} workers{admission}, operator on {args.python}\n"
-        )
-        print("| measure | value |")
-        print("|---|---|")
-        print(f"| pipelines succeeded | {len(names) - len(failed)}/{len(names)} |")
-        print(f"| wall time to create all / to finish all | {created_all:.1f} s / {elapsed:.1f} s |")
-        print(f"| … until the operator's last request (Events drained) | {drained:.1f} s |")
-        print(
-            f"| baseline: one transition's requests back to back, no operator (median of 20) | {floor * 1000:.0f} ms |"
-        )
-        print(f"| stage-transition latency p50 | {p50 * 1000:.0f} ms ({p50 / floor:.1f}× baseline) |")
-        print(f"| stage-transition latency p99 | {p99 * 1000:.0f} ms ({p99 / floor:.1f}× baseline) |")
-        print(f"| stage-transition latency max | {max(latencies) * 1000:.0f} ms |")
-        print(
-            f"| admission (created → first job) p50 / p99 | {statistics.median(admissions):.1f} s / {pct(admissions, 0.99):.1f} s |"
-        )
-        print(
-            f"| pipeline run time (created → Succeeded) p50 / p99 | {statistics.median(runs):.1f} s / {pct(runs, 0.99):.1f} s |"
-        )
-        print(f"| operator peak RSS | {peak:.0f} MB |")
-        print(f"| operator API requests per pipeline | {requests / len(names):.1f} |")
-        print(f"| operator API requests in {args.idle:.0f} s idle afterwards | {idle_requests:.0f} |")
         posted = by_verb.get("create events", 0)
-        print(
-            f"| Events posted / dropped; most waiting at once (they wait while reconciles do) | "
-            f"{posted:.0f} / {dropped:.0f}; {waiting.peak:.0f} |"
-        )
-        print("\n| CPU while the pipelines ran (all on this machine's cores) | seconds | per pipeline |")
-        print("|---|---|---|")
-        for name in pids:
-            used = cpu_after[name] - cpu_before[name]
-            print(f"| {name} | {used:.0f} | {used / len(names) * 1000:.0f} ms |")
-        print("\n| requests (all pipelines) | count | per pipeline |")
-        print("|---|---|---|")
-        for k, v in sorted(by_verb.items(), key=lambda kv: -kv[1]):
-            print(f"| {k} | {v:.0f} | {v / len(names):.1f} |")
+        rows = {
+            "pipelines succeeded": f"{len(names) - len(failed)}/{len(names)}",
+            "wall time to create all / to finish all": f"{created_all:.1f} s / {elapsed:.1f} s",
+            "… until the operator's last request (Events drained)": f"{drained:.1f} s",
+            "baseline: one transition's requests back to back, no operator (median of 20)": f"{floor * 1000:.0f} ms",
+            "stage-transition latency p50": f"{p50 * 1000:.0f} ms ({p50 / floor:.1f}× baseline)",
+            "stage-transition latency p99": f"{p99 * 1000:.0f} ms ({p99 / floor:.1f}× baseline)",
+            "stage-transition latency max": f"{max(latencies) * 1000:.0f} ms",
+            "admission (created → first job) p50 / p99": f"{statistics.median(admissions):.1f} s / {pct(admissions, 0.99):.1f} s",
+            "pipeline run time (created → Succeeded) p50 / p99": f"{statistics.median(runs):.1f} s / {pct(runs, 0.99):.1f} s",
+            "operator peak RSS": f"{peak:.0f} MB",
+            "operator API requests per pipeline": f"{requests / len(names):.1f}",
+            f"operator API requests in {args.idle:.0f} s idle afterwards": f"{idle_requests:.0f}",
+            "Events posted / dropped; most waiting at once (they wait while reconciles do)": f"{posted:.0f} / {dropped:.0f}; {waiting.peak:.0f}",
+        }  # fmt: skip
+        cpu = {name: cpu_after[name] - cpu_before[name] for name in pids}
         executor.watch.stop.set()
         finished.watch.stop.set()
         operator.stop()
+        return Measured(rows, cpu, by_verb, len(names))
     finally:
         kube_harness.stop(cluster)
+
+
+def main() -> None:
+    from pro.testing import kube as kube_harness
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pipelines", type=int, default=50)
+    ap.add_argument(
+        "--backend",
+        action="append",
+        choices=list(JOB_KINDS),
+        help="the job backend (repeat for several, side by side; default: PyTorchJob)",
+    )
+    ap.add_argument(
+        "--idle", type=float, default=20.0, help="seconds watched after the last pipeline finished"
+    )
+    ap.add_argument("--workers", type=int, help="the operator's --workers (default: its own default)")
+    ap.add_argument("--admission-workers", type=int, help="the operator's --admission-workers")
+    ap.add_argument(
+        "--python", default=sys.executable, help="the operator's interpreter, e.g. .venv-slim/bin/python"
+    )
+    ap.add_argument("--timeout", type=float, default=1800.0)
+    args = ap.parse_args()
+    reason = kube_harness.unavailable_reason()
+    if reason:
+        raise SystemExit(reason)
+    backends = list(dict.fromkeys(args.backend or ["PyTorchJob"]))
+    runs = {b: measure(args, b) for b in backends}
+
+    admission = f", --admission-workers {args.admission_workers}" if args.admission_workers else ""
+    print(
+        f"operator under load: {args.pipelines} pipelines × 7 stages, instant jobs, "
+        f"{args.workers or 'default'} workers{admission}, operator on {args.python}, each backend on a "
+        "fresh API server\n"
+    )
+    head = "| measure | " + " | ".join(backends) + " |"
+    rule = "|---|" + "---|" * len(backends)
+    print(head + "\n" + rule)
+    for key in runs[backends[0]].rows:
+        print(f"| {key} | " + " | ".join(runs[b].rows[key] for b in backends) + " |")
+    print("\n| CPU seconds while the pipelines ran (all on this machine's cores; per pipeline) | "
+          + " | ".join(backends) + " |")  # fmt: skip
+    print(rule)
+    for name in runs[backends[0]].cpu:
+        cells = [
+            f"{runs[b].cpu.get(name, 0):.0f} ({runs[b].cpu.get(name, 0) / runs[b].pipelines * 1000:.0f} ms)"
+            for b in backends
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\n| requests (all pipelines; per pipeline) | " + " | ".join(backends) + " |")
+    print(rule)
+    keys = sorted(
+        {k for b in backends for k in runs[b].requests},
+        key=lambda k: -max(runs[b].requests.get(k, 0) for b in backends),
+    )
+    for k in keys:
+        cells = [
+            f"{runs[b].requests.get(k, 0):.0f} ({runs[b].requests.get(k, 0) / runs[b].pipelines:.1f})"
+            for b in backends
+        ]
+        print(f"| {k} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -12,14 +12,15 @@ examples:
   pro-operator --all-namespaces                  # cluster-wide (a ClusterRole)
   pro-operator -n team-a -n team-b               # only these namespaces (Roles)
   pro-operator --kubeconfig ~/.kube/config -n default --metrics-port 0
+  pro-operator -A --job-backend TrainJob --training-runtime torch-distributed
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pro-operator",
-        description="Run the pro-pipeline operator: AlignmentPipelines, their stages as Kubeflow PyTorchJobs, "
-        "and AlignmentSchedules.",
+        description="Run the pro-pipeline operator: AlignmentPipelines, their stages as Kubeflow jobs "
+        "(PyTorchJobs or TrainJobs), and AlignmentSchedules.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=8080,
         help="liveness/readiness /healthz port, 0 = off (default: %(default)s)",
     )
+    p.add_argument(
+        "--job-backend",
+        choices=("auto", "PyTorchJob", "TrainJob"),
+        default="auto",
+        help="the job a stage left on jobBackend: auto runs as; auto: PyTorchJob when the cluster serves "
+        "its CRD, else TrainJob (default: %(default)s)",
+    )
+    p.add_argument(
+        "--training-runtime",
+        metavar="NAME",
+        default="torch-distributed",
+        help="the runtime a TrainJob names when its stage names none (default: %(default)s)",
+    )
     p.add_argument("--log-format", choices=("json", "plain"), default="json", help="default: %(default)s")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
@@ -73,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     import kopf
 
     from pro_operator import metrics
+    from pro_operator.backends import discover
     from pro_operator.handlers import Runtime, client, register
     from pro_operator.identity import own_identity
+    from pro_operator.kube import KubeError
 
     kopf.configure(
         verbose=args.verbose,
@@ -88,12 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     except kopf.LoginError as err:
         print(f"pro-operator: cannot log in to the Kubernetes API: {err}", file=sys.stderr)
         return 1
+    try:
+        jobs = discover(kube, preferred=args.job_backend, runtime=args.training_runtime)
+    except KubeError as err:
+        print(
+            f"pro-operator: cannot ask the API server which Kubeflow jobs it serves: {err}", file=sys.stderr
+        )
+        return 1
+    logging.getLogger("pro_operator").info("%s", jobs.describe())
     runtime = Runtime(
         kube,
         workers=args.workers,
         admission_workers=args.admission_workers,
         namespaces=None if args.all_namespaces else args.namespace,
         in_cluster=in_cluster,
+        jobs=jobs,
     )
     registry = kopf.OperatorRegistry()
     register(registry, runtime)

@@ -17,6 +17,7 @@ from collections import defaultdict
 from typing import Any
 
 from pro.spec.conventions import INDEXED_LABELS
+from pro_operator.jobs import backend_of_plural
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (plural, namespace, name)
@@ -115,12 +116,14 @@ class ObjectCache:
 
 
 def trim(plural: str, body: Obj) -> Obj:
-    """What the controllers read of an object: no ``managedFields``, and of a PyTorchJob no pod
-    templates (the largest part of it; the controllers read only its metadata, run policy and status)."""
+    """What the controllers read of an object: no ``managedFields``, and of a job no pod templates (the
+    largest part of it, its backend's ``bulky`` keys; the controllers read only its metadata, whether it
+    is suspended, and its status)."""
     meta = {k: v for k, v in body.get("metadata", {}).items() if k != "managedFields"}
     out = {**body, "metadata": meta}
-    if plural == "pytorchjobs" and isinstance(body.get("spec"), dict):
-        out["spec"] = {k: v for k, v in body["spec"].items() if k != "pytorchReplicaSpecs"}
+    backend = backend_of_plural(plural)
+    if backend is not None and isinstance(body.get("spec"), dict):
+        out["spec"] = {k: v for k, v in body["spec"].items() if k not in backend.bulky}
     return out
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pro_operator.backends import JobSupport, Runtimes
 from pro_operator.cache import ObjectCache
 from pro_operator.events import EventRecorder
 from pro_operator.kube import Kube
@@ -67,6 +68,13 @@ class Context:
     """Each pipeline's run snapshot by uid (what its run pinned: written once, never changes)."""
     events: EventRecorder | None = None
     """Where Events are recorded (posted by a background thread, after the reconciles); None: inline."""
+    jobs: JobSupport = field(default_factory=JobSupport)
+    """The job kinds the cluster serves and the operator's defaults (found at start)."""
+    runtimes: Runtimes = field(default_factory=Runtimes)
+    """Training runtimes as last listed (checked before a TrainJob is created)."""
+    broken: dict[str, str] = field(default_factory=dict)
+    """Job kinds whose CRD dropped fields of a job created here (an older Kubeflow), with why: no further
+    job of theirs is created."""
     memo: Memo = field(default_factory=Memo)
     """Parsed specs and compositions by (uid, generation, labels and annotations): a status change does
     not re-validate a spec."""

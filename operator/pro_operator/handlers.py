@@ -27,10 +27,11 @@ import kopf
 from pro.spec.conventions import API_GROUP, API_VERSION, PIPELINE_LABEL, SCHEDULE_LABEL, STAGE_RESOURCE_LABEL
 from pro.spec.kinds import all_kinds, kind_of_plural, stage_kinds, stage_plurals
 from pro_operator import kube, metrics
+from pro_operator.backends import JobSupport
 from pro_operator.cache import ObjectCache
 from pro_operator.context import Context, Key, store_check
 from pro_operator.events import EventRecorder
-from pro_operator.jobs import job_backends, job_plurals
+from pro_operator.jobs import BACKENDS, job_plurals
 from pro_operator.pipeline import PLURAL as PIPELINES
 from pro_operator.pipeline import reconcile_pipeline
 from pro_operator.schedule import PLURAL as SCHEDULES
@@ -41,12 +42,14 @@ from pro_operator.workqueue import Lane, WorkQueue
 log = logging.getLogger("pro_operator")
 
 
-def watched() -> tuple[tuple[str, str, str, str], ...]:
+def watched(jobs: JobSupport | None = None) -> tuple[tuple[str, str, str, str], ...]:
     """What the operator watches: (group, version, plural, label that must be present or ""): every kind
-    of the kind table, and the jobs of our stage resources (of every job backend)."""
+    of the kind table, and the jobs of our stage resources of every job backend the cluster serves (all
+    of them when not known)."""
+    served = (jobs or JobSupport()).served
     return (
         *((API_GROUP, API_VERSION, k.plural, "") for k in all_kinds()),
-        *((b.group, b.version, b.plural, STAGE_RESOURCE_LABEL) for b in job_backends()),
+        *((b.group, b.version, b.plural, STAGE_RESOURCE_LABEL) for k, b in BACKENDS.items() if k in served),
     )
 
 
@@ -114,6 +117,7 @@ class Runtime:
         admission_workers: int | None = None,
         namespaces: list[str] | None = None,
         in_cluster: bool = True,
+        jobs: JobSupport | None = None,
     ) -> None:
         self.cache = ObjectCache()
         self.workers = workers
@@ -132,6 +136,7 @@ class Runtime:
             seen=self.seen,
             committed=store_check,
             events=EventRecorder(client),
+            jobs=jobs or JobSupport(),
         )
 
     def seen(self, plural: str, obj: dict[str, Any]) -> None:
@@ -182,7 +187,7 @@ class Runtime:
         jobs, would re-plan from missing observations after every restart.  The keys to reconcile."""
         keys: list[tuple[str, str, str]] = []
         for namespace in self.namespaces or [None]:  # type: ignore[list-item]
-            for group, version, plural, selector in watched():
+            for group, version, plural, selector in watched(self.ctx.jobs):
                 try:
                     found = self.ctx.kube.list_objects(
                         group, version, plural, namespace, label_selector=selector
@@ -238,7 +243,7 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
 
 def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
-    """Watch every kind of ours and the PyTorchJobs we own; start the queue with the operator."""
+    """Watch every kind of ours and the jobs we own; start the queue with the operator."""
 
     def watch(group: str, version: str, plural: str, **filters: Any) -> None:
         @kopf.on.event(group, version, plural, registry=registry, **filters)
@@ -248,7 +253,7 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
             for key in rt.observe(plural, event):
                 rt.queue.add(key)
 
-    for group, version, plural, selector in watched():
+    for group, version, plural, selector in watched(rt.ctx.jobs):
         if selector:
             watch(group, version, plural, labels={selector: kopf.PRESENT})
         else:

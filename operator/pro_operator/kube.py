@@ -103,9 +103,9 @@ class Kube:
         return conn, pool
 
     def _request(self, method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None,
-                 content_type: str = "application/json") -> Any:  # fmt: skip
-        """One request; the decoded JSON answer.  Raises :class:`_Status` for an error status and
-        :class:`KubeError` when the server cannot be reached."""
+                 content_type: str = "application/json", text: bool = False) -> Any:  # fmt: skip
+        """One request; the decoded JSON answer (with ``text``: the answer as text).  Raises
+        :class:`_Status` for an error status and :class:`KubeError` when the server cannot be reached."""
         params = {k: v for k, v in (query or {}).items() if v}
         for attempt in (1, 2):
             conn, pool = self._conn, self._pool
@@ -128,6 +128,8 @@ class Kube:
                 continue
             if response.status >= 400:
                 raise _Status(response.status, _message(response))
+            if text:
+                return response.data.decode(errors="replace")
             return json.loads(response.data) if response.data else None
         raise AssertionError("unreachable")
 
@@ -146,6 +148,17 @@ class Kube:
             if status == 403:
                 raise Forbidden(message, status) from None
             raise KubeError(message, status) from None
+
+    # ----------------------------------------------------------------- discovery
+    def served(self, group: str, version: str) -> set[str]:
+        """The resources (plurals) the API server serves in ``group/version`` (none when it serves no such
+        group version).  Discovery: every authenticated user may ask (``system:discovery``)."""
+        try:
+            with self._call("get", "/apis", f"{group}/{version}"):
+                found = self._request("GET", f"/apis/{group}/{version}")
+        except NotFound:
+            return set()
+        return {r["name"] for r in found.get("resources") or [] if "/" not in r.get("name", "/")}
 
     # ----------------------------------------------------------------- custom objects
     def get(self, ref: Ref) -> Obj:
@@ -232,6 +245,15 @@ class Kube:
             )
         items: list[Obj] = found.get("items") or []
         return items
+
+    def pod_log(self, namespace: str, pod: str, container: str, *, lines: int) -> str:
+        """The last ``lines`` lines of a pod's container log (the kubelet's, through the API server)."""
+        with self._call("get", "pods/log", f"{namespace}/{pod} ({container})"):
+            text: str = self._request(
+                "GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
+                query={"container": container, "tailLines": str(lines)}, text=True,
+            )  # fmt: skip
+        return text
 
     def event(self, involved: Obj, reason: str, message: str, *, warning: bool = False, now: str) -> None:
         """Record a core/v1 Event on ``involved`` (an object body)."""

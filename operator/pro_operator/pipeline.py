@@ -4,7 +4,8 @@ inputs are committed.
 When a run starts (:func:`started`, once per generation): its data references are pinned and written once
 to ``<run root>/snapshot.json`` with the lineage's promoted pointer version, and the stages an earlier run of
 the same lineage committed for the same work are reused (:func:`pro.runs.prepare`, the same code as ``pro
-run``).  Then one pass: :func:`observe` (the pipeline and its stage resources from the cache) → :func:`decide`
+run``) — unless the cluster cannot run its jobs (``spec.kubernetes.jobBackend`` not served: the pipeline
+fails at once, naming the field and what is installed).  Then one pass: :func:`observe` (the pipeline and its stage resources from the cache) → :func:`decide`
 (the pure planner on the composed graph; the store is asked only about a stage about to start, which may be
 committed already) → :func:`act` (create stage resources, carry a changed spec or ``suspend`` into them, index
 the work of stages that committed) → :func:`pipeline_status` (pure, typed; the promotion gate's decision read
@@ -54,12 +55,13 @@ from pro.spec.status import (
 from pro.store import StoreError
 from pro.store.lineage import read_snapshot, record_work
 from pro_operator import clock
+from pro_operator.backends import Refusal, choose
 from pro_operator.conditions import set_conditions
 from pro_operator.context import Context
 from pro_operator.events import Event
 from pro_operator.kube import Conflict, custom_ref
 from pro_operator.publish import publish, read_status
-from pro_operator.specs import memo_key, parsed, publish_invalid
+from pro_operator.specs import memo_key, parsed, publish_invalid, refused_status
 
 log = logging.getLogger("pro_operator.pipeline")
 
@@ -121,6 +123,12 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
             phase=PipelinePhase.INVALID, stage="",
         )  # fmt: skip
         return None
+    old = read_status(AlignmentPipelineStatus, body)
+    backend = choose(
+        pipeline.spec.kubernetes, ctx.jobs, ran=old.job_backend if old else None, field_prefix="spec."
+    )
+    if isinstance(backend, Refusal):
+        return refuse(ctx, body, ref, backend, now)
     try:
         run, graph = ctx.memo.get(
             ("run", memo_key(PIPELINE_KIND, body)), lambda: started(ctx, pipeline, body)
@@ -135,9 +143,35 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
         if transient(err):
             raise  # a store that cannot be reached now: the work queue asks again, backing off
         return unavailable(ctx, body, ref, err, now)
-    status = pipeline_status(seen, decided, now, gate=gate_outcome(ctx, seen, decided.phase))
+    status = pipeline_status(
+        seen, decided, now, gate=gate_outcome(ctx, seen, decided.phase), job_backend=backend.kind
+    )
     publish(ctx, body, ref, status, events=[*created, *pipeline_events(seen.old, status)], now=stamp)
     return decided.requeue_at
+
+
+def refuse(ctx: Context, body: Obj, ref: Any, refusal: Refusal, now: datetime) -> datetime | None:
+    """A pipeline whose jobs this cluster cannot run: Failed at once with the refusal (a Warning Event
+    when it is new), nothing pinned or created; it is looked at again on its next change."""
+    old = read_status(AlignmentPipelineStatus, body)
+    stamp = rfc3339(now)
+    status = refused_status(
+        AlignmentPipelineStatus, body, condition="Failed", reason=refusal.reason, why=refusal.message,
+        now=stamp, phase=PipelinePhase.FAILED, start_time=(old.start_time if old else None) or stamp,
+        completion_time=(old.completion_time if old else None) or stamp,
+    )  # fmt: skip
+    new = old is None or not any(
+        c.reason == refusal.reason and c.message == refusal.message for c in old.conditions
+    )
+    publish(
+        ctx,
+        body,
+        ref,
+        status,
+        events=[Event(refusal.reason, refusal.message, True)] if new else [],
+        now=stamp,
+    )
+    return None  # looked at again on its next change
 
 
 def started(ctx: Context, pipeline: Any, body: Obj) -> tuple[PreparedRun, Graph]:
@@ -359,9 +393,11 @@ Gate = tuple[PromotionStatus | None, WeightDriftStatus | None]
 
 
 def pipeline_status(
-    seen: PipelineObservation, decided: Plan, now: datetime, *, gate: Gate = (None, None)
-) -> AlignmentPipelineStatus:
-    """The status once ``decided`` is carried out (``gate``: the promotion gate's outcome, if known)."""
+    seen: PipelineObservation, decided: Plan, now: datetime, *, gate: Gate = (None, None),
+    job_backend: str | None = None,
+) -> AlignmentPipelineStatus:  # fmt: skip
+    """The status once ``decided`` is carried out (``gate``: the promotion gate's outcome, if known;
+    ``job_backend``: the kind of job its stages run as)."""
     c, old, stamp = seen.composition, seen.old, rfc3339(now)
     reused = {name: r.run for name, r in c.reused.items()}
     summaries = [
@@ -385,6 +421,7 @@ def pipeline_status(
         phase=phase,
         conditions=pipeline_conditions(seen, phase, summaries, report, stamp),
         stage=", ".join(running) if running else f"{done}/{len(summaries)}",
+        job_backend=job_backend,
         stages=summaries,
         artifacts=c.root,
         report=report,

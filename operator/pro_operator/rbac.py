@@ -10,6 +10,8 @@ Where each rule comes from:
 - :mod:`pro_operator.handlers` registers kopf ``on.event`` watches: kopf lists, then watches, each of
   them (only ``on.event`` handlers: kopf writes no progress annotations and no finalizers, so it needs no
   ``patch`` on our kinds).
+- API discovery (``Kube.served``: which Kubeflow job kinds the cluster serves) asks non-resource URLs
+  (``/apis/<group>/<version>``) that the built-in ``system:discovery`` role grants every authenticated user.
 - kopf itself (``standalone=True``, no peering) posts core/v1 Events (``create events``) and, cluster-wide,
   lists and watches ``customresourcedefinitions`` to notice new and changed resources.  Watching a list of
   namespaces it would also list/watch ``namespaces`` and CRDs; both are cluster-scoped, so a namespaced
@@ -27,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pro.spec.conventions import API_GROUP
+from pro.spec.conventions import API_GROUP, CLUSTER_TRAINING_RUNTIMES, TRAINER_GROUP, TRAINING_RUNTIMES
 from pro.spec.kinds import PIPELINE_KIND, all_kinds, kind_named, stage_kinds
 from pro_operator.jobs import job_backends
 
@@ -100,10 +102,22 @@ def namespaced_rules() -> tuple[Rule, ...]:
             "stage.py: the stage spec ConfigMap (Kube.apply_config_map)",
         ),
         Rule(
+            (TRAINER_GROUP,),
+            (TRAINING_RUNTIMES,),
+            ("list",),
+            "backends.py: a TrainJob's namespaced runtime exists and runs torchrun (Kube.list_objects)",
+        ),
+        Rule(
             (CORE,),
             ("pods",),
             ("list",),
             "stage.py: failure reason and log tail from the job's pods (Kube.pods)",
+        ),
+        Rule(
+            (CORE,),
+            ("pods/log",),
+            ("get",),
+            "stage.py: the failing pod's log when its termination message is empty (Kube.pod_log)",
         ),
         Rule(
             (CORE,),
@@ -135,6 +149,13 @@ CLUSTER_RULES: tuple[Rule, ...] = (
         ("customresourcedefinitions",),
         ("list", "watch"),
         "kopf resource observer: watches CRDs to notice new and changed resources",
+    ),
+    Rule(
+        (TRAINER_GROUP,),
+        (CLUSTER_TRAINING_RUNTIMES,),
+        ("list",),
+        "backends.py: a TrainJob's ClusterTrainingRuntime exists and runs torchrun (Kube.list_objects); "
+        "without it (a namespaced install) the runtime is not checked ahead and Trainer's webhook refuses",
     ),
 )
 

@@ -135,10 +135,21 @@ def invalid_status(
     """The status (a ``model``) of an object whose spec breaks a rule: condition ``condition`` (``Valid``
     False, or ``Failed`` True) with reason InvalidSpec naming every field, and ``fields``; what else the
     status held no longer applies."""
+    return refused_status(
+        model, body, condition=condition, reason="InvalidSpec", why=problems(err), now=now, **fields
+    )
+
+
+def refused_status(
+    model: type[S], body: Obj, *, condition: str, reason: str, why: str, now: str, **fields: Any
+) -> S:
+    """The status (a ``model``) of an object that cannot run as it is: condition ``condition`` (``Valid``
+    False, or ``Failed`` True) with ``reason`` and message ``why``, and ``fields``; what else the status
+    held no longer applies."""
     old = read_status(model, body)
     generation = body["metadata"].get("generation")
     conditions = set_condition(
-        getattr(old, "conditions", []), condition, condition == "Failed", "InvalidSpec", problems(err),
+        getattr(old, "conditions", []), condition, condition == "Failed", reason, why,
         now=now, generation=generation,
     )  # fmt: skip
     return model.model_validate({"observed_generation": generation, "conditions": conditions, **fields})

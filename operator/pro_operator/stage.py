@@ -1,8 +1,10 @@
 """The stage controller: one stage resource → its jobs, one per attempt, until its artifact is
 committed or its retries are spent.
 
-One pass: :func:`observe` (the stage resource and its jobs from the cache; the store only when no job
-failed or runs; the pods only for why a job failed or does not start) → the pure planner's
+One pass: :func:`~pro_operator.backends.choose` (the job backend: the stage's own, the one it ran, or the
+operator's default; refused at once, naming the field, when the cluster cannot run it) → :func:`observe`
+(the stage resource and its jobs from the cache; the store only when no job failed or runs; the pods and
+the failing pod's log only for why a job failed or does not start) → the pure planner's
 :func:`~pro.planner.decide_stage` (retries, backoff, suspend) → :func:`act` (ConfigMap + job,
 suspend/resume, give up a job stuck before running) → :func:`stage_status` (pure, typed) and
 :func:`stage_events` (pure: from the old and the new status) → :func:`~pro_operator.publish.publish`.
@@ -30,32 +32,44 @@ from pro.planner import (
 )
 from pro.planner.compose import work_digest
 from pro.render.jobs import owner_reference, render_stage
+from pro.render.trainjob import ignored, runtime_ref
 from pro.spec import SpecError
-from pro.spec.conventions import GROUP_VERSION, STAGE_RESOURCE_LABEL, WORK_DIGEST, parse_rfc3339, rfc3339
+from pro.spec.conventions import (
+    GROUP_VERSION,
+    STAGE_RESOURCE_LABEL,
+    TRAINJOB_KIND,
+    WORK_DIGEST,
+    parse_rfc3339,
+    rfc3339,
+)
 from pro.spec.execution import StageExecution
 from pro.spec.kinds import kind_of_plural
 from pro.spec.status import StageRunStatus
 from pro_operator import clock, metrics
+from pro_operator.backends import Refusal, choose, settings_refusal
 from pro_operator.conditions import set_conditions
 from pro_operator.context import Context, earliest
 from pro_operator.events import Event
 from pro_operator.jobs import (
-    PYTORCHJOB,
+    LOG_LINES,
     JobBackend,
     JobObservation,
     abandon_patch,
     attempt_of,
+    dropped,
     job_ref,
     observe_job,
 )
 from pro_operator.kube import Conflict, KubeError, custom_ref
 from pro_operator.publish import publish, read_status
-from pro_operator.specs import parsed, problems, publish_invalid
+from pro_operator.specs import parsed, problems, publish_invalid, refused_status
 
 log = logging.getLogger("pro_operator.stage")
 
 Obj = dict[str, Any]
 ENDED = (StagePhase.SUCCEEDED, StagePhase.FAILED)
+#: where a stage resource keeps its job settings (the prefix of the fields a refusal names)
+FIELDS = "spec.execution."
 
 
 @dataclass(frozen=True)
@@ -137,25 +151,55 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
             message=f"invalid spec: {problems(err)}",
         )  # fmt: skip
         return None
-    seen = observe(ctx, body, kind, resource, now)
+    execution: StageExecution = resource.spec.execution or StageExecution()
+    old = read_status(StageRunStatus, body)
+    backend = choose(
+        execution.kubernetes, ctx.jobs, ran=old.job_backend if old else None, field_prefix=FIELDS
+    )
+    if isinstance(backend, Refusal):
+        return refuse(ctx, body, ref, backend, now)
+    if backend.kind in ctx.broken:
+        return refuse(ctx, body, ref, Refusal("JobSchemaMismatch", ctx.broken[backend.kind]), now)
+    refusal = settings_refusal(execution, backend, field_prefix=FIELDS)
+    if refusal is not None:
+        return refuse(ctx, body, ref, refusal, now)
+    seen = observe(ctx, body, kind, resource, backend=backend, now=now)
     decision = decide_stage(seen.node, seen.run, now, digest=seen.digest, suspend=seen.execution.suspend)
-    job = act(ctx, seen, decision, now)
+    if decision.start and backend.kind == TRAINJOB_KIND:  # its runtime must exist and run torchrun
+        runtime = runtime_ref(execution.kubernetes, ctx.jobs.runtime)
+        refusal = ctx.runtimes.refusal(ctx.kube, runtime, namespace, field_prefix=FIELDS)
+        if refusal is not None:
+            return refuse(ctx, body, ref, refusal, now)
+    try:
+        job = act(ctx, seen, decision, now)
+    except Rejected as err:
+        return refuse(ctx, body, ref, err.refusal, now)
     status = stage_status(seen, started(decision), job, now)
     record_metrics(seen.kind, seen.old, status, now)
     publish(ctx, body, ref, status, events=stage_events(seen, status), now=rfc3339(now))
     return earliest(seen.latest.recheck_at if seen.latest else None, decision.retry_at)
 
 
-def job_backend(resource: Any) -> JobBackend:
-    """What runs the stage's attempts (PyTorchJob, the one backend yet)."""
-    return PYTORCHJOB
+def refuse(ctx: Context, body: Obj, ref: Any, refusal: Refusal, now: datetime) -> datetime | None:
+    """The stage cannot run here as it is: Failed at once with the refusal's reason and message (a Warning
+    Event when the message is new), no job; it is looked at again on its next change."""
+    old = read_status(StageRunStatus, body)
+    status = refused_status(
+        StageRunStatus, body, condition="Failed", reason=refusal.reason, why=refusal.message,
+        now=rfc3339(now), phase=StagePhase.FAILED, message=refusal.message,
+    )  # fmt: skip
+    new = old is None or old.message != refusal.message or old.phase is not StagePhase.FAILED
+    events = [Event(refusal.reason, refusal.message, True)] if new else []
+    publish(ctx, body, ref, status, events=events, now=rfc3339(now))
+    return None
 
 
 # ----------------------------------------------------------------------------------------- observe
-def observe(ctx: Context, body: Obj, kind: str, resource: Any, now: datetime) -> StageObservation:
-    """The stage resource and its jobs from the cache; the store only when no job of the current work
-    failed or runs (a committed artifact is remembered in the status)."""
-    backend = job_backend(resource)
+def observe(
+    ctx: Context, body: Obj, kind: str, resource: Any, *, backend: JobBackend, now: datetime
+) -> StageObservation:
+    """The stage resource and its ``backend`` jobs from the cache; the store only when no job of the
+    current work failed or runs (a committed artifact is remembered in the status)."""
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta.get("uid", "")
     execution: StageExecution = resource.spec.execution or StageExecution()
@@ -175,6 +219,7 @@ def observe(ctx: Context, body: Obj, kind: str, resource: Any, now: datetime) ->
         latest = observe_job(
             backend, job, now=now, start_deadline=execution.kubernetes.start_deadline_seconds,
             pods=lambda: job_pods(ctx, backend, namespace, job["metadata"]["name"]),
+            logs=lambda pod, container: pod_log(ctx, namespace, pod, container),
         )  # fmt: skip
     old = read_status(StageRunStatus, body)
     committed = (
@@ -201,6 +246,15 @@ def job_pods(ctx: Context, backend: JobBackend, namespace: str, name: str) -> li
         return []
 
 
+def pod_log(ctx: Context, namespace: str, pod: str, container: str) -> str:
+    """The end of a failing pod's log ("" when it cannot be read: the reason is then its exit code)."""
+    try:
+        return ctx.kube.pod_log(namespace, pod, container, lines=LOG_LINES)
+    except KubeError as err:
+        log.warning("cannot read the log of %s/%s: %s", namespace, pod, err)
+        return ""
+
+
 # --------------------------------------------------------------------------------------------- act
 def act(ctx: Context, seen: StageObservation, decision: StageDecision, now: datetime) -> str | None:
     """Carry out ``decision``: give up a job stuck before running, start the next attempt, and suspend
@@ -211,25 +265,67 @@ def act(ctx: Context, seen: StageObservation, decision: StageDecision, now: date
             job_ref(backend, seen.namespace, latest.name),
             abandon_patch(backend, latest.failure, rfc3339(now)),
         )
-    job = start_job(ctx, seen) if decision.start else None
+    job = start_job(ctx, seen, now) if decision.start else None
     suspend = seen.execution.suspend
     if latest is not None and latest.run is RunState.RUNNING and latest.suspended != suspend:
         ctx.kube.patch(job_ref(backend, seen.namespace, latest.name), backend.suspend_patch(suspend))
     return job
 
 
-def start_job(ctx: Context, seen: StageObservation) -> str:
-    """Create the next attempt's ConfigMap and job (an existing one is left as it is); its name."""
+def start_job(ctx: Context, seen: StageObservation, now: datetime) -> str:
+    """Create the next attempt's ConfigMap and job (an existing one is left as it is); its name.  A job
+    the cluster's CRD did not keep whole (an older Kubeflow's schema pruned fields) is given up at once,
+    and so is its backend (:class:`Rejected`)."""
     owner = owner_reference(GROUP_VERSION, seen.kind, seen.name, seen.uid)
-    objs = render_stage(seen.resource, attempt=seen.next_attempt, owner=owner)
+    backend = seen.backend
+    objs = render_stage(
+        seen.resource, attempt=seen.next_attempt, owner=owner, backend=backend.kind,
+        default_runtime=ctx.jobs.runtime,
+    )  # fmt: skip
     objs.job["metadata"].setdefault("annotations", {})[WORK_DIGEST] = seen.digest
+    if backend.kind == TRAINJOB_KIND and ignored(seen.execution):
+        log.warning(
+            "%s/%s: a TrainJob takes %s from its runtime; the stage's are not used",
+            seen.namespace, seen.name, ", ".join(ignored(seen.execution)),
+        )  # fmt: skip
     ctx.kube.apply_config_map(objs.config_map)
     name: str = objs.job["metadata"]["name"]
+    ref = job_ref(backend, seen.namespace, name)
     try:
-        ctx.seen(seen.backend.plural, ctx.kube.create(job_ref(seen.backend, seen.namespace, name), objs.job))
+        created = ctx.kube.create(ref, objs.job)
     except Conflict:
         log.info("job %s/%s already exists", seen.namespace, name)
+        return name
+    except KubeError as err:
+        if not rejected(err):
+            raise  # unreachable, overloaded, not allowed (yet): the reconcile is retried
+        raise Rejected(Refusal("JobRejected", f"the API server refused the {backend.kind}: {err}")) from None
+    lost = dropped(objs.job["spec"], created.get("spec") or {}, "spec")
+    if lost:
+        why = (
+            f"the cluster's {backend.kind} CRD ({backend.group}/{backend.version}) dropped {', '.join(lost)} "
+            f"of job {name}: its Kubeflow is older than {backend.release}, which this operator needs"
+        )
+        ctx.broken[backend.kind] = why
+        ctx.seen(backend.plural, ctx.kube.patch(ref, abandon_patch(backend, why, rfc3339(now))))
+        raise Rejected(Refusal("JobSchemaMismatch", why))
+    ctx.seen(backend.plural, created)
     return name
+
+
+class Rejected(Exception):
+    """The API server refused a job as it is (its schema, or an admission webhook): retrying the same
+    job cannot help."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def rejected(err: KubeError) -> bool:
+    """A refusal of the object itself: invalid (400, 422), or denied by an admission webhook (e.g.
+    Trainer's, for a runtime that does not exist) — not RBAC's 403, which an administrator may fix."""
+    return err.status in (400, 422) or (err.status == 403 and "admission webhook" in str(err))
 
 
 # ------------------------------------------------------------------------------------------ status
@@ -259,6 +355,7 @@ def stage_status(
         attempts=attempts,
         failed=seen.failed,
         job=job or (latest.name if latest else old.job if old else None),
+        job_backend=seen.backend.kind,
         digest=seen.digest,
         artifact=seen.output if phase is StagePhase.SUCCEEDED else None,
         message=message,

@@ -1,7 +1,9 @@
 """``pro render -f FILE``: print the Kubernetes objects the operator would create, as a YAML stream.
 
-For a pipeline: each stage resource, and for each stage its ConfigMap and attempt-1 PyTorchJob.  For a
-stage resource file: its ConfigMap and PyTorchJob.
+For a pipeline: each stage resource, and for each stage its ConfigMap and attempt-1 job.  For a stage
+resource file: its ConfigMap and job.  The job is a PyTorchJob or a TrainJob, as the spec's
+``kubernetes.jobBackend`` says (``--job-backend`` overrides it; ``auto`` renders what the operator picks
+on a cluster serving both, a PyTorchJob).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ examples:
   pro render -f examples/toy/pipeline.yaml
   pro render -f examples/toy/pipeline.yaml --stage align -o json
   pro render -f examples/toy/reward-humor.yaml
+  pro render -f examples/toy/pipeline.yaml --job-backend TrainJob --training-runtime torch-distributed
 """
 
 
@@ -36,6 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stage", metavar="NAME", help="only this stage of a pipeline (e.g. align, rm-humor)"
     )
     parser.add_argument(
+        "--job-backend",
+        choices=("PyTorchJob", "TrainJob"),
+        help="render every job as this kind (default: each stage's kubernetes.jobBackend; auto: PyTorchJob)",
+    )
+    parser.add_argument(
+        "--training-runtime",
+        metavar="NAME",
+        default="torch-distributed",
+        help="a TrainJob's runtime when the spec names none, as the operator's --training-runtime "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "-o",
         "--output",
         choices=("yaml", "json"),
@@ -49,8 +64,11 @@ def placeholder_uid(kind: str, name: str) -> str:
     return f"<uid of {kind}/{name}>"
 
 
-def objects(path: str, stage: str | None = None) -> list[dict[str, Any]]:
-    """What the operator would create for the resource in ``path``, in creation order."""
+def objects(
+    path: str, stage: str | None = None, *, backend: str | None = None, runtime: str = "torch-distributed"
+) -> list[dict[str, Any]]:
+    """What the operator would create for the resource in ``path``, in creation order (jobs as
+    ``backend``, default each stage's ``jobBackend``; ``runtime``: a TrainJob's default runtime)."""
     from pro.planner.compose import compose
     from pro.render.jobs import stage_resource_object
     from pro.spec.kinds import kind_named, load_resource
@@ -71,7 +89,7 @@ def objects(path: str, stage: str | None = None) -> list[dict[str, Any]]:
             stages = (composed.stage(stage),)
         uid = placeholder_uid(kind, resource.metadata.name)
         for s in stages:
-            out += [stage_resource_object(s, uid), *_stage_objects(s.resource)]
+            out += [stage_resource_object(s, uid), *_stage_objects(s.resource, backend, runtime)]
         return out
     if stage is not None:
         raise RenderError(f"{path}: --stage applies to an AlignmentPipeline, not a {kind}")
@@ -79,17 +97,17 @@ def objects(path: str, stage: str | None = None) -> list[dict[str, Any]]:
         raise RenderError(
             f"{path}: {kind} {resource.metadata.name!r} has no jobs of its own; render a pipeline or stage file"
         )
-    return _stage_objects(resource)
+    return _stage_objects(resource, backend, runtime)
 
 
-def _stage_objects(resource: Resource) -> list[dict[str, Any]]:
-    """A stage resource's ConfigMap and attempt-1 PyTorchJob, owned by the stage resource."""
+def _stage_objects(resource: Resource, backend: str | None, runtime: str) -> list[dict[str, Any]]:
+    """A stage resource's ConfigMap and attempt-1 job, owned by the stage resource."""
     from pro.render.jobs import owner_reference, render_stage
     from pro.spec.conventions import GROUP_VERSION
 
     name, kind = resource.metadata.name, getattr(resource, "kind")  # noqa: B009
     owner = owner_reference(GROUP_VERSION, kind, name, placeholder_uid(kind, name))
-    rendered = render_stage(resource, attempt=1, owner=owner)
+    rendered = render_stage(resource, attempt=1, owner=owner, backend=backend, default_runtime=runtime)
     return [rendered.config_map, rendered.job]
 
 
@@ -110,7 +128,7 @@ def to_yaml_stream(items: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    items = objects(args.filename, args.stage)
+    items = objects(args.filename, args.stage, backend=args.job_backend, runtime=args.training_runtime)
     if args.output == "json":
         print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
         return 0

@@ -1,4 +1,4 @@
-"""Kubernetes objects as plain dicts: stage ConfigMaps and PyTorchJobs, stage resource bodies, CRDs.
+"""Kubernetes objects as plain dicts: stage ConfigMaps and jobs (PyTorchJobs, TrainJobs), stage resource bodies, CRDs.
 
 Pure: the operator, ``pro render`` and the CRD generator share these functions; nothing here talks to a
 cluster or imports a Kubernetes client (an import-linter contract checks it).
@@ -6,8 +6,10 @@ cluster or imports a Kubernetes client (an import-linter contract checks it).
 
 from pro.render.env import stage_env
 from pro.render.jobs import (
+    JOB_KINDS,
     StageObjects,
     config_map_name,
+    job_kind,
     job_name,
     owner_reference,
     render_stage,
@@ -15,8 +17,10 @@ from pro.render.jobs import (
 )
 
 __all__ = [
+    "JOB_KINDS",
     "StageObjects",
     "config_map_name",
+    "job_kind",
     "job_name",
     "owner_reference",
     "render_stage",

@@ -281,10 +281,12 @@ def file_name(kind: Kind) -> str:
     return f"{API_GROUP}_{kind.plural}.yaml"
 
 
-def crd_files() -> dict[str, str]:
-    """File name → content of every generated file (the CRDs and their kustomization)."""
+def crd_files(*, cel: bool = True) -> dict[str, str]:
+    """File name → content of every generated file (the CRDs and their kustomization); without their CEL
+    rules unless ``cel`` (Kubernetes before 1.25 refuses them)."""
     files = {
-        file_name(k): HEADER + yaml.safe_dump(crd(k), sort_keys=False, width=110, allow_unicode=True)
+        file_name(k): HEADER
+        + yaml.safe_dump(crd(k) if cel else strip_cel(crd(k)), sort_keys=False, width=110, allow_unicode=True)
         for k in all_kinds()
     }
     kustomization = {
@@ -296,12 +298,12 @@ def crd_files() -> dict[str, str]:
     return files
 
 
-def write_crds(directory: str | Path = DEFAULT_DIR) -> list[Path]:
-    """Write every generated file into ``directory``; returns their paths."""
+def write_crds(directory: str | Path = DEFAULT_DIR, *, cel: bool = True) -> list[Path]:
+    """Write every generated file into ``directory`` (without CEL rules unless ``cel``); their paths."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in crd_files().items():
+    for name, text in crd_files(cel=cel).items():
         path = out / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)
@@ -325,7 +327,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--check", action="store_true", help="fail when the files differ from the models")
     parser.add_argument("--dir", default=str(DEFAULT_DIR), help="output directory (default: manifests/crds)")
+    parser.add_argument(
+        "--without-cel",
+        action="store_true",
+        help="leave out the CEL rules (x-kubernetes-validations) for Kubernetes 1.20-1.24, whose kubectl "
+        "refuses them; the operator still checks every rule when it reads a resource",
+    )
     args = parser.parse_args(argv)
+    if args.without_cel and (args.check or Path(args.dir).resolve() == DEFAULT_DIR.resolve()):
+        parser.error("--without-cel writes a copy for an older cluster: name another --dir, without --check")
     if args.check:
         stale = stale_files(args.dir)
         if stale:
@@ -333,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.dir}: up to date")
         return 0
-    for path in write_crds(args.dir):
+    for path in write_crds(args.dir, cel=not args.without_cel):
         print(f"wrote {path}")
     return 0
 

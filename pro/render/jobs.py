@@ -1,9 +1,11 @@
-"""A stage resource → its ConfigMap (the mounted ``stage.yaml``) and one PyTorchJob per attempt.
+"""A stage resource → its ConfigMap (the mounted ``stage.yaml``) and one Kubeflow job per attempt: a
+``PyTorchJob`` (Training Operator v1) or a ``TrainJob`` (Trainer v2.3, :mod:`pro.render.trainjob`).
 
 Plain dicts, deterministic names: the operator creates exactly what ``pro render`` prints.  The job runs
-``torchrun -m pro stage <verb> --spec /etc/pro/stage.yaml`` in every replica (torchrun reads the ``PET_*``
-environment the training operator injects); retries are new jobs (``backoffLimit: 0``), and pods are
-kept (``cleanPodPolicy: None``) so a failure's status and log can be read.
+``torchrun -m pro stage <verb> --spec /etc/pro/stage.yaml`` on every node (torchrun reads the ``PET_*``
+environment Kubeflow injects); retries are new jobs (a PyTorchJob's ``backoffLimit: 0``; a TrainJob's
+runtime restarts nothing), and pods are kept (``cleanPodPolicy: None``) so a failure's status and log can be
+read.
 """
 
 from __future__ import annotations
@@ -13,32 +15,44 @@ from dataclasses import dataclass
 from typing import Any
 
 from pro.planner.compose import ComposedStage
-from pro.render.env import stage_env
+from pro.render.pod import (
+    CONTAINER_SECURITY,
+    pod_env,
+    pod_resources,
+    pod_security,
+    pod_volumes,
+    scheduling,
+    stage_command,
+)
+from pro.render.trainjob import RuntimeRef, render_trainjob, runtime_ref
 from pro.spec.base import Resource
 from pro.spec.conventions import (
     ATTEMPT_LABEL,
+    AUTO_BACKEND,
+    DEFAULT_TRAINING_RUNTIME,
     GROUP_VERSION,
     KUEUE_QUEUE_LABEL,
     PIPELINE_LABEL,
     PYTORCHJOB_API_VERSION,
-    SPEC_DIR,
+    PYTORCHJOB_KIND,
     SPEC_KEY,
     STAGE_RESOURCE_LABEL,
+    TRAINJOB_KIND,
     WORK_DIGEST,
     k8s_name,
 )
 from pro.spec.execution import StageExecution
-from pro.spec.kinds import PIPELINE_KIND, stage_verb
+from pro.spec.kinds import PIPELINE_KIND
 from pro.spec.loader import dump_yaml
 
 Obj = dict[str, Any]
 
 CONTAINER = "pytorch"
-#: room left in a 63-character pod name for ``-worker-NNN``
+#: room left in a 63-character pod name for ``-worker-NNN`` (a TrainJob's pod hostnames,
+#: ``<job>-node-0-NNN``, need no more)
 _MAX_JOB_NAME = 63 - len("-worker-") - 3
-_UID = 1000
-#: where a pod's writable scratch space lives (the root filesystem is read-only)
-POD_ENV = {"HOME": "/tmp", "PRO_CACHE_DIR": "/tmp/pro-cache"}
+#: the job kinds a stage can run as
+JOB_KINDS = (PYTORCHJOB_KIND, TRAINJOB_KIND)
 
 
 @dataclass(frozen=True)
@@ -90,108 +104,51 @@ def _metadata(name: str, resource: Resource, labels: dict[str, str], owner: Obj 
     return meta
 
 
-def _env(execution: StageExecution) -> list[Obj]:
-    """The stage environment (:func:`pro.render.env.stage_env`, the same a local stage process gets), the
-    pod's scratch locations, and the credentials Secret's keys as ``secretKeyRef``."""
-    env: list[Obj] = [{"name": k, "value": v} for k, v in {**POD_ENV, **stage_env(execution.storage)}.items()]
-    secret = execution.storage.credentials_secret
-    if secret:
-        for key, optional in (
-            ("AWS_ACCESS_KEY_ID", False),
-            ("AWS_SECRET_ACCESS_KEY", False),
-            ("AWS_SESSION_TOKEN", True),
-        ):
-            ref: Obj = {"name": secret, "key": key}
-            if optional:
-                ref["optional"] = True
-            env.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
-    return env
-
-
-def _resources(execution: StageExecution) -> Obj:
-    r = execution.resources
-    amounts: dict[str, str] = {}
-    if r.cpu is not None:
-        amounts["cpu"] = str(r.cpu)
-    if r.memory is not None:
-        amounts["memory"] = str(r.memory)
-    limits = dict(amounts)
-    if r.gpus > 0:
-        limits["nvidia.com/gpu"] = str(r.gpus)
-    out: Obj = {}
-    if amounts:
-        out["requests"] = amounts
-    if limits:
-        out["limits"] = limits
-    return out
-
-
-def _pod_template(resource: Resource, execution: StageExecution, labels: dict[str, str]) -> Obj:
+def _pod_template(kind: str, config_map: str, execution: StageExecution, labels: dict[str, str]) -> Obj:
+    """A PyTorchJob replica's pod template."""
     k8s = execution.kubernetes
-    mounts: list[Obj] = [
-        {"name": "spec", "mountPath": SPEC_DIR, "readOnly": True},
-        {"name": "tmp", "mountPath": "/tmp"},
-    ]
-    volumes: list[Obj] = [
-        {"name": "spec", "configMap": {"name": config_map_name(resource.metadata.name)}},
-        {"name": "tmp", "emptyDir": {}},
-    ]
-    if execution.resources.gpus > 0:
-        mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
-        volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory"}})
+    volumes, mounts = pod_volumes(config_map, execution)
     container: Obj = {
         "name": CONTAINER,
         "image": execution.image,
         "imagePullPolicy": k8s.image_pull_policy,
-        "command": [
-            "torchrun",
-            "-m",
-            "pro",
-            "stage",
-            stage_verb(getattr(resource, "kind")),  # noqa: B009
-            "--spec",
-            f"{SPEC_DIR}/{SPEC_KEY}",
-        ],
-        "env": _env(execution),
-        "resources": _resources(execution),
+        "command": stage_command(kind),
+        "env": pod_env(execution),
+        "resources": pod_resources(execution),
         "volumeMounts": mounts,
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": dict(CONTAINER_SECURITY),
     }
-    pod: Obj = {
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": _UID,
-            "runAsGroup": _UID,
-            "fsGroup": _UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [container],
-        "volumes": volumes,
-    }
-    if k8s.service_account_name:
-        pod["serviceAccountName"] = k8s.service_account_name
+    pod: Obj = {"securityContext": pod_security(), "containers": [container], "volumes": volumes}
+    pod.update(scheduling(execution))
     if k8s.priority_class_name:
         pod["priorityClassName"] = k8s.priority_class_name
-    if k8s.node_selector:
-        pod["nodeSelector"] = dict(k8s.node_selector)
-    if k8s.tolerations:
-        pod["tolerations"] = [t.to_dict() for t in k8s.tolerations]
-    if k8s.image_pull_secrets:
-        pod["imagePullSecrets"] = [{"name": s} for s in k8s.image_pull_secrets]
     return {"metadata": {"labels": dict(labels)}, "spec": pod}
 
 
-def render_stage(resource: Resource, *, attempt: int, owner: Obj | None = None) -> StageObjects:
-    """The ConfigMap and the attempt's PyTorchJob of a stage resource (``owner``: usually the stage
-    resource's own :func:`owner_reference`)."""
+def job_kind(execution: StageExecution, backend: str | None = None) -> str:
+    """The kind of job an attempt runs as: ``backend`` when given, else the stage's ``jobBackend``;
+    ``auto`` (left to the operator) renders as a PyTorchJob, what the operator picks where both are
+    served."""
+    choice = backend or execution.kubernetes.job_backend
+    if choice == AUTO_BACKEND:
+        return PYTORCHJOB_KIND
+    if choice not in JOB_KINDS:
+        raise ValueError(f"unknown job backend {choice!r} (one of {', '.join(JOB_KINDS)})")
+    return choice
+
+
+def render_stage(
+    resource: Resource, *, attempt: int, owner: Obj | None = None, backend: str | None = None,
+    default_runtime: str = DEFAULT_TRAINING_RUNTIME,
+) -> StageObjects:  # fmt: skip
+    """The ConfigMap and the attempt's job of a stage resource (``owner``: usually the stage resource's
+    own :func:`owner_reference`; ``backend``: the job kind, default the stage's ``jobBackend`` as
+    :func:`job_kind` reads it; ``default_runtime``: a TrainJob's runtime unless the stage names one)."""
     if attempt < 1:
         raise ValueError(f"attempt must be 1 or more, got {attempt}")
     execution = getattr(resource, "spec").execution or StageExecution()  # noqa: B009
+    kind: str = getattr(resource, "kind")  # noqa: B009
     name = resource.metadata.name
     config_map: Obj = {
         "apiVersion": "v1",
@@ -200,10 +157,24 @@ def render_stage(resource: Resource, *, attempt: int, owner: Obj | None = None) 
         "data": {SPEC_KEY: dump_yaml(resource)},
     }
     k8s = execution.kubernetes
-    labels = _labels(resource, {ATTEMPT_LABEL: str(attempt)})
-    if k8s.queue:
-        labels[KUEUE_QUEUE_LABEL] = k8s.queue
-    template = _pod_template(resource, execution, labels)
+    pod_labels = _labels(resource, {ATTEMPT_LABEL: str(attempt)})
+    # Kueue reads its label on the job (which it suspends and resumes)
+    labels = {**pod_labels, KUEUE_QUEUE_LABEL: k8s.queue} if k8s.queue else pod_labels
+    meta = _metadata(job_name(name, attempt), resource, labels, owner)
+    if job_kind(execution, backend) == TRAINJOB_KIND:
+        runtime: RuntimeRef = runtime_ref(k8s, default_runtime)
+        job = render_trainjob(kind, config_map_name(name), execution, meta, pod_labels, runtime=runtime)
+    else:  # the PyTorchJob's pods carry the job's labels, the queue's too
+        job = _pytorchjob(kind, config_map_name(name), execution, meta, labels)
+    return StageObjects(config_map, job)
+
+
+def _pytorchjob(
+    kind: str, config_map: str, execution: StageExecution, meta: Obj, labels: dict[str, str]
+) -> Obj:
+    """A Training Operator v1 PyTorchJob: one Master and ``replicas - 1`` Workers, never restarted."""
+    k8s = execution.kubernetes
+    template = _pod_template(kind, config_map, execution, labels)
     replicas: Obj = {"Master": {"replicas": 1, "restartPolicy": "Never", "template": template}}
     workers = execution.resources.replicas - 1
     if workers > 0:
@@ -214,24 +185,23 @@ def render_stage(resource: Resource, *, attempt: int, owner: Obj | None = None) 
         run_policy["ttlSecondsAfterFinished"] = k8s.ttl_seconds_after_finished
     if execution.resources.active_deadline_seconds is not None:
         run_policy["activeDeadlineSeconds"] = execution.resources.active_deadline_seconds
-    scheduling = {
+    scheduling_policy = {
         key: value
         for key, value in (("queue", k8s.queue), ("priorityClass", k8s.priority_class_name))
         if value
     }
-    if scheduling:
-        run_policy["schedulingPolicy"] = scheduling
-    job: Obj = {
+    if scheduling_policy:
+        run_policy["schedulingPolicy"] = scheduling_policy
+    return {
         "apiVersion": PYTORCHJOB_API_VERSION,
-        "kind": "PyTorchJob",
-        "metadata": _metadata(job_name(name, attempt), resource, labels, owner),
+        "kind": PYTORCHJOB_KIND,
+        "metadata": meta,
         "spec": {
             "nprocPerNode": str(execution.resources.processes_per_node),
             "runPolicy": run_policy,
             "pytorchReplicaSpecs": replicas,
         },
     }
-    return StageObjects(config_map, job)
 
 
 def stage_resource_object(stage: ComposedStage, pipeline_uid: str | None) -> Obj:
@@ -246,8 +216,10 @@ def stage_resource_object(stage: ComposedStage, pipeline_uid: str | None) -> Obj
 
 
 __all__ = [
+    "JOB_KINDS",
     "StageObjects",
     "config_map_name",
+    "job_kind",
     "job_name",
     "owner_reference",
     "render_stage",

@@ -51,6 +51,43 @@ PYTORCHJOB_POD_LABEL: Final = "training.kubeflow.org/job-name"
 """The training operator's label on a PyTorchJob's pods: the job's name."""
 KUEUE_QUEUE_LABEL: Final = "kueue.x-k8s.io/queue-name"
 
+PYTORCHJOB_KIND: Final = "PyTorchJob"
+"""Kubeflow Training Operator v1's job kind (``kubeflow.org/v1``)."""
+TRAINJOB_KIND: Final = "TrainJob"
+"""Kubeflow Trainer v2's job kind (``trainer.kubeflow.org/v1alpha1``)."""
+AUTO_BACKEND: Final = "auto"
+"""A job backend left to the operator: its default, else whichever Kubeflow the cluster serves."""
+TRAINER_GROUP: Final = "trainer.kubeflow.org"
+TRAINER_VERSION: Final = "v1alpha1"
+TRAINJOB_API_VERSION: Final = f"{TRAINER_GROUP}/{TRAINER_VERSION}"
+TRAINJOBS: Final = "trainjobs"
+CLUSTER_TRAINING_RUNTIME: Final = "ClusterTrainingRuntime"
+TRAINING_RUNTIME: Final = "TrainingRuntime"
+CLUSTER_TRAINING_RUNTIMES: Final = "clustertrainingruntimes"
+TRAINING_RUNTIMES: Final = "trainingruntimes"
+DEFAULT_TRAINING_RUNTIME: Final = "torch-distributed"
+"""The runtime a TrainJob names unless told otherwise: Trainer's torchrun runtime."""
+TRAINER_NODE: Final = "node"
+"""The trainer's replicated job and container in a torch runtime (``torch-distributed``)."""
+TRAINER_ANCESTOR_LABEL: Final = f"{TRAINER_GROUP}/trainjob-ancestor-step"
+"""On a runtime's replicated job: which step it runs (``trainer`` for the training nodes)."""
+TRAINJOB_PATCH_MANAGER: Final = f"{API_GROUP}/operator"
+"""Our entry in a TrainJob's ``runtimePatches`` (entries are keyed by manager)."""
+TORCH_RESERVED_ENV: Final = (
+    "PET_NNODES",
+    "PET_NPROC_PER_NODE",
+    "PET_NODE_RANK",
+    "PET_MASTER_ADDR",
+    "PET_MASTER_PORT",
+)
+"""What Trainer's torch plugin injects into the trainer container, and rejects in ``trainer.env``."""
+JOBSET_NAME_LABEL: Final = "jobset.sigs.k8s.io/jobset-name"
+"""JobSet's label on every pod of a JobSet (a TrainJob's JobSet has the TrainJob's name)."""
+JOBSET_REPLICATED_JOB_LABEL: Final = "jobset.sigs.k8s.io/replicatedjob-name"
+"""JobSet's label on a pod: its replicated job (``node`` for a torch runtime's trainer)."""
+JOB_COMPLETION_INDEX_LABEL: Final = "batch.kubernetes.io/job-completion-index"
+"""An indexed Job's label on a pod: its index (a TrainJob node's rank)."""
+
 # ---------------------------------------------------------------- the stage pod's files
 SPEC_DIR: Final = "/etc/pro"
 """Where a stage pod mounts its ConfigMap."""

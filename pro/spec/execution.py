@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from pro.spec.base import SpecModel
+from pro.spec.conventions import CLUSTER_TRAINING_RUNTIME
 from pro.spec.k8s import (
     INT32_MAX,
     QUANTITY,
@@ -34,8 +35,8 @@ class StageResources(SpecModel):
     """What one stage gets: processes and, on a cluster, replicas, GPUs, CPU and memory."""
 
     replicas: int = Field(default=1, ge=1, le=INT32_MAX)
-    """Cluster: pods of the stage's PyTorchJob (one Master, the rest Workers).  Locally the stage runs
-    as one node."""
+    """Cluster: nodes (pods) of the stage's job: a PyTorchJob's Master and Workers, a TrainJob's
+    ``numNodes``.  Locally the stage runs as one node."""
     processes_per_node: int = Field(default=1, ge=1, le=INT32_MAX)
     """``torchrun --nproc-per-node``: processes per pod (usually one per GPU), and locally."""
     gpus: int = Field(default=0, ge=0, le=INT32_MAX)
@@ -45,7 +46,8 @@ class StageResources(SpecModel):
     memory: ResourceAmount | None = None
     """Cluster: memory request and limit per pod (e.g. ``64Gi``)."""
     active_deadline_seconds: int | None = Field(default=None, ge=1)
-    """Cluster: the job fails after running this long (``runPolicy.activeDeadlineSeconds``)."""
+    """Cluster: the job fails after running this long (a PyTorchJob's ``runPolicy.activeDeadlineSeconds``,
+    a TrainJob's ``activeDeadlineSeconds``)."""
 
 
 class RetrySettings(SpecModel):
@@ -91,17 +93,34 @@ class Toleration(SpecModel):
         return self
 
 
+#: what runs a stage's attempts on a cluster
+JobBackendChoice = Literal["auto", "PyTorchJob", "TrainJob"]
+
+
 class KubernetesSettings(SpecModel):
-    """Cluster only: how the operator runs the stages' PyTorchJobs (ignored by ``pro run``)."""
+    """Cluster only: how the operator runs the stages' jobs (ignored by ``pro run``)."""
+
+    job_backend: JobBackendChoice = "auto"
+    """The Kubeflow job that runs each attempt: ``PyTorchJob`` (Training Operator v1, ``kubeflow.org/v1``),
+    ``TrainJob`` (Kubeflow Trainer v2.3, ``trainer.kubeflow.org/v1alpha1``) or ``auto``: the operator's
+    default (its ``--job-backend``), which itself defaults to whichever the cluster serves (PyTorchJob when
+    both are installed)."""
+    training_runtime: str | None = Field(default=None, min_length=1, max_length=253)
+    """TrainJob only: the training runtime it names (``runtimeRef``), a torchrun runtime whose trainer
+    job and container are named ``node``; default: the operator's (its ``--training-runtime``, itself
+    ``torch-distributed``)."""
+    training_runtime_kind: Literal["ClusterTrainingRuntime", "TrainingRuntime"] = CLUSTER_TRAINING_RUNTIME
+    """TrainJob only: a cluster-wide ``ClusterTrainingRuntime`` or a ``TrainingRuntime`` in the stage's
+    namespace."""
 
     service_account_name: DnsSubdomain | None = None
     """Service account of the stage pods (e.g. one bound to an IAM role for S3)."""
     queue: LabelValue | None = None
     """Kueue LocalQueue: sets the ``kueue.x-k8s.io/queue-name`` label on every job."""
     priority_class_name: DnsSubdomain | None = None
-    """PriorityClass of the stage pods."""
+    """PriorityClass of the stage pods (PyTorchJob only: a TrainJob takes its runtime's)."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    """Pull policy of the trainer image."""
+    """Pull policy of the trainer image (PyTorchJob; a TrainJob's is its runtime's)."""
     image_pull_secrets: list[DnsSubdomain] = Field(default_factory=list)
     """Secrets used to pull the trainer image."""
     node_selector: Labels = Field(default_factory=dict)
@@ -109,7 +128,8 @@ class KubernetesSettings(SpecModel):
     tolerations: list[Toleration] = Field(default_factory=list)
     """Tolerations of the stage pods (Kubernetes ``Toleration`` objects)."""
     ttl_seconds_after_finished: int | None = Field(default=86400, ge=0, le=INT32_MAX)
-    """Delete a finished job's pods after this long (``runPolicy.ttlSecondsAfterFinished``)."""
+    """Delete a finished PyTorchJob's pods after this long (``runPolicy.ttlSecondsAfterFinished``; a
+    TrainJob's pods live as long as its JobSet, whose TTL is its runtime's)."""
     start_deadline_seconds: int = Field(default=900, ge=1)
     """A job still not running after this long (image pull errors, no room to schedule) counts as a
     failed attempt with the reason, instead of waiting forever."""
@@ -145,7 +165,7 @@ class StorageAccess(SpecModel):
 
 
 class StageExecution(SpecModel):
-    """Cluster only: how the operator runs a stage as a PyTorchJob."""
+    """Cluster only: how the operator runs a stage as a Kubeflow job (a PyTorchJob or a TrainJob)."""
 
     image: Image = DEFAULT_IMAGE
     """The trainer image the stage's pods run."""
@@ -158,13 +178,14 @@ class StageExecution(SpecModel):
     storage: StorageAccess = Field(default_factory=StorageAccess)
     """S3 endpoint, region and credentials Secret for the pods."""
     suspend: bool = False
-    """Start no job and suspend a running one (``runPolicy.suspend``) until set back to false; a
-    pipeline sets it on its stages from its own ``suspend``."""
+    """Start no job and suspend a running one (a PyTorchJob's ``runPolicy.suspend``, a TrainJob's
+    ``suspend``) until set back to false; a pipeline sets it on its stages from its own ``suspend``."""
 
 
 __all__ = [
     "DEFAULT_IMAGE",
     "QUANTITY",
+    "JobBackendChoice",
     "KubernetesSettings",
     "ResourceAmount",
     "RetrySettings",

@@ -191,7 +191,7 @@ class AlignmentPipelineSpec(SpecModel):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     """Retries of a failed stage."""
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
-    """Cluster only: how stage jobs are scheduled."""
+    """Cluster only: which Kubeflow job runs the stages, and how their pods are scheduled."""
     suspend: bool = False
     """Cluster: start no new stage and suspend running jobs until set back to false."""
 

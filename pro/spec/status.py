@@ -88,7 +88,10 @@ class StageRunStatus(SpecModel):
     """Attempts of the current work that failed (each is reported once, by an ``AttemptFailed`` or
     ``Failed`` Event)."""
     job: str | None = None
-    """The PyTorchJob of the latest attempt."""
+    """The job of the latest attempt."""
+    job_backend: str | None = None
+    """The kind of job its attempts run as: ``PyTorchJob`` or ``TrainJob`` (a stage left on ``auto``
+    keeps the kind it ran first)."""
     digest: str | None = None
     """The work digest the latest attempt runs for."""
     artifact: str | None = None
@@ -185,6 +188,9 @@ class AlignmentPipelineStatus(SpecModel):
     """Conditions ``Valid``, ``Running``, ``Succeeded``, ``Failed`` and ``Suspended``."""
     stage: str = ""
     """What runs now, for ``kubectl get`` (e.g. ``align``, or ``3/7``)."""
+    job_backend: str | None = None
+    """The kind of job its stages run as (``PyTorchJob`` or ``TrainJob``): ``spec.kubernetes.jobBackend``,
+    or for ``auto`` the kind the operator picks (its ``--job-backend``, else what the cluster serves)."""
     stages: list[StageSummary] = Field(default_factory=list)
     """Every stage in dependency order."""
     artifacts: str | None = None

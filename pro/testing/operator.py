@@ -7,6 +7,7 @@ module never imports it (the ML library does not reach into the operator).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,8 +21,20 @@ from typing import Any
 from pro.render.crds import crd, strip_cel
 from pro.spec.conventions import API_GROUP as GROUP
 from pro.spec.conventions import API_VERSION as VERSION
+from pro.spec.conventions import (
+    JOBSET_NAME_LABEL,
+    KUBEFLOW_GROUP,
+    KUBEFLOW_VERSION,
+    PYTORCHJOB_KIND,
+    PYTORCHJOB_POD_LABEL,
+    PYTORCHJOBS,
+    TRAINER_GROUP,
+    TRAINER_VERSION,
+    TRAINJOBS,
+)
 from pro.spec.kinds import all_kinds
 from pro.testing.jobexec import JobExecutor
+from pro.testing.kubeflow import wait_served
 
 Objs = list[dict[str, Any]]
 Events = list[tuple[str, str]]
@@ -48,13 +61,7 @@ def install_crds(api_client: Any, *, cel: bool = False) -> None:
                 "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version},
             }
             ext.replace_custom_resource_definition(name, body)
-        for _ in range(200):
-            got = ext.read_custom_resource_definition(name)
-            if any(c.type == "Established" and c.status == "True" for c in got.status.conditions or []):
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"CRD {name} never became established")
+        wait_served(api_client, body)
 
 
 class OperatorProcess:
@@ -115,9 +122,29 @@ class OperatorProcess:
         self.stop()
 
 
+#: how each job backend's jobs read in a test: where they live, what their conditions are called
+JOB_KINDS: dict[str, dict[str, Any]] = {
+    "PyTorchJob": {
+        "api": (KUBEFLOW_GROUP, KUBEFLOW_VERSION, PYTORCHJOBS),
+        "conditions": {"Succeeded": "Succeeded", "Failed": "Failed", "Suspended": "Suspended"},
+        "suspend": lambda job: job["spec"]["runPolicy"]["suspend"],
+        "pods": PYTORCHJOB_POD_LABEL,
+        "pod": lambda job, node: f"{job}-{'master-0' if node == 0 else f'worker-{node - 1}'}",
+    },
+    "TrainJob": {
+        "api": (TRAINER_GROUP, TRAINER_VERSION, TRAINJOBS),
+        "conditions": {"Succeeded": "Complete", "Failed": "Failed", "Suspended": "Suspended"},
+        "suspend": lambda job: job["spec"]["suspend"],
+        "pods": JOBSET_NAME_LABEL,
+        "pod": lambda job, node: f"{job}-node-0-{node}-[0-9a-f]{{5}}",
+    },
+}
+
+
 @dataclass
 class Cluster:
-    """One test namespace with the operator, the job executor and the S3 bucket around it."""
+    """One test namespace with the operator, the job executor and the S3 bucket around it; the operator
+    runs stages as ``backend`` jobs."""
 
     kubeconfig: str
     namespace: str
@@ -127,6 +154,7 @@ class Cluster:
     executor: JobExecutor
     bucket: str
     workdir: Path
+    backend: str = PYTORCHJOB_KIND
 
     def create(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
         obj: dict[str, Any] = self.custom.create_namespaced_custom_object(
@@ -164,7 +192,29 @@ class Cluster:
         return list(found["items"])
 
     def jobs(self) -> Objs:
-        return self.list("pytorchjobs", "kubeflow.org", "v1")
+        """The jobs of the operator's backend."""
+        group, version, plural = JOB_KINDS[self.backend]["api"]
+        return self.list(plural, group, version)
+
+    def job(self, name: str) -> dict[str, Any]:
+        """Job ``name`` ({} when there is none)."""
+        return next((j for j in self.jobs() if j["metadata"]["name"] == name), {})
+
+    def job_is(self, job: dict[str, Any], state: str) -> bool:
+        """Whether a job's condition for ``state`` (Succeeded, Failed, Suspended) is True, as its kind
+        names it (a TrainJob's success is ``Complete``)."""
+        ctype = JOB_KINDS[self.backend]["conditions"][state]
+        conditions = (job.get("status") or {}).get("conditions") or []
+        return any(c["type"] == ctype and c["status"] == "True" for c in conditions)
+
+    def job_suspended(self, job: dict[str, Any]) -> bool:
+        """Whether a job's spec suspends it."""
+        return bool(JOB_KINDS[self.backend]["suspend"](job))
+
+    def pod_pattern(self, job: str, node: int = 0) -> str:
+        """A regular expression for the name of a job's pod (node 0: the master, or rank 0)."""
+        pattern: str = JOB_KINDS[self.backend]["pod"](re.escape(job), node)
+        return pattern
 
     def wait(self, what: str, check: Callable[[], Any], timeout: float = 300.0) -> Any:
         """Poll ``check`` until it returns something truthy; fail with the operator's log tail."""
@@ -210,22 +260,31 @@ def operated(
     s3_env: Mapping[str, str],
     operator_kubeconfig: str | None = None,
     operator_env: Mapping[str, str] | None = None,
+    backend: str = PYTORCHJOB_KIND,
+    operator_args: tuple[str, ...] = (),
+    pytorchjob_crd: bool = True,
 ) -> Iterator[Cluster]:
-    """A namespace with the job executor (admin credentials: it stands in for Kubeflow) and the operator
-    (``operator_kubeconfig``, default the admin one) running; both stopped afterwards."""
+    """A namespace with the job executor (admin credentials: it stands in for Kubeflow; without the
+    PyTorchJob CRD unless ``pytorchjob_crd``) and the operator (``operator_kubeconfig``, default the admin
+    one; its stages as ``backend`` jobs, ``operator_args`` added, a later ``--job-backend`` among them
+    winning) running; both stopped afterwards."""
     from kubernetes import client
 
-    executor = JobExecutor(kubeconfig, workdir / "jobs", namespace=namespace, extra_env=s3_env).start()
+    executor = JobExecutor(
+        kubeconfig, workdir / "jobs", namespace=namespace, extra_env=s3_env, pytorchjob_crd=pytorchjob_crd
+    ).start()
     operator = OperatorProcess(
         operator_kubeconfig or kubeconfig,
         namespace,
         workdir / "operator.log",
         env={**s3_env, **(operator_env or {})},
+        args=("--job-backend", backend, *operator_args),
     ).start()
     try:
         yield Cluster(
-            kubeconfig, namespace, client.CustomObjectsApi(api), core, operator, executor, bucket, workdir
-        )
+            kubeconfig, namespace, client.CustomObjectsApi(api), core, operator, executor, bucket, workdir,
+            backend,
+        )  # fmt: skip
     finally:
         operator.stop()
         executor.stop()

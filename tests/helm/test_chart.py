@@ -115,6 +115,8 @@ def test_the_schema_accepts_the_defaults_and_every_example_value() -> None:
                 },
                 "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/pro"}},
                 "exampleSchedule": {"enabled": True, "schedule": "@daily"},
+                "jobBackend": "TrainJob",
+                "trainingRuntime": "pro-torch",
             }
         )
 
@@ -131,6 +133,11 @@ def test_the_schema_accepts_the_defaults_and_every_example_value() -> None:
         ({"image": {"tag": "has space"}}, "at '/image/tag': 'has space' does not match pattern"),
         ({"metrics": {"port": 70000}}, "at '/metrics/port': maximum: got 70,000, want 65,535"),
         ({"logFormat": "xml"}, "at '/logFormat': value must be one of 'json', 'plain'"),
+        ({"jobBackend": "MPIJob"}, "at '/jobBackend': value must be one of 'auto', 'PyTorchJob', 'TrainJob'"),
+        (
+            {"trainingRuntime": "Torch_Distributed"},
+            "at '/trainingRuntime': 'Torch_Distributed' does not match",
+        ),
         ({"replicas": 2}, "additional properties 'replicas' not allowed"),
         ({"s3": {"endpointUrl": "minio:9000"}}, "at '/s3/endpointUrl': 'minio:9000' does not match pattern"),
         (
@@ -198,6 +205,8 @@ def test_the_operator_pod_is_locked_down_and_probed() -> None:
         "--workers=4",
         "--metrics-port=9090",
         "--health-port=8080",
+        "--job-backend=auto",
+        "--training-runtime=torch-distributed",
         "--log-format=json",
     ]
     # the args are ones the operator's own parser accepts, in the mode the chart means
@@ -205,6 +214,7 @@ def test_the_operator_pod_is_locked_down_and_probed() -> None:
 
     parsed = build_parser().parse_args(c["args"])
     assert parsed.all_namespaces and parsed.metrics_port == 9090 and parsed.health_port == 8080
+    assert (parsed.job_backend, parsed.training_runtime) == ("auto", "torch-distributed")
     svc = one(objs, "Service")
     assert svc["spec"]["ports"] == [
         {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
@@ -245,6 +255,24 @@ def test_workers_and_admission_workers_reach_the_operator() -> None:
     parsed = build_parser().parse_args(c["args"])
     assert parsed.workers == 6 and parsed.admission_workers == 2
     assert not any(a.startswith("--admission-workers") for a in container(render())["args"])
+
+
+def test_the_job_backend_and_the_runtime_reach_the_operator_and_the_notes() -> None:
+    from pro_operator.__main__ import build_parser
+
+    values = {"jobBackend": "TrainJob", "trainingRuntime": "pro-torch"}
+    parsed = build_parser().parse_args(container(render(values))["args"])
+    assert (parsed.job_backend, parsed.training_runtime) == ("TrainJob", "pro-torch")
+    text = notes(values)
+    assert (
+        "Stages run as TrainJobs on runtime pro-torch unless a pipeline sets spec.kubernetes.jobBackend"
+        in text
+    )
+    assert "kubectl get rmt,adt,pal,trainjobs" in text
+    auto = notes()
+    assert "Kubeflow Trainer v2.3: the TrainJob CRD" in auto and "Kubeflow Training Operator v1.9" in auto
+    assert "Stages run as PyTorchJobs where the cluster serves that CRD, else as TrainJobs" in auto
+    assert "Kubernetes >= 1.25" in auto
 
 
 def test_metrics_off_drops_the_service_and_the_port() -> None:

@@ -108,12 +108,12 @@ def custom(kube_cluster: Any) -> Iterator[Any]:
     """A CustomObjectsApi on kube-local with our CRDs and the PyTorchJob CRD installed (nothing runs jobs)."""
     from kubernetes import client, config
 
-    from pro.testing.jobexec import install_crd
+    from pro.testing.kubeflow import install_kubeflow
     from pro.testing.operator import install_crds
 
     with config.new_client_from_config(config_file=kube_cluster.kubeconfig) as api:
         install_crds(api)
-        install_crd(api)
+        install_kubeflow(api)
         yield client.CustomObjectsApi(api)
 
 

@@ -122,23 +122,35 @@ def test_operator_image_entrypoint_user_and_ports_match_the_chart() -> None:
 def test_trainer_image_runs_the_stage_entrypoint_the_jobs_use() -> None:
     from pro.planner.compose import compose
     from pro.render import jobs
+    from pro.spec.conventions import SPEC_DIR
     from pro.spec.pipeline import AlignmentPipeline
     from pro.testing.toy_pipeline import MINIMAL, pipeline_doc
 
     instr = instructions(TRAINER)
     entry = json.loads(next(a for w, a in instr if w == "ENTRYPOINT"))
     assert entry == ["torchrun", "-m", "pro", "stage"]
-    # every rendered PyTorchJob's command is the entrypoint, then the verb and the spec file
+    # every rendered job's command (a PyTorchJob replica's, a TrainJob trainer's) is the entrypoint, then the
+    # verb and the spec file; its pods run as the image's user
+    uid = int(next(a for w, a in instr if w == "USER").split(":")[0])
     doc = pipeline_doc(Path("/toy"), "s3://bucket/pro", MINIMAL)
     for stage in compose(AlignmentPipeline.model_validate(doc)).stages:
         job = jobs.render_stage(stage.resource, attempt=1).job  # type: ignore[arg-type]
-        for spec in job["spec"]["pytorchReplicaSpecs"].values():
-            (c,) = spec["template"]["spec"]["containers"]
-            assert c["command"][: len(entry)] == entry
-            assert c["command"][len(entry) + 1 :] == ["--spec", f"{jobs.SPEC_DIR}/stage.yaml"]
-            assert spec["template"]["spec"]["securityContext"]["runAsUser"] == int(
-                next(a for w, a in instr if w == "USER").split(":")[0]
+        runs = [
+            (spec["template"]["spec"]["containers"][0]["command"], spec["template"]["spec"])
+            for spec in job["spec"]["pytorchReplicaSpecs"].values()
+        ]
+        trainjob = jobs.render_stage(stage.resource, attempt=1, backend="TrainJob").job  # type: ignore[arg-type]
+        patch = trainjob["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]
+        runs.append(
+            (
+                trainjob["spec"]["trainer"]["command"],
+                patch["replicatedJobs"][0]["template"]["spec"]["template"]["spec"],
             )
+        )
+        for command, pod in runs:
+            assert command[: len(entry)] == entry
+            assert command[len(entry) + 1 :] == ["--spec", f"{SPEC_DIR}/stage.yaml"]
+            assert pod["securityContext"]["runAsUser"] == uid
 
 
 def test_trainer_build_args_are_the_tested_versions() -> None:

@@ -38,6 +38,23 @@ def operator_env() -> dict[str, str]:
     return {}
 
 
+#: the job backends a test runs on when it runs on both (``@pytest.mark.parametrize("job_backend", BOTH)``)
+BOTH = ("PyTorchJob", "TrainJob")
+
+
+@pytest.fixture
+def job_backend() -> str:
+    """The kind of job the operator runs stages as (a test parametrizes it to run on both)."""
+    return "PyTorchJob"
+
+
+@pytest.fixture
+def training_runtime() -> str:
+    """A TrainJob's runtime: ``pro-torch`` (manifests/trainer), which fails a failed node at once as a
+    PyTorchJob does (``torch-distributed`` restarts it in place up to 6 times first)."""
+    return "pro-torch"
+
+
 @pytest.fixture
 def cluster(  # noqa: PLR0917 - pytest fixtures
     kube_cluster: Any,
@@ -46,6 +63,8 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     s3_env: dict[str, str],
     s3_bucket: str,
     operator_env: dict[str, str],
+    job_backend: str,
+    training_runtime: str,
     tmp_path: Path,
 ) -> Iterator[Cluster]:
     from kubernetes import config
@@ -56,7 +75,8 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     try:
         with operated(
             kube_cluster.kubeconfig, namespace, api=api, core=core, bucket=s3_bucket, workdir=tmp_path,
-            s3_env=s3_env, operator_env=operator_env,
+            s3_env=s3_env, operator_env=operator_env, backend=job_backend,
+            operator_args=("--training-runtime", training_runtime),
         ) as running:  # fmt: skip
             yield running
     finally:
@@ -154,13 +174,13 @@ def api(kube_cluster: Any, kube_namespace: Any, kubeconfig: dict[str, Any]) -> t
     """The operator's API client logged in from the kubeconfig, our CRDs installed, and a namespace."""
     from kubernetes import config
 
-    from pro.testing.jobexec import install_crd
+    from pro.testing.kubeflow import install_kubeflow
     from pro.testing.operator import install_crds
 
     api_client = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
     try:
         install_crds(api_client)
-        install_crd(api_client)
+        install_kubeflow(api_client)
     finally:
         api_client.close()
     return client(in_cluster=False), kube_namespace[1]

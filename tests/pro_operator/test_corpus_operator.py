@@ -28,7 +28,7 @@ import pytest
 
 from pro.spec.kinds import all_kinds
 from pro.spec.loader import decode, load_documents
-from pro.testing.jobexec import install_crd
+from pro.testing.kubeflow import install_kubeflow
 from pro.testing.operator import OperatorProcess, install_crds
 
 pytestmark = pytest.mark.integration
@@ -77,7 +77,7 @@ def test_the_corpus_through_kubectl_and_the_real_operator(
     api = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
     custom = client.CustomObjectsApi(api)
     install_crds(api)
-    install_crd(api)  # the stand-in PyTorchJob CRD: a valid stage could create its job (none runs here)
+    install_kubeflow(api)  # Kubeflow's CRDs: a valid stage could create its job (none runs here)
     cases = {p.stem: p for p in sorted(CASES.glob("*.yaml"))}
     expect = {name: header(p, "expect") for name, p in cases.items()}
     special = {name: header(p, "cluster") for name, p in cases.items()}

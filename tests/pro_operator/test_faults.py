@@ -1,5 +1,6 @@
 """Faults through the real operator: failed jobs and retries, jobs that lie about success, jobs that
-never start, stale writes, malformed resources.  Every stage runs at MINIMAL scale (a few seconds)."""
+never start, stale writes, malformed resources.  Every stage runs at MINIMAL scale (a few seconds).  The
+faults every backend must survive run on both PyTorchJobs and TrainJobs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pro.spec.conventions import ATTEMPT_LABEL, STAGE_RESOURCE_LABEL
 from pro.store import read_manifest
 from pro.testing.operator import Cluster, install_crds
 from tests.pro_operator.conftest import (
+    BOTH,
     crash_once_image,
     finished,
     job_names,
@@ -36,20 +38,11 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def job_condition(job: dict[str, Any], type_: str) -> bool:
-    return any(
-        c["type"] == type_ and c["status"] == "True" for c in (job.get("status") or {}).get("conditions", [])
-    )
-
-
-def job_named(cluster: Cluster, name: str) -> dict[str, Any] | None:
-    return next((j for j in cluster.jobs() if j["metadata"]["name"] == name), None)
-
-
 def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in (obj.get("status") or {}).get("conditions", [])}
 
 
+@pytest.mark.parametrize("job_backend", BOTH)
 def test_a_crashed_job_is_retried_and_the_retry_succeeds(cluster: Cluster, toy: Path) -> None:
     image = crash_once_image(cluster)  # its first job is killed (a lost node, OOM): worth a retry
     body = reward_model_stage(
@@ -61,16 +54,19 @@ def test_a_crashed_job_is_retried_and_the_retry_succeeds(cluster: Cluster, toy: 
     assert st["phase"] == "Succeeded", st["message"]
     assert st["attempts"] == 2 and st["failed"] == 1 and st["job"] == "late-rm-2" and st["lastFailureTime"]
     assert job_names(cluster) == ["late-rm-1", "late-rm-2"] and launched(cluster) == job_names(cluster)
-    assert job_condition(job_named(cluster, "late-rm-1") or {}, "Failed")
+    assert cluster.job_is(cluster.job("late-rm-1"), "Failed")
+    assert st["jobBackend"] == cluster.backend
     assert read_manifest(body["spec"]["output"]) is not None
     reasons = [r for r, _ in cluster.events_until("late-rm", "Succeeded")]
     assert reasons.index("AttemptFailed") < reasons.index("Succeeded"), reasons
     failed = dict(cluster.events("late-rm", warnings=True))["AttemptFailed"]
-    assert "attempt 1 failed: pod late-rm-1-master-0 exited with 137: Killed" in failed, failed
+    pod = cluster.pod_pattern("late-rm-1")
+    assert re.search(rf"attempt 1 failed: pod {pod} exited with 137: Killed", failed), failed
     # after its 2 s backoff, or at once when the operator saw the failure that late (under load)
     assert re.search(r"; (retry at \S+Z|retrying now as attempt 2)$", failed), failed
 
 
+@pytest.mark.parametrize("job_backend", BOTH)
 def test_a_missing_data_file_fails_the_stage_at_once_with_its_reason_and_blocks_the_pipeline(
     cluster: Cluster, toy: Path
 ) -> None:
@@ -96,10 +92,13 @@ def test_a_missing_data_file_fails_the_stage_at_once_with_its_reason_and_blocks_
     failed = conditions(rm)["Failed"]
     assert failed["status"] == "True" and failed["reason"] == "PermanentFailure", failed
     message = failed["message"]
-    # the stage's own `error:` line (naming the field) as the reason, then the end of its log
-    assert message.startswith(
-        "attempt 1 failed for good (not retried): pod nodata-rm-helpfulness-1-master-0 exited with 1: "
-        f"spec.data.path: {missing}: no such file"
+    # the stage's own `error:` line (naming the field) as the reason (a PyTorchJob pod's termination
+    # message, a TrainJob pod's log), then the end of its log
+    pod = cluster.pod_pattern("nodata-rm-helpfulness-1")
+    assert re.match(
+        rf"attempt 1 failed for good \(not retried\): pod {pod} exited with 1: "
+        + re.escape(f"spec.data.path: {missing}: no such file"),
+        message,
     ), message
     first_line, _, log_part = message.partition("\nlast lines of the log:\n")
     assert "Traceback" not in first_line and str(missing) in log_part, message
@@ -123,12 +122,13 @@ def test_a_job_that_exits_successfully_without_committing_fails_its_stage(
     cluster.wait("the stage to finish", lambda: finished(cluster, RMS, "liar"), 60)
 
     st = cluster.get(RMS, "liar")["status"]
-    assert job_condition(job_named(cluster, "liar-1") or {}, "Succeeded")  # the job says it succeeded
+    assert cluster.job_is(cluster.job("liar-1"), "Succeeded")  # the job says it succeeded
     assert st["phase"] == "Failed" and st.get("artifact") is None, st
     assert "exited successfully but committed no artifact" in st["message"], st
     assert read_manifest(body["spec"]["output"]) is None
 
 
+@pytest.mark.parametrize("job_backend", BOTH)
 def test_a_job_stuck_in_created_is_abandoned_retried_and_finally_fails(cluster: Cluster, toy: Path) -> None:
     image = "registry.invalid/pro-trainer:does-not-exist"
     cluster.executor.images[image] = None  # the registry refuses it: pods wait in ImagePullBackOff
@@ -154,7 +154,7 @@ def test_a_job_stuck_in_created_is_abandoned_retried_and_finally_fails(cluster: 
         assert (
             "not running 3s after creation" in job["metadata"]["annotations"]["pro.alignment.dev/abandoned"]
         )
-        assert job["spec"]["runPolicy"]["suspend"] is True
+        assert cluster.job_suspended(job)
     assert st["failed"] == 2, st
     warnings = cluster.events_until("stuck", "Failed", warnings=True)
     assert [r for r, _ in warnings] == ["AttemptFailed", "Failed"], warnings
@@ -200,11 +200,11 @@ def test_malformed_pipelines_are_refused_or_marked_invalid_and_others_go_on(
 def api(kube_cluster: Any, kube_namespace: Any) -> Iterator[tuple[Any, str]]:
     from kubernetes import config
 
-    from pro.testing.jobexec import install_crd
+    from pro.testing.kubeflow import install_kubeflow
 
     client = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
     install_crds(client)
-    install_crd(client)
+    install_kubeflow(client)
     try:
         yield client, kube_namespace[1]
     finally:
@@ -281,19 +281,16 @@ def test_a_status_write_with_a_stale_resource_version_conflicts_and_is_retried(
     assert jobs[0]["metadata"]["labels"][ATTEMPT_LABEL] == "1"
 
 
+@pytest.mark.parametrize("job_backend", BOTH)
 def test_a_job_held_suspended_gets_its_whole_start_deadline_once_resumed(cluster: Cluster, toy: Path) -> None:
     """Kueue holds jobs suspended until admitted: the start deadline counts from the resumption."""
     image = "registry.invalid/pro-trainer:slow-registry"
     cluster.executor.images[image] = None
     execution = {"image": image, "retry": {"limit": 0}, "kubernetes": {"startDeadlineSeconds": 3}}
     cluster.create(RMS, reward_model_stage(cluster, toy, "held", execution=execution))
-    created = cluster.wait("the job", lambda: job_named(cluster, "held-1"), 30)["metadata"][
-        "creationTimestamp"
-    ]
+    created = cluster.wait("the job", lambda: cluster.job("held-1"), 30)["metadata"]["creationTimestamp"]
     cluster.patch(RMS, "held", {"spec": {"execution": {"suspend": True}}})
-    cluster.wait(
-        "the job suspended", lambda: job_condition(job_named(cluster, "held-1") or {}, "Suspended"), 30
-    )
+    cluster.wait("the job suspended", lambda: cluster.job_is(cluster.job("held-1"), "Suspended"), 30)
     # held longer than its start deadline
     time.sleep(max(0.0, parse_time(created).timestamp() + 4 - time.time()))
     assert cluster.phase(RMS, "held") == "Suspended"
@@ -303,8 +300,6 @@ def test_a_job_held_suspended_gets_its_whole_start_deadline_once_resumed(cluster
 
     st = cluster.get(RMS, "held")["status"]
     assert st["phase"] == "Failed" and "job held-1 not running 3s after resumption" in st["message"], st
-    abandoned = (job_named(cluster, "held-1") or {})["metadata"]["annotations"][
-        "pro.alignment.dev/abandoned-at"
-    ]
+    abandoned = cluster.job("held-1")["metadata"]["annotations"]["pro.alignment.dev/abandoned-at"]
     # given up 3 s after the resumption (the annotation has whole seconds), not at once
     assert parse_time(abandoned).timestamp() - resumed > 2, (resumed, abandoned)

@@ -4,6 +4,7 @@ arbitrary UIDs): its peering identity never asks the passwd database."""
 from __future__ import annotations
 
 import getpass
+import os
 import textwrap
 from pathlib import Path
 
@@ -30,8 +31,10 @@ def _no_passwd_env(tmp_path: Path) -> dict[str, str]:
     site = tmp_path / "no-passwd"
     site.mkdir()
     (site / "sitecustomize.py").write_text(NO_PASSWD_ENTRY)
-    # getpass.getuser() reads these first; empty is unset to it (the image sets none of them)
-    return {"PYTHONPATH": str(site), "USER": "", "LOGNAME": "", "LNAME": "", "USERNAME": ""}
+    # getpass.getuser() reads these first; empty is unset to it (the image sets none of them); the code
+    # under test stays on the path
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "USER": "", "LOGNAME": "", "LNAME": "", "USERNAME": ""}
 
 
 @pytest.mark.unit

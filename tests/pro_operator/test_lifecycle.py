@@ -1,15 +1,15 @@
 """The operator's and the pipelines' lifecycles: an operator SIGKILLed at every phase of a pipeline and
-restarted, a pipeline deleted (garbage collection through owner references), suspended and resumed."""
+restarted, a pipeline deleted (garbage collection through owner references), suspended and resumed — the
+kill and the suspension on both job backends."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pro.testing.operator import Cluster
-from tests.pro_operator.conftest import crash_once_image, finished, job_names, launched, small_pipeline
+from tests.pro_operator.conftest import BOTH, crash_once_image, finished, job_names, launched, small_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -18,16 +18,7 @@ ALPS = "alignmentpipelines"
 ALIGNS = "policyalignments"
 
 
-def job(cluster: Cluster, name: str) -> dict[str, Any]:
-    return next((j for j in cluster.jobs() if j["metadata"]["name"] == name), {})
-
-
-def has_condition(obj: dict[str, Any], type_: str) -> bool:
-    return any(
-        c["type"] == type_ and c["status"] == "True" for c in (obj.get("status") or {}).get("conditions", [])
-    )
-
-
+@pytest.mark.parametrize("job_backend", BOTH)
 def test_an_operator_killed_at_every_phase_resumes_without_duplicate_jobs(
     cluster: Cluster, toy: Path
 ) -> None:
@@ -52,7 +43,7 @@ def test_an_operator_killed_at_every_phase_resumes_without_duplicate_jobs(
     op.kill()
     op.start()
     # down right after the retry succeeded, before it can act on it
-    cluster.wait("job 2 to succeed", lambda: has_condition(job(cluster, f"{rm}-2"), "Succeeded"), 60)
+    cluster.wait("job 2 to succeed", lambda: cluster.job_is(cluster.job(f"{rm}-2"), "Succeeded"), 60)
     op.kill()
     op.start()
     # down while the next stage runs
@@ -102,6 +93,7 @@ def test_deleting_a_pipeline_garbage_collects_its_stages_jobs_and_config_maps(
     assert not cluster.list(ALPS) and not cluster.list(ALIGNS)
 
 
+@pytest.mark.parametrize("job_backend", BOTH)
 def test_a_suspended_pipeline_starts_nothing_and_suspends_running_jobs_until_resumed(
     cluster: Cluster, toy: Path
 ) -> None:
@@ -115,8 +107,8 @@ def test_a_suspended_pipeline_starts_nothing_and_suspends_running_jobs_until_res
     cluster.patch(ALPS, "nap", {"spec": {"suspend": False}})
     cluster.wait("the first job to run", lambda: f"{rm}-1" in launched(cluster), 60)
     cluster.patch(ALPS, "nap", {"spec": {"suspend": True}})
-    cluster.wait("the job to be suspended", lambda: has_condition(job(cluster, f"{rm}-1"), "Suspended"), 30)
-    assert job(cluster, f"{rm}-1")["spec"]["runPolicy"]["suspend"] is True
+    cluster.wait("the job to be suspended", lambda: cluster.job_is(cluster.job(f"{rm}-1"), "Suspended"), 30)
+    assert cluster.job_suspended(cluster.job(f"{rm}-1"))
     assert cluster.get(RMS, rm)["spec"]["execution"]["suspend"] is True
     cluster.wait("the pipeline to say so", lambda: cluster.phase(ALPS, "nap") == "Suspended", 30)
     assert cluster.phase(RMS, rm) == "Suspended"

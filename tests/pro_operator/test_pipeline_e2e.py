@@ -1,5 +1,6 @@
-"""The toy pipeline end to end through the real operator: kube-apiserver, PyTorchJobs run by the test
-executor, checkpoints and artifacts through the S3 server."""
+"""The toy pipeline end to end through the real operator: kube-apiserver, PyTorchJobs — or TrainJobs on
+Trainer's default ``torch-distributed`` runtime — run by the test executor, checkpoints and artifacts
+through the S3 server."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pro.spec.pipeline import AlignmentPipeline
 from pro.store import read_manifest
 from pro.testing.operator import Cluster
 from pro.testing.toy_pipeline import MINIMAL, TINY, pipeline_doc, small_world
+from tests.pro_operator.conftest import BOTH
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +24,12 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return small_world(tmp_path_factory.mktemp("world") / "toy")
 
 
+@pytest.fixture
+def training_runtime() -> str:
+    """Trainer's own runtime, what a TrainJob names by default."""
+    return "torch-distributed"
+
+
 def pipeline_body(cluster: Cluster, toy: Path, name: str = "toy", scale: Any = TINY) -> dict[str, Any]:
     doc = pipeline_doc(toy, f"s3://{cluster.bucket}/pro", scale, name=name)
     doc["metadata"]["namespace"] = cluster.namespace
@@ -29,8 +37,10 @@ def pipeline_body(cluster: Cluster, toy: Path, name: str = "toy", scale: Any = T
     return doc
 
 
+@pytest.mark.parametrize("job_backend", BOTH)
 def test_the_toy_pipeline_runs_end_to_end_through_the_operator(cluster: Cluster, toy: Path) -> None:
-    body = pipeline_body(cluster, toy)
+    # the second backend at the smallest scale: what it adds is how jobs run, not what they compute
+    body = pipeline_body(cluster, toy, scale=TINY if cluster.backend == "PyTorchJob" else MINIMAL)
     cluster.create("alignmentpipelines", body)
     cluster.wait(
         "the pipeline to finish",
@@ -46,16 +56,21 @@ def test_the_toy_pipeline_runs_end_to_end_through_the_operator(cluster: Cluster,
     assert status["report"] == f"{c.stage('eval').output}/report.html"
     assert status["observedGeneration"] == alp["metadata"]["generation"]
     assert {x["type"]: x["status"] for x in status["conditions"]}["Succeeded"] == "True"
+    assert status["jobBackend"] == cluster.backend
     for stage in c.stages:  # every artifact committed in S3 for its work
         manifest = read_manifest(stage.output)
         assert manifest is not None and manifest.work_digest == stage.digest, stage.name
     # one job per stage, each owned by its stage resource, each stage resource owned by the pipeline
     jobs = cluster.jobs()
     assert len(jobs) == len(c.stages) and len(cluster.executor.launched) == len(c.stages)
+    assert all(j["kind"] == cluster.backend and cluster.job_is(j, "Succeeded") for j in jobs)
+    if cluster.backend == "TrainJob":
+        assert {j["spec"]["runtimeRef"]["name"] for j in jobs} == {"torch-distributed"}
     for stage in c.stages:
         res = cluster.get(stage.kind.lower() + "s", stage.resource.metadata.name)
         assert res["metadata"]["ownerReferences"][0]["uid"] == alp["metadata"]["uid"]
         assert res["status"]["phase"] == "Succeeded" and res["status"]["artifact"] == stage.output
+        assert res["status"]["jobBackend"] == cluster.backend
     # the pipeline's Events: one per stage resource it created, and its end; each stage resource has
     # an Event per transition of its own
     reasons = [r for r, _ in cluster.events_until("toy", "PipelineSucceeded")]

@@ -188,6 +188,21 @@ def _in_method(cls: ast.ClassDef, node: ast.AST, name: str) -> bool:
 #: expressions the data flow cannot narrow, with the fact that narrows them (checked below):
 #: pipeline.py looks up the plural of a composed stage's kind (any kind of the table), which is a stage kind
 NARROWED = {("pipeline", "kind_named(stage.kind).plural")}
+#: calls whose argument is known only at run time, taken at their default, which covers every run
+#: (handlers.py watches the job backends the cluster serves; by default every backend: checked below)
+DEFAULTED = {("handlers", "watched(self.ctx.jobs)"), ("handlers", "watched(rt.ctx.jobs)")}
+
+
+def test_the_defaulted_calls_cover_every_run() -> None:
+    from pro_operator.backends import JobSupport
+    from pro_operator.handlers import watched
+    from pro_operator.jobs import BACKENDS
+
+    everything = set(watched())
+    for served in ((), ("PyTorchJob",), ("TrainJob",), tuple(BACKENDS)):
+        assert set(watched(JobSupport(served))) <= everything
+    source = (PKG / "handlers.py").read_text()
+    assert all(expr in source for _, expr in DEFAULTED)
 
 
 def test_the_narrowing_holds_composed_stages_are_stage_kinds() -> None:
@@ -418,6 +433,8 @@ class Resolver:
             return getattr(mod.obj, expr.id)
         if isinstance(expr, ast.Attribute):
             return getattr(self.value(mod, expr.value), expr.attr)  # type: ignore[arg-type]
+        if isinstance(expr, ast.Call) and (mod.name, ast.unparse(expr)) in DEFAULTED:
+            return self.value(mod, expr.func)()
         if isinstance(expr, ast.Call) and not expr.keywords:  # a module function of module-level values
             return self.value(mod, expr.func)(*(self.value(mod, a) for a in expr.args))
         raise AssertionError(f"{mod.name}.py:{expr.lineno}: cannot evaluate {ast.unparse(expr)}")
@@ -511,7 +528,8 @@ def watches() -> set[tuple[str, str]]:
 def derived() -> set[Triple]:
     from pro_operator import rbac
 
-    need = set(requests_made())
+    # non-resource URLs (API discovery, "/apis/..."): the built-in system:discovery role grants them
+    need = {t for t in requests_made() if not t[1].startswith("/")}
     for group, plural in watches():
         need |= {(group, plural, "list"), (group, plural, "watch")}
     # kopf's own requests (standalone, cluster-wide): events it posts, the CRDs it observes
@@ -526,8 +544,15 @@ def test_the_derivation_sees_the_calls_it_must() -> None:
     assert ("pro.alignment.dev", "alignmentpipelines/status", "patch") in made  # through publish.publish
     assert ("pro.alignment.dev", "alignmentpipelines", "delete") in made
     assert ("", "configmaps", "get") in made
+    assert ("trainer.kubeflow.org", "trainjobs", "create") in made
+    assert ("trainer.kubeflow.org", "trainjobs", "patch") in made
+    assert ("trainer.kubeflow.org", "clustertrainingruntimes", "list") in made
+    assert ("trainer.kubeflow.org", "trainingruntimes", "list") in made
+    assert ("", "pods/log", "get") in made
+    assert ("", "/apis", "get") in made  # discovery: left out of the rules (system:discovery)
     assert ("pro.alignment.dev", "alignmentschedules") in watches()
     assert ("kubeflow.org", "pytorchjobs") in watches()
+    assert ("trainer.kubeflow.org", "trainjobs") in watches()
 
 
 def test_rbac_rules_are_exactly_what_the_code_calls() -> None:
@@ -546,7 +571,7 @@ def test_namespaced_rules_leave_out_only_the_cluster_scoped_ones() -> None:
 
     cluster_scoped = {t for r in rbac.CLUSTER_RULES for t in r.triples()}
     assert rbac.triples(cluster_wide=False) == rbac.triples(cluster_wide=True) - cluster_scoped
-    assert {r for _, r, _ in cluster_scoped} == {"customresourcedefinitions"}
+    assert {r for _, r, _ in cluster_scoped} == {"customresourcedefinitions", "clustertrainingruntimes"}
 
 
 def test_no_wildcards_and_every_rule_says_why() -> None:

@@ -55,6 +55,32 @@ def test_one_stage_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
+def test_either_backend_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["render", "-f", PIPELINE, "--stage", "rm-humor", "--job-backend", "TrainJob", "-o", "json"])
+        == 0
+    )
+    job = json.loads(capsys.readouterr().out)["items"][-1]
+    assert (job["kind"], job["metadata"]["name"]) == ("TrainJob", "toy-rm-humor-1")
+    assert job["spec"]["runtimeRef"]["name"] == "torch-distributed"
+    args = [
+        "render",
+        "-f",
+        PIPELINE,
+        "--stage",
+        "rm-humor",
+        "--job-backend",
+        "TrainJob",
+        "--training-runtime",
+        "pro-torch",
+    ]
+    assert main(args) == 0
+    job = list(yaml.safe_load_all(capsys.readouterr().out))[-1]
+    assert job["spec"]["runtimeRef"]["name"] == "pro-torch"
+    assert main(["render", "-f", PIPELINE, "--stage", "rm-humor", "--job-backend", "PyTorchJob"]) == 0
+    assert list(yaml.safe_load_all(capsys.readouterr().out))[-1]["kind"] == "PyTorchJob"
+
+
 def test_a_stage_file_gives_its_configmap_and_job(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "-f", str(ROOT / "examples/toy/eval.yaml")]) == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))

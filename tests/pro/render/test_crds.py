@@ -279,3 +279,14 @@ def test_strip_cel_removes_every_rule_and_nothing_else() -> None:
         )
         assert yaml.safe_load(text) is not None
         assert stripped["spec"]["names"] == full["spec"]["names"]
+
+
+def test_without_cel_writes_a_copy_for_clusters_before_1_25(tmp_path: Path, capsys) -> None:
+    """What Kubernetes 1.20-1.24 takes (the integration tier installs exactly these on 1.20)."""
+    assert main(["--without-cel", "--dir", str(tmp_path)]) == 0
+    for kind in KINDS:
+        written = yaml.safe_load((tmp_path / crds.file_name(kind)).read_text())
+        assert written == strip_cel(crd(kind)) and CEL not in yaml.safe_dump(written)
+    with pytest.raises(SystemExit):
+        main(["--without-cel"])  # never over the committed CRDs
+    assert "name another --dir" in capsys.readouterr().err

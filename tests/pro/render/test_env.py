@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pro.render.env import stage_env
-from pro.render.jobs import POD_ENV, render_stage
+from pro.render.jobs import render_stage
+from pro.render.pod import POD_ENV
 from pro.runner.loop import RunOptions, local_stage_env
 from pro.spec.execution import StageExecution, StorageAccess
 from pro.spec.kinds import load_resource

@@ -186,7 +186,9 @@ def test_a_promotion_rule_naming_an_unknown_objective_is_one_line_naming_the_fie
         parse(AlignmentPipeline, load_text(text, "p.yaml"))
     [problem] = err.value.problems
     assert problem.path == "spec.promotion.rule.maxRegression.honesty"
-    assert problem.message == "unknown objective 'honesty' (the objectives are helpfulness, harmlessness, humor)"
+    assert (
+        problem.message == "unknown objective 'honesty' (the objectives are helpfulness, harmlessness, humor)"
+    )
     import yaml
 
     doc = yaml.safe_load(text)

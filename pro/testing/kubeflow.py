@@ -1,0 +1,120 @@
+"""Kubeflow's own CRDs on a test API server: Training Operator v1.9's PyTorchJob and Trainer v2.3's
+TrainJob, ClusterTrainingRuntime and TrainingRuntime, copied unchanged from their releases into
+``../shared/k8s/crds/`` (``PRO_KUBEFLOW_CRDS`` names another directory), so that what the operator creates
+is checked against the schemas a real cluster enforces: a field a schema does not know is pruned, not
+kept.  Kubernetes before 1.25 refuses their CEL rules, so those are stripped (as the integration tier's
+1.20 API server needs).  The runtimes: Trainer's ``torch-distributed`` and our ``pro-torch``
+(``manifests/trainer/``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pro.render.crds import strip_cel
+
+ROOT = Path(__file__).resolve().parents[2]
+#: where the shared checkout keeps the upstream CRDs
+DEFAULT_CRDS = ROOT / ".." / "shared" / "k8s" / "crds"
+PYTORCHJOB_CRD = "kubeflow.org_pytorchjobs.yaml"
+TRAINER_CRDS = (
+    "trainer.kubeflow.org_trainjobs.yaml",
+    "trainer.kubeflow.org_clustertrainingruntimes.yaml",
+    "trainer.kubeflow.org_trainingruntimes.yaml",
+)
+RUNTIMES = (
+    ("torch-distributed", "clustertrainingruntime-torch-distributed.yaml"),
+    ("pro-torch", str(ROOT / "manifests" / "trainer" / "clustertrainingruntime-pro-torch.yaml")),
+)
+
+
+def crds_dir() -> Path:
+    return Path(os.environ.get("PRO_KUBEFLOW_CRDS", str(DEFAULT_CRDS))).resolve()
+
+
+def install_kubeflow(api_client: Any, *, pytorchjob: bool = True, trainer: bool = True) -> None:
+    """Install the upstream CRDs (PyTorchJob, Trainer's) and Trainer's runtimes unless present, and wait
+    until they are served."""
+    files = ([PYTORCHJOB_CRD] if pytorchjob else []) + (list(TRAINER_CRDS) if trainer else [])
+    for name in files:
+        install_crd(api_client, yaml.safe_load((crds_dir() / name).read_text()))
+    if trainer:
+        install_runtimes(api_client)
+
+
+def install_crd(api_client: Any, body: dict[str, Any]) -> None:
+    """Create a CRD (CEL stripped) unless one of its name exists; wait until it is established."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    ext = client.ApiextensionsV1Api(api_client)
+    name = body["metadata"]["name"]
+    try:
+        ext.read_custom_resource_definition(name)
+        return
+    except ApiException as err:
+        if err.status != 404:
+            raise
+    try:
+        ext.create_custom_resource_definition(strip_cel(body))
+    except ApiException as err:
+        if err.status != 409:  # another test session's install won the race
+            raise
+    wait_served(api_client, body)
+
+
+def wait_served(api_client: Any, crd: dict[str, Any], timeout: float = 60.0) -> None:
+    """Wait until a CRD is established and the API server serves its resource (a loaded server installs
+    the handler a moment after the CRD says Established)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    ext = client.ApiextensionsV1Api(api_client)
+    deadline = time.monotonic() + timeout
+    while True:
+        got = ext.read_custom_resource_definition(crd["metadata"]["name"])
+        if any(c.type == "Established" and c.status == "True" for c in got.status.conditions or []):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the CRD {crd['metadata']['name']} did not become Established")
+        time.sleep(0.05)
+    custom = client.CustomObjectsApi(api_client)
+    group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
+    version = next(v["name"] for v in crd["spec"]["versions"] if v.get("served", True))
+    while True:
+        try:
+            custom.list_cluster_custom_object(group, version, plural, limit=1)
+            return
+        except ApiException as err:
+            if err.status != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def install_runtimes(api_client: Any) -> None:
+    """The ClusterTrainingRuntimes tests run TrainJobs on (unless present)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    custom = client.CustomObjectsApi(api_client)
+    for name, path in RUNTIMES:
+        body = yaml.safe_load((crds_dir() / path).read_text())
+        for _ in range(50):  # the CRD may be established a moment before it is served
+            try:
+                custom.create_cluster_custom_object(
+                    "trainer.kubeflow.org", "v1alpha1", "clustertrainingruntimes", body
+                )
+                break
+            except ApiException as err:
+                if err.status == 409:
+                    break
+                if err.status != 404:
+                    raise
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"cannot create the ClusterTrainingRuntime {name}")
