@@ -18,7 +18,11 @@ from pro.toy.world import World
 
 OBJECTIVES = ["accuracy", "safety", "humor", "brevity", "warmth", "detail", "clarity", "creativity"]
 CATEGORIES = ["cooking", "travel", "legal", "medical", "coding", "poetry", "finance", "sports", "garden"]
-TEMPLATES = ["how do i {act} the {thing} ?", "tell me about {act} a {thing} .", "what is the best {thing} to {act} ?"]
+TEMPLATES = [
+    "how do i {act} the {thing} ?",
+    "tell me about {act} a {thing} .",
+    "what is the best {thing} to {act} ?",
+]
 _SYLLABLES = ["ka", "lo", "mi", "ru", "te", "zo", "pa", "ne", "vi", "su", "do", "fa", "gi", "ho", "be", "xu"]
 #: every category's optimum must reach this (a share of a near-zero optimum says nothing)
 MIN_OPTIMUM = 0.5
@@ -100,7 +104,10 @@ def _draw(rng: random.Random, seed: int, *, heldout_per_category: int) -> dict[s
         "objectives": objectives,
         "categories": categories,
         "segments": segments,
-        "lengthPenalty": {"freeTokens": 20, "perToken": {o: round(rng.uniform(0.01, 0.04), 3) for o in penalised}},
+        "lengthPenalty": {
+            "freeTokens": 20,
+            "perToken": {o: round(rng.uniform(0.01, 0.04), 3) for o in penalised},
+        },
         "sizes": {
             "pairsPerObjective": 1500,
             "testPairsPerObjective": 300,
@@ -133,7 +140,11 @@ def acceptable(world: World, min_gap: float) -> bool:
     if len({world.dominant(c) for c in world.categories}) < 2:
         return False
     for o in world.objectives:  # every objective must vary (its pairs need a margin)
-        values = {world._scores(c, world.shortest_render(comp))[o] for c in world.categories for comp in world.compositions()}
+        values = {
+            world._scores(c, world.shortest_render(comp))[o]
+            for c in world.categories
+            for comp in world.compositions()
+        }
         if max(values) - min(values) < 1.0:
             return False
     return prompt_blind_best(world) <= (1 - min_gap) * mean_opt

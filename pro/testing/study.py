@@ -1,0 +1,222 @@
+"""How close PRO gets to the toy world's optimum: the harness behind ``bench/optimum.py`` and its tests.
+
+A *world* (the shipped one or a random one) is prepared once — data, K reward models, the adapter, with
+the example pipeline's model settings — then each *configuration* (the example pipeline's ``alignment``
+section with some fields changed) is run as a real ``PolicyAlignment`` stage per weight mode, and the
+policies are judged on the world's held-out prompts by its hidden true utility: greedy, and ``samples``
+completions per prompt at the training temperature (mean and best-of-n), each as a share of the
+per-prompt optimum.  Everything runs in this process on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from pro.testing.toy_core import Profile, adapter_spec, reward_spec
+from pro.testing.toy_pipeline import EXAMPLE
+
+#: the example pipeline's reward-model and adapter settings (bench/quality.py's full profile)
+PIPELINE_PROFILE = Profile(
+    pairs=3000, test_pairs=500, mixed=1500, mixed_test=300, heldout=300,
+    rm_hidden=64, rm_layers=2, rm_steps=300, rm_lr=3e-3, adapter_hidden=64, adapter_steps=300,
+    adapter_lr=2e-3, batch=32, threads=1,
+)  # fmt: skip
+#: seconds, not minutes: the tests' world
+QUICK_PROFILE = Profile(
+    pairs=60, test_pairs=20, mixed=60, mixed_test=20, heldout=16, rm_hidden=16, rm_steps=3, adapter_hidden=16,
+    adapter_steps=3, batch=8, threads=1,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PreparedWorld:
+    """A world's data and the PRO core trained on it."""
+
+    root: Path
+    toy: Path
+    objectives: list[str]
+    reward_models: dict[str, str]
+    adapter: str
+    core: dict[str, Any] = field(default_factory=dict)
+    """Reward-model held-out accuracy, adapter argmax/KL, seconds."""
+
+
+def prepare(root: Path, world_spec: Path, profile: Profile, *, quick: bool = False) -> PreparedWorld:
+    """Generate the world into ``root/toy`` and train its reward models and adapter (once: reused when
+    ``root/core.json`` exists)."""
+    from pro.stages import adapter as adapter_stage
+    from pro.stages import reward as reward_stage
+    from pro.toy.generate import generate
+
+    toy, store = root / "toy", str(root / "store")
+    done = root / "core.json"
+    if done.exists():
+        core = json.loads(done.read_text())
+    else:
+        spec = yaml.safe_load(world_spec.read_text())
+        if quick:
+            spec["sizes"] = {"pairsPerObjective": profile.pairs, "testPairsPerObjective": profile.test_pairs,
+                             "mixedPairs": profile.mixed, "mixedTestPairs": profile.mixed_test, "sft": 64,
+                             "heldout": profile.heldout}  # fmt: skip
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "world.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        generate(root / "world.yaml", toy, force=True)
+        started = time.perf_counter()
+        names = list(json.loads((toy / "truth.json").read_text())["objectives"])
+        rm = {o: reward_stage.run(reward_spec(toy, store, o, profile)) for o in names}
+        ad = adapter_stage.run(adapter_spec(toy, store, names, profile))
+        core = {
+            "objectives": names,
+            "rmAccuracy": {o: m.get("heldoutAccuracy") for o, m in rm.items()},
+            "adapterHeldoutKL": ad.get("heldoutKL"),
+            "adapterArgmax": ad.get("heldoutArgmaxAgreement"),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        done.write_text(json.dumps(core, indent=1) + "\n")
+    names = list(core["objectives"])
+    return PreparedWorld(root, toy, names, {o: f"{store}/rm-{o}" for o in names}, f"{store}/adapter", core)
+
+
+def example_alignment() -> dict[str, Any]:
+    """The example pipeline's ``alignment`` section (plain data): the study's base configuration."""
+    section: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())["spec"]["alignment"]
+    return section
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` merged in, recursively for mappings."""
+    out = copy.deepcopy(dict(base))
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def alignment_doc(
+    world: PreparedWorld, section: Mapping[str, Any], weights: Mapping[str, Any], name: str, seed: int
+) -> dict[str, Any]:
+    """A PolicyAlignment resource: the ``section`` (pipeline form) on ``world`` with these weights."""
+    spec = merge(section, {"training": {"seed": seed}})
+    spec.pop("resources", None)
+    spec.pop("checkpointEvery", None)
+    toy = str(world.toy)
+    spec["init"] = {**spec["init"], "data": str(world.toy / "sft.jsonl")}
+    spec["prompts"] = str(world.toy / "sft.jsonl")
+    spec["world"] = toy
+    w = dict(weights)
+    if w.get("mode") == "adapter":
+        w["adapter"] = world.adapter
+    if w.get("mode") == "oracle":
+        w["world"] = toy
+    if "floor" in section.get("weights", {}) and "floor" not in w:
+        w["floor"] = section["weights"]["floor"]
+    if spec.get("wic", {}).get("offlineData") is not None:
+        spec["wic"] = {
+            **spec["wic"],
+            "offlineData": {"format": "jsonl", "path": str(world.toy / "mixed.jsonl")},
+        }
+    spec |= {
+        "objectives": world.objectives,
+        "rewardModels": world.reward_models,
+        "weights": w,
+        "output": str(world.root / "store" / name),
+    }
+    return {"apiVersion": "pro.alignment.dev/v1alpha1", "kind": "PolicyAlignment", "metadata": {"name": name},
+            "spec": spec}  # fmt: skip
+
+
+def align(world: PreparedWorld, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the alignment stage (once: a committed output is reused with its recorded metrics)."""
+    from pro.spec.align import PolicyAlignment
+    from pro.stages import align as align_stage
+
+    out = Path(doc["spec"]["output"])
+    record = out.parent / f"{out.name}.metrics.json"
+    if (out / "manifest.json").exists() and record.exists():
+        cached: dict[str, Any] = json.loads(record.read_text())
+        return cached
+    metrics = align_stage.run(PolicyAlignment.model_validate(doc))
+    record.write_text(json.dumps(metrics, indent=1) + "\n")
+    return metrics
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A policy's true utility on the held-out prompts: greedy, and ``samples`` samples per prompt."""
+
+    greedy: np.ndarray
+    """[N]"""
+    sampled: np.ndarray
+    """[samples, N]"""
+    optimum: np.ndarray
+    """[N] the per-prompt optimum"""
+    distinct_greedy: int
+
+    def share(self, which: str) -> float:
+        """Mean utility over mean optimum: ``greedy``, ``sampled`` (mean) or ``bestOfN``."""
+        values = {
+            "greedy": self.greedy,
+            "sampled": self.sampled.mean(axis=0),
+            "bestOfN": self.sampled.max(axis=0),
+        }
+        return float(values[which].mean() / self.optimum.mean())
+
+
+def judge_policy(
+    uri: str,
+    world_dir: Path,
+    *,
+    samples: int,
+    temperature: float,
+    max_new_tokens: int,
+    weights: Any = None,
+    max_prompts: int | None = None,
+) -> Judged:
+    """Greedy and sampled completions on ``heldout.jsonl`` judged by the world's true utility."""
+    from pro.align.generation import complete
+    from pro.data import read_prompts
+    from pro.toy import World
+
+    world = World.load(world_dir)
+    prompts = [r.prompt for r in read_prompts(world_dir / "heldout.jsonl")][:max_prompts]
+    opt = np.asarray([world.optimum_of(p) for p in prompts])
+
+    def utilities(texts: Sequence[str]) -> np.ndarray:
+        return np.asarray([world.utility(p, t) for p, t in zip(prompts, texts, strict=True)])
+
+    greedy = complete(uri, prompts, weights=weights, temperature=0.0, max_new_tokens=max_new_tokens).texts
+    sampled = [
+        utilities(complete(uri, prompts, weights=weights, temperature=temperature,
+                           max_new_tokens=max_new_tokens, seed=1000 + s).texts)
+        for s in range(samples)
+    ]  # fmt: skip
+    return Judged(utilities(greedy), np.asarray(sampled), opt, len(set(greedy)))
+
+
+def wins(a: np.ndarray, b: np.ndarray) -> float:
+    from pro.eval.gate import row_wins
+
+    return float(row_wins(a, b).mean())
+
+
+__all__ = [
+    "PIPELINE_PROFILE",
+    "QUICK_PROFILE",
+    "Judged",
+    "PreparedWorld",
+    "align",
+    "alignment_doc",
+    "example_alignment",
+    "judge_policy",
+    "merge",
+    "prepare",
+    "wins",
+]
