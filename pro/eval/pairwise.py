@@ -100,7 +100,7 @@ class PairwiseJudge:
                 AutoModelForCausalLM.from_pretrained(where, revision=revision, dtype=inference_dtype())
             )
             tok = AutoTokenizer.from_pretrained(where, revision=revision)
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, UserError) as err:
             raise UserError(f"judge.{field}: cannot load {source!r}: {str(err).splitlines()[0]}") from None
         return cls(lm, tok, source=source, batch_size=batch_size, max_length=max_length)
 
