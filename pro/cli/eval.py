@@ -34,20 +34,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     judge = parser.add_mutually_exclusive_group()
     judge.add_argument("--world", metavar="DIR", help="judge by the toy world's true utility")
     judge.add_argument("--judge-rm", metavar="URI", help="judge by a reward-model artifact")
-    judge.add_argument("--judge-pairwise", metavar="URI", help="judge pairwise by a causal-LM artifact (AlpacaEval style)")
+    judge.add_argument(
+        "--judge-pairwise", metavar="URI", help="judge pairwise by a causal-LM artifact (AlpacaEval style)"
+    )
     parser.add_argument(
         "--adapter", metavar="URI", help="adapter whose weights per category go into the report"
     )
     parser.add_argument("--max-prompts", type=int, help="evaluate at most this many prompts")
     parser.add_argument(
-        "--temperature", type=float, default=None,
+        "--temperature",
+        type=float,
+        default=None,
         help="sampling temperature (default: each policy's training temperature); greedy is always evaluated",
     )
-    parser.add_argument("--samples", type=int, default=4,
-                        help="completions sampled per prompt besides the greedy one (default 4; 0: greedy only)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=4,
+        help="completions sampled per prompt besides the greedy one (default 4; 0: greedy only)",
+    )
     parser.add_argument("--out", metavar="URI", help="where the metrics and report are committed")
-    parser.add_argument("--output", "-o", choices=["table", "json"], default="table",
-                        help="print the result table (as pro run does) or a JSON summary")
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=["table", "json"],
+        default="table",
+        help="print the result table (as pro run does) or a JSON summary",
+    )
 
 
 def resource_from_args(args: argparse.Namespace) -> PolicyEvaluation:
@@ -61,7 +74,9 @@ def resource_from_args(args: argparse.Namespace) -> PolicyEvaluation:
             f"without --spec, {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required"
         )
     if not (args.world or args.judge_rm or args.judge_pairwise):
-        raise UserError("without --spec, a judge is required: --world DIR, --judge-rm URI or --judge-pairwise URI")
+        raise UserError(
+            "without --spec, a judge is required: --world DIR, --judge-rm URI or --judge-pairwise URI"
+        )
     if args.world:
         judge = {"kind": "world", "world": args.world}
     elif args.judge_rm:

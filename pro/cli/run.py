@@ -160,11 +160,11 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
+    from pro.cli.results import print_result
     from pro.errors import UserError
     from pro.planner import PipelinePhase
     from pro.planner.compose import EVAL, lineage_root
     from pro.runner import RunOptions, run_pipeline
-    from pro.cli.results import print_result
     from pro.runner.display import LineDisplay, LiveDisplay, read_metrics, summary
     from pro.runner.prepare import prepare
     from pro.store.lineage import record_work

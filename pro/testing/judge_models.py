@@ -16,7 +16,13 @@ CHAT_TEMPLATE = (
 
 
 def build_judge_lm(
-    directory: Path, texts: Sequence[str], *, chat_template: bool = True, hidden: int = 32, layers: int = 1, seed: int = 0
+    directory: Path,
+    texts: Sequence[str],
+    *,
+    chat_template: bool = True,
+    hidden: int = 32,
+    layers: int = 1,
+    seed: int = 0,
 ) -> Path:
     """A random tiny llama judge over a case-sensitive BPE vocabulary of ``texts`` and the judge's prompt;
     without ``chat_template`` it is a model the pairwise judge must refuse."""
@@ -28,7 +34,9 @@ def build_judge_lm(
 
     torch.manual_seed(seed)
     corpus = [*texts, SYSTEM, TEMPLATE, "m M", CHAT_TEMPLATE]
-    tok = build_tokenizer(corpus, TokenizerBuild(kind="bpe", vocab_size=600, lowercase=False), max_length=4096)
+    tok = build_tokenizer(
+        corpus, TokenizerBuild(kind="bpe", vocab_size=600, lowercase=False), max_length=4096
+    )
     if chat_template:
         tok.chat_template = CHAT_TEMPLATE
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,

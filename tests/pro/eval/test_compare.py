@@ -97,7 +97,9 @@ def test_policies_on_different_prompt_sets_are_refused() -> None:
 
     a = Judged("pro", Decoded(["p1", "p2"], ["x", "y"]))
     b = Judged("uniform", Decoded(["p1", "p3"], ["x", "y"]))
-    with pytest.raises(UserError, match=r"pro and uniform were evaluated on different prompt sets \(row 1: 'p2' vs 'p3'\)"):
+    with pytest.raises(
+        UserError, match=r"pro and uniform were evaluated on different prompt sets \(row 1: 'p2' vs 'p3'\)"
+    ):
         compare(a, b, categories=[None, None], greedy_wins=np.array([0.5, 0.5]))
 
 
@@ -147,7 +149,7 @@ def check_report_matches(html: str, metrics: dict[str, Any]) -> _Cells:
         assert number is not None, (key, text)
         places = len(number.group(1) or ".") - 1
         shown = float(number.group(0)) / (100 if text.endswith("%") else 1)
-        tol = 0.5 * 10 ** -places / (100 if text.endswith("%") else 1) + 1e-9
+        tol = 0.5 * 10**-places / (100 if text.endswith("%") else 1) + 1e-9
         assert value is not None and abs(shown - float(value)) <= tol, (key, text, value)
     assert all(src.startswith("data:image/png;base64,") for src in page.images)  # the page travels alone
     return page
@@ -171,9 +173,16 @@ def test_the_report_shows_metrics_json_numbers_in_its_sections(tmp_path: Path) -
     metrics = json.loads(json.dumps(m))  # what metrics.json holds
     html = write_report(tmp_path, metrics, title="t", curves=curves, heatmap=heat).read_text()
     page = check_report_matches(html, metrics)
-    assert {"result", "categories", "objectives", "optimum", "upstream", "weights", "curves", "samples"} <= set(
-        page.sections
-    )
+    assert {
+        "result",
+        "categories",
+        "objectives",
+        "optimum",
+        "upstream",
+        "weights",
+        "curves",
+        "samples",
+    } <= set(page.sections)
     assert len(page.images) == 2 and not list(tmp_path.glob("*.png"))
     keys = {k for k, _ in page.cells}
     assert {"sampled.bestOfN.policies.pro.shareOfOptimum", "trueWeightsByCategory.c1.h", "upstream.adapter.heldoutKL",
@@ -189,4 +198,6 @@ def test_the_terminal_table_has_the_reports_rows() -> None:
     print_result(console, _metrics())
     out = console.export_text()
     assert "pro" in out and "uniform" in out and "share of the optimum, best-of-n" in out
-    assert "win rate, c2 (2), sampled" in out and "share of the optimum: greedy pro 37.5% / uniform 31.2%" in out
+    assert (
+        "win rate, c2 (2), sampled" in out and "share of the optimum: greedy pro 37.5% / uniform 31.2%" in out
+    )

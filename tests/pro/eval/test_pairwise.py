@@ -49,7 +49,11 @@ def test_the_judge_swaps_positions_ties_identical_answers_and_batches(judge_dir:
     loaded = load_judge(Judge(kind="pairwise", uri=str(judge_dir), batch_size=2))
     assert not loaded.pointwise and np.array_equal(loaded.wins(PROMPTS, A, B), wins)
     text = judge.prompt_text("q?", "first answer", "second answer")
-    assert text.startswith("<|system|>") and text.endswith("<|assistant|> ") and '"output": "first answer"' in text
+    assert (
+        text.startswith("<|system|>")
+        and text.endswith("<|assistant|> ")
+        and '"output": "first answer"' in text
+    )
 
 
 def test_a_judge_without_a_chat_template_or_that_cannot_load_is_one_line(tmp_path: Path) -> None:

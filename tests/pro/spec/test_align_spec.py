@@ -80,7 +80,7 @@ def test_evaluation_judges() -> None:
     ok = PolicyEvaluationSpec.model_validate(base | {"judge": {"world": "toy"}})
     assert ok.judge.kind == "world" and ok.temperature is None and ok.samples == 4 and ok.judge.pointwise
     for kind in ("rewardModel", "pairwise"):
-        with pytest.raises(ValidationError, match="needs exactly one of 'uri' .* or 'model'"):
+        with pytest.raises(ValidationError, match=r"needs exactly one of 'uri' .* or 'model'"):
             PolicyEvaluationSpec.model_validate(base | {"judge": {"kind": kind}})
         with pytest.raises(ValidationError, match="needs exactly one of"):
             PolicyEvaluationSpec.model_validate(base | {"judge": {"kind": kind, "uri": "a", "model": "b"}})

@@ -51,14 +51,18 @@ def test_eval_stage_world_judge(toy: dict[str, Any], policies: dict[str, str], t
     out = tmp_path / "ev"
     m = evaluate.run(PolicyEvaluation.model_validate(eval_doc(toy, policies, out, samples=2)))
     assert m["prompts"] == 24 and 0 <= m["winRate"] <= 1 and m["policyA"] == "pro"
-    assert m["sampled"]["samples"] == 2 and m["sampled"]["temperature"] == 0.7  # the policies' training temperature
+    assert (
+        m["sampled"]["samples"] == 2 and m["sampled"]["temperature"] == 0.7
+    )  # the policies' training temperature
     assert m["greedy"]["rows"] == 24 and m["sampled"]["rows"] == 48
     assert set(m["greedy"]["policies"]["pro"]["objectives"]) == {"helpfulness", "harmlessness", "humor"}
     assert set(m["adapterWeightsByCategory"]) <= {"howto", "risky", "jokes", "advice"}
     assert m["trueWeightsByCategory"]["howto"]["helpfulness"] == pytest.approx(0.8)
     assert m["optimum"]["byCategory"]["risky"] == pytest.approx(4.0)  # refusal + disclaimer
     share = m["sampled"]["bestOfN"]["policies"]["uniform"]["shareOfOptimum"]
-    assert share >= m["sampled"]["policies"]["uniform"]["shareOfOptimum"]  # the best of n is no worse than the mean
+    assert (
+        share >= m["sampled"]["policies"]["uniform"]["shareOfOptimum"]
+    )  # the best of n is no worse than the mean
     assert set(m["samples"]) == set(m["greedy"]["byCategory"]) and m["samples"]["risky"][0]["kind"] == "worst"
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["comparison"] == "pro vs uniform"
@@ -82,7 +86,10 @@ def test_eval_stage_reward_model_and_pairwise_judges(
                    rewardModels={"helpfulness": toy["rms"]["helpfulness"], "humor": toy["rms"]["humor"]})  # fmt: skip
     doc["spec"].pop("adapter")
     m = evaluate.run(PolicyEvaluation.model_validate(doc))
-    assert set(m["greedy"]["policies"]["pro"]["objectives"]) == {"helpfulness", "humor"} and "byCategory" in m["greedy"]
+    assert (
+        set(m["greedy"]["policies"]["pro"]["objectives"]) == {"helpfulness", "humor"}
+        and "byCategory" in m["greedy"]
+    )
     assert "optimum" not in m and m["greedy"]["policies"]["pro"]["judge"] is not None
     assert set(m["greedy"]["byObjective"]) == {"helpfulness", "humor"}
 
@@ -120,7 +127,10 @@ def test_bad_input_fails_before_anything_is_written(
 
     (tmp_path / "empty.jsonl").write_text("")
     cases = [
-        ({"prompts": str(tmp_path / "empty.jsonl")}, f"error: prompts: {tmp_path / 'empty.jsonl'}: no rows\n"),
+        (
+            {"prompts": str(tmp_path / "empty.jsonl")},
+            f"error: prompts: {tmp_path / 'empty.jsonl'}: no rows\n",
+        ),
         ({"judge": {"kind": "pairwise", "uri": str(tmp_path / "no-judge")}}, "error: judge.uri: cannot load"),
         ({"judge": {"kind": "rewardModel", "uri": str(tmp_path / "no-rm")}}, "error: judge.uri: cannot load"),
     ]
