@@ -46,6 +46,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "temp1.0": {"generation": {"temperature": 1.0}},
     "temp0.5": {"generation": {"temperature": 0.5}},
     "floor0": {"weights": {"floor": 0.0}},
+    "floor0.05": {"weights": {"floor": 0.05}},
+    "floor0.1": {"weights": {"floor": 0.1}},
     "floor0.5": {"weights": {"floor": 0.5}},
     "rloo": {"algorithm": "rloo"},
     "sft50": {"init": {"steps": 50}},
@@ -105,11 +107,10 @@ def run_row(args: argparse.Namespace, world_name: str, config: str, seed: int, w
     max_new = int(section["generation"]["maxNewTokens"])
     judge = {"samples": args.samples, "temperature": temperature, "max_new_tokens": max_new,
              "max_prompts": args.max_prompts}  # fmt: skip
-    tag = f"{'wic-' if wic else ''}{config}-s{seed}"
     row: dict[str, Any] = {"world": world_name, "method": "wic" if wic else "morlhf", "config": config,
                            "seed": seed, "core": world.core}  # fmt: skip
     if wic:
-        doc = study.alignment_doc(world, section, {"mode": "adapter"}, f"{tag}", seed)
+        doc = study.alignment_doc(world, section, {"mode": "adapter"}, f"wic-s{seed}", seed)
         m = study.align(world, doc)
         uri = doc["spec"]["output"]
         pro = study.judge_policy(
@@ -121,7 +122,7 @@ def run_row(args: argparse.Namespace, world_name: str, config: str, seed: int, w
         judged = {}
         row["alignSeconds"] = {}
         for mode in ("adapter", "uniform"):
-            doc = study.alignment_doc(world, section, {"mode": mode}, f"{tag}-{mode}", seed)
+            doc = study.alignment_doc(world, section, {"mode": mode}, f"{mode}-s{seed}", seed)
             m = study.align(world, doc)
             row["alignSeconds"][mode] = m["seconds"]
             judged[mode] = study.judge_policy(doc["spec"]["output"], world.toy, **judge)

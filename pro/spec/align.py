@@ -164,6 +164,10 @@ class AlignmentSettings(SpecModel):
     def _policy_init(self) -> AlignmentSettings:
         if self.policy.config is not None and self.init is None:
             raise ValueError("a config-built policy needs 'init' (SFT data for a starting policy)")
+        if self.method == "wic" and self.training.report_to:
+            raise ValueError(
+                "training.reportTo: method 'wic' runs its own loop, which logs to no tracker yet"
+            )
         return self
 
 

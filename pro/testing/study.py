@@ -11,7 +11,9 @@ per-prompt optimum.  Everything runs in this process on the CPU.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,7 +105,9 @@ def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 def alignment_doc(
     world: PreparedWorld, section: Mapping[str, Any], weights: Mapping[str, Any], name: str, seed: int
 ) -> dict[str, Any]:
-    """A PolicyAlignment resource: the ``section`` (pipeline form) on ``world`` with these weights."""
+    """A PolicyAlignment resource: the ``section`` (pipeline form) on ``world`` with these weights, its
+    output named ``<name>-<digest of the spec>`` so configurations that differ in nothing that reaches
+    this run (a uniform baseline under another floor) share it."""
     spec = merge(section, {"training": {"seed": seed}})
     spec.pop("resources", None)
     spec.pop("checkpointEvery", None)
@@ -116,21 +120,19 @@ def alignment_doc(
         w["adapter"] = world.adapter
     if w.get("mode") == "oracle":
         w["world"] = toy
-    if "floor" in section.get("weights", {}) and "floor" not in w:
-        w["floor"] = section["weights"]["floor"]
+    if "floor" in section.get("weights", {}) and "floor" not in w and w.get("mode") != "uniform":
+        w["floor"] = section["weights"]["floor"]  # uniform mixed with uniform is uniform
     if spec.get("wic", {}).get("offlineData") is not None:
         spec["wic"] = {
             **spec["wic"],
             "offlineData": {"format": "jsonl", "path": str(world.toy / "mixed.jsonl")},
         }
-    spec |= {
-        "objectives": world.objectives,
-        "rewardModels": world.reward_models,
-        "weights": w,
-        "output": str(world.root / "store" / name),
-    }
-    return {"apiVersion": "pro.alignment.dev/v1alpha1", "kind": "PolicyAlignment", "metadata": {"name": name},
-            "spec": spec}  # fmt: skip
+    spec |= {"objectives": world.objectives, "rewardModels": world.reward_models, "weights": w}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+    name = f"{name}-{digest}"
+    spec["output"] = str(world.root / "store" / name)
+    return {"apiVersion": "pro.alignment.dev/v1alpha1", "kind": "PolicyAlignment",
+            "metadata": {"name": re.sub(r"[^a-z0-9-]", "-", name.lower()).strip("-")}, "spec": spec}  # fmt: skip
 
 
 def align(world: PreparedWorld, doc: Mapping[str, Any]) -> dict[str, Any]:
