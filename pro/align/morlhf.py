@@ -86,7 +86,7 @@ def make_trainer(
     if spec.algorithm == "grpo":
         from trl import GRPOTrainer  # type: ignore[attr-defined]
 
-        trainer = GRPOTrainer(**common)
+        trainer: Any = GRPOTrainer(**common)
     else:
         from trl import RLOOTrainer  # type: ignore[attr-defined]
 

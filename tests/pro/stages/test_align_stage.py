@@ -70,7 +70,7 @@ def test_report_to_tensorboard_logs_each_objective_and_the_weights(
         "train/pro/z/humor",
         "train/pro/weight/harmlessness",
     } <= tags, tags
-    with pytest.raises(UserError, match="^training.reportTo: mlflow needs the mlflow package"):
+    with pytest.raises(UserError, match=r"^training\.reportTo: mlflow needs the mlflow package"):
         _run(align_spec(toy, tmp_path / "p2", training={"maxSteps": 1, "reportTo": ["mlflow"]}))
 
 
