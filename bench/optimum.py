@@ -48,7 +48,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "floor0": {"weights": {"floor": 0.0}},
     "floor0.05": {"weights": {"floor": 0.05}},
     "floor0.1": {"weights": {"floor": 0.1}},
-    "floor0.5": {"weights": {"floor": 0.5}},
+    "floor0.2": {"weights": {"floor": 0.2}},
     "rloo": {"algorithm": "rloo"},
     "sft50": {"init": {"steps": 50}},
     "sft400": {"init": {"steps": 400}},
@@ -58,6 +58,7 @@ WIC_CONFIGS: dict[str, dict[str, Any]] = {
     "online60": {"wic": {"onlineSteps": 60}},
     "online100": {"wic": {"onlineSteps": 100}},
     "explore0.3": {"wic": {"exploration": 0.3}},
+    "floor0": {"weights": {"floor": 0.0}},
     "keep2": {"wic": {"keepTop": 2}},
     "offline300": {"wic": {"offlineSteps": 300}},
 }

@@ -122,6 +122,8 @@ def alignment_doc(
         w["world"] = toy
     if "floor" in section.get("weights", {}) and "floor" not in w and w.get("mode") != "uniform":
         w["floor"] = section["weights"]["floor"]  # uniform mixed with uniform is uniform
+    if not w.get("floor", 1):
+        w.pop("floor")  # 0 is the default
     if spec.get("wic", {}).get("offlineData") is not None:
         spec["wic"] = {
             **spec["wic"],
