@@ -114,30 +114,11 @@ def run_row(args: argparse.Namespace, world_name: str, config: str, seed: int, w
         doc = study.alignment_doc(world, section, {"mode": "adapter"}, f"wic-s{seed}", seed)
         m = study.align(world, doc)
         uri = doc["spec"]["output"]
-        pro = study.judge_policy(
-            uri, world.toy, weights=WeightSettings(mode="adapter", adapter=world.adapter), **judge
-        )
+        pro = study.judge_policy(uri, world.toy, weights=WeightSettings(mode="adapter", adapter=world.adapter), **judge)
         base_j = study.judge_policy(uri, world.toy, weights=WeightSettings(mode="uniform"), **judge)
-        row["alignSeconds"] = {"pro": m["seconds"]}
+        row |= study.summary(pro, base_j) | {"alignSeconds": {"pro": m["seconds"]}}
     else:
-        judged = {}
-        row["alignSeconds"] = {}
-        for mode in ("adapter", "uniform"):
-            doc = study.alignment_doc(world, section, {"mode": mode}, f"{mode}-s{seed}", seed)
-            m = study.align(world, doc)
-            row["alignSeconds"][mode] = m["seconds"]
-            judged[mode] = study.judge_policy(doc["spec"]["output"], world.toy, **judge)
-        pro, base_j = judged["adapter"], judged["uniform"]
-    for label, j in (("pro", pro), ("uniform", base_j)):
-        row[label] = {
-            "shareGreedy": j.share("greedy"),
-            "shareSampled": j.share("sampled"),
-            "shareBestOfN": j.share("bestOfN"),
-            "distinctGreedy": j.distinct_greedy,
-        }
-    row["optimum"] = float(pro.optimum.mean())
-    row["winRateGreedy"] = study.wins(pro.greedy, base_j.greedy)
-    row["winRateSampled"] = study.wins(pro.sampled.ravel(), base_j.sampled.ravel())
+        row |= study.pro_vs_uniform(world, section, seed, samples=args.samples, max_prompts=args.max_prompts)
     return row
 
 

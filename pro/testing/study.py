@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,40 +52,67 @@ class PreparedWorld:
     """Reward-model held-out accuracy, adapter argmax/KL, seconds."""
 
 
-def prepare(root: Path, world_spec: Path, profile: Profile, *, quick: bool = False) -> PreparedWorld:
+def prepare(
+    root: Path,
+    world_spec: Path,
+    profile: Profile,
+    *,
+    quick: bool = False,
+    edit: Callable[[Path], None] | None = None,
+    adapter: Mapping[str, Any] | None = None,
+    reuse: PreparedWorld | None = None,
+) -> PreparedWorld:
     """Generate the world into ``root/toy`` and train its reward models and adapter (once: reused when
-    ``root/core.json`` exists)."""
+    ``root/core.json`` exists).  ``edit`` changes the data files before training (label noise, a category
+    held out); ``adapter`` changes fields of the adapter's spec (``target_normalization``); ``reuse``
+    copies that world's data and keeps its reward models, training only the adapter."""
+    import shutil
+
     from pro.stages import adapter as adapter_stage
     from pro.stages import reward as reward_stage
     from pro.toy.generate import generate
 
     toy, store = root / "toy", str(root / "store")
+    rm_uris = lambda names: {o: f"{store}/rm-{o}" for o in names}  # noqa: E731
     done = root / "core.json"
     if done.exists():
         core = json.loads(done.read_text())
+        names = list(core["objectives"])
+        return PreparedWorld(root, toy, names, reuse.reward_models if reuse else rm_uris(names), f"{store}/adapter", core)
+    root.mkdir(parents=True, exist_ok=True)
+    if reuse is not None:
+        shutil.rmtree(toy, ignore_errors=True)
+        shutil.copytree(reuse.toy, toy)
     else:
         spec = yaml.safe_load(world_spec.read_text())
         if quick:
             spec["sizes"] = {"pairsPerObjective": profile.pairs, "testPairsPerObjective": profile.test_pairs,
                              "mixedPairs": profile.mixed, "mixedTestPairs": profile.mixed_test, "sft": 64,
                              "heldout": profile.heldout}  # fmt: skip
-        root.mkdir(parents=True, exist_ok=True)
         (root / "world.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         generate(root / "world.yaml", toy, force=True)
-        started = time.perf_counter()
-        names = list(json.loads((toy / "truth.json").read_text())["objectives"])
+    if edit is not None:
+        edit(toy)
+    started = time.perf_counter()
+    names = list(json.loads((toy / "truth.json").read_text())["objectives"])
+    core: dict[str, Any] = {"objectives": names}
+    if reuse is None:
         rm = {o: reward_stage.run(reward_spec(toy, store, o, profile)) for o in names}
-        ad = adapter_stage.run(adapter_spec(toy, store, names, profile))
-        core = {
-            "objectives": names,
-            "rmAccuracy": {o: m.get("heldoutAccuracy") for o, m in rm.items()},
-            "adapterHeldoutKL": ad.get("heldoutKL"),
-            "adapterArgmax": ad.get("heldoutArgmaxAgreement"),
-            "seconds": round(time.perf_counter() - started, 1),
-        }
-        done.write_text(json.dumps(core, indent=1) + "\n")
-    names = list(core["objectives"])
-    return PreparedWorld(root, toy, names, {o: f"{store}/rm-{o}" for o in names}, f"{store}/adapter", core)
+        core["rmAccuracy"] = {o: m.get("heldoutAccuracy") for o, m in rm.items()}
+        uris = rm_uris(names)
+    else:
+        core["rmAccuracy"] = reuse.core.get("rmAccuracy")
+        uris = reuse.reward_models
+    ad_spec = adapter_spec(toy, store, names, profile)
+    ad_spec = ad_spec.model_copy(update={"spec": ad_spec.spec.model_copy(update={"reward_models": uris, **(adapter or {})})})
+    ad = adapter_stage.run(ad_spec)
+    core |= {
+        "adapterHeldoutKL": ad.get("heldoutKL"),
+        "adapterArgmax": ad.get("heldoutArgmaxAgreement"),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    done.write_text(json.dumps(core, indent=1) + "\n")
+    return PreparedWorld(root, toy, names, uris, f"{store}/adapter", core)
 
 
 def example_alignment() -> dict[str, Any]:
@@ -211,16 +238,79 @@ def wins(a: np.ndarray, b: np.ndarray) -> float:
     return float(row_wins(a, b).mean())
 
 
+def summary(pro: Judged, base: Judged) -> dict[str, Any]:
+    """The numbers of one PRO-vs-baseline comparison (shares of the optimum, win rates)."""
+    row: dict[str, Any] = {}
+    for label, j in (("pro", pro), ("uniform", base)):
+        row[label] = {
+            "shareGreedy": j.share("greedy"),
+            "shareSampled": j.share("sampled"),
+            "shareBestOfN": j.share("bestOfN"),
+            "distinctGreedy": j.distinct_greedy,
+        }
+    row["optimum"] = float(pro.optimum.mean())
+    row["winRateGreedy"] = wins(pro.greedy, base.greedy)
+    row["winRateSampled"] = wins(pro.sampled.ravel(), base.sampled.ravel())
+    return row
+
+
+def pro_vs_uniform(
+    world: PreparedWorld,
+    section: Mapping[str, Any],
+    seed: int,
+    *,
+    samples: int = 4,
+    max_prompts: int | None = None,
+    baseline: PreparedWorld | None = None,
+) -> dict[str, Any]:
+    """PRO-MORLHF (the world's adapter) vs uniform-weight MORLHF with ``section``'s settings, judged on the
+    held-out prompts (the uniform run of ``baseline`` when given: a variant that changed only the adapter)."""
+    judge = {"samples": samples, "temperature": float(section["generation"]["temperature"]),
+             "max_new_tokens": int(section["generation"]["maxNewTokens"]), "max_prompts": max_prompts}  # fmt: skip
+    judged, seconds = {}, {}
+    for mode, where in (("adapter", world), ("uniform", baseline or world)):
+        doc = alignment_doc(where, section, {"mode": mode}, f"{mode}-s{seed}", seed)
+        seconds[mode] = align(where, doc)["seconds"]
+        judged[mode] = judge_policy(doc["spec"]["output"], world.toy, **judge)
+    return {**summary(judged["adapter"], judged["uniform"]), "alignSeconds": seconds}
+
+
+def adapter_by_category(world: PreparedWorld, adapter: str | None = None) -> dict[str, Any]:
+    """The adapter's weights on the held-out prompts, per category: mean weights, the share whose argmax
+    is the category's dominant objective, and the hidden weights."""
+    from pro.data import read_prompts
+    from pro.toy import World
+    from pro.weights import AdapterWeights
+
+    truth = World.load(world.toy)
+    provider = AdapterWeights(adapter or world.adapter)
+    rows = read_prompts(world.toy / "heldout.jsonl")
+    w = provider.weights([r.prompt for r in rows])
+    out = {}
+    for c in truth.categories:
+        idx = [i for i, r in enumerate(rows) if r.category == c]
+        dominant = provider.objectives.index(truth.dominant(c))
+        out[c] = {
+            "argmaxDominant": float(np.mean(w[idx].argmax(axis=1) == dominant)),
+            "mean": {o: float(w[idx, k].mean()) for k, o in enumerate(provider.objectives)},
+            "truth": truth.category_weights(c),
+        }
+    return out
+
+
 __all__ = [
     "PIPELINE_PROFILE",
     "QUICK_PROFILE",
     "Judged",
     "PreparedWorld",
+    "adapter_by_category",
     "align",
     "alignment_doc",
     "example_alignment",
     "judge_policy",
     "merge",
     "prepare",
+    "pro_vs_uniform",
+    "summary",
     "wins",
 ]
