@@ -92,7 +92,8 @@ def run_row(args: argparse.Namespace, world_name: str, config: str, seed: int, w
     from pro.testing import study
 
     root = Path(args.root) / world_name
-    profile = study.QUICK_PROFILE if args.quick else study.PIPELINE_PROFILE
+    random_world = world_name.startswith("random-")
+    profile = study.QUICK_PROFILE if args.quick else study.RANDOM_PROFILE if random_world else study.PIPELINE_PROFILE
     world = study.prepare(root, world_spec(Path(args.root), world_name), profile, quick=args.quick)
     if wic:
         base: dict[str, Any] = yaml.safe_load((REPO / "examples/toy/align-wic.yaml").read_text())["spec"]

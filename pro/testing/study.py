@@ -32,6 +32,12 @@ PIPELINE_PROFILE = Profile(
     rm_hidden=64, rm_layers=2, rm_steps=300, rm_lr=3e-3, adapter_hidden=64, adapter_steps=300,
     adapter_lr=2e-3, batch=32, threads=1,
 )  # fmt: skip
+#: random worlds (bench/optimum.py --random-worlds): the pipeline's models with fewer steps, to fit ten
+#: worlds into an hour or two of two shared cores
+RANDOM_PROFILE = Profile(
+    rm_hidden=64, rm_layers=2, rm_steps=200, rm_lr=3e-3, adapter_hidden=64, adapter_steps=200, adapter_lr=2e-3,
+    batch=32, threads=1,
+)  # fmt: skip
 #: seconds, not minutes: the tests' world
 QUICK_PROFILE = Profile(
     pairs=60, test_pairs=20, mixed=60, mixed_test=20, heldout=16, rm_hidden=16, rm_steps=3, adapter_hidden=16,
@@ -301,6 +307,7 @@ def adapter_by_category(world: PreparedWorld, adapter: str | None = None) -> dic
 __all__ = [
     "PIPELINE_PROFILE",
     "QUICK_PROFILE",
+    "RANDOM_PROFILE",
     "Judged",
     "PreparedWorld",
     "adapter_by_category",
