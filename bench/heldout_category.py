@@ -34,13 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     full = study.adapter_by_category(base)
     world = World.load(base.toy)
     order = "/".join(base.objectives)
-    print(f"| held-out category | argmax = dominant: unseen | argmax = dominant: full adapter | mean weights ({order}): unseen | full adapter | truth |")
+    print(
+        f"| held-out category | argmax = dominant: unseen | argmax = dominant: full adapter | mean weights ({order}): unseen | full adapter | truth |"
+    )
     print("|---|---|---|---|---|---|")
     for c in world.categories:
 
         def drop(toy: Path, c: str = c) -> None:
             for name in ("mixed.jsonl",):
-                rows = [line for line in (toy / name).read_text().splitlines() if json.loads(line).get("category") != c]
+                rows = [
+                    line
+                    for line in (toy / name).read_text().splitlines()
+                    if json.loads(line).get("category") != c
+                ]
                 (toy / name).write_text("\n".join(rows) + "\n")
 
         variant = study.prepare(root / f"without-{c}", WORLD, profile, reuse=base, edit=drop)

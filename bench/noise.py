@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root)
     base, profile = shipped(root, args.quick)
     names = base.objectives
-    print(f"| flipped | RM accuracy ({'/'.join(names)}) | adapter argmax = dominant | PRO greedy share | PRO sampled share | uniform greedy share | win rate PRO vs uniform |")
+    print(
+        f"| flipped | RM accuracy ({'/'.join(names)}) | adapter argmax = dominant | PRO greedy share | PRO sampled share | uniform greedy share | win rate PRO vs uniform |"
+    )
     print("|---|---|---|---|---|---|---|")
     for rate in [0.0, *args.rates]:
         world = base if rate == 0 else study.prepare(root / f"noise-{rate}", WORLD, profile, quick=args.quick,

@@ -93,7 +93,13 @@ def run_row(args: argparse.Namespace, world_name: str, config: str, seed: int, w
 
     root = Path(args.root) / world_name
     random_world = world_name.startswith("random-")
-    profile = study.QUICK_PROFILE if args.quick else study.RANDOM_PROFILE if random_world else study.PIPELINE_PROFILE
+    profile = (
+        study.QUICK_PROFILE
+        if args.quick
+        else study.RANDOM_PROFILE
+        if random_world
+        else study.PIPELINE_PROFILE
+    )
     world = study.prepare(root, world_spec(Path(args.root), world_name), profile, quick=args.quick)
     if wic:
         base: dict[str, Any] = yaml.safe_load((REPO / "examples/toy/align-wic.yaml").read_text())["spec"]
@@ -115,7 +121,9 @@ def run_row(args: argparse.Namespace, world_name: str, config: str, seed: int, w
         doc = study.alignment_doc(world, section, {"mode": "adapter"}, f"wic-s{seed}", seed)
         m = study.align(world, doc)
         uri = doc["spec"]["output"]
-        pro = study.judge_policy(uri, world.toy, weights=WeightSettings(mode="adapter", adapter=world.adapter), **judge)
+        pro = study.judge_policy(
+            uri, world.toy, weights=WeightSettings(mode="adapter", adapter=world.adapter), **judge
+        )
         base_j = study.judge_policy(uri, world.toy, weights=WeightSettings(mode="uniform"), **judge)
         row |= study.summary(pro, base_j) | {"alignSeconds": {"pro": m["seconds"]}}
     else:

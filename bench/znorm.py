@@ -41,15 +41,29 @@ def main(argv: list[str] | None = None) -> int:
     base, profile = shipped(root, args.quick)
     world = World.load(base.toy)
     pairs = read_pairs(base.toy / "mixed.jsonl")
-    scorers = [RewardScorer.load(local_artifact(base.reward_models[o], "config.json")) for o in base.objectives]
-    print("| normalisation | targets: argmax = dominant | adapter: argmax = dominant, per category | adapter mean weights, per category | PRO greedy share | PRO sampled share | win rate vs uniform |")
+    scorers = [
+        RewardScorer.load(local_artifact(base.reward_models[o], "config.json")) for o in base.objectives
+    ]
+    print(
+        "| normalisation | targets: argmax = dominant | adapter: argmax = dominant, per category | adapter mean weights, per category | PRO greedy share | PRO sampled share | win rate vs uniform |"
+    )
     print("|---|---|---|---|---|---|---|")
     for how in ("dataset", "recorded", "none"):
-        t = target_weights(scorers, base.objectives, [x.prompt for x in pairs], [x.chosen for x in pairs],
-                           tau=profile.tau, normalization=how)  # type: ignore[arg-type]
-        dominant = np.asarray([base.objectives.index(world.dominant(x.category or world.category_of(x.prompt))) for x in pairs])
+        t = target_weights(
+            scorers,
+            base.objectives,
+            [x.prompt for x in pairs],
+            [x.chosen for x in pairs],
+            tau=profile.tau,
+            normalization=how,
+        )  # type: ignore[arg-type]
+        dominant = np.asarray(
+            [base.objectives.index(world.dominant(x.category or world.category_of(x.prompt))) for x in pairs]
+        )
         hit = float(np.mean(t.weights.argmax(axis=1) == dominant))
-        variant = study.prepare(root / f"znorm-{how}", WORLD, profile, reuse=base, adapter={"target_normalization": how})
+        variant = study.prepare(
+            root / f"znorm-{how}", WORLD, profile, reuse=base, adapter={"target_normalization": how}
+        )
         by = study.adapter_by_category(variant)
         cells = ", ".join(f"{c} {v['argmaxDominant']:.2f}" for c, v in by.items())
         means = ", ".join(f"{c} {weights_text(v['mean'])}" for c, v in by.items())
@@ -57,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.align:
             r = study.pro_vs_uniform(variant, section(args.quick), 0, baseline=base, samples=2 if args.quick else 4,
                                      max_prompts=8 if args.quick else None)  # fmt: skip
-            tail = f"{r['pro']['shareGreedy']:.1%} | {r['pro']['shareSampled']:.1%} | {r['winRateGreedy']:.3f}"
+            tail = (
+                f"{r['pro']['shareGreedy']:.1%} | {r['pro']['shareSampled']:.1%} | {r['winRateGreedy']:.3f}"
+            )
         print(f"| {how} | {hit:.3f} | {cells} | {means} | {tail} |", flush=True)
     print(f"\nhidden weights ({'/'.join(base.objectives)}): "
           + ", ".join(f"{c} {weights_text(world.category_weights(c))}" for c in world.categories))  # fmt: skip

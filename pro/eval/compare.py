@@ -66,17 +66,24 @@ def rate(wins: np.ndarray | Sequence[float]) -> dict[str, Any]:
     return {"winRate": float(w.mean()) if w.size else float("nan"), "interval": [lo, hi]}
 
 
+#: the least share of rows on each side of Δlength = 0 for a length-controlled win rate
+LC_MIN_SIDE = 0.05
+
+
 def length_controlled_win_rate(
     wins: np.ndarray | Sequence[float], len_a: Sequence[float], len_b: Sequence[float], *, l2: float = 1e-2
-) -> float:
+) -> float | None:
     """AlpacaEval 2's length-controlled win rate for one pair of policies: a logistic regression of the
     per-row result (ties ½, as soft labels) on an intercept and ``tanh(Δlength / std(Δlength))``; the
     win rate it predicts with no length difference, ``sigmoid(intercept)``.  (AlpacaEval's third term,
-    the instruction's difficulty across many models, is constant with two policies.)"""
+    the instruction's difficulty across many models, is constant with two policies.)  None when fewer
+    than :data:`LC_MIN_SIDE` of the rows lie on either side of Δlength = 0: when one policy is longer
+    on (nearly) every row, its wins cannot be told apart from its length, and the fit would only
+    extrapolate."""
     y = np.asarray(wins, dtype=np.float64).ravel()
     diff = np.asarray(len_a, dtype=np.float64).ravel() - np.asarray(len_b, dtype=np.float64).ravel()
-    if y.size == 0:
-        return float("nan")
+    if y.size == 0 or min((diff > 0).mean(), (diff < 0).mean()) < LC_MIN_SIDE:
+        return None
     std = diff.std()
     x = np.tanh(diff / std) if std > 0 else np.zeros_like(diff)
     design = np.stack([np.ones_like(x), x], axis=1)
@@ -282,6 +289,7 @@ def compare(
 
 
 __all__ = [
+    "LC_MIN_SIDE",
     "LEVEL",
     "Decoded",
     "Judged",

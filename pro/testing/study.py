@@ -79,12 +79,16 @@ def prepare(
     from pro.toy.generate import generate
 
     toy, store = root / "toy", str(root / "store")
-    rm_uris = lambda names: {o: f"{store}/rm-{o}" for o in names}  # noqa: E731
+
+    def rm_uris(names: Sequence[str]) -> dict[str, str]:
+        return {o: f"{store}/rm-{o}" for o in names}
+
     done = root / "core.json"
     if done.exists():
-        core = json.loads(done.read_text())
-        names = list(core["objectives"])
-        return PreparedWorld(root, toy, names, reuse.reward_models if reuse else rm_uris(names), f"{store}/adapter", core)
+        recorded: dict[str, Any] = json.loads(done.read_text())
+        names = list(recorded["objectives"])
+        uris = reuse.reward_models if reuse else rm_uris(names)
+        return PreparedWorld(root, toy, names, uris, f"{store}/adapter", recorded)
     root.mkdir(parents=True, exist_ok=True)
     if reuse is not None:
         shutil.rmtree(toy, ignore_errors=True)
@@ -110,7 +114,9 @@ def prepare(
         core["rmAccuracy"] = reuse.core.get("rmAccuracy")
         uris = reuse.reward_models
     ad_spec = adapter_spec(toy, store, names, profile)
-    ad_spec = ad_spec.model_copy(update={"spec": ad_spec.spec.model_copy(update={"reward_models": uris, **(adapter or {})})})
+    ad_spec = ad_spec.model_copy(
+        update={"spec": ad_spec.spec.model_copy(update={"reward_models": uris, **(adapter or {})})}
+    )
     ad = adapter_stage.run(ad_spec)
     core |= {
         "adapterHeldoutKL": ad.get("heldoutKL"),
@@ -271,13 +277,14 @@ def pro_vs_uniform(
 ) -> dict[str, Any]:
     """PRO-MORLHF (the world's adapter) vs uniform-weight MORLHF with ``section``'s settings, judged on the
     held-out prompts (the uniform run of ``baseline`` when given: a variant that changed only the adapter)."""
-    judge = {"samples": samples, "temperature": float(section["generation"]["temperature"]),
-             "max_new_tokens": int(section["generation"]["maxNewTokens"]), "max_prompts": max_prompts}  # fmt: skip
+    temperature = float(section["generation"]["temperature"])
+    max_new_tokens = int(section["generation"]["maxNewTokens"])
     judged, seconds = {}, {}
     for mode, where in (("adapter", world), ("uniform", baseline or world)):
         doc = alignment_doc(where, section, {"mode": mode}, f"{mode}-s{seed}", seed)
         seconds[mode] = align(where, doc)["seconds"]
-        judged[mode] = judge_policy(doc["spec"]["output"], world.toy, **judge)
+        judged[mode] = judge_policy(doc["spec"]["output"], world.toy, samples=samples, temperature=temperature,
+                                    max_new_tokens=max_new_tokens, max_prompts=max_prompts)  # fmt: skip
     return {**summary(judged["adapter"], judged["uniform"]), "alignSeconds": seconds}
 
 

@@ -50,6 +50,8 @@ def test_the_length_controlled_win_rate_removes_what_length_explains() -> None:
     assert length_controlled_win_rate(fair, diff + 100, np.full(n, 100.0)) == pytest.approx(0.7, abs=0.03)
     ties = np.full(n, 0.5)
     assert length_controlled_win_rate(ties, diff, np.zeros(n)) == pytest.approx(0.5, abs=1e-6)
+    # A longer on every row: its wins cannot be told apart from its length
+    assert length_controlled_win_rate(fair, np.abs(diff) + 101, np.full(n, 100.0)) is None
 
 
 def test_diversity_counts_distinct_completions_and_ngrams() -> None:
