@@ -29,7 +29,7 @@ from pro.testing.toy_pipeline import EXAMPLE
 #: the example pipeline's reward-model and adapter settings (bench/quality.py's full profile)
 PIPELINE_PROFILE = Profile(
     pairs=3000, test_pairs=500, mixed=1500, mixed_test=300, heldout=300,
-    rm_hidden=64, rm_layers=2, rm_steps=300, rm_lr=3e-3, adapter_hidden=64, adapter_steps=300,
+    rm_hidden=64, rm_layers=2, rm_steps=600, rm_lr=3e-3, adapter_hidden=64, adapter_steps=300,
     adapter_lr=2e-3, batch=32, threads=1,
 )  # fmt: skip
 #: random worlds (bench/optimum.py --random-worlds): the pipeline's models with fewer steps, to fit ten
