@@ -78,12 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(len(prompts))
     ]
     judge = PairwiseJudge.load(
-        str(build_judge_lm(work / "judge", vocab, hidden=64, layers=2)), None, batch_size=32
+        str(build_judge_lm(work / "judge", vocab, hidden=64, layers=2, vocab_size=8000)), None, batch_size=32
     )
     _, tb = timed(lambda: judge.wins(prompts, answers, others))
     _, ts = timed(lambda: (judge.preference_one_by_one(prompts, answers, others),
                            judge.preference_one_by_one(prompts, others, answers)))  # fmt: skip
-    rows.append(("pairwise judge, both orders (causal LM 64 × 2)", len(prompts) / tb, len(prompts) / ts))
+    tokens = len(judge.tokenizer(judge.prompt_text(prompts[0], answers[0], others[0]))["input_ids"])
+    rows.append((f"pairwise judge, both orders (causal LM 64 × 2, ≈ {tokens} tokens a prompt)", len(prompts) / tb,
+                 len(prompts) / ts))  # fmt: skip
 
     from transformers import BertConfig, BertForSequenceClassification
 

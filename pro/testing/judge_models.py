@@ -22,10 +22,12 @@ def build_judge_lm(
     chat_template: bool = True,
     hidden: int = 32,
     layers: int = 1,
+    vocab_size: int = 600,
     seed: int = 0,
 ) -> Path:
-    """A random tiny llama judge over a case-sensitive BPE vocabulary of ``texts`` and the judge's prompt;
-    without ``chat_template`` it is a model the pairwise judge must refuse."""
+    """A random tiny llama judge over a case-sensitive BPE vocabulary of ``texts`` and the judge's prompt
+    (a larger ``vocab_size`` gives the short sequences of a real judge's tokenizer); without
+    ``chat_template`` it is a model the pairwise judge must refuse."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -35,7 +37,7 @@ def build_judge_lm(
     torch.manual_seed(seed)
     corpus = [*texts, SYSTEM, TEMPLATE, "m M", CHAT_TEMPLATE]
     tok = build_tokenizer(
-        corpus, TokenizerBuild(kind="bpe", vocab_size=600, lowercase=False), max_length=4096
+        corpus, TokenizerBuild(kind="bpe", vocab_size=vocab_size, lowercase=False), max_length=4096
     )
     if chat_template:
         tok.chat_template = CHAT_TEMPLATE
