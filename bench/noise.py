@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.2, 0.3])
     p.add_argument("--align", action="store_true", help="also align PRO and uniform per rate (minutes each)")
     p.add_argument("--quick", action="store_true")
+    p.add_argument(
+        "--profile",
+        choices=["pipeline", "random"],
+        default="pipeline",
+        help="reward models and adapter as the pipeline trains them, or the random worlds' fewer steps",
+    )
     args = p.parse_args(argv)
     import torch
 
@@ -49,15 +55,19 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     root = Path(args.root)
-    base, profile = shipped(root, args.quick)
+    if args.profile == "random" and not args.quick:
+        profile = study.RANDOM_PROFILE
+        base = study.prepare(root / "shipped-random-profile", WORLD, profile)
+    else:
+        base, profile = shipped(root, args.quick)
     names = base.objectives
     print(
         f"| flipped | RM accuracy ({'/'.join(names)}) | adapter argmax = dominant | PRO greedy share | PRO sampled share | uniform greedy share | win rate PRO vs uniform |"
     )
     print("|---|---|---|---|---|---|---|")
     for rate in [0.0, *args.rates]:
-        world = base if rate == 0 else study.prepare(root / f"noise-{rate}", WORLD, profile, quick=args.quick,
-                                                     edit=flipper(rate))  # fmt: skip
+        world = base if rate == 0 else study.prepare(root / f"noise-{args.profile}-{rate}", WORLD, profile,
+                                                     quick=args.quick, edit=flipper(rate))  # fmt: skip
         acc = "/".join(f"{world.core['rmAccuracy'][o]:.3f}" for o in names)
         by = study.adapter_by_category(world)
         argmax = float(np.mean([v["argmaxDominant"] for v in by.values()]))

@@ -61,8 +61,12 @@ def main(argv: list[str] | None = None) -> int:
             [base.objectives.index(world.dominant(x.category or world.category_of(x.prompt))) for x in pairs]
         )
         hit = float(np.mean(t.weights.argmax(axis=1) == dominant))
-        variant = base if how == "dataset" else study.prepare(  # the default's adapter is the world's own
-            root / f"znorm-{how}", WORLD, profile, reuse=base, adapter={"target_normalization": how}
+        variant = (
+            base
+            if how == "dataset"
+            else study.prepare(  # the default's adapter is the world's own
+                root / f"znorm-{how}", WORLD, profile, reuse=base, adapter={"target_normalization": how}
+            )
         )
         by = study.adapter_by_category(variant)
         cells = ", ".join(f"{c} {v['argmaxDominant']:.2f}" for c, v in by.items())
