@@ -22,6 +22,8 @@ from pro.spec.judge import Judge
 if TYPE_CHECKING:
     from pro.toy import World
 
+#: the longest pairwise judge prompt unless ``judge.maxLength`` says otherwise
+PAIRWISE_MAX_LENGTH = 2048
 #: ``(prompts, completions) -> scores`` (a pointwise judge)
 Score = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 #: ``(prompts, completions A, completions B) -> per-row wins of A``
@@ -100,7 +102,7 @@ def _pairwise(spec: Judge) -> LoadedJudge:
     from pro.eval.pairwise import PairwiseJudge
 
     judge = PairwiseJudge.load(spec.uri, spec.model, revision=spec.revision, batch_size=spec.batch_size,
-                               max_length=spec.max_length)  # fmt: skip
+                               max_length=spec.max_length or PAIRWISE_MAX_LENGTH)  # fmt: skip
     return LoadedJudge(spec, None, comparer=judge.wins)
 
 

@@ -32,8 +32,10 @@ class Judge(SpecModel):
     """Hub revision of ``model``."""
     batch_size: int = Field(default=16, ge=1)
     """Pairs (or completions) per forward pass."""
-    max_length: int = Field(default=2048, ge=16)
-    """Longest judge input in tokens (a pairwise prompt is cut from the left, keeping the question)."""
+    max_length: int | None = Field(default=None, ge=16)
+    """Longest judge input in tokens; default: a reward-model artifact's own (its ``stats.json``), else
+    512 for a reward model and 2048 for a pairwise judge (whose prompt is cut from the left, keeping the
+    question)."""
 
     @model_validator(mode="after")
     def _check(self) -> Judge:
