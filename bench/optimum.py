@@ -217,14 +217,11 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(1)
         worlds = [f"random-{i}" for i in range(args.random_worlds)] if args.random_worlds else ["shipped"]
-        plan = [
-            (w, c, s, False)
-            for w in worlds
-            for c in ([] if args.no_morlhf else args.configs)
-            for s in args.seeds
-        ]
-        if args.wic or args.no_morlhf:
-            plan += [(w, c, s, True) for w in worlds for c in args.wic_configs for s in args.seeds]
+        plan = []  # world by world, so an interrupted run leaves whole worlds
+        for w in worlds:
+            plan += [(w, c, s, False) for c in ([] if args.no_morlhf else args.configs) for s in args.seeds]
+            if args.wic or args.no_morlhf:
+                plan += [(w, c, s, True) for c in args.wic_configs for s in args.seeds]
         for world_name, config, seed, wic in plan:
             key = (world_name, "wic" if wic else "morlhf", config, seed)
             if key in done:
