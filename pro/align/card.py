@@ -41,6 +41,8 @@ class PolicyCard(SpecModel):
     """WIC: the temperature of the offline targets ``softmax(z / tau)``."""
     prompt_format: str = ""
     """The policy's prompt text, for people and other tools."""
+    temperature: float | None = Field(default=None, gt=0)
+    """The sampling temperature it was trained at (an evaluation samples at it; absent in older cards)."""
 
     @model_validator(mode="after")
     def _wic_template(self) -> PolicyCard:
@@ -59,6 +61,7 @@ class PolicyCard(SpecModel):
             template=spec.wic.template if wic else None,
             tau=tau if wic else None,
             prompt_format=PROMPT_FORMATS[spec.method],
+            temperature=spec.generation.temperature,
         )
 
     @property

@@ -24,6 +24,48 @@ class Completions:
     objectives: list[str]
 
 
+@dataclass(frozen=True)
+class Decodings:
+    """Greedy and sampled completions of one policy: ``greedy`` [N], ``sampled`` [S][N]."""
+
+    greedy: list[str]
+    sampled: list[list[str]]
+    temperature: float | None
+    """The sampling temperature used (None without samples)."""
+
+
+class _Loaded:
+    """A policy loaded once, with the prompt texts it sees (WIC: weight tags in front)."""
+
+    def __init__(self, policy_uri: str, prompts: Sequence[str], weights: WeightSettings | None) -> None:
+        from pro.align.policy import load_policy, policy_prompt
+        from pro.align.weighting import compute_weights
+        from pro.align.wic import weight_prefixes
+        from pro.store import local_artifact
+
+        self.model, self.tokenizer, card = load_policy(local_artifact(policy_uri, "config.json"))
+        self.card = card
+        settings = weights or (card.weights if card is not None and card.reads_weights else None)
+        self.weights: np.ndarray | None = None
+        if settings is not None:
+            if card is None:
+                raise UserError(f"{policy_uri}: no policy.json, so no objectives to weigh")
+            self.weights = compute_weights(settings, card.objectives, prompts)
+        prefixes = [""] * len(prompts)
+        if card is not None and card.reads_weights:
+            assert self.weights is not None and card.template is not None
+            prefixes = weight_prefixes(card.template, card.objectives, self.weights)
+        self.texts = [policy_prompt(p, x) for p, x in zip(prompts, prefixes, strict=True)]
+
+    def generate(
+        self, texts: Sequence[str], *, temperature: float, max_new_tokens: int, seed: int
+    ) -> list[str]:
+        from pro.align.policy import generate
+
+        return generate(self.model, self.tokenizer, texts, temperature=temperature, max_new_tokens=max_new_tokens,
+                        seed=seed)  # fmt: skip
+
+
 def complete(
     policy_uri: str,
     prompts: Sequence[str],
@@ -35,25 +77,37 @@ def complete(
 ) -> Completions:
     """Sample one completion per prompt.  A WIC policy reads ``weights`` (default: those it was trained
     with, from its card) from its prompt; for a MORLHF policy ``weights`` are only computed and returned."""
-    from pro.align.policy import generate, load_policy, policy_prompt
-    from pro.align.weighting import compute_weights
-    from pro.align.wic import weight_prefixes
-    from pro.store import local_artifact
+    p = _Loaded(policy_uri, prompts, weights)
+    out = p.generate(p.texts, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+    return Completions(out, p.weights, p.card.objectives if p.card is not None else [])
 
-    model, tokenizer, card = load_policy(local_artifact(policy_uri, "config.json"))
-    settings = weights or (card.weights if card is not None and card.reads_weights else None)
-    w: np.ndarray | None = None
-    if settings is not None:
-        if card is None:
-            raise UserError(f"{policy_uri}: no policy.json, so no objectives to weigh")
-        w = compute_weights(settings, card.objectives, prompts)
-    prefixes = [""] * len(prompts)
-    if card is not None and card.reads_weights:
-        assert w is not None and card.template is not None
-        prefixes = weight_prefixes(card.template, card.objectives, w)
-    texts = [policy_prompt(p, x) for p, x in zip(prompts, prefixes, strict=True)]
-    out = generate(model, tokenizer, texts, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
-    return Completions(out, w, card.objectives if card is not None else [])
+
+#: the sampling temperature of a policy whose card does not record its training temperature
+FALLBACK_TEMPERATURE = 0.7
+
+
+def decode(
+    policy_uri: str,
+    prompts: Sequence[str],
+    *,
+    samples: int,
+    temperature: float | None = None,
+    weights: WeightSettings | None = None,
+    max_new_tokens: int = 64,
+    seed: int = 0,
+) -> Decodings:
+    """Greedy completions and ``samples`` sampled completions per prompt, the policy loaded once and the
+    samples generated in one batched pass; ``temperature`` defaults to the policy's training temperature
+    (its card), else :data:`FALLBACK_TEMPERATURE`."""
+    p = _Loaded(policy_uri, prompts, weights)
+    greedy = p.generate(p.texts, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
+    if samples <= 0:
+        return Decodings(greedy, [], None)
+    t = temperature or (p.card.temperature if p.card is not None else None) or FALLBACK_TEMPERATURE
+    flat = p.generate([x for _ in range(samples) for x in p.texts], temperature=t, max_new_tokens=max_new_tokens,
+                      seed=seed + 1)  # fmt: skip
+    n = len(p.texts)
+    return Decodings(greedy, [flat[s * n : (s + 1) * n] for s in range(samples)], t)
 
 
 def generate_with_weights(
@@ -98,4 +152,4 @@ def generate_with_weights(
     return out
 
 
-__all__ = ["Completions", "complete", "generate_with_weights"]
+__all__ = ["FALLBACK_TEMPERATURE", "Completions", "Decodings", "complete", "decode", "generate_with_weights"]

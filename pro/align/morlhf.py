@@ -86,10 +86,35 @@ def make_trainer(
     if spec.algorithm == "grpo":
         from trl import GRPOTrainer  # type: ignore[attr-defined]
 
-        return GRPOTrainer(**common)
-    from trl import RLOOTrainer  # type: ignore[attr-defined]
+        trainer: Any = GRPOTrainer(**common)
+    else:
+        from trl import RLOOTrainer  # type: ignore[attr-defined]
 
-    return RLOOTrainer(**common)
+        trainer = RLOOTrainer(**common)
+    if spec.training.report_to:  # first, so the trackers' callbacks see what it adds to each log
+        mean_w = np.asarray(dataset["weights"], dtype=np.float64).mean(axis=0)
+        trainer.callback_handler.callbacks.insert(
+            0, reward_log(reward, dict(zip(spec.objectives, mean_w, strict=True)))
+        )
+    return trainer
 
 
-__all__ = ["make_dataset", "make_trainer", "trainer_config"]
+def reward_log(reward: CombinedReward, mean_weights: dict[str, float]) -> Any:
+    """A callback adding the combined reward's latest record (each objective's mean z, the combined
+    reward, length, true utility) and the mean weight per objective to every log the trackers get."""
+    from transformers import TrainerCallback
+
+    class RewardLog(TrainerCallback):
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any
+        ) -> None:
+            if logs is None:
+                return
+            if reward.history:
+                logs.update({f"pro/{k}": v for k, v in reward.history[-1].items()})
+            logs.update({f"pro/weight/{o}": float(w) for o, w in mean_weights.items()})
+
+    return RewardLog()
+
+
+__all__ = ["make_dataset", "make_trainer", "reward_log", "trainer_config"]

@@ -1,6 +1,7 @@
 """``pro demo``: the embedded default end to end on this machine — the toy world, then
 ``pro run -f examples/toy/pipeline.yaml`` (3 reward models → adapter → PRO-MORLHF and a uniform-weight
-baseline → evaluation), ending with the PRO-vs-uniform table.  About 5 minutes on 2 CPU cores.
+baseline → evaluation), ending with the PRO-vs-uniform table and each policy's share of the toy world's
+optimum.  About 5 minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -59,8 +60,12 @@ def _pipeline(out: Path, console: Console) -> str:
     code = subprocess.run(cmd, cwd=out, check=False).returncode
     if code != 0:
         raise RuntimeError(f"pro run exited with {code}; logs under {out / '.pro' / 'runs'}")
-    report = out / "toy-out" / "store" / "default" / "toy" / "default" / "eval" / "report.html"
-    return f"all stages committed; report {report}"
+    import json
+
+    from pro.eval.table import headline
+
+    ev = out / "toy-out" / "store" / "default" / "toy" / "default" / "eval"
+    return f"{headline(json.loads((ev / 'metrics.json').read_text()))}; report {ev / 'report.html'}"
 
 
 STEPS: tuple[Step, ...] = (

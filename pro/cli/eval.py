@@ -33,15 +33,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", metavar="FILE", help="held-out prompt file (JSONL)")
     judge = parser.add_mutually_exclusive_group()
     judge.add_argument("--world", metavar="DIR", help="judge by the toy world's true utility")
-    judge.add_argument("--judge-rm", metavar="URI", help="judge by a reward model")
+    judge.add_argument("--judge-rm", metavar="URI", help="judge by a reward-model artifact")
+    judge.add_argument(
+        "--judge-pairwise", metavar="URI", help="judge pairwise by a causal-LM artifact (AlpacaEval style)"
+    )
     parser.add_argument(
         "--adapter", metavar="URI", help="adapter whose weights per category go into the report"
     )
     parser.add_argument("--max-prompts", type=int, help="evaluate at most this many prompts")
     parser.add_argument(
-        "--temperature", type=float, default=0.0, help="sampling temperature (default 0: greedy)"
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature (default: each policy's training temperature); greedy is always evaluated",
     )
-    parser.add_argument("--out", "-o", metavar="URI", help="where the metrics and report are committed")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=4,
+        help="completions sampled per prompt besides the greedy one (default 4; 0: greedy only)",
+    )
+    parser.add_argument("--out", metavar="URI", help="where the metrics and report are committed")
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=["table", "json"],
+        default="table",
+        help="print the result table (as pro run does) or a JSON summary",
+    )
 
 
 def resource_from_args(args: argparse.Namespace) -> PolicyEvaluation:
@@ -54,23 +73,28 @@ def resource_from_args(args: argparse.Namespace) -> PolicyEvaluation:
         raise UserError(
             f"without --spec, {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required"
         )
-    if not args.world and not args.judge_rm:
-        raise UserError("without --spec, a judge is required: --world DIR or --judge-rm URI")
-    judge = (
-        {"kind": "world", "world": args.world}
-        if args.world
-        else {"kind": "rewardModel", "uri": args.judge_rm}
-    )
+    if not (args.world or args.judge_rm or args.judge_pairwise):
+        raise UserError(
+            "without --spec, a judge is required: --world DIR, --judge-rm URI or --judge-pairwise URI"
+        )
+    if args.world:
+        judge = {"kind": "world", "world": args.world}
+    elif args.judge_rm:
+        judge = {"kind": "rewardModel", "uri": args.judge_rm}
+    else:
+        judge = {"kind": "pairwise", "uri": args.judge_pairwise}
     spec: dict[str, object] = {
         "policyA": {"name": args.name_a, "uri": args.a},
         "policyB": {"name": args.name_b, "uri": args.b},
         "prompts": args.prompts,
         "judge": judge,
-        "temperature": args.temperature,
+        "samples": args.samples,
         "output": args.out,
     }
     if args.max_prompts:
         spec["maxPrompts"] = args.max_prompts
+    if args.temperature is not None:
+        spec["temperature"] = args.temperature
     if args.adapter:
         spec["adapter"] = args.adapter
     doc = {"apiVersion": "pro.alignment.dev/v1alpha1", "kind": "PolicyEvaluation", "metadata": {"name": "eval"},
@@ -92,15 +116,21 @@ def run(args: argparse.Namespace) -> int:
         resource = load_file(args.spec, PolicyEvaluation)
     else:
         resource = resource_from_args(args)
+    import os
+    import sys
+
+    from rich.console import Console
+
+    from pro.cli.results import print_result
     from pro.stages import evaluate
 
     metrics = evaluate.run(resource)
-    summary = {
-        "comparison": metrics["comparison"],
-        "prompts": metrics["prompts"],
-        "winRate": round(metrics["winRate"], 4),
-        "meanJudge": metrics["meanJudge"],
-        "output": resource.spec.output,
-    }
-    print(json.dumps(summary))
+    if args.output == "json":
+        keep = ("comparison", "policyA", "policyB", "prompts", "winRate", "interval")
+        print(json.dumps({**{k: metrics[k] for k in keep}, "output": resource.spec.output}))
+        return 0
+    # logs and pipes get wide lines rather than tables wrapped at 80 columns (as pro run)
+    console = Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", "160")))
+    print_result(console, metrics)
+    console.print(f"report: {resource.spec.output}/report.html", soft_wrap=True)
     return 0

@@ -260,11 +260,12 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
+    from pro.cli.results import print_result
     from pro.errors import UserError
     from pro.planner import PipelinePhase
     from pro.planner.compose import EVAL, lineage_root
     from pro.runner import RunOptions, run_pipeline
-    from pro.runner.display import LineDisplay, LiveDisplay, read_metrics, result_table, summary
+    from pro.runner.display import LineDisplay, LiveDisplay, read_metrics, summary
     from pro.runs import prepare
     from pro.store.lineage import record_work
 
@@ -302,9 +303,8 @@ def run(args: argparse.Namespace) -> int:
     summary(console, outcome, header)
     if outcome.phase is PipelinePhase.SUCCEEDED and EVAL in composition.by_name:
         metrics = read_metrics(composition.stage(EVAL).output)
-        ev = spec.evaluation
-        if metrics is not None and ev is not None:
-            console.print(result_table(metrics, "pro", ev.baseline.name))
+        if metrics is not None and "policyA" in metrics:
+            print_result(console, metrics)
         if metrics is not None and "promotion" in metrics:
             console.print(promotion_line(metrics["promotion"]), soft_wrap=True, highlight=False)
         console.print(f"report: {composition.stage(EVAL).output}/report.html", soft_wrap=True)

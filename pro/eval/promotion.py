@@ -18,18 +18,21 @@ from typing import Any
 
 import numpy as np
 
+from pro.eval.compare import Decoded
 from pro.eval.drift import drift, weights_by_category
-from pro.eval.gate import PROMOTED, REJECTED, SUPERSEDED, UNCHANGED, Decision, decide, row_wins
+from pro.eval.gate import PROMOTED, REJECTED, SUPERSEDED, UNCHANGED, Decision, decide
 from pro.spec.conventions import rfc3339
 from pro.spec.evaluation import PolicyEvaluationSpec
 from pro.spec.promotion import DriftFromPrevious, PromotedPolicy, PromotionGate, RunRecord
 from pro.store.errors import PreconditionFailed
 from pro.store.lineage import read_promoted, read_snapshot, run_records, write_promoted, write_run_record
 
-#: ``(policy uri, prompts) -> completions`` with the evaluation's decoding settings
-Generate = Callable[[str, Sequence[str]], list[str]]
-#: ``(prompts, completions) -> scores`` by a judge
-Score = Callable[[Sequence[str], Sequence[str]], np.ndarray]
+#: ``(policy uri, prompts) -> its greedy and sampled completions`` with the evaluation's decoding settings
+Generate = Callable[[str, Sequence[str]], Decoded]
+#: ``(A's completions, B's completions) -> per-prompt results of A`` by a judge (greedy and sampled ½ each)
+Compare = Callable[[Decoded, Decoded], np.ndarray]
+#: ``completions -> mean score per objective``
+ObjectiveMeans = Callable[[Decoded], Mapping[str, float]]
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,13 @@ class Compared:
     """Policy A's side of the evaluation, reused by the gate."""
 
     prompts: list[str]
-    """One row per prompt and sample."""
-    texts_a: list[str]
-    scores_a: list[float]
-    """By the evaluation's judge."""
+    """One row per prompt."""
+    a: Decoded
+    """A's greedy and sampled completions."""
     means_a: Mapping[str, float]
-    """Mean z-scored reward per objective (empty without reward models)."""
+    """Mean per-objective score of A's completions (empty without reward models or a world)."""
     wins_vs_own_baseline: np.ndarray
+    """Per prompt: A's result over the evaluation's baseline (:func:`pro.eval.compare.decision_wins`)."""
     means_own_baseline: Mapping[str, float]
 
 
@@ -52,19 +55,17 @@ def gate_comparison(
     compared: Compared,
     *,
     generate: Generate,
-    judge: Score,
-    objective_means: Callable[[Sequence[str], Sequence[str]], Mapping[str, float]],
+    compare: Compare,
+    objective_means: ObjectiveMeans,
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """Per-row wins of A over the gate's baseline, and per-objective mean changes (A − baseline)."""
+    """Per-prompt results of A over the gate's baseline, and per-objective mean changes (A − baseline)."""
     if gate.baseline is None:
         changes = {o: compared.means_a[o] - compared.means_own_baseline[o] for o in compared.means_a}
         return compared.wins_vs_own_baseline, changes
-    texts_base = generate(gate.baseline, compared.prompts)
-    scores_base = judge(compared.prompts, texts_base)
-    scores_a = judge(compared.prompts, compared.texts_a) if gate.judge is not None else compared.scores_a
-    means_base = objective_means(compared.prompts, texts_base)
+    base = generate(gate.baseline, compared.prompts)
+    means_base = objective_means(base)
     changes = {o: compared.means_a[o] - means_base[o] for o in compared.means_a if o in means_base}
-    return row_wins(scores_a, scores_base), changes
+    return compare(compared.a, base), changes
 
 
 def promote(spec: PolicyEvaluationSpec, gate: PromotionGate, decision: Decision) -> str:
@@ -161,14 +162,14 @@ def run_gate(
     compared: Compared,
     *,
     generate: Generate,
-    judge: Score,
-    objective_means: Callable[[Sequence[str], Sequence[str]], Mapping[str, float]],
+    compare: Compare,
+    objective_means: ObjectiveMeans,
     probe: Sequence[tuple[str, str | None]],
     weights: Callable[[Sequence[str]], tuple[list[str], np.ndarray]] | None,
 ) -> dict[str, Any]:
     """Compare, decide, move the pointer on a pass, record the weights; what ``promotion.json`` says."""
     wins, changes = gate_comparison(
-        gate, compared, generate=generate, judge=judge, objective_means=objective_means
+        gate, compared, generate=generate, compare=compare, objective_means=objective_means
     )
     decision = decide(wins, gate.rule, changes)
     final = promote(spec, gate, decision)

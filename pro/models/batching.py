@@ -17,12 +17,20 @@ def bucketed_apply(
     batch_size: int = 64,
     max_length: int = 512,
     device: torch.device | str = "cpu",
+    add_special_tokens: bool = True,
 ) -> np.ndarray:
     """Tokenise ``texts`` once, batch them by length (little padding), run ``forward`` under
-    ``torch.inference_mode`` and return its per-row outputs in the original order (float32)."""
+    ``torch.inference_mode`` and return its per-row outputs in the original order (float32).
+    ``add_special_tokens=False`` for texts that carry their own (a rendered chat template)."""
     if not texts:
         return np.zeros((0,), dtype=np.float32)
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
+    enc = tokenizer(
+        list(texts),
+        truncation=True,
+        max_length=max_length,
+        padding=False,
+        add_special_tokens=add_special_tokens,
+    )
     ids: list[list[int]] = enc["input_ids"]
     order = np.argsort([len(x) for x in ids], kind="stable")
     chunks: list[np.ndarray] = []

@@ -66,6 +66,7 @@ class RewardScorer:
         stats: ScoreStats | None = None,
         objective: str | None = None,
         max_length: int = 512,
+        chat: bool = False,
     ) -> None:
         self.model = model.eval()  # type: ignore[no-untyped-call]
         self.tokenizer = tokenizer
@@ -74,15 +75,26 @@ class RewardScorer:
         self.max_length = max_length
         self.eos = tokenizer.eos_token or ""
         self.sep = separator(tokenizer)
+        self.chat = chat
+        """Show each pair as a user/assistant conversation through the tokenizer's chat template (a
+        published reward model, not one this project trained)."""
 
     @classmethod
-    def load(cls, directory: str | Path, *, max_length: int | None = None) -> RewardScorer:
-        """Load a reward-model artifact directory onto this process's device, in its inference dtype."""
+    def load(
+        cls, directory: str | Path, *, max_length: int | None = None, revision: str | None = None
+    ) -> RewardScorer:
+        """Load a reward-model artifact directory (or a hub id: a published sequence-classification
+        reward model, scored through its chat template) onto this process's device, in its inference
+        dtype."""
         from pro.models.device import for_inference, inference_dtype
 
         d = Path(directory)
-        model = for_inference(AutoModelForSequenceClassification.from_pretrained(d, dtype=inference_dtype()))
-        tokenizer = AutoTokenizer.from_pretrained(d)
+        model = for_inference(
+            AutoModelForSequenceClassification.from_pretrained(
+                directory, revision=revision, dtype=inference_dtype()
+            )
+        )
+        tokenizer = AutoTokenizer.from_pretrained(directory, revision=revision)
         stats_path = d / STATS_FILE
         stats, objective, length = None, None, max_length or 512
         if stats_path.exists():
@@ -90,9 +102,19 @@ class RewardScorer:
             stats = ScoreStats(float(raw["mean"]), float(raw["std"]), int(raw.get("count", 0)))
             objective = raw.get("objective")
             length = max_length or int(raw.get("maxLength", length))
-        return cls(model, tokenizer, stats=stats, objective=objective, max_length=length)
+        chat = stats is None and bool(getattr(tokenizer, "chat_template", None))
+        return cls(model, tokenizer, stats=stats, objective=objective, max_length=length, chat=chat)
 
     def texts(self, prompts: Sequence[str], responses: Sequence[str]) -> list[str]:
+        if self.chat:
+            return [
+                str(
+                    self.tokenizer.apply_chat_template(
+                        [{"role": "user", "content": p}, {"role": "assistant", "content": r}], tokenize=False
+                    )
+                )
+                for p, r in zip(prompts, responses, strict=True)
+            ]
         # TRL's RewardTrainer appends the EOS token to every training text; do the same here.
         return [join_text(p, r, self.sep) + self.eos for p, r in zip(prompts, responses, strict=True)]
 
@@ -109,6 +131,7 @@ class RewardScorer:
             batch_size=batch_size,
             max_length=self.max_length,
             device=self.model.device,
+            add_special_tokens=not self.chat,
         )
 
     def score_one_by_one(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:

@@ -53,6 +53,28 @@ def deepspeed_config(settings: DeepSpeedSettings) -> dict[str, Any]:
     }
 
 
+#: the package(s) each tracker needs (any one of them)
+TRACKER_PACKAGES = {
+    "tensorboard": ("tensorboard", "tensorboardX"),
+    "mlflow": ("mlflow",),
+    "wandb": ("wandb",),
+}
+
+
+def check_trackers(training: TrainingSettings) -> None:
+    """Every tracker of ``reportTo`` can be imported (else one line naming the field, before training)."""
+    import importlib.util
+
+    from pro.errors import UserError
+
+    for tracker in training.report_to:
+        packages = TRACKER_PACKAGES[tracker]
+        if not any(importlib.util.find_spec(p) is not None for p in packages):
+            raise UserError(
+                f"training.reportTo: {tracker} needs the {' or '.join(packages)} package, which is not installed"
+            )
+
+
 def training_arguments_kwargs(
     training: TrainingSettings, work_dir: Path, deepspeed: DeepSpeedSettings | None
 ) -> dict[str, Any]:
@@ -62,6 +84,7 @@ def training_arguments_kwargs(
 
     from pro.models.device import training_precision_kwargs
 
+    check_trackers(training)
     kwargs: dict[str, Any] = {
         "output_dir": str(work_dir),
         "max_steps": training.max_steps,
@@ -76,7 +99,7 @@ def training_arguments_kwargs(
         "data_seed": training.seed,
         "save_strategy": "no",
         "eval_strategy": "no",
-        "report_to": [],
+        "report_to": list(training.report_to),
         "logging_steps": max(1, training.max_steps // 10),
         "disable_tqdm": True,
         "use_cpu": not torch.cuda.is_available(),

@@ -187,25 +187,6 @@ def summary(console: Console, outcome: Outcome, header: str) -> None:
             console.print(f"  {rec.name:<{width}}  log: {rec.log}", soft_wrap=True, highlight=False)
 
 
-def result_table(metrics: Mapping[str, Any], a: str, b: str) -> Table:
-    """PRO vs the baseline: win rate, the judge's mean, per-objective rewards, lengths."""
-    table = Table(title=f"result: {a} vs {b} on {metrics['prompts']} held-out prompts", title_justify="left")
-    for col in ("METRIC", a, b):
-        table.add_column(col, justify="right" if col != "METRIC" else "left")
-    table.add_row(f"win rate of {a} (ties ½)", f"{metrics['winRate']:.3f}", f"{1 - metrics['winRate']:.3f}")
-    table.add_row(
-        "judge score (mean)", f"{metrics['meanJudge']['a']:.3f}", f"{metrics['meanJudge']['b']:.3f}"
-    )
-    for o, v in metrics.get("objectives", {}).items():
-        table.add_row(f"reward {o} (mean)", f"{v['a']:.3f}", f"{v['b']:.3f}")
-    for c, v in metrics.get("byCategory", {}).items():
-        table.add_row(f"win rate, {c} ({v['prompts']})", f"{v['winRate']:.3f}", f"{1 - v['winRate']:.3f}")
-    length = metrics.get("length")
-    if length:
-        table.add_row("length (mean words)", f"{length['a']['mean']:.1f}", f"{length['b']['mean']:.1f}")
-    return table
-
-
 def read_metrics(uri: str) -> dict[str, Any] | None:
     """``metrics.json`` of a committed evaluation artifact."""
     from pro.store import get_artifact

@@ -187,6 +187,10 @@ class AlignmentSettings(SpecModel):
         bad: Problems = []
         if self.policy.config is not None and self.init is None:
             bad.append((("init",), "a config-built policy needs 'init' (SFT data for a starting policy)"))
+        if self.method == "wic" and self.training.report_to:
+            bad.append(
+                (("training", "reportTo"), "method 'wic' runs its own loop, which logs to no tracker yet")
+            )
         bad += self.method_problems()
         resources, at = self.stage_resources()
         if resources is not None:

@@ -1,8 +1,10 @@
 """The evaluation stage resource: ``PolicyEvaluation`` (short name ``pev``).
 
-Policy A vs policy B on held-out prompts: win rate by a judge (the toy world's true utility, or a judge
-reward model), ties counted ½; per-objective mean rewards; length statistics; ``metrics.json`` and
-``report.html``.  The ``spec`` section is composed unchanged into the pipeline spec.
+Policy A vs policy B on held-out prompts, greedy and sampled: win rates with bootstrap intervals by a
+judge (the toy world's true utility, a reward model, or a pairwise LLM judge), ties counted ½;
+per-category, per-objective, diversity and length numbers; in a toy world each policy's share of the
+optimum; ``metrics.json`` and a self-contained ``report.html``.  The ``spec`` section is composed
+unchanged into the pipeline spec.
 """
 
 from __future__ import annotations
@@ -41,15 +43,19 @@ class EvaluationSettings(SpecModel):
     max_prompts: int | None = Field(default=None, ge=1)
     """Evaluate at most this many prompts."""
     judge: Judge
-    """The judge."""
-    temperature: float = Field(default=0.0, ge=0.0)
-    """Sampling temperature (0: greedy)."""
+    """Who decides which completion is better (``pro explain pev.spec.judge``)."""
+    samples: int = Field(default=4, ge=0)
+    """Completions sampled per prompt and policy besides the greedy one (sample i of A is compared with
+    sample i of B; best-of-n takes each policy's best by a pointwise judge); 0: greedy only.  The
+    headline win rate and the promotion gate weigh greedy and sampled results ½ each, so a collapsed
+    greedy decode cannot decide alone."""
+    temperature: float | None = Field(default=None, gt=0.0)
+    """Sampling temperature; default: the temperature each policy was trained at (its ``policy.json``).
+    Greedy decoding is always evaluated too."""
     max_new_tokens: int = Field(default=64, ge=1)
     """Longest completion."""
-    samples: int = Field(default=1, ge=1)
-    """Completions per prompt and policy (compared pairwise)."""
     seed: int = 0
-    """Sampling seed."""
+    """Sampling seed (both policies sample with the same one)."""
 
 
 class PolicyEvaluationSpec(EvaluationSettings):

@@ -153,3 +153,8 @@ class TrainingSettings(SpecModel):
     """Batch size for scoring and evaluation (inference only)."""
     threads: int | None = Field(default=None, ge=1)
     """CPU threads per process (``torch.set_num_threads``); default: torch's choice."""
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(default_factory=list)
+    """Experiment trackers the trainer logs to (loss, learning rate, and in alignment each objective's
+    mean z-scored reward and mean weight); each is configured by its own environment variables
+    (``TENSORBOARD_LOGGING_DIR``; ``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_NAME``; ``WANDB_PROJECT``,
+    ``WANDB_API_KEY``), e.g. set on the stage's pods.  Needs the tracker's package in the image."""

@@ -123,10 +123,10 @@ class AdapterSettings(SpecModel):
     """Held-out rows; default: ``training.evalFraction`` of ``data`` (split by prompt)."""
     tau: float = Field(default=0.1, gt=0.0)
     """Target temperature: ``w* = softmax(z / tau)``."""
-    target_normalization: Literal["dataset", "recorded"] = "dataset"
+    target_normalization: Literal["dataset", "recorded", "none"] = "dataset"
     """How reward scores become z-scores for the targets: over this data set's preferred responses
-    (``dataset``, as Rewards-in-Context normalises) or with each reward model's recorded statistics
-    (``recorded``)."""
+    (``dataset``, as Rewards-in-Context normalises), with each reward model's recorded statistics
+    (``recorded``), or not at all (``none``: raw scores, for ablations — ``bench/znorm.py``)."""
     model: ModelSource = Field(default_factory=_default_adapter_model)
     """Encoder backbone (``AutoModel``)."""
     head: AdapterHead = Field(default_factory=AdapterHead)

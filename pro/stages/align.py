@@ -186,12 +186,15 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
 
 
 def _history(trainer: Any, reward: Any) -> list[dict[str, float]]:
-    """Per optimizer step: the reward function's records (one per generation batch) with the step."""
+    """Per optimizer step: the reward function's records (one per generation batch) with the step, and the
+    trainer's KL to the reference policy at that step (logged when ``beta`` > 0)."""
     rows = []
     log_steps = [h for h in trainer.state.log_history if "loss" in h and "step" in h]
     start = log_steps[0]["step"] - 1 if log_steps else 0
+    kl = {float(h["step"]): float(h["kl"]) for h in log_steps if "kl" in h}
     for i, row in enumerate(reward.history):
-        rows.append({"step": float(start + i + 1), **row})
+        step = float(start + i + 1)
+        rows.append({"step": step, **row, **({"kl": kl[step]} if step in kl else {})})
     return rows
 
 

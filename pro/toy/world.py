@@ -76,6 +76,7 @@ class World:
         self._prompts: dict[str, str] | None = None
         self._pools: dict[str, list[str]] | None = None
         self._vocab: dict[str, set[str]] | None = None
+        self._optima: dict[str, tuple[float, Composition]] = {}
 
     # ------------------------------------------------------------------ loading
 
@@ -192,7 +193,10 @@ class World:
 
     def utility(self, prompt: str, response: str, weights: Mapping[str, float] | None = None) -> float:
         """The hidden true utility: ``Σ_k w_k · score_k``, weights defaulting to the prompt's category's."""
-        category = self.category_of(prompt)
+        return self.utility_in(self.category_of(prompt), response, weights)
+
+    def utility_in(self, category: str, response: str, weights: Mapping[str, float] | None = None) -> float:
+        """The hidden true utility of ``response`` to a prompt of ``category``."""
         w = self._weights[category] if weights is None else weights
         unknown = set(w) - set(self.objectives)
         if unknown:
@@ -236,6 +240,31 @@ class World:
             ranked.append((sum(w.get(o, 0.0) * s[o] for o in self.objectives), comp))
         ranked.sort(key=lambda t: (-t[0], t[1]))
         return ranked
+
+    def shortest_render(self, composition: Composition) -> str:
+        """The composition with each segment's shortest text variant (the fewest tokens, so the least
+        length penalty: the best text of that composition, since only markers and length score)."""
+        return " ".join(min(self.spec.segments[i].texts, key=lambda t: len(tokenize(t))) for i in composition)
+
+    def optimum(self, category: str, weights: Mapping[str, float] | None = None) -> tuple[float, Composition]:
+        """The best true utility any response the world's segments compose can reach on a prompt of
+        ``category`` (under its hidden weights, or ``weights``), and that composition: every composition,
+        each with its shortest text variants, enumerated."""
+        if weights is None and category in self._optima:
+            return self._optima[category]
+        best: tuple[float, Composition] | None = None
+        for comp in self.compositions():
+            u = self.utility_in(category, self.shortest_render(comp), weights)
+            if best is None or u > best[0] + 1e-12:
+                best = (u, comp)
+        assert best is not None  # a world has at least one segment
+        if weights is None:
+            self._optima[category] = best
+        return best
+
+    def optimum_of(self, prompt: str) -> float:
+        """The best achievable true utility on ``prompt`` (:meth:`optimum` of its category)."""
+        return self.optimum(self.category_of(prompt))[0]
 
     def describe(self, composition: Composition) -> str:
         """``answer-good+disclaimer``: the segment names of a composition."""

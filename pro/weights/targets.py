@@ -42,7 +42,7 @@ def entropy(w: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return out
 
 
-Normalization = Literal["dataset", "recorded"]
+Normalization = Literal["dataset", "recorded", "none"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,11 @@ class Normalizer:
     def fit(
         cls, raw: np.ndarray, scorers: Sequence[RewardScorer], objectives: Sequence[str], how: Normalization
     ) -> Normalizer:
-        """Statistics of ``raw`` (``dataset``) or the scorers' recorded ones (``recorded``)."""
+        """Statistics of ``raw`` (``dataset``), the scorers' recorded ones (``recorded``), or none (raw
+        scores as they are: mean 0, std 1)."""
+        if how == "none":
+            k = raw.shape[1]
+            return cls(np.zeros(k), np.ones(k))
         return cls.of(raw) if how == "dataset" else cls.recorded(scorers, objectives)
 
     def to_dict(self, objectives: Sequence[str]) -> dict[str, dict[str, float]]:

@@ -55,14 +55,23 @@ def test_both_old_key_sets_read_typed(tmp_path: Path, old: dict[str, Any]) -> No
     assert (card.template, card.tau) == (old.get("template"), old.get("tau"))
 
 
-def test_the_stages_write_the_same_files_as_before(tmp_path: Path) -> None:
+def test_the_stages_write_the_files_of_before_and_the_training_temperature(tmp_path: Path) -> None:
+    """The old keys, unchanged, then the temperature the policy sampled at in training (an evaluation
+    samples at it; a card without it reads as before)."""
     morlhf = PolicyCard.of(_spec())
     morlhf.write(tmp_path)
-    assert (tmp_path / POLICY_FILE).read_text() == json.dumps(OLD_MORLHF, indent=2) + "\n"
+    assert (tmp_path / POLICY_FILE).read_text() == json.dumps(
+        {**OLD_MORLHF, "temperature": 0.7}, indent=2
+    ) + "\n"
     wic = PolicyCard.of(_spec(method="wic", weights={"mode": "uniform"}), tau=0.1)
     wic.write(tmp_path)
-    assert (tmp_path / POLICY_FILE).read_text() == json.dumps(OLD_WIC, indent=2) + "\n"
+    assert (tmp_path / POLICY_FILE).read_text() == json.dumps(
+        {**OLD_WIC, "temperature": 0.7}, indent=2
+    ) + "\n"
     assert PolicyCard.read(tmp_path) == wic
+    (tmp_path / POLICY_FILE).write_text(json.dumps(OLD_WIC))
+    old = PolicyCard.read(tmp_path)
+    assert old is not None and old.temperature is None
 
 
 def test_no_card_is_none_and_a_bad_one_names_file_and_field(tmp_path: Path) -> None:

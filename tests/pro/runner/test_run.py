@@ -60,7 +60,8 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
         assert manifest is not None and manifest.work_digest == stage.digest, stage.name
         assert (tmp_path / "run" / "logs" / f"{stage.name}.log").stat().st_size > 0
     assert attempted(out) == set(c.by_name)
-    assert "result: pro vs uniform on 16 held-out prompts" in out and "win rate of pro" in out
+    assert "result: pro vs uniform on 16 held-out prompts" in out and "win rate, greedy" in out
+    assert "pro vs uniform: win rate " in out and "share of the optimum: greedy pro " in out  # the headline
     assert f"report: {c.stage('eval').output}/report.html" in out
     # each stage ran from its own spec file, the resource the operator would mount
     spec_file = tmp_path / "run" / "stages" / "adapter.yaml"

@@ -78,9 +78,16 @@ def test_evaluation_judges() -> None:
     base = {"policyA": {"name": "a", "uri": "x"}, "policyB": {"name": "b", "uri": "y"}, "prompts": "p",
             "output": "o"}  # fmt: skip
     ok = PolicyEvaluationSpec.model_validate(base | {"judge": {"world": "toy"}})
-    assert ok.judge.kind == "world" and ok.temperature == 0.0
-    with pytest.raises(ValidationError, match="needs 'uri'"):
-        PolicyEvaluationSpec.model_validate(base | {"judge": {"kind": "rewardModel"}})
+    assert ok.judge.kind == "world" and ok.temperature is None and ok.samples == 4 and ok.judge.pointwise
+    for kind in ("rewardModel", "pairwise"):
+        with pytest.raises(ValidationError, match=r"judge.uri\n.*needs 'uri' .* or 'model'"):
+            PolicyEvaluationSpec.model_validate(base | {"judge": {"kind": kind}})
+        with pytest.raises(ValidationError, match=r"judge.model\n.*'uri' .* or 'model' .*, not both"):
+            PolicyEvaluationSpec.model_validate(base | {"judge": {"kind": kind, "uri": "a", "model": "b"}})
+    hub = PolicyEvaluationSpec.model_validate(base | {"judge": {"kind": "pairwise", "model": "org/judge"}})
+    assert hub.judge.source == "org/judge" and not hub.judge.pointwise
+    with pytest.raises(ValidationError, match="temperature"):  # greedy is always evaluated; 0 means nothing
+        PolicyEvaluationSpec.model_validate(base | {"judge": {"world": "t"}, "temperature": 0.0})
     with pytest.raises(ValidationError, match="unknown objective"):
         PolicyEvaluationSpec.model_validate(
             base | {"judge": {"world": "t"}, "objectives": ["a"], "rewardModels": {"b": "x"}}

@@ -30,12 +30,48 @@ def test_grpo_adapter_weights_commit_policy(toy: dict[str, Any], tmp_path: Path)
     assert (out / "manifest.json").exists() and (out / "config.json").exists()
     meta = json.loads((out / "policy.json").read_text())
     assert meta["method"] == "morlhf" and meta["objectives"] == ["helpfulness", "harmlessness", "humor"]
-    assert set(meta) == {"objectives", "method", "weights", "promptFormat"}  # the key set readers know
+    # the key set readers know, and the training temperature an evaluation samples at
+    assert set(meta) == {"objectives", "method", "weights", "promptFormat", "temperature"}
     assert json.loads((out / "manifest.json").read_text())["producer"]["kind"] == "PolicyAlignment"
     history = json.loads((out / "history.json").read_text())
     assert len(history) >= 2 and {"reward", "trueUtility", "z/humor", "step"} <= set(history[0])
     rows = [json.loads(x) for x in (out / "weights.jsonl").read_text().splitlines()]
     assert len(rows) == 24 and all(abs(sum(r["w"]) - 1) < 1e-3 for r in rows)
+
+
+def _events(directory: Path) -> set[str]:
+    """The scalar tags of every TensorBoard event file under ``directory`` (TFRecord framing: a length,
+    its CRC, the ``Event`` proto, its CRC)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    tags: set[str] = set()
+    for path in directory.rglob("events.out.tfevents.*"):
+        data, at = path.read_bytes(), 0
+        while at + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[at : at + 8])
+            event = Event.FromString(data[at + 12 : at + 12 + length])
+            tags |= {v.tag for v in event.summary.value}
+            at += 12 + length + 4
+    return tags
+
+
+def test_report_to_tensorboard_logs_each_objective_and_the_weights(
+    toy: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(tmp_path / "tb"))
+    _run(align_spec(toy, tmp_path / "policy", training={"maxSteps": 2, "learningRate": 1e-3, "perDeviceBatchSize": 4,
+                                                         "threads": 1, "reportTo": ["tensorboard"]}))  # fmt: skip
+    tags = _events(tmp_path / "tb")
+    assert {
+        "train/loss",
+        "train/pro/z/helpfulness",
+        "train/pro/z/humor",
+        "train/pro/weight/harmlessness",
+    } <= tags, tags
+    with pytest.raises(UserError, match=r"^training\.reportTo: mlflow needs the mlflow package"):
+        _run(align_spec(toy, tmp_path / "p2", training={"maxSteps": 1, "reportTo": ["mlflow"]}))
 
 
 @pytest.mark.parametrize("mode", ["uniform", "oracle", "fixed"])

@@ -46,35 +46,61 @@ def eval_doc(toy: dict[str, Any], policies: dict[str, str], out: Path, **over: A
 def test_eval_stage_world_judge(toy: dict[str, Any], policies: dict[str, str], tmp_path: Path) -> None:
     from pro.spec.evaluation import PolicyEvaluation
     from pro.stages import evaluate
+    from tests.pro.eval.test_compare import check_report_matches
 
     out = tmp_path / "ev"
-    m = evaluate.run(PolicyEvaluation.model_validate(eval_doc(toy, policies, out)))
-    assert m["prompts"] == 24 and 0 <= m["winRate"] <= 1
-    assert set(m["objectives"]) == {"helpfulness", "harmlessness", "humor"}
+    m = evaluate.run(PolicyEvaluation.model_validate(eval_doc(toy, policies, out, samples=2)))
+    assert m["prompts"] == 24 and 0 <= m["winRate"] <= 1 and m["policyA"] == "pro"
+    assert (
+        m["sampled"]["samples"] == 2 and m["sampled"]["temperature"] == 0.7
+    )  # the policies' training temperature
+    assert m["greedy"]["rows"] == 24 and m["sampled"]["rows"] == 48
+    assert set(m["greedy"]["policies"]["pro"]["objectives"]) == {"helpfulness", "harmlessness", "humor"}
     assert set(m["adapterWeightsByCategory"]) <= {"howto", "risky", "jokes", "advice"}
+    assert m["trueWeightsByCategory"]["howto"]["helpfulness"] == pytest.approx(0.8)
+    assert m["optimum"]["byCategory"]["risky"] == pytest.approx(4.0)  # refusal + disclaimer
+    share = m["sampled"]["bestOfN"]["policies"]["uniform"]["shareOfOptimum"]
+    assert (
+        share >= m["sampled"]["policies"]["uniform"]["shareOfOptimum"]
+    )  # the best of n is no worse than the mean
+    assert set(m["samples"]) == set(m["greedy"]["byCategory"]) and m["samples"]["risky"][0]["kind"] == "worst"
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["comparison"] == "pro vs uniform"
-    for name in (
-        "report.html",
-        "adapter-weights.png",
-        "curve-trueUtility.png",
-        "completions.jsonl",
-        "manifest.json",
-    ):
-        assert (out / name).exists(), name
+    page = check_report_matches((out / "report.html").read_text(), saved)
+    assert {"result", "categories", "optimum", "weights", "curves", "samples"} <= set(page.sections)
+    rows = [json.loads(line) for line in (out / "completions.jsonl").read_text().splitlines()]
+    assert len(rows) == 24 * 3 and {r["decoding"] for r in rows} == {"greedy", "sample-0", "sample-1"}
+    assert (out / "manifest.json").exists() and not list(out.glob("*.png"))
 
 
-def test_eval_stage_reward_model_judge(toy: dict[str, Any], policies: dict[str, str], tmp_path: Path) -> None:
+def test_eval_stage_reward_model_and_pairwise_judges(
+    toy: dict[str, Any], policies: dict[str, str], tmp_path: Path
+) -> None:
     from pro.spec.evaluation import PolicyEvaluation
     from pro.stages import evaluate
+    from pro.testing.judge_models import build_judge_lm
+    from pro.toy import World
 
     doc = eval_doc(toy, policies, tmp_path / "ev", judge={"kind": "rewardModel", "uri": toy["rms"]["humor"]},
-                   objectives=["helpfulness", "humor"],
-                   rewardModels={"helpfulness": toy["rms"]["helpfulness"], "humor": toy["rms"]["humor"]},
-                   adapter=None)  # fmt: skip
+                   objectives=["helpfulness", "humor"], samples=1,
+                   rewardModels={"helpfulness": toy["rms"]["helpfulness"], "humor": toy["rms"]["humor"]})  # fmt: skip
     doc["spec"].pop("adapter")
     m = evaluate.run(PolicyEvaluation.model_validate(doc))
-    assert set(m["objectives"]) == {"helpfulness", "humor"} and "byCategory" in m
+    assert (
+        set(m["greedy"]["policies"]["pro"]["objectives"]) == {"helpfulness", "humor"}
+        and "byCategory" in m["greedy"]
+    )
+    assert "optimum" not in m and m["greedy"]["policies"]["pro"]["judge"] is not None
+    assert set(m["greedy"]["byObjective"]) == {"helpfulness", "humor"}
+
+    judge_lm = build_judge_lm(tmp_path / "judge", World.load(toy["world"]).vocabulary())
+    doc = eval_doc(toy, policies, tmp_path / "ev2", judge={"kind": "pairwise", "uri": str(judge_lm)}, samples=1,
+                   maxPrompts=6)  # fmt: skip
+    m = evaluate.run(PolicyEvaluation.model_validate(doc))
+    assert m["judge"]["kind"] == "pairwise" and m["greedy"]["policies"]["pro"]["judge"] is None
+    lc = m["greedy"]["lengthControlledWinRate"]  # None when one policy is longer on nearly every row
+    assert "bestOfN" not in m["sampled"] and (lc is None or 0 <= lc <= 1)
+    assert m["greedy"]["policies"]["pro"]["shareOfOptimum"] is None  # the world is not the judge here
 
 
 def test_eval_cli(
@@ -82,11 +108,41 @@ def test_eval_cli(
 ) -> None:
     from pro.cli import main
 
-    code = main(["eval", "--a", policies["adapter"], "--b", policies["uniform"], "--prompts", toy["prompts"],
-                 "--world", toy["world"], "--max-prompts", "8", "--out", str(tmp_path / "ev")])  # fmt: skip
-    assert code == 0
+    args = ["eval", "--a", policies["adapter"], "--b", policies["uniform"], "--prompts", toy["prompts"],
+            "--world", toy["world"], "--max-prompts", "8", "--samples", "1"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "ev")]) == 0
+    out = capsys.readouterr().out
+    assert "result: a vs b on 8 held-out prompts" in out and "share of the optimum, greedy" in out
+    assert "share of the optimum: greedy a " in out and (tmp_path / "ev" / "report.html").exists()
+    assert main([*args, "--out", str(tmp_path / "ev2"), "-o", "json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["prompts"] == 8 and (tmp_path / "ev" / "report.html").exists()
+    assert summary["prompts"] == 8 and len(summary["interval"]) == 2
+
+
+def test_bad_input_fails_before_anything_is_written(
+    toy: dict[str, Any], policies: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from pro.cli import main
+
+    (tmp_path / "empty.jsonl").write_text("")
+    cases = [
+        (
+            {"prompts": str(tmp_path / "empty.jsonl")},
+            f"error: prompts: {tmp_path / 'empty.jsonl'}: no rows\n",
+        ),
+        ({"judge": {"kind": "pairwise", "uri": str(tmp_path / "no-judge")}}, "error: judge.uri: cannot load"),
+        ({"judge": {"kind": "rewardModel", "uri": str(tmp_path / "no-rm")}}, "error: judge.uri: cannot load"),
+    ]
+    for over, expected in cases:
+        doc = eval_doc(toy, policies, tmp_path / "out", **over)
+        doc["apiVersion"] = "pro.alignment.dev/v1alpha1"
+        (tmp_path / "e.yaml").write_text(yaml.safe_dump(doc))
+        assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(expected) and err.count("\n") == 1, err
+        assert not (tmp_path / "out").exists()
 
 
 def test_eval_stage_cli_and_missing_policy(toy: dict[str, Any], policies: dict[str, str], tmp_path: Path,

@@ -33,7 +33,7 @@ def wic_policy(toy: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
 def test_wic_commits_policy_with_template(wic_policy: Path) -> None:
     meta = json.loads((wic_policy / "policy.json").read_text())
     assert meta["method"] == "wic" and meta["template"] == "<w:{objective}={weight:.1f}>"
-    assert set(meta) == {"objectives", "method", "weights", "template", "tau", "promptFormat"}
+    assert set(meta) == {"objectives", "method", "weights", "template", "tau", "promptFormat", "temperature"}
     assert meta["tau"] == 0.1  # the adapter's
     history = json.loads((wic_policy / "history.json").read_text())
     assert [h["step"] for h in history] == [1.0, 2.0] and "keptReward" in history[0]
