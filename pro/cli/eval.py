@@ -1,7 +1,7 @@
 """``pro eval``: compare two policies on held-out prompts (win rate, per-objective rewards, report).
 
 Either a PolicyEvaluation resource (``-f eval.yaml``, as ``pro stage eval`` runs it) or the policies and
-judge on the command line.
+judge on the command line (``--policy-a``, ``--policy-b``, ``--prompts``, a judge, ``--out``).
 """
 
 from __future__ import annotations
@@ -16,18 +16,49 @@ if TYPE_CHECKING:
     from pro.spec.evaluation import PolicyEvaluation
 
 
+EXAMPLES = """\
+examples:
+  pro eval -f examples/toy/eval.yaml
+  pro eval -f examples/toy/eval.yaml -o json
+  # the two policies of pro run -f examples/toy/pipeline.yaml, on 50 prompts:
+  pro eval --policy-a toy-out/store/default/toy/default/align \\
+    --policy-b toy-out/store/default/toy/default/align-baseline \\
+    --prompts toy-out/heldout.jsonl --world toy-out --max-prompts 50 \\
+    --name-a pro --name-b uniform --out toy-out/eval-50
+"""
+
+
+class _Renamed(argparse.Action):
+    """A flag that was renamed: one line naming its new name (argparse's usage error, exit 2)."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs="?", **kwargs)  # type: ignore[arg-type]
+        self.new = new
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error(f"{option_string} is now {self.new} (flags name what they set, as kubectl's do)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Compare policy A with policy B: win rate by a judge (ties ½), per-objective rewards, lengths,\n"
-        "metrics.json and report.html.\n\n"
-        "examples:\n"
-        "  pro eval -f examples/toy/eval.yaml\n"
-        "  pro eval --a runs/claim/store/pro-s0 --b runs/claim/store/uniform-s0 "
-        "--prompts runs/claim/world/heldout.jsonl --world runs/claim/world --out runs/eval"
+        "metrics.json and report.html.  Either a PolicyEvaluation file (-f, as pro stage eval runs it)\n"
+        "or the policies, prompts and judge as flags."
     )
-    parser.add_argument("--spec", "-f", metavar="FILE", help="a PolicyEvaluation resource (YAML)")
-    parser.add_argument("--a", metavar="URI", help="policy A (the candidate)")
-    parser.add_argument("--b", metavar="URI", help="policy B (the baseline)")
+    parser.epilog = EXAMPLES
+    parser.add_argument(
+        "-f", "--filename", "--spec", dest="spec", metavar="FILE", help="a PolicyEvaluation resource (YAML)"
+    )
+    parser.add_argument("--policy-a", metavar="URI", help="policy A (the candidate): an align artifact")
+    parser.add_argument("--policy-b", metavar="URI", help="policy B (the baseline): an align artifact")
+    for old, new in (("--a", "--policy-a"), ("--b", "--policy-b")):
+        parser.add_argument(old, action=_Renamed, new=new, help=argparse.SUPPRESS)
     parser.add_argument("--name-a", default="a", help="label of policy A in the report")
     parser.add_argument("--name-b", default="b", help="label of policy B in the report")
     parser.add_argument("--prompts", metavar="FILE", help="held-out prompt file (JSONL)")
@@ -68,14 +99,16 @@ def resource_from_args(args: argparse.Namespace) -> PolicyEvaluation:
 
     from pro.spec.evaluation import PolicyEvaluation
 
-    missing = [f"--{n}" for n in ("a", "b", "prompts", "out") if not getattr(args, n)]
+    missing = [
+        f"--{n.replace('_', '-')}" for n in ("policy_a", "policy_b", "prompts", "out") if not getattr(args, n)
+    ]
     if missing:
         raise UserError(
-            f"without --spec, {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required"
+            f"without -f FILE, {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required"
         )
     if not (args.world or args.judge_rm or args.judge_pairwise):
         raise UserError(
-            "without --spec, a judge is required: --world DIR, --judge-rm URI or --judge-pairwise URI"
+            "without -f FILE, a judge is required: --world DIR, --judge-rm URI or --judge-pairwise URI"
         )
     if args.world:
         judge = {"kind": "world", "world": args.world}
@@ -84,8 +117,8 @@ def resource_from_args(args: argparse.Namespace) -> PolicyEvaluation:
     else:
         judge = {"kind": "pairwise", "uri": args.judge_pairwise}
     spec: dict[str, object] = {
-        "policyA": {"name": args.name_a, "uri": args.a},
-        "policyB": {"name": args.name_b, "uri": args.b},
+        "policyA": {"name": args.name_a, "uri": args.policy_a},
+        "policyB": {"name": args.name_b, "uri": args.policy_b},
         "prompts": args.prompts,
         "judge": judge,
         "samples": args.samples,

@@ -108,8 +108,8 @@ def test_eval_cli(
 ) -> None:
     from pro.cli import main
 
-    args = ["eval", "--a", policies["adapter"], "--b", policies["uniform"], "--prompts", toy["prompts"],
-            "--world", toy["world"], "--max-prompts", "8", "--samples", "1"]  # fmt: skip
+    args = ["eval", "--policy-a", policies["adapter"], "--policy-b", policies["uniform"],
+            "--prompts", toy["prompts"], "--world", toy["world"], "--max-prompts", "8", "--samples", "1"]  # fmt: skip
     assert main([*args, "--out", str(tmp_path / "ev")]) == 0
     out = capsys.readouterr().out
     assert "result: a vs b on 8 held-out prompts" in out and "share of the optimum, greedy" in out
