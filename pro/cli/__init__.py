@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pro.cli.helptext import use_everywhere
 from pro.errors import UserError
 from pro.version import __version__
 
@@ -55,7 +56,7 @@ _BY_NAME = {v.name: v for v in VERBS}
 
 
 def _top_help() -> str:
-    lines = ["pro runs PRO multi-objective alignment pipelines on this machine and on Kubernetes.", ""]
+    lines = ["pro runs PRO multi-objective alignment pipelines here and on Kubernetes.", ""]
     groups: dict[str, list[Verb]] = {}
     for verb in VERBS:
         groups.setdefault(verb.group, []).append(verb)
@@ -83,10 +84,10 @@ def build_parser(verb: Verb) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"pro {verb.name}",
         description=verb.summary + ".",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     importlib.import_module(verb.module).add_arguments(parser)
+    use_everywhere(parser)
     return parser
 
 

@@ -76,8 +76,22 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+DESCRIPTION = """\
+The embedded default end to end on this machine: the toy world (pro toy generate), then
+pro run -f examples/toy/pipeline.yaml (3 reward models, the prompt adapter, PRO-MORLHF and a
+uniform-weight baseline, the evaluation), ending with the PRO-vs-uniform table and each policy's share of
+the toy world's optimum.  Outputs go under --out.
+"""
+HELP_EXAMPLES = """\
+examples:
+  pro demo
+  pro demo --out /tmp/pro-demo
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__
+    parser.description = DESCRIPTION
+    parser.epilog = HELP_EXAMPLES
     parser.add_argument("--out", default="demo-output", help="directory for the demo's outputs")
 
 

@@ -16,12 +16,13 @@ from pro.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Generate completions with an aligned policy and per-prompt weights.\n\n"
+    parser.description = "Generate completions with an aligned policy and per-prompt weights."
+    parser.epilog = (
         "examples:\n"
-        "  pro generate --policy runs/claim/store/pro-s0 --adapter runs/claim/store/adapter "
-        "--prompts heldout.jsonl --out gen.jsonl\n"
-        "  pro generate --policy wic-policy --uniform --prompts p.txt"
+        "  pro generate --policy toy-out/store/default/toy/default/align \\\n"
+        "    --adapter toy-out/store/default/toy/default/adapter \\\n"
+        "    --prompts toy-out/heldout.jsonl --out completions.jsonl\n"
+        "  pro generate --policy toy-out/store/align-wic --uniform --prompts prompts.txt"
     )
     parser.add_argument(
         "--policy", required=True, metavar="URI", help="policy artifact (s3://, file:// or a path)"

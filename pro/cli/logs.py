@@ -8,8 +8,10 @@ from pro.cli.runs_arg import add_run_arguments, run_from
 
 EXAMPLES = """\
 examples:
-  pro logs rm-humor                  # the latest local run's rm-humor log
-  pro logs align --follow            # print as it grows, until the stage stops running
+  # the latest local run's rm-humor log
+  pro logs rm-humor
+  # print as it grows, until the stage stops running
+  pro logs align --follow
   pro logs eval --tail 20 -f examples/toy/pipeline.yaml
 """
 

@@ -22,7 +22,8 @@ examples:
   pro render -f examples/toy/pipeline.yaml
   pro render -f examples/toy/pipeline.yaml --stage align -o json
   pro render -f examples/toy/reward-humor.yaml
-  pro render -f examples/toy/pipeline.yaml --job-backend TrainJob --training-runtime torch-distributed
+  pro render -f examples/toy/pipeline.yaml --job-backend TrainJob \\
+    --training-runtime torch-distributed
 """
 
 

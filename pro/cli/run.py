@@ -23,13 +23,22 @@ and reuses every stage an earlier run of the same pipeline or schedule committed
 
 examples:
   pro run -f examples/toy/pipeline.yaml
-  pro run -f pipeline.yaml --parallel 1                  # one stage at a time
-  pro run -f pipeline.yaml --store s3://bucket/pro       # another store than spec.storage.uri
-  pro run -f pipeline.yaml --run-id try-2                # start over under a new run id
-  pro run -f schedule.yaml --scheduled-time 2026-12-07T03:00:00Z   # one firing of an AlignmentSchedule
-  pro run -f pipeline.yaml --set alignment.beta=0.1 --set evaluation.maxPrompts=50
-  pro run -f pipeline.yaml --dry-run                     # what would run, be reused or stay cached, and why
-  pro status; pro logs align -f                          # a run going on (or ended), from another terminal
+  # one stage at a time
+  pro run -f pipeline.yaml --parallel 1
+  # another store than spec.storage.uri
+  pro run -f pipeline.yaml --store s3://bucket/pro
+  # start over under a new run id
+  pro run -f pipeline.yaml --run-id try-2
+  # one firing of an AlignmentSchedule
+  pro run -f schedule.yaml --scheduled-time 2026-12-07T03:00:00Z
+  # change fields for this run (validated like the file)
+  pro run -f pipeline.yaml --set alignment.beta=0.1 \\
+    --set evaluation.maxPrompts=50
+  # what would run, be reused or stay cached, and why
+  pro run -f pipeline.yaml --dry-run
+  # a run going on (or ended), from another terminal
+  pro status
+  pro logs align --follow
 """
 
 

@@ -24,10 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     names = ", ".join(k.name for k in kinds)
     parser.description = (
         f"Run one stage from its resource file (kind {names}).\n"
-        "Under torchrun every process runs this command; rank 0 commits the artifact.\n\n"
+        "Under torchrun every process runs this command; rank 0 commits the artifact."
+    )
+    parser.epilog = (
         "examples:\n"
         "  pro stage reward -f examples/toy/reward-helpfulness.yaml\n"
-        "  torchrun --standalone --nproc_per_node 2 -m pro stage adapter -f examples/toy/adapter.yaml\n"
+        "  # two processes, as a pod with nprocPerNode: 2 runs it\n"
+        "  torchrun --standalone --nproc_per_node 2 \\\n"
+        "    -m pro stage adapter -f examples/toy/adapter.yaml\n"
         "  pro stage align -f examples/toy/align-pro.yaml\n"
         "  pro stage eval -f examples/toy/eval.yaml"
     )

@@ -8,9 +8,12 @@ from pro.cli.runs_arg import RUNS, add_run_arguments, run_from
 
 EXAMPLES = """\
 examples:
-  pro status                                   # the latest run under .pro/runs
-  pro status -f examples/toy/pipeline.yaml     # that pipeline's run (its runId, or --run-id)
-  pro status --all                             # every local run, the latest first
+  # the latest run under .pro/runs
+  pro status
+  # that pipeline's run (its runId, or --run-id)
+  pro status -f examples/toy/pipeline.yaml
+  # every local run, the latest first
+  pro status --all
 """
 
 

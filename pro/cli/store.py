@@ -119,8 +119,7 @@ def _sub(sub: Any, name: str, common: argparse.ArgumentParser) -> argparse.Argum
         parents=[common],
         help=summary,
         description=description,
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"examples:\n  {example}",
     )
 
 

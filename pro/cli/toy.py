@@ -9,8 +9,23 @@ from pro.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = "The toy world: synthetic preference data with a known answer (docs/toy-world.md)."
+    parser.epilog = (
+        "examples:\n"
+        "  pro toy generate -f examples/toy/world.yaml --out toy-out\n"
+        "  pro toy drops --world toy-out --out toy-out/drops --change humor \\\n"
+        "    --date 2026-11-30 --date 2026-12-07"
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    gen = sub.add_parser("generate", help="generate a toy world's data files from its YAML spec")
+    gen = sub.add_parser(
+        "generate",
+        help="generate a toy world's data files from its YAML spec",
+        description="Write a toy world's data files (per-objective pairs, mixed pairs, SFT corpus, held-out "
+        "prompts, truth.json) from its YAML spec, atomically.",
+        epilog="examples:\n"
+        "  pro toy generate -f examples/toy/world.yaml --out toy-out\n"
+        "  pro toy generate -f examples/toy/world.yaml --out toy-out --seed 1 --force",
+    )
     gen.add_argument(
         "-f",
         "--filename",
@@ -28,10 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "drops",
         help="write weekly data drops from a generated world (one objective's data grows each week)",
         description="Write OUT/<date>/<objective>.jsonl + _SUCCESS for each --date: the first drop holds the "
-        "world's pairs, each later one the previous with --change's pairs extended by a fresh sample.\n\n"
-        "example:\n  pro toy drops --world toy-out --out toy-out/drops --change humor "
-        "--date 2026-11-30 --date 2026-12-07",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "world's pairs, each later one the previous with --change's pairs extended by a fresh sample.",
+        epilog="examples:\n  pro toy drops --world toy-out --out toy-out/drops --change humor \\\n"
+        "    --date 2026-11-30 --date 2026-12-07",
     )
     drops.add_argument("--world", required=True, metavar="DIR", help="a world written by pro toy generate")
     drops.add_argument("--out", required=True, metavar="DIR", help="where the drops go")
@@ -51,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {drop}")
         return 0
     if args.action != "generate":
-        raise UserError("pro toy: missing action; usage: pro toy generate --spec FILE --out DIR")
+        raise UserError("pro toy: missing action; usage: pro toy generate -f FILE --out DIR")
     from rich.console import Console
     from rich.table import Table
 

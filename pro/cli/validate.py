@@ -17,8 +17,10 @@ references with a {{scheduledTime}} placeholder are checked when a run fills the
 
 examples:
   pro validate -f examples/toy/pipeline.yaml
-  pro validate -f pipeline.yaml -f reward.yaml     # several files; every problem of every file
-  pro validate -f schedule.yaml --offline          # no network
+  # several files; every problem of every file
+  pro validate -f pipeline.yaml -f reward.yaml
+  # no network
+  pro validate -f schedule.yaml --offline
 """
 
 

@@ -26,6 +26,7 @@ def versions() -> dict[str, str | None]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "examples:\n  pro version\n  pro version -o json"
     parser.add_argument("-o", "--output", choices=["text", "json"], default="text", help="output format")
 
 

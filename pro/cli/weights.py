@@ -15,12 +15,15 @@ from pro.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Predict per-prompt objective weights.\n\n"
+    parser.description = "Predict per-prompt objective weights."
+    parser.epilog = (
         "examples:\n"
-        "  pro weights --adapter file:///tmp/store/toy/adapter --prompts heldout.jsonl --out w.jsonl\n"
-        "  pro weights --uniform --objectives helpfulness,harmlessness,humor --prompts p.txt\n"
-        "  pro weights --fixed helpfulness=0.6,harmlessness=0.3,humor=0.1 --prompts p.txt"
+        "  pro weights --adapter toy-out/store/default/toy/default/adapter \\\n"
+        "    --prompts toy-out/heldout.jsonl --out weights.jsonl\n"
+        "  pro weights --uniform --objectives helpfulness,harmlessness,humor \\\n"
+        "    --prompts prompts.txt\n"
+        "  pro weights --fixed helpfulness=0.6,harmlessness=0.3,humor=0.1 \\\n"
+        "    --prompts prompts.txt"
     )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--adapter", metavar="URI", help="adapter artifact (s3://, file:// or a path)")
