@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from collections.abc import Iterator
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -43,10 +44,17 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return "\n".join(out)
 
 
-def use_everywhere(parser: argparse.ArgumentParser) -> None:
-    """Give ``parser`` and each of its sub-commands' parsers (recursively) the :class:`HelpFormatter`."""
-    parser.formatter_class = HelpFormatter
+def walk(parser: argparse.ArgumentParser, command: str) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """``(command, parser)`` of ``parser`` (named ``command``) and of each of its sub-commands, recursively:
+    ``("pro store", …), ("pro store put", …), …``."""
+    yield command, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                use_everywhere(sub)
+            for name, sub in action.choices.items():
+                yield from walk(sub, f"{command} {name}")
+
+
+def use_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` and each of its sub-commands' parsers the :class:`HelpFormatter`."""
+    for _, found in walk(parser, parser.prog):
+        found.formatter_class = HelpFormatter
