@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pro.data.errors import DataError
 from pro.data.objects import pin
@@ -30,7 +31,7 @@ from pro.spec.conventions import join_uri, parse_rfc3339, rfc3339
 from pro.spec.data import DataSnapshot
 from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.run import PromotedPin, RunSnapshot
-from pro.spec.status import DataSnapshotStatus, PromotionStatus, WeightDriftStatus
+from pro.spec.status import DataSnapshotStatus, EvaluationStatus, PromotionStatus, WeightDriftStatus
 from pro.store import StoreError, read_manifest
 from pro.store.lineage import find_work, read_promoted, read_snapshot, run_snapshot
 
@@ -138,18 +139,30 @@ def data_status(pipeline: AlignmentPipeline, snapshot: RunSnapshot) -> DataSnaps
 
 #: ``promotion.json`` is a few hundred bytes; anything far larger is not ours to read whole
 MAX_PROMOTION_BYTES = 64 * 1024
+#: ``metrics.json`` holds per-category and per-objective numbers and a few sample rows: kilobytes
+MAX_METRICS_BYTES = 16 * 1024 * 1024
+
+
+def _artifact_json(uri: str, name: str, limit: int) -> Any:
+    """The JSON file ``name`` of the artifact at ``uri`` (None: absent, larger than ``limit`` or not JSON)."""
+    from pro.store.api import open_backend
+    from pro.store.config import StoreConfig
+
+    raw = open_backend(uri, StoreConfig()).read(name)
+    if raw is None or len(raw) > limit:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def promotion_outcome(eval_uri: str) -> tuple[PromotionStatus, WeightDriftStatus | None] | None:
     """The gate's decision and the weight move recorded by a committed evaluation (None: it has none)."""
-    from pro.store.api import open_backend
-    from pro.store.config import StoreConfig
-
-    raw = open_backend(eval_uri, StoreConfig()).read("promotion.json")
-    if raw is None or len(raw) > MAX_PROMOTION_BYTES:
+    p = _artifact_json(eval_uri, "promotion.json", MAX_PROMOTION_BYTES)
+    if p is None:
         return None
     try:
-        p = json.loads(raw)
         status = PromotionStatus(
             decision=str(p["decision"]),
             baseline=str(p["baseline"]),
@@ -160,17 +173,44 @@ def promotion_outcome(eval_uri: str) -> tuple[PromotionStatus, WeightDriftStatus
         )
         drift = p.get("drift")
         moved = WeightDriftStatus.model_validate(drift) if drift else None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return status, moved
+
+
+def evaluation_outcome(eval_uri: str) -> EvaluationStatus | None:
+    """The win rate a committed evaluation recorded in its ``metrics.json`` (None: none readable)."""
+    m = _artifact_json(eval_uri, "metrics.json", MAX_METRICS_BYTES)
+    try:
+        low, high = m.get("interval") or (None, None)
+        return EvaluationStatus(
+            policy_a=str(m["policyA"]),
+            policy_b=str(m["policyB"]),
+            prompts=int(m["prompts"]),
+            win_rate=float(m["winRate"]),
+            win_rate_low=None if low is None else float(low),
+            win_rate_high=None if high is None else float(high),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def result_line(evaluation: EvaluationStatus | None, promotion: PromotionStatus | None) -> str:
+    """A pipeline's outcome in a few words (its ``status.result``): the win rate, and the gate's decision."""
+    if promotion is not None:
+        rate = f", win rate {promotion.win_rate:.3f}" if promotion.win_rate is not None else ""
+        return f"{promotion.decision}{rate}"
+    return f"win rate {evaluation.win_rate:.3f}" if evaluation is not None else ""
 
 
 __all__ = [
     "PreparedRun",
     "data_status",
+    "evaluation_outcome",
     "filled_for",
     "pin_fields",
     "prepare",
     "promotion_outcome",
+    "result_line",
     "resumed",
 ]

@@ -39,13 +39,23 @@ from pro.planner import (
 )
 from pro.planner.compose import EVAL, ComposedStage, Composition, Reuse, lineage_root
 from pro.render.jobs import stage_resource_object
-from pro.runs import PreparedRun, data_status, prepare, promotion_outcome, resumed, transient
+from pro.runs import (
+    PreparedRun,
+    data_status,
+    evaluation_outcome,
+    prepare,
+    promotion_outcome,
+    result_line,
+    resumed,
+    transient,
+)
 from pro.spec import SpecError
 from pro.spec.conventions import DEFAULT_NAMESPACE, SCHEDULED_AT, WORK_DIGEST, parse_rfc3339, rfc3339
 from pro.spec.kinds import PIPELINE_KIND, kind_named
 from pro.spec.status import (
     AlignmentPipelineStatus,
     Condition,
+    EvaluationStatus,
     PipelinePhase,
     PromotionStatus,
     StageRunStatus,
@@ -144,8 +154,9 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
             raise  # a store that cannot be reached now: the work queue asks again, backing off
         return unavailable(ctx, body, ref, err, now)
     status = pipeline_status(
-        seen, decided, now, gate=gate_outcome(ctx, seen, decided.phase), job_backend=backend.kind
-    )
+        seen, decided, now, gate=gate_outcome(ctx, seen, decided.phase), job_backend=backend.kind,
+        evaluation=evaluation_of(ctx, seen, decided.phase),
+    )  # fmt: skip
     publish(ctx, body, ref, status, events=[*created, *pipeline_events(seen.old, status)], now=stamp)
     return decided.requeue_at
 
@@ -394,10 +405,11 @@ Gate = tuple[PromotionStatus | None, WeightDriftStatus | None]
 
 def pipeline_status(
     seen: PipelineObservation, decided: Plan, now: datetime, *, gate: Gate = (None, None),
-    job_backend: str | None = None,
+    job_backend: str | None = None, evaluation: EvaluationStatus | None = None,
 ) -> AlignmentPipelineStatus:  # fmt: skip
     """The status once ``decided`` is carried out (``gate``: the promotion gate's outcome, if known;
-    ``job_backend``: the kind of job its stages run as)."""
+    ``job_backend``: the kind of job its stages run as; ``evaluation``: the committed evaluation's win
+    rate, if known)."""
     c, old, stamp = seen.composition, seen.old, rfc3339(now)
     reused = {name: r.run for name, r in c.reused.items()}
     summaries = [
@@ -420,12 +432,15 @@ def pipeline_status(
         observed_generation=seen.generation,
         phase=phase,
         conditions=pipeline_conditions(seen, phase, summaries, report, stamp),
-        stage=", ".join(running) if running else f"{done}/{len(summaries)}",
+        stage=", ".join(running),
+        progress=f"{done}/{len(summaries)}",
+        result=result_line(evaluation, promotion),
         job_backend=job_backend,
         stages=summaries,
         artifacts=c.root,
         report=report,
         data=data_status(c.pipeline, seen.run.snapshot),
+        evaluation=evaluation,
         promotion=promotion,
         weight_drift=drift,
         start_time=(old.start_time if old else None) or stamp,
@@ -448,6 +463,22 @@ def gate_outcome(ctx: Context, seen: PipelineObservation, phase: PipelinePhase) 
         log.warning("cannot read the promotion decision at %s: %s", uri, err)
         return None, None
     return found if found is not None else (None, None)
+
+
+def evaluation_of(ctx: Context, seen: PipelineObservation, phase: PipelinePhase) -> EvaluationStatus | None:
+    """The committed evaluation's win rate, once the pipeline succeeded (read once from its artifact)."""
+    old = seen.old
+    if old is not None and old.evaluation is not None:
+        return old.evaluation
+    c = seen.composition
+    if phase is not PipelinePhase.SUCCEEDED or EVAL not in c.by_name:
+        return None
+    uri = c.stage(EVAL).output
+    try:
+        return ctx.memo.get(("evaluation", uri, c.stage(EVAL).digest), lambda: evaluation_outcome(uri))
+    except StoreError as err:
+        log.warning("cannot read the evaluation's metrics at %s: %s", uri, err)
+        return None
 
 
 def failures(stages: list[StageSummary]) -> str:

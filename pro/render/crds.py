@@ -47,8 +47,10 @@ STATUS_MODELS: dict[str, type[BaseModel]] = {
 }
 COLUMNS: dict[str, list[dict[str, str]]] = {
     "AlignmentPipeline": [
-        {"name": "Stage", "type": "string", "jsonPath": ".status.stage"},
         {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
+        {"name": "Stage", "type": "string", "jsonPath": ".status.stage"},
+        {"name": "Result", "type": "string", "jsonPath": ".status.result"},
         _AGE,
     ],
     "AlignmentSchedule": [

@@ -166,6 +166,23 @@ class PromotionStatus(SpecModel):
     """Why it was not promoted."""
 
 
+class EvaluationStatus(SpecModel):
+    """The evaluation's outcome (from its committed ``metrics.json``)."""
+
+    policy_a: str
+    """The candidate's label (the aligned policy)."""
+    policy_b: str
+    """The baseline's label."""
+    prompts: int
+    """Held-out prompts compared."""
+    win_rate: float
+    """A's win rate against B (ties ½; greedy and sampled weighed ½ each)."""
+    win_rate_low: float | None = None
+    """The lower end of its bootstrap interval."""
+    win_rate_high: float | None = None
+    """The upper end of its bootstrap interval."""
+
+
 class WeightDriftStatus(SpecModel):
     """How far the adapter's weights on the probe prompts moved since the previous run."""
 
@@ -187,7 +204,12 @@ class AlignmentPipelineStatus(SpecModel):
     conditions: list[Condition] = Field(default_factory=list)
     """Conditions ``Valid``, ``Running``, ``Succeeded``, ``Failed`` and ``Suspended``."""
     stage: str = ""
-    """What runs now, for ``kubectl get`` (e.g. ``align``, or ``3/7``)."""
+    """The stages running now, for ``kubectl get`` (e.g. ``align, align-baseline``; empty when none is)."""
+    progress: str = ""
+    """Stages committed of all, for ``kubectl get`` (e.g. ``3/7``)."""
+    result: str = ""
+    """The outcome in a few words, for ``kubectl get``: the evaluation's win rate (``win rate 0.938``) and,
+    with ``spec.promotion``, the gate's decision (``Promoted, win rate 0.910``)."""
     job_backend: str | None = None
     """The kind of job its stages run as (``PyTorchJob`` or ``TrainJob``): ``spec.kubernetes.jobBackend``,
     or for ``auto`` the kind the operator picks (its ``--job-backend``, else what the cluster serves)."""
@@ -199,6 +221,8 @@ class AlignmentPipelineStatus(SpecModel):
     """The evaluation report (``…/eval/report.html``) once the pipeline has succeeded."""
     data: DataSnapshotStatus | None = None
     """What the run pinned when it started."""
+    evaluation: EvaluationStatus | None = None
+    """The evaluation's win rate, once it committed."""
     promotion: PromotionStatus | None = None
     """The promotion gate's decision (with ``spec.promotion``, once the evaluation committed)."""
     weight_drift: WeightDriftStatus | None = None
@@ -247,6 +271,7 @@ __all__ = [
     "Condition",
     "ConditionStatus",
     "DataSnapshotStatus",
+    "EvaluationStatus",
     "LastPromoted",
     "PipelinePhase",
     "PromotionStatus",

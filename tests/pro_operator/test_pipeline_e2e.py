@@ -57,6 +57,10 @@ def test_the_toy_pipeline_runs_end_to_end_through_the_operator(cluster: Cluster,
     assert status["observedGeneration"] == alp["metadata"]["generation"]
     assert {x["type"]: x["status"] for x in status["conditions"]}["Succeeded"] == "True"
     assert status["jobBackend"] == cluster.backend
+    # kubectl get alp: Progress, Stage (none running) and Result, written by the operator
+    assert (status["progress"], status["stage"]) == (f"{len(c.stages)}/{len(c.stages)}", "")
+    assert status["result"] == f"win rate {status['evaluation']['winRate']:.3f}"
+    assert status["evaluation"]["prompts"] > 0
     for stage in c.stages:  # every artifact committed in S3 for its work
         manifest = read_manifest(stage.output)
         assert manifest is not None and manifest.work_digest == stage.digest, stage.name

@@ -19,7 +19,14 @@ from pro.spec.conventions import rfc3339
 from pro.spec.execution import KubernetesSettings, RetrySettings, StageExecution
 from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.run import RunSnapshot
-from pro.spec.status import AlignmentPipelineStatus, PipelinePhase, StagePhase, StageRunStatus
+from pro.spec.status import (
+    AlignmentPipelineStatus,
+    EvaluationStatus,
+    PipelinePhase,
+    PromotionStatus,
+    StagePhase,
+    StageRunStatus,
+)
 from pro_operator.events import Event
 from pro_operator.jobs import PYTORCHJOB, JobObservation, observe_job
 from pro_operator.pipeline import (
@@ -322,8 +329,9 @@ def child(stage: Any, **status: Any) -> Child:
 
 
 def pipeline_pass(
-    children: dict[str, Child], *, committed: tuple[str, ...] = (), suspend: bool = False, old: Any = None
-) -> tuple[AlignmentPipelineStatus, list[Event]]:
+    children: dict[str, Child], *, committed: tuple[str, ...] = (), suspend: bool = False, old: Any = None,
+    **outcome: Any,
+) -> tuple[AlignmentPipelineStatus, list[Event]]:  # fmt: skip
     run, graph = toy()
     c = run.composition
     if suspend:
@@ -338,7 +346,7 @@ def pipeline_pass(
     }
     seen = PipelineObservation(run, c, graph, 1, "uid", old, children, stages)
     decided = plan(graph, Observed(stages=stages, suspend=suspend), T0)
-    status = pipeline_status(seen, decided, T0)
+    status = pipeline_status(seen, decided, T0, **outcome)
     return status, pipeline_events(old, status)
 
 
@@ -353,7 +361,8 @@ def test_a_fresh_pipeline_runs_its_reward_models_and_a_committed_one_is_cached()
         "rm-helpfulness": "Running", "rm-harmlessness": "Running", "rm-humor": "Succeeded",
         "adapter": "Waiting", "align": "Waiting", "align-baseline": "Waiting", "eval": "Waiting",
     }  # fmt: skip
-    assert status.stage == "rm-helpfulness, rm-harmlessness"
+    assert status.stage == "rm-helpfulness, rm-harmlessness" and status.progress == "1/7"
+    assert status.result == ""
     humor = status.stages[2]
     assert humor.cached and humor.artifact.endswith("/rm-humor")
     assert events == [Event("StageCached", f"rm-humor: already committed at {humor.artifact}")]
@@ -364,7 +373,8 @@ def test_a_fresh_pipeline_runs_its_reward_models_and_a_committed_one_is_cached()
 def test_a_suspended_pipeline_shows_its_stages_suspended() -> None:
     c = toy()[0].composition
     status, events = pipeline_pass({}, suspend=True)
-    assert status.phase is PipelinePhase.SUSPENDED and status.stage == "0/7" and events == []
+    assert status.phase is PipelinePhase.SUSPENDED and status.stage == "" and status.progress == "0/7"
+    assert events == []
     assert {phases(status)[s] for s in ("rm-helpfulness", "rm-humor")} == {"Suspended"}
     conds = {cd.type: (cd.status, cd.reason) for cd in status.conditions}
     assert conds["Suspended"] == ("True", "Suspended") and conds["Running"] == ("False", "Suspended")
@@ -416,3 +426,20 @@ def test_a_stage_backing_off_and_then_failing_is_shown_in_its_own_words_and_ends
         "StageFailed",
         "rm-helpfulness: 2 attempt(s); last: boom",
     )
+
+
+def test_kubectl_columns_show_progress_and_the_result() -> None:
+    """What ``kubectl get alp`` prints (Status, Progress, Stage, Result): a finished pipeline's win rate,
+    and with a promotion gate its decision."""
+    names = tuple(s.name for s in toy()[0].composition.stages)
+    evaluation = EvaluationStatus(policy_a="pro", policy_b="uniform", prompts=300, win_rate=0.9384)
+    status, _ = pipeline_pass({}, committed=names, evaluation=evaluation)
+    assert status.phase is PipelinePhase.SUCCEEDED
+    assert (status.progress, status.stage, status.result) == ("7/7", "", "win rate 0.938")
+    assert status.evaluation == evaluation
+    gate = (PromotionStatus(decision="Promoted", baseline="uniform", win_rate=0.91), None)
+    status, _ = pipeline_pass({}, committed=names, evaluation=evaluation, gate=gate)
+    assert status.result == "Promoted, win rate 0.910"
+    rejected = (PromotionStatus(decision="Rejected", baseline="x", reasons=["regressed"]), None)
+    status, _ = pipeline_pass({}, committed=names, gate=rejected)
+    assert status.result == "Rejected"

@@ -160,7 +160,7 @@ def test_printer_columns_per_kind() -> None:
     def names(word: str) -> list[str]:
         return [c["name"] for c in crd(resolve(word))["spec"]["versions"][0]["additionalPrinterColumns"]]
 
-    assert names("alp") == ["Stage", "Status", "Age"]
+    assert names("alp") == ["Status", "Progress", "Stage", "Result", "Age"]
     assert names("pal") == ["Status", "Attempts", "Job", "Age"]
     assert names("als") == ["Schedule", "Suspend", "Last Schedule", "Age"]
 

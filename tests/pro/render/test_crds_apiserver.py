@@ -12,7 +12,13 @@ import yaml
 
 from pro.cli.render import objects
 from pro.spec.kinds import resolve
-from pro.spec.status import AlignmentPipelineStatus, Condition, StageRunStatus, StageSummary
+from pro.spec.status import (
+    AlignmentPipelineStatus,
+    Condition,
+    EvaluationStatus,
+    StageRunStatus,
+    StageSummary,
+)
 from pro.testing.operator import install_crds
 
 pytestmark = pytest.mark.integration
@@ -112,6 +118,8 @@ def test_crds_on_a_real_api_server(apis: Any, kube_namespace: Any) -> None:
             )
         ],
         stage="align",
+        progress="3/7",
+        result="Promoted, win rate 0.910",
         stages=[
             StageSummary(
                 name="align",
@@ -133,6 +141,14 @@ def test_crds_on_a_real_api_server(apis: Any, kube_namespace: Any) -> None:
         ],
         artifacts="s3://b/default/toy/default",
         report="s3://b/default/toy/default/eval/report.html",
+        evaluation=EvaluationStatus(
+            policy_a="pro",
+            policy_b="uniform",
+            prompts=300,
+            win_rate=0.91,
+            win_rate_low=0.88,
+            win_rate_high=0.94,
+        ),
         start_time=when,
         completion_time=when,
     ).to_dict()
