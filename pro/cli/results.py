@@ -29,4 +29,4 @@ def print_result(console: Console, metrics: Mapping[str, Any]) -> None:
     from pro.eval.table import headline
 
     console.print(result_table(metrics))
-    console.print(headline(metrics), soft_wrap=True, highlight=False)
+    console.print(headline(metrics), highlight=False)  # words wrapped at the console's width

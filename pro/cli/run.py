@@ -228,9 +228,8 @@ def dry_run(c: Composition) -> int:
             why = "its committed artifact is for other work (the spec or an input changed)"
         table.add_row(name, "run", why)
     console.print(table)
-    console.print(
-        f"{len(fresh)} of {len(c.stages)} stage(s) would run; artifacts under {c.root}", soft_wrap=True
-    )
+    console.print(f"{len(fresh)} of {len(c.stages)} stage(s) would run", highlight=False)
+    console.print(f"  artifacts: {c.root}", soft_wrap=True, highlight=False, markup=False)
     return 0
 
 
@@ -268,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from rich.console import Console
+    from rich.markup import escape
 
     from pro.cli.results import print_result
     from pro.errors import UserError
@@ -295,13 +295,11 @@ def run(args: argparse.Namespace) -> int:
     # logs and pipes get wide lines rather than tables wrapped at 80 columns
     console = Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", "160")))
     header = f"pipeline {meta.name} (run {spec.run_id})"
-    console.print(
-        f"{header}: {len(composition.stages)} stages, artifacts under {composition.root}, logs in {run_dir}/logs",
-        soft_wrap=True,
-        highlight=False,
-    )
+    console.print(f"{header}: {len(composition.stages)} stages", highlight=False)
+    for label, path in (("artifacts", composition.root), ("logs", f"{run_dir}/logs")):
+        console.print(f"  {label}: {path}", soft_wrap=True, highlight=False, markup=False)
     live = args.progress == "live" or (args.progress == "auto" and sys.stdout.isatty())
-    display = LiveDisplay(console, header) if live else LineDisplay()
+    display = LiveDisplay(console, header) if live else LineDisplay(width=console.width)
     lineage = lineage_root(composition.pipeline)
 
     def index(stage: ComposedStage) -> None:
@@ -315,16 +313,14 @@ def run(args: argparse.Namespace) -> int:
         if metrics is not None and "policyA" in metrics:
             print_result(console, metrics)
         if metrics is not None and "promotion" in metrics:
-            console.print(promotion_line(metrics["promotion"]), soft_wrap=True, highlight=False)
-        console.print(f"report: {composition.stage(EVAL).output}/report.html", soft_wrap=True)
+            console.print(promotion_line(metrics["promotion"]), highlight=False)
+        console.print(f"report: {composition.stage(EVAL).output}/report.html", soft_wrap=True, markup=False)
     if outcome.phase is PipelinePhase.FAILED:
         for rec in outcome.records.values():
             if rec.phase == "Failed":
-                console.print(
-                    f"[red]{rec.name} failed[/red]: {rec.message}\n  log: {rec.log}",
-                    highlight=False,
-                    soft_wrap=True,  # a path is copied, not read: never broken across lines
-                )
+                console.print(f"[red]{rec.name} failed[/red]: {escape(rec.message)}", highlight=False)
+                # a path is copied, not read: never broken across lines
+                console.print(f"  log: {rec.log}", highlight=False, soft_wrap=True, markup=False)
         return 1
     if outcome.interrupted:
         console.print("stopped; run the same command again to resume")

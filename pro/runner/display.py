@@ -120,10 +120,13 @@ class LiveDisplay:
 
 
 class LineDisplay:
-    """A line per change: a stage's state, or its progress every quarter (logs, CI, pipes)."""
+    """A line per change: a stage's state, or its progress every quarter (logs, CI, pipes).  A line never
+    runs past ``width`` columns: a long message ends in an ellipsis (the summary repeats a failure's whole
+    message)."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, width: int | None = None) -> None:
         self.out = out or sys.stdout
+        self.width = width
         self.seen: dict[str, tuple[str, int, str, str]] = {}
         self.quarter: dict[str, int] = {}
 
@@ -136,7 +139,12 @@ class LineDisplay:
     def update(self, plan: Plan, records: Mapping[str, StageRecord]) -> None:
         now = time.monotonic()
         for rec in records.values():
-            sub = rec.progress.phase if rec.progress is not None and rec.phase == "Running" else ""
+            # a running stage that has not reported yet is starting its training: no second "Running" line
+            sub = (
+                (rec.progress.phase if rec.progress is not None else "training")
+                if rec.phase == "Running"
+                else ""
+            )
             key = (rec.phase, rec.attempts, rec.message if rec.phase != "Running" else "", sub)
             parts: list[str] = []
             if self.seen.get(rec.name) != key:
@@ -148,12 +156,15 @@ class LineDisplay:
                     self.quarter[rec.name] = q
                     parts = ["Running", f"step {_progress(rec, now)}"]
             if parts:
-                stamp = time.strftime("%H:%M:%S")
                 elapsed = rec.elapsed(now)
-                line = f"{stamp}  {rec.name:<18} {' '.join(p for p in parts if p)}"
-                if elapsed and rec.phase != "Running":
-                    line += f"  ({duration(elapsed)})"
-                print(line, file=self.out, flush=True)
+                suffix = f"  ({duration(elapsed)})" if elapsed and rec.phase != "Running" else ""
+                text = " ".join(p for p in parts if p)
+                line = f"{time.strftime('%H:%M:%S')}  {rec.name:<18} "
+                if self.width is not None and len(line) + len(text) + len(suffix) > self.width:
+                    suffix = ""  # the time is in the summary; the words are worth more here
+                    if len(line) + len(text) > self.width:
+                        text = text[: max(self.width - len(line) - 1, 0)].rstrip() + "…"
+                print(line + text + suffix, file=self.out, flush=True)
 
 
 def _line_message(rec: StageRecord) -> str:
@@ -163,8 +174,9 @@ def _line_message(rec: StageRecord) -> str:
 
 
 def summary(console: Console, outcome: Outcome, header: str) -> None:
-    """The final table (state, attempts, time), then every artifact or log path on a whole line of its own
-    (a path is copied, not read: never cut or broken)."""
+    """The final table (state, attempts, time), then every artifact, and the log of every stage that did
+    not succeed, each path whole on a line of its own (a path is copied, not read: never cut or broken;
+    each ends with its stage's name)."""
     console.print(
         f"{header}: {outcome.phase.value} in {duration(outcome.seconds)}", soft_wrap=True, highlight=False
     )
@@ -179,12 +191,18 @@ def summary(console: Console, outcome: Outcome, header: str) -> None:
             duration(rec.seconds) if rec.seconds else "-",
         )
     console.print(table)
-    width = max(len(r.name) for r in outcome.records.values())
-    for rec in outcome.records.values():
-        if rec.phase == "Succeeded":
-            console.print(f"  {rec.name:<{width}}  {rec.output}", soft_wrap=True, highlight=False)
-        elif rec.attempts:
-            console.print(f"  {rec.name:<{width}}  log: {rec.log}", soft_wrap=True, highlight=False)
+    records = outcome.records.values()
+    for label, paths in (
+        ("artifacts:", [r.output for r in records if r.phase == "Succeeded"]),
+        (
+            "logs of the stages that did not succeed:",
+            [str(r.log) for r in records if r.phase != "Succeeded" and r.attempts],
+        ),
+    ):
+        if paths:
+            console.print(label, highlight=False)
+            for path in paths:
+                console.print(f"  {path}", soft_wrap=True, highlight=False, markup=False)
 
 
 def read_metrics(uri: str) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from pro.spec import load_file
 from pro.spec.pipeline import AlignmentPipeline
 from pro.store import read_manifest
 from pro.testing.toy_pipeline import MINIMAL, TINY, Scale, pipeline_doc, small_world
+from tests.pro.runner.test_display import too_wide
 
 pytestmark = pytest.mark.ml
 
@@ -46,14 +47,16 @@ def attempted(out: str) -> set[str]:
 
 
 def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
-    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # the transcript of a pipe at 80 columns: every line fits
     store = str(tmp_path / "store")
     doc = pipeline_doc(toy, store, TINY)
     pipeline = write(tmp_path / "pipeline.yaml", doc)
 
     code, out = run(pipeline, tmp_path / "run", capsys)
     assert code == 0, out
+    assert not too_wide(out), "\n".join(too_wide(out))
     c = prepare(load_file(pipeline, AlignmentPipeline)).composition
     for stage in c.stages:
         manifest = read_manifest(stage.output)
@@ -61,7 +64,8 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
         assert (tmp_path / "run" / "logs" / f"{stage.name}.log").stat().st_size > 0
     assert attempted(out) == set(c.by_name)
     assert "result: pro vs uniform on 16 held-out prompts" in out and "win rate, greedy" in out
-    assert "pro vs uniform: win rate " in out and "share of the optimum: greedy pro " in out  # the headline
+    words = " ".join(out.split())  # the headline, wrapped at 80 columns
+    assert "pro vs uniform: win rate " in words and "share of the optimum: greedy pro " in words
     assert f"report: {c.stage('eval').output}/report.html" in out
     # each stage ran from its own spec file, the resource the operator would mount
     spec_file = tmp_path / "run" / "stages" / "adapter.yaml"
@@ -112,17 +116,23 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
 def test_a_crashing_stage_is_retried_then_fails_the_pipeline_and_blocks_what_needs_it(
     toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "40")  # a console narrower than the log path printed
+    monkeypatch.setenv("COLUMNS", "80")
+    run_dir = (
+        tmp_path
+        / ("a-directory-whose-name-alone-makes-the-log-path-wider-than-80-columns" + "-" * 20)
+        / "run"
+    )
     doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
     # a backbone that is not there: transformers raises (a crash, not a user error): worth a retry
     doc["spec"]["objectives"][2]["model"] = {"name": str(tmp_path / "no-such-model")}
     doc["spec"]["retry"] = {"limit": 1, "backoffSeconds": 0.5}
-    code, out = run(write(tmp_path / "p.yaml", doc), tmp_path / "run", capsys)
+    code, out = run(write(tmp_path / "p.yaml", doc), run_dir, capsys)
     assert code == 1
-    assert "rm-humor           Failed (attempt 2) 2 attempt(s); last: exit code 1" in out
+    assert "rm-humor           Failed (attempt 2) 2 attempt(s); last: exit code" in out
     assert "no-such-model" in out  # the reason comes from the stage's own last word
     assert "rm-humor failed" in out
-    assert f"  log: {tmp_path / 'run' / 'logs' / 'rm-humor.log'}" in out.splitlines()  # never wrapped
+    assert f"  log: {run_dir / 'logs' / 'rm-humor.log'}" in out.splitlines()  # never wrapped
+    assert not too_wide(out), "\n".join(too_wide(out))
     assert "adapter            Blocked needs rm-humor" in out
     c = prepare(load_file(tmp_path / "p.yaml", AlignmentPipeline)).composition
     assert read_manifest(c.stage("rm-helpfulness").output) is not None  # independent stages finished
