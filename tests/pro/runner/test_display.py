@@ -32,9 +32,11 @@ WHOLE_PATH = re.compile(r"^\s*(?:[a-z]+: )?/\S+$")
 
 
 def records() -> dict[str, StageRecord]:
-    waiting = {"phase": "Waiting", "reason": "WaitingForInputs", "message": "waiting for its inputs"}
     return {
-        name: StageRecord(name, "Kind", f"{ROOT}/{name}", LOGS / f"{name}.log", **waiting) for name in STAGES
+        name: StageRecord(
+            name, "Kind", f"{ROOT}/{name}", LOGS / f"{name}.log", reason="WaitingForInputs", message="waiting"
+        )
+        for name in STAGES
     }
 
 
