@@ -150,7 +150,7 @@ def test_a_malformed_data_row_fails_its_stage_at_once_with_its_reason(
     code, out = run(write(tmp_path / "p.yaml", doc), tmp_path / "run", capsys)
     assert code == 1
     assert "rm-humor           Failed attempt 1 failed for good (not retried): exit code 65:" in out
-    assert f"{tmp_path / 'broken.jsonl'}:2: invalid JSON" in out
+    assert f"{tmp_path / 'broken.jsonl'}:2: invalid JSON" in " ".join(out.split())  # wrapped at words
     assert "Retrying" not in out and "Backoff" not in out
     assert (tmp_path / "run" / "logs" / "rm-humor.log").read_text().count("==== rm-humor attempt") == 1
 
