@@ -4,7 +4,7 @@ evaluation stage both sample through :func:`complete`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,12 +58,13 @@ class _Loaded:
         self.texts = [policy_prompt(p, x) for p, x in zip(prompts, prefixes, strict=True)]
 
     def generate(
-        self, texts: Sequence[str], *, temperature: float, max_new_tokens: int, seed: int
-    ) -> list[str]:
+        self, texts: Sequence[str], *, temperature: float, max_new_tokens: int, seed: int,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[str]:  # fmt: skip
         from pro.align.policy import generate
 
         return generate(self.model, self.tokenizer, texts, temperature=temperature, max_new_tokens=max_new_tokens,
-                        seed=seed)  # fmt: skip
+                        seed=seed, on_batch=on_batch)  # fmt: skip
 
 
 def complete(
@@ -95,17 +96,18 @@ def decode(
     weights: WeightSettings | None = None,
     max_new_tokens: int = 64,
     seed: int = 0,
+    on_batch: Callable[[int], None] | None = None,
 ) -> Decodings:
     """Greedy completions and ``samples`` sampled completions per prompt, the policy loaded once and the
     samples generated in one batched pass; ``temperature`` defaults to the policy's training temperature
-    (its card), else :data:`FALLBACK_TEMPERATURE`."""
+    (its card), else :data:`FALLBACK_TEMPERATURE`; ``on_batch``: how many completions each batch added."""
     p = _Loaded(policy_uri, prompts, weights)
-    greedy = p.generate(p.texts, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
+    greedy = p.generate(p.texts, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed, on_batch=on_batch)
     if samples <= 0:
         return Decodings(greedy, [], None)
     t = temperature or (p.card.temperature if p.card is not None else None) or FALLBACK_TEMPERATURE
     flat = p.generate([x for _ in range(samples) for x in p.texts], temperature=t, max_new_tokens=max_new_tokens,
-                      seed=seed + 1)  # fmt: skip
+                      seed=seed + 1, on_batch=on_batch)  # fmt: skip
     n = len(p.texts)
     return Decodings(greedy, [flat[s * n : (s + 1) * n] for s in range(samples)], t)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -221,8 +221,10 @@ def generate(
     batch_size: int = 64,
     seed: int = 0,
     top_p: float = 1.0,
+    on_batch: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """One completion per prompt text (greedy when ``temperature`` is 0), batched with left padding."""
+    """One completion per prompt text (greedy when ``temperature`` is 0), batched with left padding;
+    ``on_batch`` is told how many completions each batch added (progress)."""
     out: list[str] = []
     torch.manual_seed(seed)
     old_side = tokenizer.padding_side
@@ -247,6 +249,8 @@ def generate(
                 )
                 new = ids[:, enc["input_ids"].shape[1] :]
                 out += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+                if on_batch is not None:
+                    on_batch(len(chunk))
     finally:
         tokenizer.padding_side = old_side
     return out

@@ -55,6 +55,10 @@ def _state(rec: StageRecord) -> str:
     return rec.phase
 
 
+#: the phases whose steps are counted as they happen (saving and committing keep the last count)
+COUNTING = ("training", "generating")
+
+
 def _progress(rec: StageRecord, now: float) -> str:
     """``step/total``, with the rate and the time left once there is a rate."""
     if rec.progress is None or rec.phase != "Running" or rec.progress.total <= 0:
@@ -62,7 +66,7 @@ def _progress(rec: StageRecord, now: float) -> str:
     p = rec.progress
     text = f"{p.step}/{p.total}"
     rate = rec.rate(now)
-    if rate and p.phase == "training":
+    if rate and p.phase in COUNTING:
         left = max(p.total - p.step, 0) / rate
         per = f"{rate:.1f}/s" if rate >= 1 else f"{1 / rate:.1f}s/it"
         text += f" {per} ETA {duration(left)}"
@@ -149,12 +153,13 @@ class LineDisplay:
             parts: list[str] = []
             if self.seen.get(rec.name) != key:
                 self.seen[rec.name] = key
+                self.quarter[rec.name] = 0  # a new phase counts its own quarters
                 parts = [_state(rec), _line_message(rec)]
             elif rec.phase == "Running" and rec.progress is not None and rec.progress.total > 0:
                 q = 4 * rec.progress.step // rec.progress.total
                 if q > self.quarter.get(rec.name, 0):
                     self.quarter[rec.name] = q
-                    parts = ["Running", f"step {_progress(rec, now)}"]
+                    parts = [_state(rec), f"step {_progress(rec, now)}"]
             if parts:
                 elapsed = rec.elapsed(now)
                 suffix = f"  ({duration(elapsed)})" if elapsed and rec.phase != "Running" else ""

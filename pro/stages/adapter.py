@@ -89,7 +89,7 @@ def run(resource: AdapterTraining) -> dict[str, Any]:
             data_collator=TargetCollator(pad_id),
             callbacks=[runtime.progress_callback()],
         )
-        result = trainer.train()
+        result = runtime.metric_lines(trainer).train()
         trained = runtime.trained_model(trainer, env, deepspeed=spec.deepspeed, lora=None)
 
         metrics: dict[str, Any] = {}

@@ -149,7 +149,9 @@ def run_morlhf(resource: PolicyAlignment) -> dict[str, Any]:
             resume_dir = work / "resume" / f"checkpoint-{step}"
             shutil.copytree(local, resume_dir)
             log.info("resuming from %s (step %d)", uri, step)
-        result = trainer.train(resume_from_checkpoint=str(resume_dir) if resume_dir else None)
+        result = runtime.metric_lines(trainer).train(
+            resume_from_checkpoint=str(resume_dir) if resume_dir else None
+        )
         trained = runtime.trained_model(trainer, env, deepspeed=spec.deepspeed, lora=spec.lora)
 
         metrics: dict[str, Any] = {}

@@ -59,14 +59,18 @@ def objective_scorer(spec: PolicyEvaluationSpec, judge: LoadedJudge) -> Scores |
 
 
 def decode(
-    spec: PolicyEvaluationSpec, ref: PolicyRef | str, prompts: Sequence[str]
+    spec: PolicyEvaluationSpec,
+    ref: PolicyRef | str,
+    prompts: Sequence[str],
+    on_batch: Callable[[int], None] | None = None,
 ) -> tuple[Decoded, float | None]:
-    """A policy's greedy and sampled completions with the evaluation's settings."""
+    """A policy's greedy and sampled completions with the evaluation's settings (``on_batch``: how many
+    completions each batch added)."""
     from pro.align.generation import decode as decode_policy
 
     uri, weights = (ref, None) if isinstance(ref, str) else (ref.uri, ref.weights)
     d = decode_policy(uri, prompts, samples=spec.samples, temperature=spec.temperature, weights=weights,
-                      max_new_tokens=spec.max_new_tokens, seed=spec.seed)  # fmt: skip
+                      max_new_tokens=spec.max_new_tokens, seed=spec.seed, on_batch=on_batch)  # fmt: skip
     return Decoded(list(prompts), d.greedy, d.sampled), d.temperature
 
 
@@ -197,7 +201,9 @@ def run(resource: PolicyEvaluation) -> dict[str, Any]:
     from pro.data import read_prompts
     from pro.eval.compare import compare
     from pro.eval.report import curves_image, heatmap_image, write_report
+    from pro.models.quiet import quiet_libraries
 
+    quiet_libraries()
     spec = resource.spec
     started = time.perf_counter()
     records = read_prompts(spec.prompts)[: spec.max_prompts]
@@ -207,7 +213,11 @@ def run(resource: PolicyEvaluation) -> dict[str, Any]:
     prompts = [r.prompt for r in records]
     categories = [r.category or (judge.world.category_of(r.prompt) if judge.world else "-") for r in records]
 
-    (da, temperature), (db, _) = decode(spec, spec.policy_a, prompts), decode(spec, spec.policy_b, prompts)
+    # every completion of both policies, greedy and sampled, counts toward pro run's step/total and rate
+    generated = runtime.Counted(2 * len(prompts) * (1 + spec.samples), "generating")
+    da, temperature = decode(spec, spec.policy_a, prompts, generated.add)
+    db, _ = decode(spec, spec.policy_b, prompts, generated.add)
+    runtime.report_phase("judging")
     greedy_wins, sampled_wins = judge_wins(judge, da, db)
     per_objective = objective_scorer(spec, judge)
     ja = judged(spec.policy_a.name, da, judge, per_objective)

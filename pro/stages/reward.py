@@ -63,7 +63,7 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
             peft_config=peft_config,
             callbacks=[runtime.progress_callback()],
         )
-        result = trainer.train()
+        result = runtime.metric_lines(trainer).train()
         trained = runtime.trained_model(trainer, env, deepspeed=spec.deepspeed, lora=spec.lora)
 
         metrics: dict[str, Any] = {}

@@ -155,6 +155,19 @@ def report_phase(phase: str) -> None:
     report_progress(_last_progress["step"], _last_progress["total"], phase=phase)
 
 
+class Counted:
+    """Units of work (completions generated, rows scored) counted toward ``total`` and reported to
+    ``pro run`` as ``phase`` (its step/total, rate and time left)."""
+
+    def __init__(self, total: int, phase: str) -> None:
+        self.total, self.phase, self.done = total, phase, 0
+        report_progress(0, total, phase=phase)
+
+    def add(self, n: int) -> None:
+        self.done += n
+        report_progress(self.done, self.total, phase=self.phase)
+
+
 def progress_callback(total: int | None = None) -> Any:
     """A transformers ``TrainerCallback`` reporting each optimizer step through :func:`report_progress`."""
     from transformers import TrainerCallback
@@ -167,6 +180,83 @@ def progress_callback(total: int | None = None) -> Any:
             report_phase("saving")
 
     return ReportProgress()
+
+
+#: the trainers' log keys a metric line shows, in order, with their short names (others stay in trackers)
+METRIC_LABELS = (
+    ("loss", "loss"),
+    ("reward", "reward"),
+    ("accuracy", "acc"),
+    ("margin", "margin"),
+    ("kl", "kl"),
+    ("entropy", "entropy"),
+    ("completions/mean_length", "len"),
+    ("grad_norm", "grad"),
+    ("learning_rate", "lr"),
+)
+
+
+def _number(value: float) -> str:
+    return f"{value:.2e}" if value != 0 and abs(value) < 1e-3 else f"{value:.4g}"
+
+
+def metric_line(logs: Mapping[str, Any], step: int, total: int, seconds_per_step: float | None) -> str:
+    """One readable line for a trainer's log dict: ``step 60/600  loss 0.6932  acc 0.875 … 2.1 steps/s``;
+    the end-of-training summary as ``trained 600 steps in 81.3 s (7.4 steps/s), mean loss 0.31``."""
+    if "train_runtime" in logs:
+        line = f"trained {step} steps in {float(logs['train_runtime']):.1f} s"
+        if logs.get("train_steps_per_second"):
+            line += f" ({float(logs['train_steps_per_second']):.3g} steps/s)"
+        if logs.get("train_loss") is not None:
+            line += f", mean loss {_number(float(logs['train_loss']))}"
+        return line
+    parts = [f"step {step}/{total}"]
+    for key, label in METRIC_LABELS:
+        value = logs.get(key)
+        if not isinstance(value, (int, float)):
+            continue
+        text = _number(float(value))
+        if key == "reward" and isinstance(logs.get("reward_std"), (int, float)):
+            text += f"±{_number(float(logs['reward_std']))}"
+        parts.append(f"{label} {text}")
+    if seconds_per_step:
+        parts.append(
+            f"{1 / seconds_per_step:.3g} steps/s"
+            if seconds_per_step < 1
+            else f"{seconds_per_step:.3g} s/step"
+        )
+    return "  ".join(parts)
+
+
+def metric_lines(trainer: Any) -> Any:
+    """``trainer`` printing one :func:`metric_line` per logging step (rank 0) instead of transformers' raw
+    dicts (its ``PrinterCallback``) or progress bar; trackers (``reportTo``) still get every value."""
+    import time
+
+    from transformers import PrinterCallback, ProgressCallback, TrainerCallback
+
+    class MetricLines(TrainerCallback):
+        def __init__(self) -> None:
+            self.last: tuple[float, int] | None = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.last = (time.monotonic(), state.global_step)
+
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **_: Any
+        ) -> None:
+            if not logs or not state.is_world_process_zero:
+                return
+            now, per_step = time.monotonic(), None
+            if self.last is not None and state.global_step > self.last[1]:
+                per_step = (now - self.last[0]) / (state.global_step - self.last[1])
+            self.last = (now, state.global_step)
+            print(metric_line(logs, state.global_step, state.max_steps, per_step), flush=True)
+
+    for default in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(default)
+    trainer.add_callback(MetricLines())
+    return trainer
 
 
 def write_metrics(out: Path, metrics: Mapping[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -67,6 +68,12 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
     words = " ".join(out.split())  # the headline, wrapped at 80 columns
     assert "pro vs uniform: win rate " in words and "share of the optimum: greedy pro " in words
     assert f"report: {c.stage('eval').output}/report.html" in out
+    # stage logs: one readable line per logging step, no raw trainer dicts, no progress bars
+    logs = {name: (tmp_path / "run" / "logs" / f"{name}.log").read_text() for name in c.by_name}
+    assert all("{'loss'" not in text and "Loading weights" not in text for text in logs.values())
+    assert re.search(rf"^step {TINY.rm_steps}/{TINY.rm_steps}  loss \S+  acc ", logs["rm-humor"], re.M)
+    assert re.search(r"^step 1/\d+  loss \S+  reward \S+±\S+  kl ", logs["align"], re.M)
+    assert re.search(rf"^trained {TINY.adapter_steps} steps in ", logs["adapter"], re.M)
     # each stage ran from its own spec file, the resource the operator would mount
     spec_file = tmp_path / "run" / "stages" / "adapter.yaml"
     assert yaml.safe_load(spec_file.read_text())["kind"] == "AdapterTraining"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pro.errors import PERMANENT_EXIT
 from tests.pro.conftest import align_spec
 
 pytestmark = pytest.mark.ml
@@ -43,13 +44,19 @@ def eval_doc(toy: dict[str, Any], policies: dict[str, str], out: Path, **over: A
     return {"kind": "PolicyEvaluation", "metadata": {"name": "ev"}, "spec": spec}
 
 
-def test_eval_stage_world_judge(toy: dict[str, Any], policies: dict[str, str], tmp_path: Path) -> None:
+def test_eval_stage_world_judge(
+    toy: dict[str, Any], policies: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pro.spec.evaluation import PolicyEvaluation
-    from pro.stages import evaluate
+    from pro.stages import evaluate, runtime
     from tests.pro.eval.test_compare import check_report_matches
 
     out = tmp_path / "ev"
+    progress = tmp_path / "progress.json"
+    monkeypatch.setenv(runtime.PROGRESS_ENV, str(progress))  # as pro run sets it
     m = evaluate.run(PolicyEvaluation.model_validate(eval_doc(toy, policies, out, samples=2)))
+    # every completion counted (2 policies x 24 prompts x greedy + 2 samples), then judged and committed
+    assert json.loads(progress.read_text()) == {"step": 144, "total": 144, "phase": "committing"}
     assert m["prompts"] == 24 and 0 <= m["winRate"] <= 1 and m["policyA"] == "pro"
     assert (
         m["sampled"]["samples"] == 2 and m["sampled"]["temperature"] == 0.7
@@ -139,7 +146,7 @@ def test_bad_input_fails_before_anything_is_written(
         doc = eval_doc(toy, policies, tmp_path / "out", **over)
         doc["apiVersion"] = "pro.alignment.dev/v1alpha1"
         (tmp_path / "e.yaml").write_text(yaml.safe_dump(doc))
-        assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == 1
+        assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == PERMANENT_EXIT  # not retried
         err = capsys.readouterr().err
         assert err.startswith(expected) and err.count("\n") == 1, err
         assert not (tmp_path / "out").exists()
@@ -172,9 +179,9 @@ def test_eval_prompt_file_missing(
     from pro.cli import main
 
     doc = {"apiVersion": "pro.alignment.dev/v1alpha1", "kind": "PolicyEvaluation", "metadata": {"name": "e"},
-           "spec": {"policyA": {"name": "a", "uri": "x"}, "policyB": {"name": "b", "uri": "y"},
+           "spec": {"policyA": {"name": "a", "uri": "pol-a"}, "policyB": {"name": "b", "uri": "pol-b"},
                     "prompts": str(tmp_path / "none.jsonl"), "judge": {"world": toy["world"]},
                     "output": str(tmp_path / "o")}}  # fmt: skip
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(doc))
-    assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == 1
+    assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == PERMANENT_EXIT  # not retried
     assert capsys.readouterr().err == f"error: spec.prompts: {tmp_path / 'none.jsonl'}: no such file\n"
