@@ -1,12 +1,13 @@
 """``pro demo``: the embedded default end to end on this machine — the toy world, then
-``pro run -f examples/toy/pipeline.yaml`` (3 reward models → adapter → PRO-MORLHF and a uniform-weight
-baseline → evaluation), ending with the PRO-vs-uniform table and each policy's share of the toy world's
-optimum.  About 5 minutes on 2 CPU cores.
+``pro run`` on a copy of ``examples/toy/pipeline.yaml`` (3 reward models → adapter → PRO-MORLHF and a
+uniform-weight baseline → evaluation), ending with the PRO-vs-uniform table and each policy's share of the
+toy world's optimum.  Everything it writes is under ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import time
@@ -55,8 +56,10 @@ def _toy_world(out: Path, console: Console) -> str:
 
 
 def _pipeline(out: Path, console: Console) -> str:
-    """``pro run`` on the example pipeline, in ``out`` (its paths are relative: toy-out/...)."""
-    cmd = [sys.executable, "-m", "pro", "run", "-f", str(EXAMPLES / "pipeline.yaml")]
+    """``pro run`` on a copy of the example pipeline in ``out``: its relative paths (toy-out/…) are relative
+    to the file, so the world and the store are ``out``'s; run there, its run directory (.pro) is too."""
+    shutil.copyfile(EXAMPLES / "pipeline.yaml", out / "pipeline.yaml")
+    cmd = [sys.executable, "-m", "pro", "run", "-f", "pipeline.yaml"]
     code = subprocess.run(cmd, cwd=out, check=False).returncode
     if code != 0:
         raise RuntimeError(f"pro run exited with {code}; logs under {out / '.pro' / 'runs'}")
@@ -72,15 +75,16 @@ STEPS: tuple[Step, ...] = (
     Step("environment", _environment),
     Step("artifact store round trip", _store_round_trip),
     Step("toy world (pro toy generate)", _toy_world),
-    Step("whole pipeline (pro run -f examples/toy/pipeline.yaml)", _pipeline),
+    Step("whole pipeline (pro run -f pipeline.yaml, a copy of examples/toy/pipeline.yaml)", _pipeline),
 )
 
 
 DESCRIPTION = """\
 The embedded default end to end on this machine: the toy world (pro toy generate), then
-pro run -f examples/toy/pipeline.yaml (3 reward models, the prompt adapter, PRO-MORLHF and a
+pro run on a copy of examples/toy/pipeline.yaml (3 reward models, the prompt adapter, PRO-MORLHF and a
 uniform-weight baseline, the evaluation), ending with the PRO-vs-uniform table and each policy's share of
-the toy world's optimum.  Outputs go under --out.
+the toy world's optimum.  Everything it writes is under --out: the world in OUT/toy-out, artifacts in
+OUT/toy-out/store, the run's logs in OUT/.pro/runs.
 """
 HELP_EXAMPLES = """\
 examples:

@@ -21,10 +21,10 @@ examples:
   pro eval -f examples/toy/eval.yaml
   pro eval -f examples/toy/eval.yaml -o json
   # the two policies of pro run -f examples/toy/pipeline.yaml, on 50 prompts:
-  pro eval --policy-a toy-out/store/default/toy/default/align \\
-    --policy-b toy-out/store/default/toy/default/align-baseline \\
-    --prompts toy-out/heldout.jsonl --world toy-out --max-prompts 50 \\
-    --name-a pro --name-b uniform --out toy-out/eval-50
+  pro eval --policy-a examples/toy/toy-out/store/default/toy/default/align \\
+    --policy-b examples/toy/toy-out/store/default/toy/default/align-baseline \\
+    --prompts examples/toy/toy-out/heldout.jsonl --world examples/toy/toy-out \\
+    --max-prompts 50 --name-a pro --name-b uniform --out eval-50
 """
 
 
@@ -145,8 +145,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.spec:
         from pro.spec import load_file
+        from pro.spec.kinds import file_dir
+        from pro.spec.paths import resolved
 
-        resource = load_file(args.spec, PolicyEvaluation)
+        resource = resolved(load_file(args.spec, PolicyEvaluation), file_dir(args.spec))
     else:
         resource = resource_from_args(args)
     import os

@@ -19,10 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Generate completions with an aligned policy and per-prompt weights."
     parser.epilog = (
         "examples:\n"
-        "  pro generate --policy toy-out/store/default/toy/default/align \\\n"
-        "    --adapter toy-out/store/default/toy/default/adapter \\\n"
-        "    --prompts toy-out/heldout.jsonl --out completions.jsonl\n"
-        "  pro generate --policy toy-out/store/align-wic --uniform --prompts prompts.txt"
+        "  pro generate --policy examples/toy/toy-out/store/default/toy/default/align \\\n"
+        "    --adapter examples/toy/toy-out/store/default/toy/default/adapter \\\n"
+        "    --prompts examples/toy/toy-out/heldout.jsonl --out completions.jsonl\n"
+        "  pro generate --policy examples/toy/toy-out/store/align-wic --uniform \\\n"
+        "    --prompts prompts.txt"
     )
     parser.add_argument(
         "--policy", required=True, metavar="URI", help="policy artifact (s3://, file:// or a path)"

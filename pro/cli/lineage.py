@@ -30,11 +30,11 @@ def lineage_from(args: argparse.Namespace) -> str:
         return str(args.lineage).rstrip("/")
     from pro.planner.compose import lineage_root
     from pro.planner.schedule import pipeline_for_firing
-    from pro.spec.kinds import load_resource
+    from pro.spec.kinds import load_local
     from pro.spec.pipeline import AlignmentPipeline
     from pro.spec.schedule import AlignmentSchedule
 
-    resource = load_resource(args.filename)
+    resource = load_local(args.filename)
     if isinstance(resource, AlignmentSchedule):
         from datetime import UTC, datetime
 

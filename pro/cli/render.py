@@ -128,12 +128,37 @@ def to_yaml_stream(items: list[dict[str, Any]]) -> str:
     return yaml.dump_all(items, Dumper=Dumper, sort_keys=False, explicit_start=True)
 
 
+def relative_path_note(path: str) -> list[str]:
+    """What the relative paths of the file at ``path`` mean where (empty when it has none): the operator
+    resolves nothing, so on a cluster they are the stage pods' own; here they are the file's directory's."""
+    from pro.spec.kinds import file_dir, load_resource
+    from pro.spec.paths import relative_paths
+
+    found = relative_paths(load_resource(path))
+    if not found:
+        return []
+    field, value = found[0]
+    return [
+        f"{len(found)} relative path(s), e.g. {field}: {value}",
+        "On a cluster they are paths in the stage pods' working directory (the operator",
+        "resolves nothing: use s3:// there); pro run and pro validate read them against",
+        f"{file_dir(path)}/",
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     items = objects(args.filename, args.stage, backend=args.job_backend, runtime=args.training_runtime)
+    note = relative_path_note(args.filename)
     if args.output == "json":
+        for line in note:
+            print(f"note: {line}", file=sys.stderr)
         print(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2))
         return 0
     print("# what the operator creates for this file; ownerReferences carry placeholder uids")
     print("# (<uid of KIND/NAME>): the API server assigns the real ones when the owners are created")
+    for line in note:
+        print(f"# {line}")
     print(to_yaml_stream(items), end="")
     return 0

@@ -20,6 +20,8 @@ stage continues from its last checkpoint.  Ctrl-C stops the stages cleanly (twic
 
 The run pins its data when it starts (the exact objects, in <store>/<ns>/<pipeline>/<runId>/snapshot.json)
 and reuses every stage an earlier run of the same pipeline or schedule committed for the same work.
+Relative paths in the file are relative to its directory (examples/toy/toy-out for the toy example);
+paths given on the command line (--store, --set) to the current one.
 
 examples:
   pro run -f examples/toy/pipeline.yaml
@@ -118,14 +120,16 @@ def scheduled_time(args: argparse.Namespace) -> datetime | None:
 
 def load_pipeline(args: argparse.Namespace) -> AlignmentPipeline:
     """The pipeline file (or a schedule's pipeline for one firing) with the command line's overrides,
-    validated as a whole."""
+    validated as a whole.  The file's relative paths are relative to its directory; those the command line
+    gives (``--store``, ``--set``) to the current one."""
     from pro.spec import parse
-    from pro.spec.kinds import load_resource
+    from pro.spec.kinds import load_local
     from pro.spec.loader import Document
+    from pro.spec.paths import resolved
     from pro.spec.pipeline import AlignmentPipeline
     from pro.spec.schedule import AlignmentSchedule
 
-    resource = load_resource(args.filename)
+    resource = load_local(args.filename)
     if isinstance(resource, AlignmentSchedule):
         pipeline = firing(resource, scheduled_time(args))
     elif isinstance(resource, AlignmentPipeline):
@@ -149,6 +153,7 @@ def load_pipeline(args: argparse.Namespace) -> AlignmentPipeline:
         pipeline = parse(
             AlignmentPipeline, Document(data, {}, f"{args.filename} (with the command line's overrides)")
         )
+        pipeline = resolved(pipeline, os.getcwd())
     return pipeline
 
 

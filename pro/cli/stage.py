@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pro.errors import PERMANENT_EXIT, UserError
@@ -69,13 +70,26 @@ def stage_snapshot(spec: Any) -> DataSnapshot:
     return snapshot
 
 
+def paths_base(spec_file: str) -> str | None:
+    """The directory the stage file's relative paths are relative to: its own; None for the file the
+    operator mounts in a stage pod, whose relative paths are the pod's (its working directory)."""
+    from pro.spec.conventions import SPEC_DIR, SPEC_KEY
+    from pro.spec.kinds import file_dir
+
+    return None if Path(spec_file) == Path(SPEC_DIR, SPEC_KEY) else file_dir(spec_file)
+
+
 def run(args: argparse.Namespace) -> int:
     from pro.data.objects import pinned
     from pro.spec import load_file
+    from pro.spec.paths import resolved
 
     kind = stage_kind_of_verb(args.kind)
     try:
         resource = load_file(args.spec, kind.model())
+        base = paths_base(args.spec)
+        if base is not None:
+            resource = resolved(resource, base)
         with pinned(stage_snapshot(getattr(resource, "spec"))):  # noqa: B009 - reads only what is pinned
             metrics = kind.run()(resource)
     except UserError as err:

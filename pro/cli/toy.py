@@ -12,8 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "The toy world: synthetic preference data with a known answer (docs/toy-world.md)."
     parser.epilog = (
         "examples:\n"
-        "  pro toy generate -f examples/toy/world.yaml --out toy-out\n"
-        "  pro toy drops --world toy-out --out toy-out/drops --change humor \\\n"
+        "  pro toy generate -f examples/toy/world.yaml --out examples/toy/toy-out\n"
+        "  pro toy drops --world examples/toy/toy-out --change humor \\\n    --out examples/toy/toy-out/drops \\\n"
         "    --date 2026-11-30 --date 2026-12-07"
     )
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Write a toy world's data files (per-objective pairs, mixed pairs, SFT corpus, held-out "
         "prompts, truth.json) from its YAML spec, atomically.",
         epilog="examples:\n"
-        "  pro toy generate -f examples/toy/world.yaml --out toy-out\n"
-        "  pro toy generate -f examples/toy/world.yaml --out toy-out --seed 1 --force",
+        "  pro toy generate -f examples/toy/world.yaml --out examples/toy/toy-out\n"
+        "  pro toy generate -f examples/toy/world.yaml --out /tmp/toy-1 --seed 1 --force",
     )
     gen.add_argument(
         "-f",
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write weekly data drops from a generated world (one objective's data grows each week)",
         description="Write OUT/<date>/<objective>.jsonl + _SUCCESS for each --date: the first drop holds the "
         "world's pairs, each later one the previous with --change's pairs extended by a fresh sample.",
-        epilog="examples:\n  pro toy drops --world toy-out --out toy-out/drops --change humor \\\n"
+        epilog="examples:\n  pro toy drops --world examples/toy/toy-out --change humor \\\n    --out examples/toy/toy-out/drops \\\n"
         "    --date 2026-11-30 --date 2026-12-07",
     )
     drops.add_argument("--world", required=True, metavar="DIR", help="a world written by pro toy generate")

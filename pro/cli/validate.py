@@ -13,7 +13,8 @@ A file may hold several resources (YAML documents separated by ---); each is che
 schema, every reference a run reads is checked: data files must exist and S3 prefixes be listable with
 this machine's AWS credentials, toy worlds must exist, and the artifacts a resource reads as input (a
 baseline policy, a hand-written stage's reward models) must be committed.  --offline skips S3;
-references with a {{scheduledTime}} placeholder are checked when a run fills them.
+references with a {{scheduledTime}} placeholder are checked when a run fills them.  Relative paths are
+relative to the file's directory, as pro run reads them.
 
 examples:
   pro validate -f examples/toy/pipeline.yaml
@@ -159,8 +160,9 @@ def check(resource: Any, where: str, offline: bool) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from pro.errors import UserError
-    from pro.spec.kinds import resource_of
+    from pro.spec.kinds import file_dir, resource_of
     from pro.spec.loader import read_documents
+    from pro.spec.paths import resolved
 
     failed = total = 0
     for path in args.filename:
@@ -176,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
             total += 1
             where = path if len(docs) == 1 else f"{path}:{doc.lines[()]}"
             try:
-                ok = check(resource_of(doc), where, args.offline)
+                ok = check(resolved(resource_of(doc), file_dir(path)), where, args.offline)
             except UserError as err:
                 print(err)
                 ok = False

@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Predict per-prompt objective weights."
     parser.epilog = (
         "examples:\n"
-        "  pro weights --adapter toy-out/store/default/toy/default/adapter \\\n"
-        "    --prompts toy-out/heldout.jsonl --out weights.jsonl\n"
+        "  pro weights --adapter examples/toy/toy-out/store/default/toy/default/adapter \\\n"
+        "    --prompts examples/toy/toy-out/heldout.jsonl --out weights.jsonl\n"
         "  pro weights --uniform --objectives helpfulness,harmlessness,humor \\\n"
         "    --prompts prompts.txt\n"
         "  pro weights --fixed helpfulness=0.6,harmlessness=0.3,humor=0.1 \\\n"

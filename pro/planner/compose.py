@@ -37,7 +37,7 @@ from pro.spec.data import PinnedData, iter_data_refs
 from pro.spec.evaluation import PolicyEvaluation, PolicyEvaluationSpec, PolicyRef
 from pro.spec.execution import StageExecution, StageResources, StorageAccess
 from pro.spec.pipeline import AlignmentPipeline, reward_stage_name
-from pro.spec.promotion import PromotionGate
+from pro.spec.promotion import LAST_PROMOTED, PromotionGate
 from pro.spec.run import RunSnapshot
 from pro.spec.stages import (
     AdapterTraining,
@@ -292,7 +292,7 @@ def promotion_gate(pipeline: AlignmentPipeline, run: RunSnapshot | None) -> Prom
     if promotion is None or evaluation is None:
         return None
     pin = run.promoted if run is not None else None
-    if promotion.baseline == "lastPromoted":
+    if promotion.baseline == LAST_PROMOTED:
         baseline = pin.policy if pin is not None else None
     else:
         baseline = promotion.baseline

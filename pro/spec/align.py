@@ -16,6 +16,7 @@ from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataRef, DataSnapshot, DataSource
 from pro.spec.execution import StageExecution, StageResources
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TrainingSettings
+from pro.spec.paths import PathRef
 from pro.spec.rules import SubPath, problems_at
 from pro.spec.stages import check_reward_models
 
@@ -33,7 +34,7 @@ class WeightChoice(SpecModel):
     ``oracle`` (toy world only: the hidden true weights of ``world``)."""
     fixed: dict[str, float] | None = None
     """Objective → weight (``mode: fixed``); normalised to sum 1."""
-    world: str | None = None
+    world: PathRef | None = None
     """Toy-world directory or world.yaml (``mode: oracle``)."""
     floor: float = Field(default=0.0, ge=0.0, lt=1.0)
     """Mix every row with uniform: ``w ← (1 − floor) · w + floor / K``.  Keeps every reward model in the
@@ -65,7 +66,7 @@ class WeightChoice(SpecModel):
 class WeightSettings(WeightChoice):
     """Where the per-prompt objective weights ``w(x)`` come from (computed once per prompt)."""
 
-    adapter: str | None = None
+    adapter: PathRef | None = None
     """Adapter artifact URI (``mode: adapter``)."""
 
     @model_validator(mode="after")
@@ -179,7 +180,7 @@ class AlignmentSettings(SpecModel):
     checkpoint_every: int = Field(default=0, ge=0)
     """Commit a checkpoint to ``<output>-checkpoints`` every this many steps (0: never); a restarted stage
     resumes from the last checkpoint committed for the same work."""
-    world: str | None = None
+    world: PathRef | None = None
     """Toy world (directory) for monitoring: logs the true utility of training samples."""
 
     @model_validator(mode="after")
@@ -279,11 +280,11 @@ class PolicyAlignmentSpec(AlignmentSettings):
 
     objectives: list[str] = Field(min_length=1)
     """The K objectives, in the order of the weight vector."""
-    reward_models: dict[str, str]
+    reward_models: dict[str, PathRef]
     """Reward-model artifact URI per objective."""
     weights: WeightSettings
     """Per-prompt weights: the adapter or a baseline."""
-    output: str = Field(min_length=1)
+    output: PathRef = Field(min_length=1)
     """Artifact URI the aligned policy is committed to."""
     snapshot: DataSnapshot = Field(default_factory=dict)
     """The objects each data reference of this stage was pinned to when its pipeline's run started (filled

@@ -2,7 +2,7 @@
 files, prefixes and globs, with placeholders), the objects a run pins them to, and preference data sets.
 
 A **data reference** is a string field typed :data:`DataRef`: a path (relative ones are relative to the spec
-file), ``file:///abs/path`` or ``s3://bucket/key``; a reference ending in ``/`` is a prefix (every
+file's directory, :mod:`pro.spec.paths`), ``file:///abs/path`` or ``s3://bucket/key``; a reference ending in ``/`` is a prefix (every
 ``.jsonl``/``.parquet`` object under it), one with ``*``, ``?`` or ``[`` a glob.  Placeholders
 (:mod:`pro.spec.placeholders`) stand for the firing's time and the latest complete drop.  When a run starts
 each reference is pinned (:class:`PinnedData`): the exact objects with their size and ETag (S3) or sha256
@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from pro.spec.base import SpecModel
+from pro.spec.paths import LOCAL_PATH
 from pro.spec.placeholders import PlaceholderError, check
 from pro.spec.rules import problems_at
 
@@ -59,7 +60,7 @@ def check_data_ref(value: str) -> str:
     return value
 
 
-DataRef = Annotated[str, Field(min_length=1), AfterValidator(check_data_ref), DATA_REF]
+DataRef = Annotated[str, Field(min_length=1), AfterValidator(check_data_ref), DATA_REF, LOCAL_PATH]
 """A data reference (see the module docstring)."""
 
 

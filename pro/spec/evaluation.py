@@ -18,6 +18,7 @@ from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataRef, DataSnapshot
 from pro.spec.execution import StageExecution
 from pro.spec.judge import Judge
+from pro.spec.paths import PathRef
 from pro.spec.promotion import PromotionGate
 from pro.spec.rules import problems_at
 
@@ -27,7 +28,7 @@ class PolicyRef(SpecModel):
 
     name: str = Field(min_length=1)
     """Label in the report (e.g. ``pro``, ``uniform``)."""
-    uri: str = Field(min_length=1)
+    uri: PathRef = Field(min_length=1)
     """Policy artifact URI (written by ``PolicyAlignment``)."""
     weights: WeightSettings | None = None
     """Weights written into the prompt for a WIC policy (default: the weights it was trained with)."""
@@ -67,16 +68,16 @@ class PolicyEvaluationSpec(EvaluationSettings):
     """The baseline (e.g. uniform weights)."""
     objectives: list[str] = Field(default_factory=list)
     """Objectives whose mean rewards are reported (with ``rewardModels``)."""
-    reward_models: dict[str, str] = Field(default_factory=dict)
+    reward_models: dict[str, PathRef] = Field(default_factory=dict)
     """Reward-model URI per objective, for per-objective mean rewards (optional)."""
-    runs: dict[str, str] = Field(default_factory=dict)
+    runs: dict[str, PathRef] = Field(default_factory=dict)
     """Extra alignment artifacts (label → URI) whose training curves go into the report."""
-    adapter: str | None = None
+    adapter: PathRef | None = None
     """Adapter artifact URI whose weights per prompt category go into the report."""
     promotion: PromotionGate | None = None
     """Gate policy A before it replaces its lineage's promoted policy (a pipeline with ``promotion`` sets
     it); unset: compare only."""
-    output: str = Field(min_length=1)
+    output: PathRef = Field(min_length=1)
     """Artifact URI the metrics and report are committed to."""
     snapshot: DataSnapshot = Field(default_factory=dict)
     """The objects each data reference of this stage was pinned to when its pipeline's run started (filled

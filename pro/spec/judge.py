@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from pro.spec.base import SpecModel
+from pro.spec.paths import ModelName, PathRef
 from pro.spec.rules import SubPath, problems_at
 
 JudgeKind = Literal["world", "rewardModel", "pairwise"]
@@ -20,12 +21,12 @@ class Judge(SpecModel):
     sequence-classification reward model scores each completion (the higher wins); ``pairwise``: a causal
     LM with a chat template is shown both completions (AlpacaEval 2's ranking prompt) in both orders — A
     wins when both orders prefer it, a disagreement is a tie."""
-    world: str | None = None
+    world: PathRef | None = None
     """Toy-world directory (``kind: world``)."""
-    uri: str | None = None
+    uri: PathRef | None = None
     """The judge model as an artifact URI (``rewardModel``: a reward-model artifact; ``pairwise``: any
     saved causal LM)."""
-    model: str | None = None
+    model: ModelName | None = None
     """The judge model as a hub id, pulled where the stage runs (``rewardModel`` or ``pairwise``, instead
     of ``uri``); a reward model without this project's ``stats.json`` is shown each completion as a
     user/assistant conversation through its chat template."""

@@ -182,6 +182,19 @@ def load_resource(path: str | Path) -> Resource:
     return resource_of(read_document(path))
 
 
+def file_dir(path: str | Path) -> str:
+    """The absolute directory of a resource file: what its relative paths are relative to."""
+    return str(Path(path).absolute().parent)
+
+
+def load_local(path: str | Path) -> Resource:
+    """Read a resource file as the commands of this machine use it (``pro run``, ``pro validate``, …): its
+    relative paths resolved against the file's directory (:mod:`pro.spec.paths`)."""
+    from pro.spec.paths import resolved
+
+    return resolved(load_resource(path), file_dir(path))
+
+
 def resource_of(doc: Document) -> Resource:
     """The typed resource a parsed document holds: ``apiVersion`` and ``kind`` required (as kubectl
     requires them), ``kind`` decides the model."""

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from pro.spec.base import SpecModel
+from pro.spec.paths import ModelName
 from pro.spec.rules import SubPath, problems_at
 
 
@@ -36,8 +37,9 @@ class TokenizerBuild(SpecModel):
 class TokenizerSource(SpecModel):
     """Where a tokenizer comes from: a hub id / local path, or built locally."""
 
-    name: str | None = None
-    """A Hugging Face id or a local directory loaded with ``AutoTokenizer.from_pretrained``."""
+    name: ModelName | None = None
+    """A Hugging Face id or a local directory (``./dir``, ``../dir`` or absolute; relative to the file) loaded
+    with ``AutoTokenizer.from_pretrained``."""
     build: TokenizerBuild | None = None
     """Build a tokenizer from the training texts instead."""
 
@@ -51,8 +53,9 @@ class TokenizerSource(SpecModel):
 class ModelSource(SpecModel):
     """A backbone: a pretrained model (``name``) or a model built from a config (``config``)."""
 
-    name: str | None = None
-    """A Hugging Face id (e.g. ``FacebookAI/xlm-roberta-base``) or a local directory."""
+    name: ModelName | None = None
+    """A Hugging Face id (e.g. ``FacebookAI/xlm-roberta-base``) or a local directory (``./dir``, ``../dir``
+    or absolute; relative to the file)."""
     revision: str | None = None
     """Hub revision (branch, tag or commit) when ``name`` is a hub id."""
     config: dict[str, Any] | None = None

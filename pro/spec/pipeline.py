@@ -28,6 +28,7 @@ from pro.spec.execution import (
 )
 from pro.spec.k8s import Image
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource
+from pro.spec.paths import PathRef
 from pro.spec.promotion import PromotionSettings
 from pro.spec.rules import SubPath, problems_at
 from pro.spec.stages import AdapterSettings, RewardTrainingSettings
@@ -47,10 +48,10 @@ class StorageSettings(StorageAccess):
     """Where artifacts go.  Credentials are never in the spec: locally the standard AWS chain
     (environment, ``~/.aws``, instance role), on the cluster a Secret or the service account (IRSA)."""
 
-    uri: str = Field(default="pro-store", min_length=1)
+    uri: PathRef = Field(default="pro-store", min_length=1)
     """Store root: ``s3://bucket/prefix``, ``file:///dir`` or a path.  Stage artifacts go to
-    ``<uri>/<namespace>/<pipeline>/<runId>/<stage>``; a relative path is relative to the directory
-    ``pro run`` starts in (on a cluster use ``s3://``)."""
+    ``<uri>/<namespace>/<pipeline>/<runId>/<stage>``; a relative path is relative to the pipeline file's
+    directory (the default ``pro-store`` too; on a cluster use ``s3://``)."""
 
     @field_validator("uri")
     @classmethod
@@ -126,7 +127,7 @@ class Baseline(SpecModel):
     weights: WeightChoice | None = None
     """Align a baseline policy with these weights (a stage ``align-baseline``, same settings as
     ``alignment`` otherwise); default ``{mode: uniform}`` when ``uri`` is unset."""
-    uri: str | None = None
+    uri: PathRef | None = None
     """Compare with this existing policy artifact instead of training a baseline."""
 
     @model_validator(mode="after")

@@ -12,16 +12,25 @@ prompts), so ``pro drift`` can show how they move between runs.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
 from pro.spec.base import SpecModel
 from pro.spec.data import DataObject, DataRef
 from pro.spec.judge import Judge
+from pro.spec.paths import LocalPath, PathRef
 
 #: the pointer object under a lineage's root
 POINTER = "promoted.json"
 #: run records under a lineage's root: ``runs/<runId>.json``
 RUNS = "runs"
+
+
+#: the promotion baseline that means the lineage's promoted policy
+LAST_PROMOTED = "lastPromoted"
+BaselineRef = Annotated[str, LocalPath(keywords=(LAST_PROMOTED,))]
+"""A policy artifact URI (a path: relative to the file) or :data:`LAST_PROMOTED`."""
 
 
 class PromotionRule(SpecModel):
@@ -47,7 +56,7 @@ class PromotionRule(SpecModel):
 class PromotionSettings(SpecModel):
     """Gate a run's policy before it replaces the lineage's promoted one (the pipeline's ``promotion``)."""
 
-    baseline: str = Field(default="lastPromoted", min_length=1)
+    baseline: BaselineRef = Field(default=LAST_PROMOTED, min_length=1)
     """``lastPromoted`` (the lineage's promoted policy; the run's own evaluation baseline while none is)
     or a policy artifact URI."""
     judge: Judge | None = None
@@ -133,11 +142,11 @@ class PromotionGate(SpecModel):
     """When the new policy passes."""
     judge: Judge | None = None
     """Who compares the two policies; default: the evaluation's judge."""
-    baseline: str | None = None
+    baseline: PathRef | None = None
     """The policy to beat; None: the evaluation's own baseline (nothing promoted yet)."""
-    lineage: str
+    lineage: PathRef
     """The lineage's store root (``promoted.json`` and ``runs/`` live there)."""
-    snapshot: str | None = None
+    snapshot: PathRef | None = None
     """The run's ``snapshot.json`` (its data goes into the pointer)."""
     pointer_etag: str | None = None
     """The version of ``promoted.json`` the run started from (None: there was none); the pointer moves

@@ -14,6 +14,7 @@ from pro.spec.base import Resource, SpecModel
 from pro.spec.data import DataSnapshot, DataSource
 from pro.spec.execution import StageExecution
 from pro.spec.model import DeepSpeedSettings, LoraSettings, ModelSource, TokenizerSource, TrainingSettings
+from pro.spec.paths import PathRef
 from pro.spec.rules import SubPath, problems_at
 
 #: the production adapter backbone named by the paper
@@ -85,7 +86,7 @@ class RewardModelTrainingSpec(SpecModel):
     """Train LoRA adapters instead of the whole backbone."""
     deepspeed: DeepSpeedSettings | None = None
     """Run under DeepSpeed ZeRO."""
-    output: str = Field(min_length=1)
+    output: PathRef = Field(min_length=1)
     """Artifact URI (``s3://…``, ``file:///…`` or a path) the trained reward model is committed to."""
     snapshot: DataSnapshot = Field(default_factory=dict)
     """The objects each data reference of this stage was pinned to when its pipeline's run started (filled
@@ -142,9 +143,9 @@ class AdapterTrainingSpec(AdapterSettings):
 
     objectives: list[ObjectiveName] = Field(min_length=1)
     """The K objectives, in the order of the weight vector."""
-    reward_models: dict[ObjectiveName, str]
+    reward_models: dict[ObjectiveName, PathRef]
     """Reward-model artifact URI per objective (one for every name in ``objectives``)."""
-    output: str = Field(min_length=1)
+    output: PathRef = Field(min_length=1)
     """Artifact URI the trained adapter is committed to."""
     snapshot: DataSnapshot = Field(default_factory=dict)
     """The objects each data reference of this stage was pinned to when its pipeline's run started (filled

@@ -20,24 +20,59 @@ TOY_FILES = ("pairs/helpfulness", "pairs/harmlessness", "pairs/humor", "pairs/he
 
 @pytest.fixture
 def toy_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory holding the toy example's data files (empty: validate checks they exist)."""
+    """A copy of examples/toy/ with the toy example's data files beside it in toy-out/ (empty: validate
+    checks they exist), used from another working directory: the files' relative paths are theirs."""
+    (tmp_path / "toy").mkdir()
+    for example in (REPO / "examples" / "toy").glob("*.yaml"):
+        (tmp_path / "toy" / example.name).write_text(example.read_text())
+    out = tmp_path / "toy" / "toy-out"
     for name in TOY_FILES:
-        (tmp_path / "toy-out" / f"{name}.jsonl").parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "toy-out" / f"{name}.jsonl").touch()
-    (tmp_path / "toy-out" / "world.yaml").touch()
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "toy-out"
+        (out / f"{name}.jsonl").parent.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.jsonl").touch()
+    (out / "world.yaml").touch()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    return out
 
 
 def test_validate_lists_the_stages_of_a_valid_pipeline_and_a_stage_file(
-    capsys: pytest.CaptureFixture[str], toy_out: Path
+    capsys: pytest.CaptureFixture[str], toy_out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert main(["validate", "-f", str(TOY), "-f", str(REPO / "examples/toy/reward-helpfulness.yaml")]) == 0
+    toy = toy_out.parent
+    assert (
+        main(["validate", "-f", str(toy / "pipeline.yaml"), "-f", str(toy / "reward-helpfulness.yaml")]) == 0
+    )
     out = capsys.readouterr().out
     assert "AlignmentPipeline 'toy' is valid: 7 stages" in out
     assert "eval" in out and "needs align, align-baseline, adapter" in out
-    assert "artifacts under toy-out/store/default/toy/default" in out
+    assert f"artifacts under {toy_out}/store/default/toy/default" in out
     assert "RewardModelTraining 'rm-helpfulness' is valid" in out
+    monkeypatch.chdir(toy)  # from the file's own directory: the same files
+    assert main(["validate", "-f", "pipeline.yaml"]) == 0
+    assert f"artifacts under {toy_out}/store/default/toy/default" in capsys.readouterr().out
+
+
+def test_paths_on_the_command_line_are_the_working_directorys(
+    capsys: pytest.CaptureFixture[str], toy_out: Path
+) -> None:
+    """pro run: the file's paths against its directory, --store (like every flag) against the current one;
+    the dry run and pro validate agree on where the artifacts go."""
+    pipeline = str(toy_out.parent / "pipeline.yaml")
+    assert main(["run", "-f", pipeline, "--dry-run"]) == 0
+    assert f"  artifacts: {toy_out}/store/default/toy/default" in capsys.readouterr().out.splitlines()
+    assert main(["run", "-f", pipeline, "--dry-run", "--store", "my-store"]) == 0
+    here = Path.cwd() / "my-store" / "default" / "toy" / "default"
+    assert f"  artifacts: {here}" in capsys.readouterr().out.splitlines()
+
+
+def test_render_notes_what_relative_paths_mean_on_a_cluster(
+    capsys: pytest.CaptureFixture[str], toy_out: Path
+) -> None:
+    assert main(["render", "-f", str(toy_out.parent / "reward-humor.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "# 3 relative path(s), e.g. spec.data.path: toy-out/pairs/humor.jsonl" in out
+    assert f"read them against\n# {toy_out.parent}/" in out
+    assert "path: toy-out/pairs/humor.jsonl" in out  # what the operator creates: the paths as written
 
 
 def test_validate_names_every_data_reference_that_resolves_to_nothing(
@@ -49,11 +84,11 @@ def test_validate_names_every_data_reference_that_resolves_to_nothing(
     s3.write_text(
         TOY.read_text().replace("path: toy-out/mixed.jsonl", "path: s3://no-such-bucket-for-pro/mixed/")
     )
-    assert main(["validate", "-f", str(TOY)]) == 1
+    assert main(["validate", "-f", str(toy_out.parent / "pipeline.yaml")]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[1:] == [
-        "  spec.objectives[2].data.path: toy-out/pairs/humor.jsonl: no such file",
-        "  spec.evaluation.prompts: toy-out/heldout.jsonl: no such file",
+        f"  spec.objectives[2].data.path: {toy_out}/pairs/humor.jsonl: no such file",
+        f"  spec.evaluation.prompts: {toy_out}/heldout.jsonl: no such file",
         "1 of 1 resource(s) invalid",
     ]
     (toy_out / "pairs" / "humor.jsonl").touch()
@@ -66,7 +101,8 @@ def test_validate_reports_every_problem_of_every_file_and_fails(
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(TOY.read_text().replace("method: morlhf", "method: ppo").replace("tau: 0.1", "tau: -1"))
-    assert main(["validate", "-f", str(bad), "-f", str(tmp_path / "missing.yaml"), "-f", str(TOY)]) == 1
+    good = str(toy_out.parent / "pipeline.yaml")
+    assert main(["validate", "-f", str(bad), "-f", str(tmp_path / "missing.yaml"), "-f", good]) == 1
     out = capsys.readouterr().out
     assert f"{bad}:" in out and "spec.alignment.method: Input should be 'morlhf' or 'wic', got 'ppo'" in out
     assert "spec.adapter.tau: Input should be greater than 0" in out
@@ -99,6 +135,6 @@ def test_run_refuses_bad_arguments_and_files_before_starting_anything(
 def test_a_bad_set_is_one_line_naming_the_field(
     assignment: str, message: str, toy_out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", "-f", str(TOY), "--dry-run", "--set", assignment]) == 1
+    assert main(["run", "-f", str(toy_out.parent / "pipeline.yaml"), "--dry-run", "--set", assignment]) == 1
     err = capsys.readouterr().err
     assert message in err, err

@@ -2,8 +2,8 @@
 one mistake each, and the valid ones they get right.
 
 Each file says what it is and what must be named (``# expect: <field path>``, ``line:N``, ``valid``).
-``pro validate`` (in-process, ``--offline``, from the corpus directory so the data files resolve) names the
-field or line of every invalid one and accepts every valid one; and no file it accepts is one the API
+``pro validate`` (in-process, ``--offline``; the data files and the world are beside the cases, where their
+relative paths point) names the field or line of every invalid one and accepts every valid one; and no file it accepts is one the API
 server would change by pruning (unknown fields, nulls), checked against the schema the CRDs are made of.
 ``tests/pro_operator/test_corpus_operator.py`` sends the same files through kubectl and the real operator.
 """
