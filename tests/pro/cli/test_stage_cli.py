@@ -84,3 +84,20 @@ def test_which_user_errors_are_permanent(error: UserError, permanent: bool) -> N
     assert transient(error) is not permanent
     error.transient = permanent  # type: ignore[attr-defined]  # an error may say otherwise
     assert transient(error) is permanent
+
+
+def test_a_stage_files_relative_paths_are_its_directorys_but_not_in_a_pod(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pro.cli.stage import paths_base
+
+    spec = tmp_path / "specs" / "rm.yaml"
+    spec.parent.mkdir()
+    example = (Path(__file__).resolve().parents[3] / "examples/toy/reward-humor.yaml").read_text()
+    spec.write_text(example.replace("toy-out/pairs/humor.jsonl", "../data/humor.jsonl"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["stage", "reward", "-f", str(spec)]) == PERMANENT_EXIT
+    assert f"spec.data.path: {tmp_path}/data/humor.jsonl: no such file" in capsys.readouterr().err
+    assert paths_base(str(spec)) == str(spec.parent)
+    assert paths_base("/etc/pro/stage.yaml") is None  # the operator's mount: the pod's own paths
