@@ -124,7 +124,8 @@ class LiveDisplay:
 
 
 class LineDisplay:
-    """A line per change: a stage's state, or its progress every quarter (logs, CI, pipes).  A line never
+    """A line per change: a stage's state, its first step count (the total to expect) and its progress every
+    quarter (logs, CI, pipes).  A line never
     runs past ``width`` columns: a long message ends in an ellipsis (the summary repeats a failure's whole
     message)."""
 
@@ -153,11 +154,11 @@ class LineDisplay:
             parts: list[str] = []
             if self.seen.get(rec.name) != key:
                 self.seen[rec.name] = key
-                self.quarter[rec.name] = 0  # a new phase counts its own quarters
+                self.quarter[rec.name] = -1  # a new phase: its first count, then each quarter
                 parts = [_state(rec), _line_message(rec)]
             elif rec.phase == "Running" and rec.progress is not None and rec.progress.total > 0:
                 q = 4 * rec.progress.step // rec.progress.total
-                if q > self.quarter.get(rec.name, 0):
+                if q > self.quarter.get(rec.name, -1):
                     self.quarter[rec.name] = q
                     parts = [_state(rec), f"step {_progress(rec, now)}"]
             if parts:
