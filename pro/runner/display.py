@@ -156,7 +156,12 @@ class LineDisplay:
                 self.seen[rec.name] = key
                 self.quarter[rec.name] = -1  # a new phase: its first count, then each quarter
                 parts = [_state(rec), _line_message(rec)]
-            elif rec.phase == "Running" and rec.progress is not None and rec.progress.total > 0:
+            elif (
+                rec.phase == "Running"
+                and rec.progress is not None
+                and rec.progress.phase in COUNTING
+                and rec.progress.total > 0
+            ):
                 q = 4 * rec.progress.step // rec.progress.total
                 if q > self.quarter.get(rec.name, -1):
                     self.quarter[rec.name] = q

@@ -100,6 +100,7 @@ def test_a_whole_run_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     display.update(plan, recs)
     lines = out.getvalue()
     assert "rm-humor           Backoff retrying at" in lines and "…" in lines
+    assert "Committing step" not in lines  # a step count only while the steps are counted
     assert "step 600/600" in lines or "step 450/600" in lines
 
     console = Console(file=io.StringIO(), width=WIDTH, record=True, color_system=None)
