@@ -75,7 +75,7 @@ STEPS: tuple[Step, ...] = (
     Step("environment", _environment),
     Step("artifact store round trip", _store_round_trip),
     Step("toy world (pro toy generate)", _toy_world),
-    Step("whole pipeline (pro run -f pipeline.yaml, a copy of examples/toy/pipeline.yaml)", _pipeline),
+    Step("whole pipeline (pro run, examples/toy/pipeline.yaml)", _pipeline),
 )
 
 
@@ -103,20 +103,20 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    table = Table(title="pro demo")
-    for col in ("step", "result", "seconds", "details"):
-        table.add_column(col)
+    table = Table(title="pro demo", title_justify="left")
+    for col in ("STEP", "RESULT", "SECONDS"):
+        table.add_column(col, justify="right" if col == "SECONDS" else "left")
     for step in STEPS:
         start = time.monotonic()
         console.print(f"[bold]→ {step.title}[/bold]")
         try:
             details, result = step.action(out, console), "[green]ok[/green]"
         except Exception as err:  # a broken step ends the demo: the next ones need it
-            details, result = f"{type(err).__name__}: {err}", "[red]failed[/red]"
-            table.add_row(step.title, result, f"{time.monotonic() - start:.1f}", details)
+            table.add_row(step.title, "[red]failed[/red]", f"{time.monotonic() - start:.1f}")
             console.print(table)
+            console.print(f"{step.title} failed: {type(err).__name__}: {err}", markup=False, highlight=False)
             return 1
         console.print(f"  {details}", markup=False, highlight=False)
-        table.add_row(step.title, result, f"{time.monotonic() - start:.1f}", details)
+        table.add_row(step.title, result, f"{time.monotonic() - start:.1f}")
     console.print(table)
     return 0

@@ -178,8 +178,8 @@ def test_demo_round_trip(tmp_path: Path) -> None:
     from pro.store.demo import round_trip
 
     line = round_trip(tmp_path)
-    assert line.startswith("store: put, get and verified 3 files") and "\n" not in line
-    assert round_trip(tmp_path).startswith("store: put, get and verified 3 files")  # again: nothing was left
+    assert line.startswith("put, get and verified 3 files") and "\n" not in line
+    assert round_trip(tmp_path).startswith("put, get and verified 3 files")  # again: nothing was left
     assert list(tmp_path.iterdir()) == []
 
 
