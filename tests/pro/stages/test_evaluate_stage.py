@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pro.errors import PERMANENT_EXIT
 from tests.pro.conftest import align_spec
 
 pytestmark = pytest.mark.ml
@@ -139,7 +140,7 @@ def test_bad_input_fails_before_anything_is_written(
         doc = eval_doc(toy, policies, tmp_path / "out", **over)
         doc["apiVersion"] = "pro.alignment.dev/v1alpha1"
         (tmp_path / "e.yaml").write_text(yaml.safe_dump(doc))
-        assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == 1
+        assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == PERMANENT_EXIT
         err = capsys.readouterr().err
         assert err.startswith(expected) and err.count("\n") == 1, err
         assert not (tmp_path / "out").exists()
@@ -172,9 +173,9 @@ def test_eval_prompt_file_missing(
     from pro.cli import main
 
     doc = {"apiVersion": "pro.alignment.dev/v1alpha1", "kind": "PolicyEvaluation", "metadata": {"name": "e"},
-           "spec": {"policyA": {"name": "a", "uri": "x"}, "policyB": {"name": "b", "uri": "y"},
+           "spec": {"policyA": {"name": "a", "uri": "pa"}, "policyB": {"name": "b", "uri": "pb"},
                     "prompts": str(tmp_path / "none.jsonl"), "judge": {"world": toy["world"]},
                     "output": str(tmp_path / "o")}}  # fmt: skip
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(doc))
-    assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == 1
+    assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == PERMANENT_EXIT  # not worth a retry
     assert capsys.readouterr().err == f"error: spec.prompts: {tmp_path / 'none.jsonl'}: no such file\n"
