@@ -20,7 +20,7 @@ from pro.runs import prepare
 from pro.spec import load_file
 from pro.spec.pipeline import AlignmentPipeline
 from pro.store import read_manifest
-from pro.testing.toy_pipeline import MINIMAL, TINY, Scale, pipeline_doc, small_world
+from pro.testing.toy_pipeline import MINIMAL, Scale, pipeline_doc, small_world
 
 pytestmark = pytest.mark.ml
 
@@ -49,7 +49,7 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
     toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = str(tmp_path / "store")
-    doc = pipeline_doc(toy, store, TINY)
+    doc = pipeline_doc(toy, store, MINIMAL)  # plumbing: caching and reruns, not what the stages learn
     pipeline = write(tmp_path / "pipeline.yaml", doc)
 
     code, out = run(pipeline, tmp_path / "run", capsys)
@@ -60,7 +60,10 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
         assert manifest is not None and manifest.work_digest == stage.digest, stage.name
         assert (tmp_path / "run" / "logs" / f"{stage.name}.log").stat().st_size > 0
     assert attempted(out) == set(c.by_name)
-    assert "result: pro vs uniform on 16 held-out prompts" in out and "win rate, greedy" in out
+    assert (
+        f"result: pro vs uniform on {MINIMAL.eval_prompts} held-out prompts" in out
+        and "win rate, greedy" in out
+    )
     assert "pro vs uniform: win rate " in out and "share of the optimum: greedy pro " in out  # the headline
     assert f"report: {c.stage('eval').output}/report.html" in out
     # each stage ran from its own spec file, the resource the operator would mount
@@ -88,7 +91,7 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
         capsys,
         "--dry-run",
         "--set",
-        f"alignment.training.maxSteps={TINY.align_steps + 1}",
+        f"alignment.training.maxSteps={MINIMAL.align_steps + 1}",
     )
     assert code == 0, out
     will = {
@@ -103,7 +106,7 @@ def test_run_commits_every_stage_then_skips_them_then_reruns_only_what_changed(
     assert "spec.alignment.beta: Input should be greater than or equal to 0" in capsys.readouterr().err
 
     code, out = run(
-        pipeline, tmp_path / "run", capsys, "--set", f"alignment.training.maxSteps={TINY.align_steps + 1}"
+        pipeline, tmp_path / "run", capsys, "--set", f"alignment.training.maxSteps={MINIMAL.align_steps + 1}"
     )
     assert code == 0, out
     assert attempted(out) == {"align", "align-baseline", "eval"}
