@@ -163,13 +163,15 @@ class Runtime:
 
     def lead(self) -> None:
         """This replica leads now: write, list everything afresh (the last writes of the replica that
-        led before), and start reconciling."""
+        led before may not have come through the watches yet), and reconcile everything, as a restarted
+        operator does."""
         assert self.loop is not None and self.queue is not None
         self.ctx.kube.fence(None)
         queue = self.queue
 
         async def start() -> None:
-            keys = await asyncio.to_thread(self.sync)
+            await asyncio.to_thread(self.sync)
+            keys = [key for k in all_kinds() for key in self.cache.keys(k.plural)]
             for key in keys:
                 queue.add(key)
             queue.start()
