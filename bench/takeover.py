@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -65,6 +66,8 @@ class Bench:
         self.coordination = client.CoordinationV1Api(self.api)
         self.store = f"file://{work / 'store'}"
         self.parked = 0
+        self.retry = args.retry_period
+        self.random = random.Random(args.seed)
         timing = (
             f"--leader-elect-lease-duration={args.lease_duration}",
             f"--leader-elect-renew-deadline={args.renew_deadline}",
@@ -115,12 +118,13 @@ class Bench:
         time.sleep(settle)
 
     def round(self, how: str, settle: float) -> tuple[float, float]:
-        """One takeover, once the standby has stood by for ``settle`` s: the leader SIGKILLed or
-        SIGTERMed; seconds until the new holder, and until the first reconcile of a pipeline created at
-        once; the old leader is started again (the next round's standby)."""
+        """One takeover, once the standby has stood by for ``settle`` s and a random part of a retry
+        period (the event falls anywhere in the renewal cycle): the leader SIGKILLed or SIGTERMed;
+        seconds until the new holder, and until the first reconcile of a pipeline created at once; the
+        old leader is started again (the next round's standby)."""
         leader = wait("a leader", self.holder)
         other = "op-b" if leader == "op-a" else "op-a"
-        self.standing_by(other, settle)
+        self.standing_by(other, settle + self.random.uniform(0, self.retry))
         t0 = time.monotonic()
         if how == "SIGKILL":
             self.replicas[leader].kill()
@@ -153,6 +157,7 @@ def main() -> None:
     from kubernetes import client
 
     from pro.testing import kube as kube_harness
+    from pro.testing.kubeflow import install_kubeflow
     from pro.testing.operator import install_crds
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -160,6 +165,7 @@ def main() -> None:
     ap.add_argument("--lease-duration", type=int, default=15)
     ap.add_argument("--renew-deadline", type=float, default=10.0)
     ap.add_argument("--retry-period", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=0, help="of the moments the leader is stopped")
     ap.add_argument(
         "--python", default=sys.executable, help="the operator's interpreter, e.g. .venv-slim/bin/python"
     )
@@ -175,6 +181,7 @@ def main() -> None:
             client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE))
         )
         install_crds(bench.api)
+        install_kubeflow(bench.api)
 
         # the baseline first, alone on the server
         bench.alone.start()
