@@ -9,9 +9,11 @@ measured by ``bench/takeover.py``)."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +200,40 @@ def test_the_standby_takes_over_a_killed_then_a_stopped_leader_and_nothing_happe
     assert leader.proc is not None
     assert leader.proc.wait(RENEW_S + 10) == 1
     assert "stopped leading (the lease is held by intruder_000000 now): exiting" in leader.log.read_text()
+
+
+def test_candidates_racing_on_the_real_api_server_never_both_win(
+    kubeconfig: dict[str, Any], kube_namespace: Any
+) -> None:
+    """Four candidates decide together (each has read the same Lease) and write at once: the API server's
+    resourceVersion check lets exactly one through, for the first Lease (create) and for a released one
+    (update)."""
+    from pro_operator.handlers import client
+    from pro_operator.leader import Elector, Memory, Timing
+
+    namespace = kube_namespace[1]
+    kube = client(in_cluster=False)
+    electors = [Elector(kube, namespace, LEASE, f"c{i}_000000", Timing()) for i in range(4)]
+
+    def together(memories: list[Memory]) -> list[Memory]:
+        start = threading.Barrier(len(electors))
+
+        def one(i: int) -> Memory:
+            start.wait()
+            return electors[i].tick(memories[i])
+
+        with ThreadPoolExecutor(len(electors)) as pool:
+            return list(pool.map(one, range(len(electors))))
+
+    won = together([Memory()] * len(electors))
+    assert sum(m.leading for m in won) == 1
+    winner = electors[[m.leading for m in won].index(True)]
+    winner.memory = won[[m.leading for m in won].index(True)]
+    assert winner.release()
+    released = winner.kube.get_lease(namespace, LEASE) or {}
+    assert released["spec"]["holderIdentity"] == "" and released["spec"]["leaseDurationSeconds"] == 1
+    won = together([Memory()] * len(electors))
+    assert sum(m.leading for m in won) == 1
+    spec = (kube.get_lease(namespace, LEASE) or {})["spec"]
+    assert spec["holderIdentity"] == electors[[m.leading for m in won].index(True)].identity
+    assert spec["leaseTransitions"] == 1
