@@ -137,6 +137,7 @@ class Runtime:
         self.queue: WorkQueue | None = None
         self.elector = elector
         """The leader election (None: this replica acts alone, from the start)."""
+        self._starting: asyncio.Task[None] | None = None
         if elector is not None:
             client.fence("standing by: another replica leads")  # until this one leads
         self._reconciling = threading.local()
@@ -170,14 +171,17 @@ class Runtime:
         queue = self.queue
 
         async def start() -> None:
-            await asyncio.to_thread(self.sync)
+            try:
+                await asyncio.to_thread(self.sync)
+            except Exception as err:  # a leader that cannot start must not hold the lease
+                self.lost(f"cannot start reconciling: {type(err).__name__}: {err}")
             keys = [key for k in all_kinds() for key in self.cache.keys(k.plural)]
             for key in keys:
                 queue.add(key)
             queue.start()
             log.info("leading: reconciling %d objects", len(keys))
 
-        self.loop.create_task(start(), name="start reconciling")
+        self._starting = self.loop.create_task(start(), name="start reconciling")  # kept: tasks are weak
 
     def lost(self, why: str) -> None:
         """This replica leads no more: no write from now on, and exit non-zero at once (Kubernetes
