@@ -8,6 +8,7 @@ measured by ``bench/takeover.py``)."""
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -30,6 +31,7 @@ ALPS, RMS = "alignmentpipelines", "rewardmodeltrainings"
 LEASE = "pro-operator-leader"
 LEASE_S, RENEW_S, RETRY_S = 6, 4, 1
 METRICS = {"op-a": free_port(), "op-b": free_port()}
+HEALTH = {"op-a": free_port(), "op-b": free_port()}
 
 #: an image whose stage waits until the test opens its gate (a file named after the stage resource)
 GATED = """\
@@ -60,6 +62,7 @@ def operator_args() -> tuple[str, ...]:
         f"--leader-elect-renew-deadline={RENEW_S}",
         f"--leader-elect-retry-period={RETRY_S}",
         f"--metrics-port={METRICS['op-a']}",
+        f"--health-port={HEALTH['op-a']}",
     )
 
 
@@ -72,7 +75,7 @@ def replicas(cluster: Cluster) -> Iterator[dict[str, OperatorProcess]]:
         cluster.namespace,
         cluster.workdir / "operator-b.log",
         env={**a.env, "POD_NAME": "op-b"},
-        args=(*a.args, f"--metrics-port={METRICS['op-b']}"),
+        args=(*a.args, f"--metrics-port={METRICS['op-b']}", f"--health-port={HEALTH['op-b']}"),
     ).start()
     try:
         yield {"op-a": a, "op-b": b}
@@ -110,6 +113,12 @@ def scrape(name: str) -> dict[str, Any]:
                 if verb not in ("get", "list", "watch") and not resource.startswith("leases."):
                     out["writes"][f"{verb} {resource}"] = sample.value
     return out
+
+
+def health(name: str) -> tuple[int, dict[str, Any]]:
+    """A replica's ``/healthz``: its status and what its probes say."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{HEALTH[name]}/healthz", timeout=5) as response:
+        return response.status, json.loads(response.read())
 
 
 def standing_by(op: OperatorProcess, name: str) -> bool:
@@ -150,6 +159,10 @@ def test_the_standby_takes_over_a_killed_then_a_stopped_leader_and_nothing_happe
     cluster.events_until(rm, "Started")  # the leader's Events are posted: nothing is in flight
     assert scrape(second) == {"leader": 0, "writes": {}}  # the standby wrote nothing at all
     assert scrape(first)["leader"] == 1 and scrape(first)["writes"]
+    assert health(second) == (200, {"leader": False}) and health(first) == (
+        200,
+        {"leader": True},
+    )  # both ready
 
     # the leader is killed while the job runs (it waits at its gate): the standby leads once the lease
     # has lapsed, and reconciles what was created meanwhile
