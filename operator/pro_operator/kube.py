@@ -52,6 +52,14 @@ class Forbidden(KubeError):
     """403: RBAC does not allow the request."""
 
 
+class Fenced(KubeError):
+    """A write not sent: this replica may not write now (a standby, or a leader that lost its lease)."""
+
+
+#: verbs that never change anything (never fenced)
+READS = frozenset({"get", "list", "watch"})
+
+
 @dataclass(frozen=True)
 class Ref:
     """Where an object lives: ``(group, version, plural)`` and namespace/name."""
@@ -89,7 +97,13 @@ class Kube:
         self._login = login
         self._lock = threading.Lock()
         self._connections = connections
+        self._fence: str | None = None
         self._conn, self._pool = self._connect()
+
+    def fence(self, reason: str | None) -> None:
+        """Refuse every write from now on, raising :class:`Fenced` with ``reason`` (None: write again).
+        Reads and the leader election's own Lease requests are never refused."""
+        self._fence = reason
 
     def _connect(self) -> tuple[Connection, urllib3.PoolManager]:
         conn = self._login()
@@ -103,9 +117,11 @@ class Kube:
         return conn, pool
 
     def _request(self, method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None,
-                 content_type: str = "application/json", text: bool = False) -> Any:  # fmt: skip
-        """One request; the decoded JSON answer (with ``text``: the answer as text).  Raises
-        :class:`_Status` for an error status and :class:`KubeError` when the server cannot be reached."""
+                 content_type: str = "application/json", text: bool = False,
+                 timeout: float | None = None) -> Any:  # fmt: skip
+        """One request; the decoded JSON answer (with ``text``: the answer as text), within ``timeout``
+        seconds to connect and to read (default: the pool's).  Raises :class:`_Status` for an error
+        status and :class:`KubeError` when the server cannot be reached."""
         params = {k: v for k, v in (query or {}).items() if v}
         for attempt in (1, 2):
             conn, pool = self._conn, self._pool
@@ -118,7 +134,11 @@ class Kube:
                 data = json.dumps(body, separators=(",", ":")).encode()
             url = conn.server.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
             try:
-                response = pool.request(method, url, body=data, headers=headers)
+                if timeout:
+                    limit = urllib3.Timeout(connect=timeout, read=timeout)
+                    response = pool.request(method, url, body=data, headers=headers, timeout=limit)
+                else:  # the pool's (an explicit None would mean: wait for ever)
+                    response = pool.request(method, url, body=data, headers=headers)
             except urllib3.exceptions.HTTPError as err:
                 raise KubeError(f"cannot reach the API server at {conn.server}: {err}") from None
             if response.status == 401 and attempt == 1:  # credentials expired or rotated: log in again
@@ -134,7 +154,10 @@ class Kube:
         raise AssertionError("unreachable")
 
     @contextmanager
-    def _call(self, verb: str, resource: str, what: str) -> Iterator[None]:
+    def _call(self, verb: str, resource: str, what: str, *, fenced: bool = True) -> Iterator[None]:
+        """One request's bookkeeping: refused when fenced (a write), counted, its error typed."""
+        if fenced and verb not in READS and self._fence is not None:
+            raise Fenced(f"{verb} {resource} {what}: not sent: {self._fence}")
         metrics.API_REQUESTS.labels(verb=verb, resource=resource).inc()
         try:
             yield
@@ -282,6 +305,35 @@ class Kube:
         with self._call("create", "events", f"{meta['namespace']}/{meta['name']}"):
             self._request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body)
 
+    # ----------------------------------------------------------------- the leader election's Lease
+    def get_lease(self, namespace: str, name: str, *, timeout: float | None = None) -> Obj | None:
+        """The Lease (None: there is none)."""
+        try:
+            with self._call("get", "leases.coordination.k8s.io", f"{namespace}/{name}"):
+                obj: Obj = self._request("GET", _lease_path(namespace, name), timeout=timeout)
+        except NotFound:
+            return None
+        return obj
+
+    def create_lease(self, body: Obj, *, timeout: float | None = None) -> Obj:
+        """Create the Lease (:class:`Conflict` when it exists); never fenced."""
+        meta = body["metadata"]
+        where = f"{meta['namespace']}/{meta['name']}"
+        with self._call("create", "leases.coordination.k8s.io", where, fenced=False):
+            obj: Obj = self._request("POST", _lease_path(meta["namespace"]), body, timeout=timeout)
+        return obj
+
+    def replace_lease(self, body: Obj, *, timeout: float | None = None) -> Obj:
+        """PUT the Lease, guarded by the resourceVersion ``body`` carries (:class:`Conflict` when it
+        changed since); never fenced."""
+        meta = body["metadata"]
+        where = f"{meta['namespace']}/{meta['name']}"
+        with self._call("update", "leases.coordination.k8s.io", where, fenced=False):
+            obj: Obj = self._request(
+                "PUT", _lease_path(meta["namespace"], meta["name"]), body, timeout=timeout
+            )
+        return obj
+
 
 class _Status(Exception):
     """The API server answered with an error status (``message``: its own words)."""
@@ -304,6 +356,11 @@ def _path(ref: Ref, *, named: bool = True) -> str:
     group = f"/apis/{ref.group}/{ref.version}" if ref.group else f"/api/{ref.version}"
     base = f"{group}/namespaces/{ref.namespace}/{ref.plural}"
     return f"{base}/{ref.name}" if named else base
+
+
+def _lease_path(namespace: str, name: str = "") -> str:
+    base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+    return f"{base}/{name}" if name else base
 
 
 def custom_ref(plural: str, namespace: str, name: str) -> Ref:

@@ -38,6 +38,13 @@ def operator_env() -> dict[str, str]:
     return {}
 
 
+@pytest.fixture
+def operator_args() -> tuple[str, ...]:
+    """Extra arguments of the operator process (a test module overrides this fixture, e.g. to elect a
+    leader)."""
+    return ()
+
+
 #: the job backends a test runs on when it runs on both (``@pytest.mark.parametrize("job_backend", BOTH)``)
 BOTH = ("PyTorchJob", "TrainJob")
 
@@ -63,6 +70,7 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     s3_env: dict[str, str],
     s3_bucket: str,
     operator_env: dict[str, str],
+    operator_args: tuple[str, ...],
     job_backend: str,
     training_runtime: str,
     tmp_path: Path,
@@ -76,7 +84,7 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
         with operated(
             kube_cluster.kubeconfig, namespace, api=api, core=core, bucket=s3_bucket, workdir=tmp_path,
             s3_env=s3_env, operator_env=operator_env, backend=job_backend,
-            operator_args=("--training-runtime", training_runtime),
+            operator_args=("--training-runtime", training_runtime, *operator_args),
         ) as running:  # fmt: skip
             yield running
     finally:

@@ -86,6 +86,56 @@ def test_config_maps_events_and_pods(api: tuple[k.Kube, str], kube_namespace: An
     assert kube.pods(ns, "training.kubeflow.org/job-name=none") == []
 
 
+def test_leases_round_trip_and_a_fenced_client_sends_no_write(api: tuple[k.Kube, str]) -> None:
+    """The leader election's verbs; a fenced client (a standby, a leader that lost its lease) refuses
+    every write before sending it, but reads, and still writes its Lease."""
+    from pro_operator import metrics
+
+    kube, ns = api
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "l", "namespace": ns},
+    }
+    assert kube.get_lease(ns, "l") is None
+    made = kube.create_lease(
+        {**lease, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}}, timeout=5
+    )
+    with pytest.raises(k.Conflict, match=f"create leases.coordination.k8s.io {ns}/l: .*already exists"):
+        kube.create_lease(lease)
+    stale = {**made, "spec": {**made["spec"], "holderIdentity": "b"}}
+    kube.replace_lease(stale)
+    with pytest.raises(k.Conflict, match=f"update leases.coordination.k8s.io {ns}/l: .*modified"):
+        kube.replace_lease(stale)  # the same resourceVersion again: one writer wins
+    assert (kube.get_lease(ns, "l") or {})["spec"]["holderIdentity"] == "b"
+
+    involved = kube.create(k.custom_ref(RMS, ns, "rm-f"), stage_body("rm-f", ns))
+    kube.fence("standing by: another replica leads")
+    try:
+        sent = metrics.API_REQUESTS.labels(verb="create", resource=f"{RMS}.pro.alignment.dev")._value.get()
+        with pytest.raises(
+            k.Fenced, match=rf"create {RMS}.pro.alignment.dev {ns}/rm-g: not sent: standing by"
+        ):
+            kube.create(k.custom_ref(RMS, ns, "rm-g"), stage_body("rm-g", ns))
+        assert (
+            metrics.API_REQUESTS.labels(verb="create", resource=f"{RMS}.pro.alignment.dev")._value.get()
+            == sent
+        )
+        for write in (
+            lambda: kube.patch_status(k.custom_ref(RMS, ns, "rm-f"), {"phase": "Running"}, None),
+            lambda: kube.event(involved, "Started", "attempt 1", now="2026-12-01T00:00:00Z"),
+            lambda: kube.apply_config_map({"metadata": {"name": "c", "namespace": ns}, "data": {}}),
+            lambda: kube.delete(k.custom_ref(RMS, ns, "rm-f")),
+        ):
+            with pytest.raises(k.Fenced):
+                write()
+        assert kube.get(k.custom_ref(RMS, ns, "rm-f"))["metadata"]["name"] == "rm-f"  # reads go on
+        assert kube.replace_lease(kube.get_lease(ns, "l") or {})["spec"]["holderIdentity"] == "b"
+    finally:
+        kube.fence(None)
+    kube.create(k.custom_ref(RMS, ns, "rm-g"), stage_body("rm-g", ns))  # unfenced: writes again
+
+
 def test_the_api_servers_refusal_is_named(api: tuple[k.Kube, str]) -> None:
     kube, ns = api
     bad = stage_body("rm-bad", ns)
