@@ -8,7 +8,7 @@ the failing pod's log only for why a job failed or does not start) → the pure 
 :func:`~pro.planner.decide_stage` (retries, backoff, suspend) → :func:`act` (ConfigMap + job,
 suspend/resume, give up a job stuck before running) → :func:`stage_status` (pure, typed) and
 :func:`stage_events` (pure: from the old and the new status) → :func:`~pro_operator.publish.publish`.
-Deterministic job names (``<stage>-<n>``) and create-if-absent make a restarted operator resume
+Deterministic job names (``<kind short name>-<stage>-<n>``) and create-if-absent make a restarted operator resume
 without duplicating a job.
 """
 

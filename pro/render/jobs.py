@@ -32,6 +32,7 @@ from pro.spec.conventions import (
     DEFAULT_TRAINING_RUNTIME,
     GROUP_VERSION,
     KUEUE_QUEUE_LABEL,
+    MAX_SUBDOMAIN,
     PIPELINE_LABEL,
     PYTORCHJOB_API_VERSION,
     PYTORCHJOB_KIND,
@@ -42,7 +43,7 @@ from pro.spec.conventions import (
     k8s_name,
 )
 from pro.spec.execution import StageExecution
-from pro.spec.kinds import PIPELINE_KIND
+from pro.spec.kinds import PIPELINE_KIND, kind_named
 from pro.spec.loader import dump_yaml
 
 Obj = dict[str, Any]
@@ -75,16 +76,23 @@ def owner_reference(api_version: str, kind: str, name: str, uid: str) -> Obj:
     }
 
 
-def job_name(resource_name: str, attempt: int) -> str:
-    """``<resource>-<attempt>``, short enough that ``<job>-worker-NNN`` pod names fit 63 characters and
-    starting with a letter (the training operator's Service names must)."""
-    base = resource_name if resource_name[:1].isalpha() else "j" + resource_name
-    return k8s_name(base, _MAX_JOB_NAME, suffix=f"-{attempt}")
+def child_base(kind: str, resource_name: str) -> str:
+    """``<short>-<resource>``: what every object a stage resource owns is named after.  The kind's short
+    name (``rmt``, ``adt``, ``pal``, ``pev``) keeps stage resources of different kinds that share a name
+    apart — RewardModelTraining ``p-rm-adapter`` (pipeline ``p``, objective ``adapter``) and
+    AdapterTraining ``p-rm-adapter`` (pipeline ``p-rm``) — and starts every name with a letter."""
+    return f"{kind_named(kind).short}-{resource_name}"
 
 
-def config_map_name(resource_name: str) -> str:
-    """``<resource>-spec``."""
-    return f"{resource_name}-spec"
+def job_name(kind: str, resource_name: str, attempt: int) -> str:
+    """``<short>-<resource>-<attempt>``, short enough that ``<job>-worker-NNN`` pod names fit 63 characters
+    (a too long name is cut and keeps a hash of the whole)."""
+    return k8s_name(child_base(kind, resource_name), _MAX_JOB_NAME, suffix=f"-{attempt}")
+
+
+def config_map_name(kind: str, resource_name: str) -> str:
+    """``<short>-<resource>-spec`` (within a ConfigMap's 253 characters)."""
+    return k8s_name(child_base(kind, resource_name), MAX_SUBDOMAIN, suffix="-spec")
 
 
 def _labels(resource: Resource, extra: dict[str, str]) -> dict[str, str]:
@@ -150,22 +158,23 @@ def render_stage(
     execution = getattr(resource, "spec").execution or StageExecution()  # noqa: B009
     kind: str = getattr(resource, "kind")  # noqa: B009
     name = resource.metadata.name
+    spec_map = config_map_name(kind, name)
     config_map: Obj = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(config_map_name(name), resource, _labels(resource, {}), owner),
+        "metadata": _metadata(spec_map, resource, _labels(resource, {}), owner),
         "data": {SPEC_KEY: dump_yaml(resource)},
     }
     k8s = execution.kubernetes
     pod_labels = _labels(resource, {ATTEMPT_LABEL: str(attempt)})
     # Kueue reads its label on the job (which it suspends and resumes)
     labels = {**pod_labels, KUEUE_QUEUE_LABEL: k8s.queue} if k8s.queue else pod_labels
-    meta = _metadata(job_name(name, attempt), resource, labels, owner)
+    meta = _metadata(job_name(kind, name, attempt), resource, labels, owner)
     if job_kind(execution, backend) == TRAINJOB_KIND:
         runtime: RuntimeRef = runtime_ref(k8s, default_runtime)
-        job = render_trainjob(kind, config_map_name(name), execution, meta, pod_labels, runtime=runtime)
+        job = render_trainjob(kind, spec_map, execution, meta, pod_labels, runtime=runtime)
     else:  # the PyTorchJob's pods carry the job's labels, the queue's too
-        job = _pytorchjob(kind, config_map_name(name), execution, meta, labels)
+        job = _pytorchjob(kind, spec_map, execution, meta, labels)
     return StageObjects(config_map, job)
 
 
@@ -218,6 +227,7 @@ def stage_resource_object(stage: ComposedStage, pipeline_uid: str | None) -> Obj
 __all__ = [
     "JOB_KINDS",
     "StageObjects",
+    "child_base",
     "config_map_name",
     "job_kind",
     "job_name",
