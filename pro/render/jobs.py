@@ -43,6 +43,7 @@ from pro.spec.conventions import (
     k8s_name,
 )
 from pro.spec.execution import StageExecution
+from pro.spec.guardrails import PodPolicy
 from pro.spec.kinds import PIPELINE_KIND, kind_named
 from pro.spec.loader import dump_yaml
 
@@ -54,6 +55,8 @@ CONTAINER = "pytorch"
 _MAX_JOB_NAME = 63 - len("-worker-") - 3
 #: the job kinds a stage can run as
 JOB_KINDS = (PYTORCHJOB_KIND, TRAINJOB_KIND)
+#: the pod hardening of the chart's defaults (the operator passes its guardrails' own)
+DEFAULT_POD_POLICY = PodPolicy()
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,12 @@ def _metadata(name: str, resource: Resource, labels: dict[str, str], owner: Obj 
     return meta
 
 
-def _pod_template(kind: str, config_map: str, execution: StageExecution, labels: dict[str, str]) -> Obj:
+def _pod_template(
+    kind: str, config_map: str, execution: StageExecution, labels: dict[str, str], policy: PodPolicy
+) -> Obj:
     """A PyTorchJob replica's pod template."""
     k8s = execution.kubernetes
-    volumes, mounts = pod_volumes(config_map, execution)
+    volumes, mounts = pod_volumes(config_map, execution, policy)
     container: Obj = {
         "name": CONTAINER,
         "image": execution.image,
@@ -127,7 +132,12 @@ def _pod_template(kind: str, config_map: str, execution: StageExecution, labels:
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": dict(CONTAINER_SECURITY),
     }
-    pod: Obj = {"securityContext": pod_security(), "containers": [container], "volumes": volumes}
+    pod: Obj = {
+        "securityContext": pod_security(),
+        "automountServiceAccountToken": policy.automount_service_account_token,
+        "containers": [container],
+        "volumes": volumes,
+    }
     pod.update(scheduling(execution))
     if k8s.priority_class_name:
         pod["priorityClassName"] = k8s.priority_class_name
@@ -148,11 +158,12 @@ def job_kind(execution: StageExecution, backend: str | None = None) -> str:
 
 def render_stage(
     resource: Resource, *, attempt: int, owner: Obj | None = None, backend: str | None = None,
-    default_runtime: str = DEFAULT_TRAINING_RUNTIME,
+    default_runtime: str = DEFAULT_TRAINING_RUNTIME, pods: PodPolicy = DEFAULT_POD_POLICY,
 ) -> StageObjects:  # fmt: skip
     """The ConfigMap and the attempt's job of a stage resource (``owner``: usually the stage resource's
     own :func:`owner_reference`; ``backend``: the job kind, default the stage's ``jobBackend`` as
-    :func:`job_kind` reads it; ``default_runtime``: a TrainJob's runtime unless the stage names one)."""
+    :func:`job_kind` reads it; ``default_runtime``: a TrainJob's runtime unless the stage names one;
+    ``pods``: the platform's pod hardening, the guardrails' ``pods``)."""
     if attempt < 1:
         raise ValueError(f"attempt must be 1 or more, got {attempt}")
     execution = getattr(resource, "spec").execution or StageExecution()  # noqa: B009
@@ -172,18 +183,19 @@ def render_stage(
     meta = _metadata(job_name(kind, name, attempt), resource, labels, owner)
     if job_kind(execution, backend) == TRAINJOB_KIND:
         runtime: RuntimeRef = runtime_ref(k8s, default_runtime)
-        job = render_trainjob(kind, spec_map, execution, meta, pod_labels, runtime=runtime)
+        job = render_trainjob(kind, spec_map, execution, meta, pod_labels, runtime=runtime, pods=pods)
     else:  # the PyTorchJob's pods carry the job's labels, the queue's too
-        job = _pytorchjob(kind, spec_map, execution, meta, labels)
+        job = _pytorchjob(kind, spec_map, execution, meta, labels, policy=pods)
     return StageObjects(config_map, job)
 
 
 def _pytorchjob(
-    kind: str, config_map: str, execution: StageExecution, meta: Obj, labels: dict[str, str]
-) -> Obj:
+    kind: str, config_map: str, execution: StageExecution, meta: Obj, labels: dict[str, str], *,
+    policy: PodPolicy,
+) -> Obj:  # fmt: skip
     """A Training Operator v1 PyTorchJob: one Master and ``replicas - 1`` Workers, never restarted."""
     k8s = execution.kubernetes
-    template = _pod_template(kind, config_map, execution, labels)
+    template = _pod_template(kind, config_map, execution, labels, policy)
     replicas: Obj = {"Master": {"replicas": 1, "restartPolicy": "Never", "template": template}}
     workers = execution.resources.replicas - 1
     if workers > 0:

@@ -25,6 +25,7 @@ from pro.spec.conventions import (
 )
 from pro.spec.evaluation import PolicyEvaluation
 from pro.spec.execution import StageExecution
+from pro.spec.guardrails import PodPolicy
 from pro.spec.kinds import load_resource
 from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.stages import AdapterTraining, RewardModelTraining
@@ -134,8 +135,9 @@ def test_defaults_for_a_single_node_cpu_stage(toy: Composition) -> None:
     ]
     assert p["volumes"] == [
         {"name": "spec", "configMap": {"name": "pal-toy-align-spec"}},
-        {"name": "tmp", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}},  # the chart's default
     ]
+    assert p["automountServiceAccountToken"] is False  # stages never call the Kubernetes API
     for key in ("serviceAccountName", "priorityClassName", "nodeSelector", "tolerations", "imagePullSecrets"):
         assert key not in p
 
@@ -208,7 +210,7 @@ def test_a_multi_node_gpu_stage_with_scheduling_and_store_access(toy: Compositio
         assert env["AWS_SESSION_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
         assert all("value" not in env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
         assert {"name": "dshm", "mountPath": "/dev/shm"} in c["volumeMounts"]
-        assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in p["volumes"]
+        assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "512Gi"}} in p["volumes"]
         assert p["serviceAccountName"] == "pro-trainer" and p["priorityClassName"] == "high"
         assert p["nodeSelector"] == {"gpu": "h100"}
         assert p["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
@@ -218,6 +220,17 @@ def test_a_multi_node_gpu_stage_with_scheduling_and_store_access(toy: Compositio
 def test_a_suspended_stage_renders_a_suspended_job(toy: Composition) -> None:
     job = render_stage(with_execution(stage_of(toy, "align"), suspend=True), attempt=1).job
     assert job["spec"]["runPolicy"]["suspend"] is True
+
+
+def test_the_platform_pod_policy_sizes_scratch_space_and_may_mount_the_token(toy: Composition) -> None:
+    gpu = with_execution(stage_of(toy, "align"), resources={"gpus": 1})
+    policy = PodPolicy(automount_service_account_token=True, tmp_size_limit="5Gi", shm_size_limit="2Gi")
+    p = pod(render_stage(gpu, attempt=1, pods=policy).job)
+    assert p["automountServiceAccountToken"] is True
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "5Gi"}} in p["volumes"]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}} in p[
+        "volumes"
+    ]  # no memory set
 
 
 def test_a_stage_resource_without_execution_gets_the_defaults() -> None:

@@ -75,7 +75,7 @@ def test_defaults_for_a_single_node_cpu_stage(toy: Composition) -> None:
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert pod["spec"]["volumes"] == [
         {"name": "spec", "configMap": {"name": "pal-toy-align-spec"}},
-        {"name": "tmp", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}},
     ]
     (node,) = pod["spec"]["containers"]
     assert set(node) == {"name", "volumeMounts", "securityContext"}  # the rest is the runtime's or trainer's
@@ -129,7 +129,7 @@ def test_a_multi_node_gpu_stage_with_scheduling_runtime_and_store_access(toy: Co
     }
     assert pod["spec"]["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
-    assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in pod["spec"]["volumes"]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "512Gi"}} in pod["spec"]["volumes"]
     assert {"name": "dshm", "mountPath": "/dev/shm"} in pod["spec"]["containers"][0]["volumeMounts"]
     assert "priorityClass" not in yaml.safe_dump(job)  # a TrainJob cannot carry it: the runtime's
     execution = resource.spec.execution
