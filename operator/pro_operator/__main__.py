@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="torch-distributed",
         help="the runtime a TrainJob names when its stage names none (default: %(default)s)",
     )
+    p.add_argument(
+        "--guardrails",
+        metavar="FILE",
+        help="what pro resources may ask of the cluster (images, ServiceAccounts, credentials Secrets, "
+        "tolerations, PriorityClasses, node-selector keys, running jobs per namespace) and how stage pods "
+        "are hardened: a YAML file of the chart's `guardrails` values (default: the chart's defaults)",
+    )
     p.add_argument("--log-format", choices=("json", "plain"), default="json", help="default: %(default)s")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
@@ -84,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
+    from pro.spec import SpecError
+    from pro.spec.guardrails import Guardrails
+    from pro.spec.loader import load_file
+
+    try:
+        guardrails = load_file(args.guardrails, Guardrails) if args.guardrails else Guardrails()
+    except SpecError as err:
+        print(f"pro-operator: --guardrails {err}", file=sys.stderr)
+        return 2
     import kopf
 
     from pro_operator import metrics
@@ -119,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         namespaces=None if args.all_namespaces else args.namespace,
         in_cluster=in_cluster,
         jobs=jobs,
+        guardrails=guardrails,
     )
     registry = kopf.OperatorRegistry()
     register(registry, runtime)

@@ -221,3 +221,9 @@ __all__ = [
     "json_schema",
     "qualified_image",
 ]
+
+
+if __name__ == "__main__":  # the chart's values.schema.json holds this under properties.guardrails
+    import json
+
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
