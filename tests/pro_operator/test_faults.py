@@ -151,7 +151,7 @@ def test_a_job_stuck_in_created_is_abandoned_retried_and_finally_fails(cluster: 
 
     st = cluster.get(RMS, "stuck")["status"]
     assert st["phase"] == "Failed" and st["attempts"] == 2, st
-    assert "job stuck-2 not running 3s after creation" in st["message"], st
+    assert "job rmt-stuck-2 not running 3s after creation" in st["message"], st
     assert "ImagePullBackOff" in st["message"] and image in st["message"], st
     assert job_names(cluster) == ["rmt-stuck-1", "rmt-stuck-2"] and launched(cluster) == []
     for job in cluster.jobs():  # kept as the record of the attempt, suspended to free its pods
@@ -303,7 +303,7 @@ def test_a_job_held_suspended_gets_its_whole_start_deadline_once_resumed(cluster
     cluster.wait("the stage to finish", lambda: finished(cluster, RMS, "held"), 30)
 
     st = cluster.get(RMS, "held")["status"]
-    assert st["phase"] == "Failed" and "job held-1 not running 3s after resumption" in st["message"], st
+    assert st["phase"] == "Failed" and "job rmt-held-1 not running 3s after resumption" in st["message"], st
     abandoned = cluster.job("rmt-held-1")["metadata"]["annotations"]["pro.alignment.dev/abandoned-at"]
     # given up 3 s after the resumption (the annotation has whole seconds), not at once
     assert parse_time(abandoned).timestamp() - resumed > 2, (resumed, abandoned)
