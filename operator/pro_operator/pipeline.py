@@ -205,7 +205,7 @@ def allowed(ctx: Context, namespace: str, pipeline: Any) -> bool:
     """True when the guardrails allow what the pipeline's stages would ask, named by the pipeline's own
     field paths (``spec.image``, ``spec.kubernetes.…``, ``spec.storage.credentialsSecret``); else
     :class:`NotAllowed`."""
-    refusal = tenancy.refusal(ctx, namespace, stage_execution(pipeline), field_prefix="spec.")
+    refusal = tenancy.refusal(ctx, namespace, stage_execution(pipeline.spec), field_prefix="spec.")
     if refusal is not None:
         raise NotAllowed(refusal)
     return True

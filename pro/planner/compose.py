@@ -36,7 +36,7 @@ from pro.spec.conventions import (
 from pro.spec.data import PinnedData, iter_data_refs
 from pro.spec.evaluation import PolicyEvaluation, PolicyEvaluationSpec, PolicyRef
 from pro.spec.execution import StageExecution, StageResources, StorageAccess
-from pro.spec.pipeline import AlignmentPipeline, reward_stage_name
+from pro.spec.pipeline import AlignmentPipeline, AlignmentPipelineSpec, reward_stage_name
 from pro.spec.promotion import PromotionGate
 from pro.spec.run import RunSnapshot
 from pro.spec.stages import (
@@ -319,11 +319,10 @@ def warm_start(pipeline: AlignmentPipeline, run: RunSnapshot | None) -> str | No
     return run.promoted.policy
 
 
-def stage_execution(pipeline: AlignmentPipeline, resources: StageResources | None = None) -> StageExecution:
-    """How the pipeline's stages run: its image, retries, Kubernetes settings, store access and
-    ``suspend``, with one stage's ``resources``; the field paths under ``execution`` are the pipeline's
-    under ``spec`` (``image``, ``kubernetes.…``, ``storage.credentialsSecret``)."""
-    spec = pipeline.spec
+def stage_execution(spec: AlignmentPipelineSpec, resources: StageResources | None = None) -> StageExecution:
+    """How a pipeline's stages run: its image, retries, Kubernetes settings, store access and ``suspend``,
+    with one stage's ``resources``; the field paths under ``execution`` are the pipeline's under ``spec``
+    (``image``, ``kubernetes.…``, ``storage.credentialsSecret``)."""
     access = StorageAccess(
         endpoint_url=spec.storage.endpoint_url,
         region=spec.storage.region,
@@ -367,7 +366,7 @@ def compose(
     where = {name: (reuse[name].uri if name in reuse else join_uri(root, name)) for name, *_ in symbolic}
     stages = []
     for name, res, resources, _ in _drafts(pipeline, where, gate, warm):
-        execution = stage_execution(pipeline, resources)
+        execution = stage_execution(pipeline.spec, resources)
         meta = res.metadata.model_copy(
             update={"annotations": {**res.metadata.annotations, WORK_DIGEST: digests[name]}}
         )
