@@ -125,3 +125,15 @@ def test_a_schedule_is_not_rendered_directly(tmp_path: Path, capsys: pytest.Capt
     path.write_text(yaml.safe_dump(schedule))
     assert main(["render", "-f", str(path)]) == 1
     assert "AlignmentSchedule 'nightly' has no jobs of its own" in capsys.readouterr().err
+
+
+def test_render_hardens_pods_as_the_guardrails_say(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    guardrails = tmp_path / "guardrails.yaml"
+    guardrails.write_text("pods: {automountServiceAccountToken: true, tmpSizeLimit: 3Gi}\n")
+    assert main(["render", "-f", PIPELINE, "--stage", "align", "--guardrails", str(guardrails)]) == 0
+    job = list(yaml.safe_load_all(capsys.readouterr().out))[-1]
+    pod = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "3Gi"}} in pod["volumes"]
