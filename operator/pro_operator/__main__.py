@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     logging.getLogger("pro_operator").info("%s", jobs.describe())
+    logging.getLogger("pro_operator").info("guardrails: %s", guardrails.summary())
     runtime = Runtime(
         kube,
         workers=args.workers,

@@ -115,6 +115,21 @@ class Guardrails(SpecModel):
             raise ValueError(f"label key {value!r}: {why}")
         return value
 
+    def summary(self) -> str:
+        """One line for the operator's log: what is allowed."""
+
+        def listed(items: Sequence[Any]) -> str:
+            return ", ".join(str(i) for i in items) or "none"
+
+        label = f"labelled {self.credentials_secret_label}=true" if self.credentials_secret_label else "any"
+        limit = self.max_running_jobs_per_namespace or "unlimited"
+        return (
+            f"images {listed(self.allowed_images)}; service accounts "
+            f"{listed([DEFAULT_SERVICE_ACCOUNT, *self.allowed_service_accounts])}; credentials Secrets {label}; tolerations "
+            f"{listed(self.allowed_tolerations)}; priority classes {listed(self.allowed_priority_classes)}; "
+            f"node-selector keys {listed(self.allowed_node_selector_keys)}; running jobs per namespace {limit}"
+        )
+
     # ----------------------------------------------------------------------------- checks (pure)
     def problems(self, execution: StageExecution) -> list[tuple[str, str]]:
         """What ``execution`` asks that these guardrails do not allow: (field path under ``execution``,

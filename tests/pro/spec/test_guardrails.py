@@ -50,6 +50,19 @@ def test_the_defaults_allow_the_shipped_trainer_and_nothing_else_that_reaches_fu
     ]  # fmt: skip
 
 
+def test_the_operator_logs_what_is_allowed_in_one_line() -> None:
+    assert Guardrails().summary() == (
+        "images ghcr.io/pro-pipeline/trainer:*, ghcr.io/pro-pipeline/trainer@sha256:*; service accounts default; "
+        "credentials Secrets labelled pro.alignment.dev/credentials=true; tolerations nvidia.com/gpu "
+        "(NoSchedule); priority classes none; node-selector keys *; running jobs per namespace 20"
+    )
+    open_ = guardrails(
+        "credentialsSecretLabel: ''\nmaxRunningJobsPerNamespace: 0\nallowedServiceAccounts: [a]\n"
+    )
+    assert "service accounts default, a; credentials Secrets any;" in open_.summary()
+    assert open_.summary().endswith("running jobs per namespace unlimited")
+
+
 def test_a_refusal_reads_as_one_line_with_the_path_as_the_user_wrote_it() -> None:
     found = Guardrails().problems(execution(image="registry.evil/x:1"))
     line = describe(found, "spec.execution.")
