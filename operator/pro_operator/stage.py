@@ -179,8 +179,7 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
             return refuse(ctx, body, ref, refusal, now)
     recheck = None
     with ctx.slot_lock(namespace) if decision.start else nullcontext():
-        me = tenancy.Waiting(body["metadata"].get("creationTimestamp") or "", plural, name, kind)
-        why = tenancy.queue_reason(ctx, me, namespace) if decision.start else None
+        why = tenancy.queue_reason(ctx, plural, body) if decision.start else None
         if why is not None:  # the namespace runs as many jobs as allowed: wait for one to end
             decision, recheck = queued(decision, why), now + timedelta(seconds=tenancy.QUEUED_RECHECK)
         try:

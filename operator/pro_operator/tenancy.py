@@ -17,10 +17,11 @@ namespace runs at most ``maxRunningJobsPerNamespace`` stage jobs at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pro.spec.execution import StageExecution
 from pro.spec.guardrails import NOT_ALLOWED, describe
-from pro.spec.kinds import stage_kinds
+from pro.spec.kinds import kind_of_plural, stage_kinds
 from pro.spec.status import StagePhase
 from pro_operator.backends import Refusal
 from pro_operator.context import Context
@@ -71,12 +72,15 @@ def waiting(ctx: Context, namespace: str) -> list[Waiting]:
     return sorted(found)
 
 
-def queue_reason(ctx: Context, me: Waiting, namespace: str) -> str | None:
-    """Why stage ``me`` may not start a job now (None: a slot is free for it): its namespace runs as many
-    jobs as allowed, counting the slots that stages waiting longer than it are due."""
+def queue_reason(ctx: Context, plural: str, body: dict[str, Any]) -> str | None:
+    """Why the stage resource ``body`` may not start a job now (None: a slot is free for it): its
+    namespace runs as many jobs as allowed, counting the slots that stages waiting longer are due."""
     limit = ctx.guardrails.max_running_jobs_per_namespace
     if not limit:
         return None
+    meta = body["metadata"]
+    namespace, kind = meta["namespace"], kind_of_plural(plural)
+    me = Waiting(meta.get("creationTimestamp") or "", plural, meta["name"], kind.name if kind else "")
     running = ctx.cache.running_jobs(namespace)
     holders = set(running.values())
     ahead = [w for w in waiting(ctx, namespace) if w < me and (w.kind, w.name) not in holders]

@@ -9,7 +9,7 @@ import pytest
 from pro.spec.guardrails import Guardrails
 from pro_operator.cache import ObjectCache
 from pro_operator.context import Context
-from pro_operator.tenancy import Waiting, queue_reason, wake_queued
+from pro_operator.tenancy import queue_reason, wake_queued
 
 pytestmark = pytest.mark.unit
 
@@ -43,18 +43,19 @@ def context(limit: int, *objects: tuple[str, dict[str, Any]]) -> tuple[Context, 
     return Context(kube=None, cache=cache, enqueue=woken.append, guardrails=guardrails), woken  # type: ignore[arg-type]
 
 
-def me(name: str, created: str) -> Waiting:
-    return Waiting(created, RMS, name, "RewardModelTraining")
+def me(name: str, created: str, namespace: str = "ns") -> dict[str, Any]:
+    """A stage resource about to start a job."""
+    body = stage(name, created, "Pending")
+    body["metadata"]["namespace"] = namespace
+    return body
 
 
 def test_a_stage_waits_when_the_namespace_runs_its_limit() -> None:
     ctx, _ = context(2, ("pytorchjobs", job("rmt-a-1", "a")), ("pytorchjobs", job("rmt-b-1", "b")))
-    assert (
-        queue_reason(ctx, me("c", "2026-01-01T00:00:03Z"), "ns") == "namespace limit 2 running jobs reached"
-    )
-    assert queue_reason(ctx, me("c", "2026-01-01T00:00:03Z"), "elsewhere") is None  # per namespace
+    assert queue_reason(ctx, RMS, me("c", "2026-01-01T00:00:03Z")) == "namespace limit 2 running jobs reached"
+    assert queue_reason(ctx, RMS, me("c", "2026-01-01T00:00:03Z", "elsewhere")) is None  # per namespace
     unlimited, _ = context(0, ("pytorchjobs", job("rmt-a-1", "a")), ("pytorchjobs", job("rmt-b-1", "b")))
-    assert queue_reason(unlimited, me("c", "2026-01-01T00:00:03Z"), "ns") is None
+    assert queue_reason(unlimited, RMS, me("c", "2026-01-01T00:00:03Z")) is None
 
 
 def test_stages_waiting_longer_get_the_free_slots_first() -> None:
@@ -64,13 +65,13 @@ def test_stages_waiting_longer_get_the_free_slots_first() -> None:
         (RMS, stage("old", "2026-01-01T00:00:01Z", "Queued")),
     )
     # one slot free, and it is the older waiting stage's
-    assert queue_reason(ctx, me("new", "2026-01-01T00:00:05Z"), "ns") is not None
-    assert queue_reason(ctx, me("old", "2026-01-01T00:00:01Z"), "ns") is None
+    assert queue_reason(ctx, RMS, me("new", "2026-01-01T00:00:05Z")) is not None
+    assert queue_reason(ctx, RMS, me("old", "2026-01-01T00:00:01Z")) is None
     # once the older one's job runs (its status still says Queued), the slot count is not taken twice
     ctx.cache.put("pytorchjobs", job("rmt-old-1", "old"))
-    assert queue_reason(ctx, me("new", "2026-01-01T00:00:05Z"), "ns") is not None  # 2 running: full
+    assert queue_reason(ctx, RMS, me("new", "2026-01-01T00:00:05Z")) is not None  # 2 running: full
     ctx.cache.remove("pytorchjobs", "ns", "rmt-a-1")
-    assert queue_reason(ctx, me("new", "2026-01-01T00:00:05Z"), "ns") is None
+    assert queue_reason(ctx, RMS, me("new", "2026-01-01T00:00:05Z")) is None
 
 
 def test_a_freed_slot_wakes_the_oldest_waiting_stages() -> None:
