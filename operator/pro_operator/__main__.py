@@ -114,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NS",
         help="the Lease's namespace (default: $POD_NAMESPACE, else the pod's own namespace)",
     )
+    p.add_argument(
+        "--guardrails",
+        metavar="FILE",
+        help="what pro resources may ask of the cluster (images, ServiceAccounts, credentials Secrets, "
+        "tolerations, PriorityClasses, node-selector keys, running jobs per namespace) and how stage pods "
+        "are hardened: a YAML file of the chart's guardrails values (default: the chart's defaults)",
+    )
     p.add_argument("--log-format", choices=("json", "plain"), default="json", help="default: %(default)s")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
@@ -158,6 +165,15 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
+    from pro.spec import SpecError
+    from pro.spec.guardrails import Guardrails
+    from pro.spec.loader import load_file
+
+    try:
+        guardrails = load_file(args.guardrails, Guardrails) if args.guardrails else Guardrails()
+    except SpecError as err:
+        print(f"pro-operator: --guardrails {err}", file=sys.stderr)
+        return 2
     import kopf
 
     from pro_operator import metrics
@@ -191,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     elector = None
     if timing is not None and lease_namespace:
         elector = Elector(kube, lease_namespace, args.leader_elect_resource_name, identity, timing)
+    logging.getLogger("pro_operator").info("guardrails: %s", guardrails.summary())
     runtime = Runtime(
         kube,
         workers=args.workers,
@@ -199,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         in_cluster=in_cluster,
         jobs=jobs,
         elector=elector,
+        guardrails=guardrails,
     )
     registry = kopf.OperatorRegistry()
     register(registry, runtime)

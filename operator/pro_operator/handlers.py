@@ -25,6 +25,7 @@ from typing import Any, cast
 import kopf
 
 from pro.spec.conventions import API_GROUP, API_VERSION, PIPELINE_LABEL, SCHEDULE_LABEL, STAGE_RESOURCE_LABEL
+from pro.spec.guardrails import Guardrails
 from pro.spec.kinds import all_kinds, kind_of_plural, stage_kinds, stage_plurals
 from pro_operator import kube, metrics
 from pro_operator.backends import JobSupport
@@ -126,6 +127,7 @@ class Runtime:
         in_cluster: bool = True,
         jobs: JobSupport | None = None,
         elector: Elector | None = None,
+        guardrails: Guardrails | None = None,
     ) -> None:
         self.cache = ObjectCache()
         self.workers = workers
@@ -150,6 +152,7 @@ class Runtime:
             committed=store_check,
             events=EventRecorder(client),
             jobs=jobs or JobSupport(),
+            guardrails=guardrails or Guardrails(),
         )
 
     def seen(self, plural: str, obj: dict[str, Any]) -> None:

@@ -29,6 +29,8 @@ from pro_operator import __version__, metrics
 Obj = dict[str, Any]
 
 MERGE_PATCH = "application/merge-patch+json"
+#: ask for an object's metadata only (``PartialObjectMetadata``): a Secret read so brings no data
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 USER_AGENT = f"pro-operator/{__version__}"
 
 
@@ -58,6 +60,11 @@ class Fenced(KubeError):
 
 #: verbs that never change anything (never fenced)
 READS = frozenset({"get", "list", "watch"})
+
+
+class NotOwned(KubeError):
+    """An object of the name we create exists and is not ours (another controller's, or none's): it is
+    left as it is."""
 
 
 @dataclass(frozen=True)
@@ -118,14 +125,14 @@ class Kube:
 
     def _request(self, method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None,
                  content_type: str = "application/json", text: bool = False,
-                 timeout: float | None = None) -> Any:  # fmt: skip
+                 timeout: float | None = None, accept: str = "application/json") -> Any:  # fmt: skip
         """One request; the decoded JSON answer (with ``text``: the answer as text), within ``timeout``
         seconds to connect and to read (default: the pool's).  Raises :class:`_Status` for an error
         status and :class:`KubeError` when the server cannot be reached."""
         params = {k: v for k, v in (query or {}).items() if v}
         for attempt in (1, 2):
             conn, pool = self._conn, self._pool
-            headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+            headers = {"Accept": accept, "User-Agent": USER_AGENT}
             if conn.authorization:
                 headers["Authorization"] = conn.authorization
             data = None
@@ -245,7 +252,8 @@ class Kube:
 
     # ----------------------------------------------------------------- core objects
     def apply_config_map(self, body: Obj) -> None:
-        """Create the ConfigMap, or replace its data when it exists with other data."""
+        """Create the ConfigMap, or replace its data when it exists with other data — only when the one that
+        exists has the same controller as ``body`` (:class:`NotOwned`: another's is never changed)."""
         meta = body["metadata"]
         ns, name = meta["namespace"], meta["name"]
         path = f"/api/v1/namespaces/{ns}/configmaps"
@@ -257,9 +265,24 @@ class Kube:
             pass
         with self._call("get", "configmaps", f"{ns}/{name}"):
             current = self._request("GET", f"{path}/{name}")
+        if not owned_alike(body, current):
+            raise not_ours(f"ConfigMap {ns}/{name}", current)
         if (current.get("data") or {}) != body.get("data", {}):
             with self._call("patch", "configmaps", f"{ns}/{name}"):
                 self._request("PATCH", f"{path}/{name}", {"data": body["data"]}, content_type=MERGE_PATCH)
+
+    def secret_labels(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The labels of Secret ``name`` (None: there is none), read as metadata only: its data never
+        reaches the operator."""
+        try:
+            with self._call("get", "secrets", f"{namespace}/{name}"):
+                found = self._request(
+                    "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", accept=METADATA_ONLY
+                )
+        except NotFound:
+            return None
+        labels: dict[str, str] = (found.get("metadata") or {}).get("labels") or {}
+        return labels
 
     def pods(self, namespace: str, selector: str) -> list[Obj]:
         with self._call("list", "pods", f"{namespace} ({selector})"):
@@ -361,6 +384,28 @@ def _path(ref: Ref, *, named: bool = True) -> str:
 def _lease_path(namespace: str, name: str = "") -> str:
     base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
     return f"{base}/{name}" if name else base
+
+
+def controller(obj: Obj) -> Obj | None:
+    """The ownerReference of the object's controlling owner (None: it has none)."""
+    for owner in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if owner.get("controller"):
+            found: Obj = owner
+            return found
+    return None
+
+
+def owned_alike(ours: Obj, found: Obj) -> bool:
+    """Whether ``found`` has the controller ``ours`` names (the same uid)."""
+    mine, theirs = controller(ours), controller(found)
+    return mine is not None and theirs is not None and mine.get("uid") == theirs.get("uid")
+
+
+def not_ours(what: str, found: Obj) -> NotOwned:
+    """The error for an object of the name we create that another controls."""
+    owner = controller(found)
+    who = f"{owner.get('kind')} {owner.get('name')}" if owner else "nothing"
+    return NotOwned(f"{what} exists and is not this object's (controlled by {who}); it is left as it is")
 
 
 def custom_ref(plural: str, namespace: str, name: str) -> Ref:

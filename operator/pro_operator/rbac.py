@@ -125,6 +125,13 @@ def namespaced_rules() -> tuple[Rule, ...]:
         ),
         Rule(
             (CORE,),
+            ("secrets",),
+            ("get",),
+            "tenancy.py: a credentials Secret carries the guardrails' label (Kube.secret_labels, metadata "
+            "only: the operator never receives a Secret's data)",
+        ),
+        Rule(
+            (CORE,),
             ("events",),
             ("create",),
             "publish.py: Kube.event (events.py); kopf posts events too",
@@ -138,9 +145,9 @@ def job_rules() -> tuple[Rule, ...]:
         Rule(
             (b.group,),
             (b.plural,),
-            ("list", "watch", "create", "patch"),
+            ("list", "watch", "create", "patch", "get"),
             "handlers.py watch (label-selected); stage.py: one job per attempt (Kube.create), suspend and "
-            "give up (Kube.patch)",
+            "give up (Kube.patch), whose a job of the name is when it exists (Kube.get)",
         )
         for b in job_backends()
     )

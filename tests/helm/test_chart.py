@@ -190,6 +190,7 @@ def test_default_render_is_cluster_wide_with_exactly_the_operators_rules() -> No
             "Role",  # the leader election's, in the release namespace
             "RoleBinding",
             "PodDisruptionBudget",
+            "ConfigMap",  # the guardrails
         ]
     )
     role = one(objs, "ClusterRole")
@@ -237,6 +238,7 @@ def test_the_operator_pod_is_locked_down_and_probed() -> None:
         "--health-port=8080",
         "--job-backend=auto",
         "--training-runtime=torch-distributed",
+        "--guardrails=/etc/pro-operator/guardrails.yaml",
         "--log-format=json",
         "--leader-elect",
         "--leader-elect-lease-duration=15",
@@ -256,6 +258,42 @@ def test_the_operator_pod_is_locked_down_and_probed() -> None:
     ]
     assert svc["spec"]["selector"] == deploy["spec"]["selector"]["matchLabels"]
     assert not any(e["name"].startswith("AWS_") for e in c["env"])
+
+
+def test_the_guardrails_are_the_operators_model_and_reach_it_from_a_mounted_config_map() -> None:
+    from pro.spec.guardrails import Guardrails, json_schema
+    from pro.spec.loader import load_text, parse
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["guardrails"] == Guardrails().to_dict(), "values.yaml's guardrails: the model's defaults"
+    schema = yaml.safe_load((CHART / "values.schema.json").read_text())["properties"]["guardrails"]
+    assert schema == json_schema(), "values.schema.json's guardrails: python -m pro.spec.guardrails"
+    custom = {
+        "allowedImages": ["registry.corp/ml/*"],
+        "maxRunningJobsPerNamespace": 4,
+        "pods": {"tmpSizeLimit": "5Gi"},
+    }
+    objs = render({"guardrails": custom})
+    (cm,) = [o for o in by_kind(objs, "ConfigMap") if o["metadata"]["name"] == f"{RELEASE}-guardrails"]
+    read = parse(Guardrails, load_text(cm["data"]["guardrails.yaml"], "guardrails.yaml"))
+    assert read.allowed_images == ["registry.corp/ml/*"] and read.max_running_jobs_per_namespace == 4
+    assert read.pods.tmp_size_limit == "5Gi" and read.pods.shm_size_limit == "16Gi"  # the rest: defaults
+    assert read.credentials_secret_label == "pro.alignment.dev/credentials"
+    deploy = one(objs, "Deployment")
+    pod, c = deploy["spec"]["template"]["spec"], container(objs)
+    assert "--guardrails=/etc/pro-operator/guardrails.yaml" in c["args"]
+    assert {"name": "guardrails", "mountPath": "/etc/pro-operator", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "guardrails", "configMap": {"name": f"{RELEASE}-guardrails"}} in pod["volumes"]
+    rolled = deploy["spec"]["template"]["metadata"]["annotations"]["checksum/guardrails"]
+    default = one(render(), "Deployment")["spec"]["template"]["metadata"]["annotations"][
+        "checksum/guardrails"
+    ]
+    assert rolled != default  # other guardrails roll the operator, which reads them at start
+    with helm.Chart.load(CHART) as chart:
+        with pytest.raises(Exception, match="allowedImage"):
+            chart.validate_schema({"guardrails": {"allowedImage": ["*"]}})
+        with pytest.raises(Exception, match="maxRunningJobsPerNamespace"):
+            chart.validate_schema({"guardrails": {"maxRunningJobsPerNamespace": -1}})
 
 
 # ----------------------------------------------------------------------------- the matrix

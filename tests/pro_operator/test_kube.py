@@ -68,11 +68,30 @@ def test_every_verb_of_the_controllers_round_trips(api: tuple[k.Kube, str]) -> N
 def test_config_maps_events_and_pods(api: tuple[k.Kube, str], kube_namespace: Any) -> None:
     kube, ns = api
     core = kube_namespace[0]
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "spec", "namespace": ns}}
+    owner = kube.create(k.custom_ref(RMS, ns, "rm-owner"), stage_body("rm-owner", ns))
+    ref = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": "rm-owner",
+           "uid": owner["metadata"]["uid"], "controller": True}  # fmt: skip
+    meta = {"name": "spec", "namespace": ns, "ownerReferences": [ref]}
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
     kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 1\n"}})
     kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 1\n"}})  # the same: nothing to do
-    kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 2\n"}})
+    kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 2\n"}})  # its own: brought up to date
     assert core.read_namespaced_config_map("spec", ns).data == {"stage.yaml": "a: 2\n"}
+    other = {**cm, "metadata": {**meta, "ownerReferences": [{**ref, "uid": "another-uid"}]}}
+    for foreign in (other, {**cm, "metadata": {"name": "spec", "namespace": ns}}):
+        with pytest.raises(k.NotOwned, match=f"ConfigMap {ns}/spec exists and is not this object's"):
+            kube.apply_config_map({**foreign, "data": {"stage.yaml": "a: 3\n"}})
+    assert core.read_namespaced_config_map("spec", ns).data == {"stage.yaml": "a: 2\n"}  # never changed
+
+    from kubernetes import client
+
+    labels = {"pro.alignment.dev/credentials": "true"}
+    secret = client.V1Secret(metadata=client.V1ObjectMeta(name="s3", labels=labels), string_data={"K": "v"})
+    core.create_namespaced_secret(ns, secret)
+    assert kube.secret_labels(ns, "s3") == labels and kube.secret_labels(ns, "nothing") is None
+    # what the operator asks for: the Secret's metadata, never its data
+    partial = kube._request("GET", f"/api/v1/namespaces/{ns}/secrets/s3", accept=k.METADATA_ONLY)
+    assert partial["kind"] == "PartialObjectMetadata" and "data" not in partial
 
     involved = kube.create(k.custom_ref(RMS, ns, "rm-e"), stage_body("rm-e", ns))
     kube.event(involved, "Started", "attempt 1: job rm-e-1", now="2026-12-01T00:00:00Z")

@@ -90,5 +90,5 @@ def test_a_stage_resource_applied_on_its_own_runs_with_explicit_inputs(cluster: 
         "the stage", lambda: cluster.phase("rewardmodeltrainings", "humor-rm") in ("Succeeded", "Failed"), 300
     )
     st = cluster.get("rewardmodeltrainings", "humor-rm")["status"]
-    assert st["phase"] == "Succeeded" and st["attempts"] == 1 and st["job"] == "humor-rm-1"
+    assert st["phase"] == "Succeeded" and st["attempts"] == 1 and st["job"] == "rmt-humor-rm-1"
     assert read_manifest(rm["spec"]["output"]) is not None

@@ -217,7 +217,7 @@ def test_a_pipeline_runs_end_to_end_with_only_the_charts_rbac(rbac_cluster: Clus
     [
         (
             ("kubeflow.org", "pytorchjobs", "create"),
-            r'create pytorchjobs\.kubeflow\.org {ns}/humor-rm-1: .*cannot create resource "pytorchjobs" '
+            r'create pytorchjobs\.kubeflow\.org {ns}/rmt-humor-rm-1: .*cannot create resource "pytorchjobs" '
             r'in API group "kubeflow\.org" in the namespace "{ns}"',
         ),
         (
