@@ -241,7 +241,7 @@ class Bench:
         """The stage resource ``kind``/``name`` with ``spec`` written to a file and run by the pod's command
         (``torchrun --standalone --nproc-per-node=1 -m pro stage VERB --spec F``); its artifact must be
         committed at ``spec["output"]``."""
-        from pro.runner.process import stage_command
+        from pro.runner.process import torchrun_command
 
         path = self.specs / f"{label}.yaml"
         doc = {
@@ -251,7 +251,7 @@ class Bench:
             "spec": spec,
         }
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        run = self.run_process(label, stage_command(kind, path, 1))
+        run = self.run_process(label, torchrun_command(kind, path, 1))
         if not (Path(spec["output"].removeprefix("file://")) / "manifest.json").exists():
             raise RuntimeError(f"{label}: exit 0 but no artifact committed at {spec['output']}")
         return run

@@ -332,6 +332,9 @@ def measure(args: argparse.Namespace, backend: str) -> Measured:
             operator_args += ["--workers", str(args.workers)]
         if args.admission_workers:
             operator_args += ["--admission-workers", str(args.admission_workers)]
+        limits = work / "guardrails.yaml"
+        limits.write_text(yaml.safe_dump({"maxRunningJobsPerNamespace": args.max_running_jobs}))
+        operator_args += ["--guardrails", str(limits)]
         operator = OperatorProcess(
             cluster.kubeconfig,
             namespace,
@@ -449,6 +452,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, help="the operator's --workers (default: its own default)")
     ap.add_argument("--admission-workers", type=int, help="the operator's --admission-workers")
     ap.add_argument(
+        "--max-running-jobs",
+        type=int,
+        default=0,
+        help="the guardrails' maxRunningJobsPerNamespace (default 0: no limit, so that every transition "
+        "is measured, not the queue; the chart's default is 20)",
+    )
+    ap.add_argument(
         "--python", default=sys.executable, help="the operator's interpreter, e.g. .venv-slim/bin/python"
     )
     ap.add_argument("--timeout", type=float, default=1800.0)
@@ -462,8 +472,8 @@ def main() -> None:
     admission = f", --admission-workers {args.admission_workers}" if args.admission_workers else ""
     print(
         f"operator under load: {args.pipelines} pipelines × 7 stages, instant jobs, "
-        f"{args.workers or 'default'} workers{admission}, operator on {args.python}, each backend on a "
-        "fresh API server\n"
+        f"{args.workers or 'default'} workers{admission}, at most {args.max_running_jobs or 'unlimited'} "
+        f"running jobs, operator on {args.python}, each backend on a fresh API server\n"
     )
     head = "| measure | " + " | ".join(backends) + " |"
     rule = "|---|" + "---|" * len(backends)

@@ -63,13 +63,17 @@ WIC_CONFIGS: dict[str, dict[str, Any]] = {
     "offline300": {"wic": {"offlineSteps": 300}},
 }
 QUICK: dict[str, Any] = {
-    "training": {"maxSteps": 2, "perDeviceBatchSize": 8},
+    "training": {"perDeviceBatchSize": 8},
     "init": {"steps": 2, "batchSize": 8},
     "generation": {"maxNewTokens": 8, "numGenerations": 2},
-    "wic": {"offlineSteps": 2, "onlineSteps": 1, "promptsPerRound": 4},
     "policy": {"config": {"hiddenSize": 16, "numHiddenLayers": 1, "numAttentionHeads": 2, "numKeyValueHeads": 2,
                           "intermediateSize": 32}},
 }  # fmt: skip
+#: --quick, per method: each sets only what its method reads (anything else is refused)
+QUICK_METHOD: dict[str, dict[str, Any]] = {
+    "morlhf": {"training": {"maxSteps": 2}},
+    "wic": {"wic": {"offlineSteps": 2, "onlineSteps": 1, "promptsPerRound": 4}},
+}
 
 
 def world_spec(root: Path, which: str) -> Path:
@@ -110,7 +114,7 @@ def run_row(args: argparse.Namespace, world_name: str, config: str, seed: int, w
         base, over = study.example_alignment(), CONFIGS[config]
     section = study.merge(base, over)
     if args.quick:
-        section = study.merge(section, QUICK)
+        section = study.merge(study.merge(section, QUICK), QUICK_METHOD["wic" if wic else "morlhf"])
     temperature = float(section["generation"]["temperature"])
     max_new = int(section["generation"]["maxNewTokens"])
     judge = {"samples": args.samples, "temperature": temperature, "max_new_tokens": max_new,

@@ -3,10 +3,12 @@ against the same stages' commands run back to back by hand.
 
     .venv/bin/python bench/overhead.py [--scale minimal|tiny] [--out DIR] [--repeat N]
 
-Baseline, measured in the same run: every stage's own command (``torchrun --standalone … -m pro stage``,
-exactly what ``pro run`` starts) run one after the other, each timed from start to exit.  Then
+Baseline, measured in the same run: every stage's own command (exactly what ``pro run`` starts: the stage
+itself for a one-process stage) run one after the other, each timed from start to exit.  Then
 ``pro run --parallel 1`` on the same pipeline (fresh run id, so nothing is cached) and a second
 ``pro run`` that finds everything committed.  Overhead per stage = (pro run − Σ stage times) / stages.
+Beside them, the same stages under ``torchrun --standalone --nproc-per-node=1`` (the pod's launcher, which
+``pro run`` skips for one process).
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ def _write(path: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
-def by_hand(pipeline: Path, work: Path) -> list[tuple[str, float]]:
-    """Each stage's command, in dependency order, one at a time: (stage, seconds)."""
-    from pro.runner.process import stage_command
+def by_hand(pipeline: Path, work: Path, *, torchrun: bool = False) -> list[tuple[str, float]]:
+    """Each stage's command (``torchrun``: under torchrun), in dependency order, one at a time:
+    (stage, seconds)."""
+    import os
+
+    from pro.runner.process import single_process_env, stage_command, torchrun_command
     from pro.runs import prepare
     from pro.spec import dump_yaml, load_file
     from pro.spec.pipeline import AlignmentPipeline
@@ -41,13 +46,11 @@ def by_hand(pipeline: Path, work: Path) -> list[tuple[str, float]]:
         stage = c.stage(name)
         spec_file = work / f"{name}.yaml"
         spec_file.write_text(dump_yaml(stage.resource))
+        nproc = stage.resources.processes_per_node
+        command = (torchrun_command if torchrun else stage_command)(stage.kind, spec_file, nproc)
+        env = {**os.environ, **(single_process_env() if nproc == 1 and not torchrun else {})}
         t0 = time.perf_counter()
-        subprocess.run(
-            stage_command(stage.kind, spec_file, stage.resources.processes_per_node),
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append((name, time.perf_counter() - t0))
     return times
 
@@ -80,17 +83,21 @@ def main() -> None:
         hand_doc["spec"]["runId"] = f"hand-{i}-{time.time_ns()}"
         (out / "hand").mkdir(parents=True, exist_ok=True)
         stages = by_hand(_write(out / "hand.yaml", hand_doc), out / "hand")
+        tr_doc = pipeline_doc(toy, str(out / "store-torchrun"), scale)
+        tr_doc["spec"]["runId"] = f"torchrun-{i}-{time.time_ns()}"
+        under_torchrun = by_hand(_write(out / "torchrun.yaml", tr_doc), out / "hand", torchrun=True)
         run_doc = pipeline_doc(toy, str(out / "store-run"), scale)
         run_doc["spec"]["runId"] = f"run-{i}-{time.time_ns()}"
         pipeline = _write(out / "run.yaml", run_doc)
         total = pro_run(pipeline, out / f"run-{i}")
         cached = pro_run(pipeline, out / f"run-{i}")
-        rows.append((stages, total, cached))
+        rows.append((stages, total, cached, sum(t for _, t in under_torchrun)))
 
     n = len(rows[0][0])
     stage_sum = statistics.median(sum(t for _, t in r[0]) for r in rows)
     total = statistics.median(r[1] for r in rows)
     cached = statistics.median(r[2] for r in rows)
+    torchrun_sum = statistics.median(r[3] for r in rows)
     per_stage = (total - stage_sum) / n
     mean_stage = stage_sum / n
     print(
@@ -107,6 +114,9 @@ def main() -> None:
     print(f"| pro run --parallel 1 | {total:.2f} | {total / stage_sum:.3f} |")
     print(f"| overhead per stage | {per_stage:.3f} | {per_stage / mean_stage:.3f} of a mean stage here |")
     print(f"| pro run with every stage committed | {cached:.2f} | {cached / stage_sum:.3f} |")
+    print(
+        f"| Σ stages under torchrun (the pod's launcher) | {torchrun_sum:.2f} | {torchrun_sum / stage_sum:.3f} |"
+    )
 
 
 if __name__ == "__main__":

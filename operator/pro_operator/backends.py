@@ -78,6 +78,9 @@ class Refusal:
 
     reason: str
     message: str
+    recheck_seconds: float | None = None
+    """Look again this much later even if the object does not change (what it depends on may change
+    outside it, e.g. a Secret's labels); None: on its next change only."""
 
 
 def discover(

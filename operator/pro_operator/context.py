@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pro.spec.guardrails import Guardrails
 from pro_operator.backends import JobSupport, Runtimes
 from pro_operator.cache import ObjectCache
 from pro_operator.events import EventRecorder
@@ -78,6 +79,16 @@ class Context:
     memo: Memo = field(default_factory=Memo)
     """Parsed specs and compositions by (uid, generation, labels and annotations): a status change does
     not re-validate a spec."""
+    guardrails: Guardrails = field(default_factory=Guardrails)
+    """What the platform allows pro resources to ask (``--guardrails``), and the pods' hardening."""
+    _slot_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _slot_locks_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def slot_lock(self, namespace: str) -> threading.Lock:
+        """Held while a stage of ``namespace`` counts the running jobs and creates its own, so that
+        concurrent reconciles never start more than the namespace's limit."""
+        with self._slot_locks_lock:
+            return self._slot_locks.setdefault(namespace, threading.Lock())
 
     def is_committed(self, uri: str, digest: str) -> bool:
         if self.store_seen.get((uri, digest)):

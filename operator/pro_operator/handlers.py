@@ -25,6 +25,7 @@ from typing import Any, cast
 import kopf
 
 from pro.spec.conventions import API_GROUP, API_VERSION, PIPELINE_LABEL, SCHEDULE_LABEL, STAGE_RESOURCE_LABEL
+from pro.spec.guardrails import Guardrails
 from pro.spec.kinds import all_kinds, kind_of_plural, stage_kinds, stage_plurals
 from pro_operator import kube, metrics
 from pro_operator.backends import JobSupport
@@ -32,6 +33,7 @@ from pro_operator.cache import ObjectCache
 from pro_operator.context import Context, Key, store_check
 from pro_operator.events import EventRecorder
 from pro_operator.jobs import BACKENDS, job_plurals
+from pro_operator.leader import Elector
 from pro_operator.pipeline import PLURAL as PIPELINES
 from pro_operator.pipeline import reconcile_pipeline
 from pro_operator.schedule import PLURAL as SCHEDULES
@@ -40,6 +42,12 @@ from pro_operator.stage import reconcile_stage
 from pro_operator.workqueue import Lane, WorkQueue
 
 log = logging.getLogger("pro_operator")
+
+#: the exit status of a leader that lost its lease
+EXIT_LOST_LEASE = 1
+#: on a graceful stop, how long the reconciles running may take to finish (then the Events are posted
+#: and the lease released, all within the pod's termination grace period)
+DRAIN_SECONDS = 10.0
 
 
 def watched(jobs: JobSupport | None = None) -> tuple[tuple[str, str, str, str], ...]:
@@ -118,6 +126,8 @@ class Runtime:
         namespaces: list[str] | None = None,
         in_cluster: bool = True,
         jobs: JobSupport | None = None,
+        elector: Elector | None = None,
+        guardrails: Guardrails | None = None,
     ) -> None:
         self.cache = ObjectCache()
         self.workers = workers
@@ -127,6 +137,11 @@ class Runtime:
         self.in_cluster = in_cluster
         """Log in with the pod's service account when there is one (False: a kubeconfig was named)."""
         self.queue: WorkQueue | None = None
+        self.elector = elector
+        """The leader election (None: this replica acts alone, from the start)."""
+        self._starting: asyncio.Task[None] | None = None
+        if elector is not None:
+            client.fence("standing by: another replica leads")  # until this one leads
         self._reconciling = threading.local()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ctx = Context(
@@ -137,6 +152,7 @@ class Runtime:
             committed=store_check,
             events=EventRecorder(client),
             jobs=jobs or JobSupport(),
+            guardrails=guardrails or Guardrails(),
         )
 
     def seen(self, plural: str, obj: dict[str, Any]) -> None:
@@ -148,6 +164,36 @@ class Runtime:
         for key in self.observe(plural, {"type": "MODIFIED", "object": obj}):
             if key != writer:
                 self.enqueue(key)
+
+    def lead(self) -> None:
+        """This replica leads now: write, list everything afresh (the last writes of the replica that
+        led before may not have come through the watches yet), and reconcile everything, as a restarted
+        operator does."""
+        assert self.loop is not None and self.queue is not None
+        self.ctx.kube.fence(None)
+        queue = self.queue
+
+        async def start() -> None:
+            try:
+                await asyncio.to_thread(self.sync)
+            except Exception as err:  # a leader that cannot start must not hold the lease
+                self.lost(f"cannot start reconciling: {type(err).__name__}: {err}")
+            keys = [key for k in all_kinds() for key in self.cache.keys(k.plural)]
+            for key in keys:
+                queue.add(key)
+            queue.start()
+            log.info("leading: reconciling %d objects", len(keys))
+
+        self._starting = self.loop.create_task(start(), name="start reconciling")  # kept: tasks are weak
+
+    def lost(self, why: str) -> None:
+        """This replica leads no more: no write from now on, and exit non-zero at once (Kubernetes
+        restarts the pod, as a standby); what the reconciles were doing, the next leader does again."""
+        self.ctx.kube.fence(f"lost the lease: {why}")
+        log.error("stopped leading (%s): exiting", why)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(EXIT_LOST_LEASE)
 
     def enqueue(self, key: Hashable) -> None:
         if self.loop is not None and self.queue is not None:
@@ -287,12 +333,25 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
         )
         for key in keys:
             rt.queue.add(key)
-        rt.queue.start()
-        log.info("pro-operator started with %d workers, %d objects to reconcile", rt.workers, len(keys))
+        if rt.elector is None:
+            metrics.LEADER.set(1)
+            rt.queue.start()
+            log.info("pro-operator started with %d workers, %d objects to reconcile", rt.workers, len(keys))
+            return
+        log.info("pro-operator started with %d workers, standing by: %s", rt.workers, rt.elector.describe())
+        rt.elector.start(rt.lead, rt.lost)
+
+    @kopf.on.probe(id="leader", registry=registry)
+    def leader(**_: Any) -> bool:
+        """Healthy either way (a standby is ready: it takes over at once); /healthz says which."""
+        return rt.elector is None or rt.elector.leading
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
         if rt.queue is not None:
-            await rt.queue.stop()
+            await rt.queue.stop(drain=DRAIN_SECONDS)  # the reconciles running finish their writes
         if rt.ctx.events is not None:
             await asyncio.to_thread(rt.ctx.events.close)  # what the last reconciles recorded
+        if rt.elector is not None:
+            rt.ctx.kube.fence("shutting down")  # nothing more from here: a standby may lead now
+            await rt.elector.stop()

@@ -94,6 +94,15 @@ class JobBackend(Protocol):
         """Keys of ``spec`` the controllers never read (pod templates): left out of the cache."""
         ...
 
+    @property
+    def ended(self) -> tuple[str, ...]:
+        """The condition types of a job that ended (succeeded or failed)."""
+        ...
+
+    def suspended(self, job: Obj) -> bool:
+        """Whether the job's spec holds it suspended."""
+        ...
+
     def observe(
         self, job: Obj, *, now: datetime, start_deadline: float, pods: Callable[[], list[Obj]], logs: Logs
     ) -> JobObservation:
@@ -272,6 +281,10 @@ class PyTorchJobs:
     plural: str = PYTORCHJOBS
     release: str = "Kubeflow Training Operator v1.9"
     bulky: tuple[str, ...] = ("pytorchReplicaSpecs",)
+    ended: tuple[str, ...] = ("Succeeded", "Failed")
+
+    def suspended(self, job: Obj) -> bool:
+        return bool(((job.get("spec") or {}).get("runPolicy") or {}).get("suspend"))
 
     def pod_selector(self, name: str) -> str:
         return f"{PYTORCHJOB_POD_LABEL}={name}"
@@ -285,7 +298,7 @@ class PyTorchJobs:
         return read_job(
             job, succeeded=_condition(job, "Succeeded"), failed=_condition(job, "Failed"),
             running=bool(_condition(job, "Running") or _condition(job, "Suspended")),
-            suspended=bool(((job.get("spec") or {}).get("runPolicy") or {}).get("suspend")),
+            suspended=self.suspended(job),
             now=now, start_deadline=start_deadline, pods=pods, logs=logs,
         )  # fmt: skip
 
@@ -305,6 +318,10 @@ class TrainJobs:
     plural: str = TRAINJOBS
     release: str = "Kubeflow Trainer v2.3"
     bulky: tuple[str, ...] = ("trainer", "runtimePatches")
+    ended: tuple[str, ...] = ("Complete", "Failed")
+
+    def suspended(self, job: Obj) -> bool:
+        return bool((job.get("spec") or {}).get("suspend"))
 
     def pod_selector(self, name: str) -> str:
         return f"{JOBSET_NAME_LABEL}={name}"
@@ -322,7 +339,7 @@ class TrainJobs:
         return read_job(
             job, succeeded=_condition(job, "Complete"), failed=_condition(job, "Failed"),
             running=ran or _condition(job, "Suspended") is not None,
-            suspended=bool((job.get("spec") or {}).get("suspend")),
+            suspended=self.suspended(job),
             now=now, start_deadline=start_deadline, pods=pods, logs=logs,
         )  # fmt: skip
 
@@ -344,3 +361,14 @@ def job_plurals() -> tuple[str, ...]:
 
 def backend_of_plural(plural: str) -> JobBackend | None:
     return next((b for b in BACKENDS.values() if b.plural == plural), None)
+
+
+def holds_slot(backend: JobBackend, job: Obj) -> bool:
+    """Whether a job counts against its namespace's limit of running stage jobs: it has not ended
+    (succeeded, failed, given up on) and its spec does not hold it suspended (a suspended job has no pods:
+    a suspended pipeline's, or one Kueue has not admitted yet)."""
+    if (job["metadata"].get("annotations") or {}).get(ABANDONED):
+        return False
+    if any(_condition(job, t) for t in backend.ended):
+        return False
+    return not backend.suspended(job)

@@ -29,6 +29,8 @@ from pro_operator import __version__, metrics
 Obj = dict[str, Any]
 
 MERGE_PATCH = "application/merge-patch+json"
+#: ask for an object's metadata only (``PartialObjectMetadata``): a Secret read so brings no data
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 USER_AGENT = f"pro-operator/{__version__}"
 
 
@@ -50,6 +52,19 @@ class NotFound(KubeError):
 
 class Forbidden(KubeError):
     """403: RBAC does not allow the request."""
+
+
+class Fenced(KubeError):
+    """A write not sent: this replica may not write now (a standby, or a leader that lost its lease)."""
+
+
+#: verbs that never change anything (never fenced)
+READS = frozenset({"get", "list", "watch"})
+
+
+class NotOwned(KubeError):
+    """An object of the name we create exists and is not ours (another controller's, or none's): it is
+    left as it is."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +104,13 @@ class Kube:
         self._login = login
         self._lock = threading.Lock()
         self._connections = connections
+        self._fence: str | None = None
         self._conn, self._pool = self._connect()
+
+    def fence(self, reason: str | None) -> None:
+        """Refuse every write from now on, raising :class:`Fenced` with ``reason`` (None: write again).
+        Reads and the leader election's own Lease requests are never refused."""
+        self._fence = reason
 
     def _connect(self) -> tuple[Connection, urllib3.PoolManager]:
         conn = self._login()
@@ -103,13 +124,15 @@ class Kube:
         return conn, pool
 
     def _request(self, method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None,
-                 content_type: str = "application/json", text: bool = False) -> Any:  # fmt: skip
-        """One request; the decoded JSON answer (with ``text``: the answer as text).  Raises
-        :class:`_Status` for an error status and :class:`KubeError` when the server cannot be reached."""
+                 content_type: str = "application/json", text: bool = False,
+                 timeout: float | None = None, accept: str = "application/json") -> Any:  # fmt: skip
+        """One request; the decoded JSON answer (with ``text``: the answer as text), within ``timeout``
+        seconds to connect and to read (default: the pool's).  Raises :class:`_Status` for an error
+        status and :class:`KubeError` when the server cannot be reached."""
         params = {k: v for k, v in (query or {}).items() if v}
         for attempt in (1, 2):
             conn, pool = self._conn, self._pool
-            headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+            headers = {"Accept": accept, "User-Agent": USER_AGENT}
             if conn.authorization:
                 headers["Authorization"] = conn.authorization
             data = None
@@ -118,7 +141,11 @@ class Kube:
                 data = json.dumps(body, separators=(",", ":")).encode()
             url = conn.server.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
             try:
-                response = pool.request(method, url, body=data, headers=headers)
+                if timeout:
+                    limit = urllib3.Timeout(connect=timeout, read=timeout)
+                    response = pool.request(method, url, body=data, headers=headers, timeout=limit)
+                else:  # the pool's (an explicit None would mean: wait for ever)
+                    response = pool.request(method, url, body=data, headers=headers)
             except urllib3.exceptions.HTTPError as err:
                 raise KubeError(f"cannot reach the API server at {conn.server}: {err}") from None
             if response.status == 401 and attempt == 1:  # credentials expired or rotated: log in again
@@ -134,7 +161,10 @@ class Kube:
         raise AssertionError("unreachable")
 
     @contextmanager
-    def _call(self, verb: str, resource: str, what: str) -> Iterator[None]:
+    def _call(self, verb: str, resource: str, what: str, *, fenced: bool = True) -> Iterator[None]:
+        """One request's bookkeeping: refused when fenced (a write), counted, its error typed."""
+        if fenced and verb not in READS and self._fence is not None:
+            raise Fenced(f"{verb} {resource} {what}: not sent: {self._fence}")
         metrics.API_REQUESTS.labels(verb=verb, resource=resource).inc()
         try:
             yield
@@ -222,7 +252,8 @@ class Kube:
 
     # ----------------------------------------------------------------- core objects
     def apply_config_map(self, body: Obj) -> None:
-        """Create the ConfigMap, or replace its data when it exists with other data."""
+        """Create the ConfigMap, or replace its data when it exists with other data — only when the one that
+        exists has the same controller as ``body`` (:class:`NotOwned`: another's is never changed)."""
         meta = body["metadata"]
         ns, name = meta["namespace"], meta["name"]
         path = f"/api/v1/namespaces/{ns}/configmaps"
@@ -234,9 +265,24 @@ class Kube:
             pass
         with self._call("get", "configmaps", f"{ns}/{name}"):
             current = self._request("GET", f"{path}/{name}")
+        if not owned_alike(body, current):
+            raise not_ours(f"ConfigMap {ns}/{name}", current)
         if (current.get("data") or {}) != body.get("data", {}):
             with self._call("patch", "configmaps", f"{ns}/{name}"):
                 self._request("PATCH", f"{path}/{name}", {"data": body["data"]}, content_type=MERGE_PATCH)
+
+    def secret_labels(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The labels of Secret ``name`` (None: there is none), read as metadata only: its data never
+        reaches the operator."""
+        try:
+            with self._call("get", "secrets", f"{namespace}/{name}"):
+                found = self._request(
+                    "GET", f"/api/v1/namespaces/{namespace}/secrets/{name}", accept=METADATA_ONLY
+                )
+        except NotFound:
+            return None
+        labels: dict[str, str] = (found.get("metadata") or {}).get("labels") or {}
+        return labels
 
     def pods(self, namespace: str, selector: str) -> list[Obj]:
         with self._call("list", "pods", f"{namespace} ({selector})"):
@@ -282,6 +328,35 @@ class Kube:
         with self._call("create", "events", f"{meta['namespace']}/{meta['name']}"):
             self._request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body)
 
+    # ----------------------------------------------------------------- the leader election's Lease
+    def get_lease(self, namespace: str, name: str, *, timeout: float | None = None) -> Obj | None:
+        """The Lease (None: there is none)."""
+        try:
+            with self._call("get", "leases.coordination.k8s.io", f"{namespace}/{name}"):
+                obj: Obj = self._request("GET", _lease_path(namespace, name), timeout=timeout)
+        except NotFound:
+            return None
+        return obj
+
+    def create_lease(self, body: Obj, *, timeout: float | None = None) -> Obj:
+        """Create the Lease (:class:`Conflict` when it exists); never fenced."""
+        meta = body["metadata"]
+        where = f"{meta['namespace']}/{meta['name']}"
+        with self._call("create", "leases.coordination.k8s.io", where, fenced=False):
+            obj: Obj = self._request("POST", _lease_path(meta["namespace"]), body, timeout=timeout)
+        return obj
+
+    def replace_lease(self, body: Obj, *, timeout: float | None = None) -> Obj:
+        """PUT the Lease, guarded by the resourceVersion ``body`` carries (:class:`Conflict` when it
+        changed since); never fenced."""
+        meta = body["metadata"]
+        where = f"{meta['namespace']}/{meta['name']}"
+        with self._call("update", "leases.coordination.k8s.io", where, fenced=False):
+            obj: Obj = self._request(
+                "PUT", _lease_path(meta["namespace"], meta["name"]), body, timeout=timeout
+            )
+        return obj
+
 
 class _Status(Exception):
     """The API server answered with an error status (``message``: its own words)."""
@@ -304,6 +379,33 @@ def _path(ref: Ref, *, named: bool = True) -> str:
     group = f"/apis/{ref.group}/{ref.version}" if ref.group else f"/api/{ref.version}"
     base = f"{group}/namespaces/{ref.namespace}/{ref.plural}"
     return f"{base}/{ref.name}" if named else base
+
+
+def _lease_path(namespace: str, name: str = "") -> str:
+    base = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+    return f"{base}/{name}" if name else base
+
+
+def controller(obj: Obj) -> Obj | None:
+    """The ownerReference of the object's controlling owner (None: it has none)."""
+    for owner in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if owner.get("controller"):
+            found: Obj = owner
+            return found
+    return None
+
+
+def owned_alike(ours: Obj, found: Obj) -> bool:
+    """Whether ``found`` has the controller ``ours`` names (the same uid)."""
+    mine, theirs = controller(ours), controller(found)
+    return mine is not None and theirs is not None and mine.get("uid") == theirs.get("uid")
+
+
+def not_ours(what: str, found: Obj) -> NotOwned:
+    """The error for an object of the name we create that another controls."""
+    owner = controller(found)
+    who = f"{owner.get('kind')} {owner.get('name')}" if owner else "nothing"
+    return NotOwned(f"{what} exists and is not this object's (controlled by {who}); it is left as it is")
 
 
 def custom_ref(plural: str, namespace: str, name: str) -> Ref:

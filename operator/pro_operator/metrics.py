@@ -35,6 +35,10 @@ EVENTS_PENDING = Gauge(
 EVENTS_DROPPED = Counter(
     "pro_operator_events_dropped_total", "Events dropped because too many were waiting to be posted"
 )
+LEADER = Gauge(
+    "pro_operator_leader",
+    "1 while this replica leads (or runs without leader election), 0 while it stands by",
+)
 PIPELINES = Gauge("pro_operator_pipelines", "AlignmentPipelines by phase", ["phase"])
 
 

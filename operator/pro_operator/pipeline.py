@@ -5,7 +5,9 @@ When a run starts (:func:`started`, once per generation): its data references ar
 to ``<run root>/snapshot.json`` with the lineage's promoted pointer version, and the stages an earlier run of
 the same lineage committed for the same work are reused (:func:`pro.runs.prepare`, the same code as ``pro
 run``) — unless the cluster cannot run its jobs (``spec.kubernetes.jobBackend`` not served: the pipeline
-fails at once, naming the field and what is installed).  Then one pass: :func:`observe` (the pipeline and its stage resources from the cache) → :func:`decide`
+fails at once, naming the field and what is installed) or the platform's guardrails do not allow what they
+would ask (:mod:`pro_operator.tenancy`: the same, naming its ``spec.`` field and the rule).  A stage resource
+of its name that another pipeline owns is never taken over: the pipeline fails, naming it.  Then one pass: :func:`observe` (the pipeline and its stage resources from the cache) → :func:`decide`
 (the pure planner on the composed graph; the store is asked only about a stage about to start, which may be
 committed already) → :func:`act` (create stage resources, carry a changed spec or ``suspend`` into them, index
 the work of stages that committed) → :func:`pipeline_status` (pure, typed; the promotion gate's decision read
@@ -37,7 +39,7 @@ from pro.planner import (
     StartStage,
     plan,
 )
-from pro.planner.compose import EVAL, ComposedStage, Composition, Reuse, lineage_root
+from pro.planner.compose import EVAL, ComposedStage, Composition, Reuse, lineage_root, stage_execution
 from pro.render.jobs import stage_resource_object
 from pro.runs import (
     PreparedRun,
@@ -64,12 +66,12 @@ from pro.spec.status import (
 )
 from pro.store import StoreError
 from pro.store.lineage import read_snapshot, record_work
-from pro_operator import clock
+from pro_operator import clock, tenancy
 from pro_operator.backends import Refusal, choose
 from pro_operator.conditions import set_conditions
 from pro_operator.context import Context
 from pro_operator.events import Event
-from pro_operator.kube import Conflict, custom_ref
+from pro_operator.kube import Conflict, controller, custom_ref, not_ours
 from pro_operator.publish import publish, read_status
 from pro_operator.specs import memo_key, parsed, publish_invalid, refused_status
 
@@ -78,9 +80,9 @@ log = logging.getLogger("pro_operator.pipeline")
 Obj = dict[str, Any]
 PLURAL = kind_named(PIPELINE_KIND).plural
 #: a running stage's phase as its stage resource reports it, when it says more than "Running"
-OWN_PHASES = (StagePhase.BACKOFF, StagePhase.SUSPENDED, StagePhase.PENDING)
+OWN_PHASES = (StagePhase.BACKOFF, StagePhase.SUSPENDED, StagePhase.PENDING, StagePhase.QUEUED)
 #: phases of the stages "what runs now" lists
-ACTIVE = (StagePhase.RUNNING, StagePhase.BACKOFF, StagePhase.PENDING)
+ACTIVE = (StagePhase.RUNNING, StagePhase.BACKOFF, StagePhase.PENDING, StagePhase.QUEUED)
 ENDED = (PipelinePhase.SUCCEEDED, PipelinePhase.FAILED)
 #: a store that cannot be reached when the run starts is asked again this much later
 STORE_RETRY_SECONDS = 30.0
@@ -111,6 +113,9 @@ class PipelineObservation:
     children: Mapping[str, Child]
     stages: Mapping[str, StageStatus]
     """Every stage as the planner takes it."""
+    taken: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Stages whose resource name another object's stage resource has (not an earlier pipeline of this
+    name, whose are about to be garbage-collected): why, naming it."""
 
     @property
     def suspend(self) -> bool:
@@ -139,6 +144,14 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
     )
     if isinstance(backend, Refusal):
         return refuse(ctx, body, ref, backend, now)
+    done = old is not None and old.phase is PipelinePhase.SUCCEEDED
+    if not (done and old is not None and old.observed_generation == body["metadata"].get("generation")):
+        try:  # what its stages' jobs would ask of the cluster: the platform's guardrails allow it
+            ctx.memo.get(
+                ("allowed", memo_key(PIPELINE_KIND, body)), lambda: allowed(ctx, namespace, pipeline)
+            )
+        except NotAllowed as err:
+            return refuse(ctx, body, ref, err.refusal, now)
     try:
         run, graph = ctx.memo.get(
             ("run", memo_key(PIPELINE_KIND, body)), lambda: started(ctx, pipeline, body)
@@ -147,6 +160,9 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
         return unavailable(ctx, body, ref, err, now)
     try:
         seen = observe(ctx, body, run, graph)
+        if seen.taken:  # another pipeline's stage resource has the name: never taken over
+            why = "; ".join(f"stage {s}: {t}" for s, t in seen.taken.items())
+            return refuse(ctx, body, ref, Refusal("NotOwned", f"{why}: rename this pipeline"), now)
         decided = decide(ctx, seen, now)
         created = act(ctx, seen, decided, namespace)
     except UserError as err:  # found while acting
@@ -162,8 +178,9 @@ def reconcile_pipeline(ctx: Context, namespace: str, name: str) -> datetime | No
 
 
 def refuse(ctx: Context, body: Obj, ref: Any, refusal: Refusal, now: datetime) -> datetime | None:
-    """A pipeline whose jobs this cluster cannot run: Failed at once with the refusal (a Warning Event
-    when it is new), nothing pinned or created; it is looked at again on its next change."""
+    """A pipeline whose jobs this cluster cannot run, or the platform does not allow: Failed at once with
+    the refusal (a Warning Event when it is new), nothing pinned or created; it is looked at again on its
+    next change (or when the refusal says)."""
     old = read_status(AlignmentPipelineStatus, body)
     stamp = rfc3339(now)
     status = refused_status(
@@ -182,7 +199,27 @@ def refuse(ctx: Context, body: Obj, ref: Any, refusal: Refusal, now: datetime) -
         events=[Event(refusal.reason, refusal.message, True)] if new else [],
         now=stamp,
     )
+    if refusal.recheck_seconds:  # it depends on something outside the pipeline (a Secret's labels)
+        return now + timedelta(seconds=refusal.recheck_seconds)
     return None  # looked at again on its next change
+
+
+class NotAllowed(Exception):
+    """The guardrails refuse the pipeline (an exception, so that only an allowed spec is remembered)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def allowed(ctx: Context, namespace: str, pipeline: Any) -> bool:
+    """True when the guardrails allow what the pipeline's stages would ask, named by the pipeline's own
+    field paths (``spec.image``, ``spec.kubernetes.…``, ``spec.storage.credentialsSecret``); else
+    :class:`NotAllowed`."""
+    refusal = tenancy.refusal(ctx, namespace, stage_execution(pipeline.spec), field_prefix="spec.")
+    if refusal is not None:
+        raise NotAllowed(refusal)
+    return True
 
 
 def started(ctx: Context, pipeline: Any, body: Obj) -> tuple[PreparedRun, Graph]:
@@ -259,11 +296,17 @@ def observe(ctx: Context, body: Obj, run: PreparedRun, graph: Graph) -> Pipeline
     effective = c.graph.work_digests
     children: dict[str, Child] = {}
     stages: dict[str, StageStatus] = {}
+    taken: dict[str, str] = {}
     for stage in c.stages:
         found = ctx.cache.get(kind_named(stage.kind).plural, ns, stage.resource.metadata.name)
-        if found is None or not any(
+        if found is not None and not any(
             o.get("uid") == uid for o in found["metadata"].get("ownerReferences") or []
         ):
+            owner = controller(found)
+            if owner is None or (owner.get("kind"), owner.get("name")) != (PIPELINE_KIND, meta.get("name")):
+                taken[stage.name] = str(not_ours(f"{stage.kind} {ns}/{stage.resource.metadata.name}", found))
+            found = None
+        if found is None:
             committed = ctx.store_seen.get((stage.output, stage.digest), False)
             stages[stage.name] = StageStatus(committed_digest=effective[stage.name] if committed else None)
             continue
@@ -272,7 +315,7 @@ def observe(ctx: Context, body: Obj, run: PreparedRun, graph: Graph) -> Pipeline
         children[stage.name] = child
         stages[stage.name] = child_run(stage, child, effective[stage.name])
     old = read_status(AlignmentPipelineStatus, body)
-    return PipelineObservation(run, c, graph, meta.get("generation"), uid, old, children, stages)
+    return PipelineObservation(run, c, graph, meta.get("generation"), uid, old, children, stages, taken)
 
 
 def child_run(stage: ComposedStage, child: Child, effective: str) -> StageStatus:

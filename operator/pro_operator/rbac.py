@@ -18,6 +18,10 @@ Where each rule comes from:
   install (Roles only) leaves them out and kopf falls back (a warning at start-up, resources and namespaces
   known from discovery and the ``-n`` list; see the chart's README).
 
+- :mod:`pro_operator.leader` (``--leader-elect``) reads, creates and updates its Lease in the operator's
+  own namespace only: :data:`ELECTION_RULES`, a Role there (never a ClusterRole: leases elsewhere are
+  none of its business).
+
 ``tests/pro_operator/test_rbac.py`` derives the rules from the code (ast) and compares them with these;
 ``tests/helm`` compares the chart's rendered Role/ClusterRole with them.  Not here, on purpose: on
 clusters that enable the ``OwnerReferencesPermissionEnforcement`` admission plugin (OpenShift), setting
@@ -121,6 +125,13 @@ def namespaced_rules() -> tuple[Rule, ...]:
         ),
         Rule(
             (CORE,),
+            ("secrets",),
+            ("get",),
+            "tenancy.py: a credentials Secret carries the guardrails' label (Kube.secret_labels, metadata "
+            "only: the operator never receives a Secret's data)",
+        ),
+        Rule(
+            (CORE,),
             ("events",),
             ("create",),
             "publish.py: Kube.event (events.py); kopf posts events too",
@@ -134,9 +145,9 @@ def job_rules() -> tuple[Rule, ...]:
         Rule(
             (b.group,),
             (b.plural,),
-            ("list", "watch", "create", "patch"),
+            ("list", "watch", "create", "patch", "get"),
             "handlers.py watch (label-selected); stage.py: one job per attempt (Kube.create), suspend and "
-            "give up (Kube.patch)",
+            "give up (Kube.patch), whose a job of the name is when it exists (Kube.get)",
         )
         for b in job_backends()
     )
@@ -158,6 +169,23 @@ CLUSTER_RULES: tuple[Rule, ...] = (
         "without it (a namespaced install) the runtime is not checked ahead and Trainer's webhook refuses",
     ),
 )
+
+
+#: the leader election's Lease, granted in the operator's own namespace only
+ELECTION_RULES: tuple[Rule, ...] = (
+    Rule(
+        ("coordination.k8s.io",),
+        ("leases",),
+        ("get", "create", "update"),
+        "leader.py: the Lease read each round (Kube.get_lease), created when there is none "
+        "(Kube.create_lease), renewed, taken over and released (Kube.replace_lease)",
+    ),
+)
+
+
+def election_rules() -> list[dict[str, Any]]:
+    """The PolicyRules of the Role in the operator's own namespace (with ``--leader-elect``)."""
+    return [r.to_k8s() for r in ELECTION_RULES]
 
 
 def rules(*, cluster_wide: bool) -> list[dict[str, Any]]:

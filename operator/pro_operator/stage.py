@@ -8,15 +8,16 @@ the failing pod's log only for why a job failed or does not start) → the pure 
 :func:`~pro.planner.decide_stage` (retries, backoff, suspend) → :func:`act` (ConfigMap + job,
 suspend/resume, give up a job stuck before running) → :func:`stage_status` (pure, typed) and
 :func:`stage_events` (pure: from the old and the new status) → :func:`~pro_operator.publish.publish`.
-Deterministic job names (``<stage>-<n>``) and create-if-absent make a restarted operator resume
+Deterministic job names (``<kind short name>-<stage>-<n>``) and create-if-absent make a restarted operator resume
 without duplicating a job.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pro.planner import (
@@ -28,6 +29,7 @@ from pro.planner import (
     StageStatus,
     attempt_failure,
     decide_stage,
+    queued,
     started,
 )
 from pro.planner.compose import work_digest
@@ -45,7 +47,7 @@ from pro.spec.conventions import (
 from pro.spec.execution import StageExecution
 from pro.spec.kinds import kind_of_plural
 from pro.spec.status import StageRunStatus
-from pro_operator import clock, metrics
+from pro_operator import clock, metrics, tenancy
 from pro_operator.backends import Refusal, choose, settings_refusal
 from pro_operator.conditions import set_conditions
 from pro_operator.context import Context, earliest
@@ -60,7 +62,7 @@ from pro_operator.jobs import (
     job_ref,
     observe_job,
 )
-from pro_operator.kube import Conflict, KubeError, custom_ref
+from pro_operator.kube import Conflict, KubeError, NotOwned, custom_ref, not_ours, owned_alike
 from pro_operator.publish import publish, read_status
 from pro_operator.specs import parsed, problems, publish_invalid, refused_status
 
@@ -139,6 +141,7 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
     """One pass of the stage controller; returns when to look again (None: on the next event)."""
     body = ctx.cache.get(plural, namespace, name)
     if body is None or body["metadata"].get("deletionTimestamp"):
+        tenancy.wake_queued(ctx, namespace)  # its jobs go with it: slots for others
         return None
     kind = kind_of_plural(plural).name  # type: ignore[union-attr]  # the caller routes stage plurals here
     now = clock.now()
@@ -165,24 +168,35 @@ def reconcile_stage(ctx: Context, plural: str, namespace: str, name: str) -> dat
         return refuse(ctx, body, ref, refusal, now)
     seen = observe(ctx, body, kind, resource, backend=backend, now=now)
     decision = decide_stage(seen.node, seen.run, now, digest=seen.digest, suspend=seen.execution.suspend)
+    if decision.start:  # what the job would ask of the cluster: the platform's guardrails allow it
+        refusal = tenancy.refusal(ctx, namespace, execution, field_prefix=FIELDS)
+        if refusal is not None:
+            return refuse(ctx, body, ref, refusal, now)
     if decision.start and backend.kind == TRAINJOB_KIND:  # its runtime must exist and run torchrun
         runtime = runtime_ref(execution.kubernetes, ctx.jobs.runtime)
         refusal = ctx.runtimes.refusal(ctx.kube, runtime, namespace, field_prefix=FIELDS)
         if refusal is not None:
             return refuse(ctx, body, ref, refusal, now)
-    try:
-        job = act(ctx, seen, decision, now)
-    except Rejected as err:
-        return refuse(ctx, body, ref, err.refusal, now)
+    recheck = None
+    with ctx.slot_lock(namespace) if decision.start else nullcontext():
+        why = tenancy.queue_reason(ctx, plural, body) if decision.start else None
+        if why is not None:  # the namespace runs as many jobs as allowed: wait for one to end
+            decision, recheck = queued(decision, why), now + timedelta(seconds=tenancy.QUEUED_RECHECK)
+        try:
+            job = act(ctx, seen, decision, now)
+        except Rejected as err:
+            return refuse(ctx, body, ref, err.refusal, now)
     status = stage_status(seen, started(decision), job, now)
     record_metrics(seen.kind, seen.old, status, now)
     publish(ctx, body, ref, status, events=stage_events(seen, status), now=rfc3339(now))
-    return earliest(seen.latest.recheck_at if seen.latest else None, decision.retry_at)
+    tenancy.wake_queued(ctx, namespace)  # a job of this stage may have ended: a slot for another
+    return earliest(seen.latest.recheck_at if seen.latest else None, decision.retry_at, recheck)
 
 
 def refuse(ctx: Context, body: Obj, ref: Any, refusal: Refusal, now: datetime) -> datetime | None:
     """The stage cannot run here as it is: Failed at once with the refusal's reason and message (a Warning
-    Event when the message is new), no job; it is looked at again on its next change."""
+    Event when the message is new), no job; it is looked at again on its next change (or when the
+    refusal says)."""
     old = read_status(StageRunStatus, body)
     status = refused_status(
         StageRunStatus, body, condition="Failed", reason=refusal.reason, why=refusal.message,
@@ -191,7 +205,7 @@ def refuse(ctx: Context, body: Obj, ref: Any, refusal: Refusal, now: datetime) -
     new = old is None or old.message != refusal.message or old.phase is not StagePhase.FAILED
     events = [Event(refusal.reason, refusal.message, True)] if new else []
     publish(ctx, body, ref, status, events=events, now=rfc3339(now))
-    return None
+    return now + timedelta(seconds=refusal.recheck_seconds) if refusal.recheck_seconds else None
 
 
 # ----------------------------------------------------------------------------------------- observe
@@ -273,14 +287,15 @@ def act(ctx: Context, seen: StageObservation, decision: StageDecision, now: date
 
 
 def start_job(ctx: Context, seen: StageObservation, now: datetime) -> str:
-    """Create the next attempt's ConfigMap and job (an existing one is left as it is); its name.  A job
-    the cluster's CRD did not keep whole (an older Kubeflow's schema pruned fields) is given up at once,
-    and so is its backend (:class:`Rejected`)."""
+    """Create the next attempt's ConfigMap and job (an existing one of ours is left as it is); its name.
+    A ConfigMap or job of that name that is not this stage's is never changed: refused (:class:`Rejected`,
+    ``NotOwned``).  A job the cluster's CRD did not keep whole (an older Kubeflow's schema pruned fields) is
+    given up at once, and so is its backend (:class:`Rejected`)."""
     owner = owner_reference(GROUP_VERSION, seen.kind, seen.name, seen.uid)
     backend = seen.backend
     objs = render_stage(
         seen.resource, attempt=seen.next_attempt, owner=owner, backend=backend.kind,
-        default_runtime=ctx.jobs.runtime,
+        default_runtime=ctx.jobs.runtime, pods=ctx.guardrails.pods,
     )  # fmt: skip
     objs.job["metadata"].setdefault("annotations", {})[WORK_DIGEST] = seen.digest
     if backend.kind == TRAINJOB_KIND and ignored(seen.execution):
@@ -288,12 +303,18 @@ def start_job(ctx: Context, seen: StageObservation, now: datetime) -> str:
             "%s/%s: a TrainJob takes %s from its runtime; the stage's are not used",
             seen.namespace, seen.name, ", ".join(ignored(seen.execution)),
         )  # fmt: skip
-    ctx.kube.apply_config_map(objs.config_map)
     name: str = objs.job["metadata"]["name"]
     ref = job_ref(backend, seen.namespace, name)
     try:
+        ctx.kube.apply_config_map(objs.config_map)
+    except NotOwned as err:
+        raise taken(err) from None
+    try:
         created = ctx.kube.create(ref, objs.job)
-    except Conflict:
+    except Conflict:  # ours (created before a restart), or another's, which is never touched
+        found = ctx.kube.get(ref)
+        if not owned_alike(objs.job, found):
+            raise taken(not_ours(f"{backend.kind} {seen.namespace}/{name}", found)) from None
         log.info("job %s/%s already exists", seen.namespace, name)
         return name
     except KubeError as err:
@@ -320,6 +341,11 @@ class Rejected(Exception):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
+
+
+def taken(err: NotOwned) -> Rejected:
+    """A name of ours that another object has: refused, never changed."""
+    return Rejected(Refusal("NotOwned", f"{err}: delete or rename it"))
 
 
 def rejected(err: KubeError) -> bool:
@@ -383,12 +409,15 @@ def stage_events(seen: StageObservation, new: StageRunStatus) -> list[Event]:
         then = {
             StagePhase.BACKOFF: f"retry at {new.retry_time}",
             StagePhase.RUNNING: f"retrying now as attempt {new.attempts}",
+            StagePhase.QUEUED: f"the retry waits: {new.message}",
         }.get(new.phase, "the retry waits until the stage is resumed")
         events.append(Event("AttemptFailed", f"attempt {seen.attempts} failed: {seen.failure}; {then}", True))
     if not transition(old, new):
         return events
     if new.phase is StagePhase.SUSPENDED:
         events.append(Event("Suspended", "start no job until resumed; a running job is suspended"))
+    elif new.phase is StagePhase.QUEUED:
+        events.append(Event("Queued", f"{new.message}: the next job starts when one ends"))
     elif new.phase is StagePhase.RUNNING:
         resumed = old is not None and old.phase is StagePhase.SUSPENDED and old.attempts == new.attempts
         events.append(Event("Resumed" if resumed else "Started", f"attempt {new.attempts}: job {new.job}"))

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -72,6 +73,8 @@ class WorkQueue:
         self._wake = asyncio.Event()
         self._failures: dict[Hashable, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._running = 0
+        self._idle = threading.Condition()
 
     def add(self, key: Hashable, *, after: float = 0.0) -> None:
         """Reconcile ``key`` now (or in ``after`` seconds)."""
@@ -103,10 +106,29 @@ class WorkQueue:
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
         self._tasks.append(asyncio.create_task(self._timer()))
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain: float = 0.0) -> None:
+        """Take no more keys; with ``drain``, wait up to that many seconds for the reconciles running
+        in worker threads to return (a cancelled worker does not stop its thread)."""
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if drain > 0:
+            await asyncio.to_thread(self._wait_idle, drain)
+
+    def _run(self, key: Hashable) -> datetime | None:
+        """The handler, counted while it runs (in a worker thread)."""
+        with self._idle:
+            self._running += 1
+        try:
+            return self.handler(key)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def _wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -164,7 +186,7 @@ class WorkQueue:
                 self._admitting += 1
             self._gauge()
             try:
-                again = await asyncio.to_thread(self.handler, key)
+                again = await asyncio.to_thread(self._run, key)
                 self._failures.pop(key, None)
                 if again is not None:
                     self.add_at(key, again)

@@ -16,6 +16,7 @@ from pro.errors import UserError
 
 if TYPE_CHECKING:
     from pro.spec.base import Resource
+    from pro.spec.guardrails import PodPolicy
 
 EXAMPLES = """\
 examples:
@@ -52,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--guardrails",
+        metavar="FILE",
+        help="the pods hardened as these guardrails say (its pods section: token mount, /tmp and /dev/shm limits), as "
+        "the operator's --guardrails (default: the chart's)",
+    )
+    parser.add_argument(
         "-o",
         "--output",
         choices=("yaml", "json"),
@@ -66,10 +73,12 @@ def placeholder_uid(kind: str, name: str) -> str:
 
 
 def objects(
-    path: str, stage: str | None = None, *, backend: str | None = None, runtime: str = "torch-distributed"
-) -> list[dict[str, Any]]:
+    path: str, stage: str | None = None, *, backend: str | None = None, runtime: str = "torch-distributed",
+    pods: PodPolicy | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     """What the operator would create for the resource in ``path``, in creation order (jobs as
-    ``backend``, default each stage's ``jobBackend``; ``runtime``: a TrainJob's default runtime)."""
+    ``backend``, default each stage's ``jobBackend``; ``runtime``: a TrainJob's default runtime; ``pods``:
+    the guardrails' pod hardening, default the chart's)."""
     from pro.planner.compose import compose
     from pro.render.jobs import stage_resource_object
     from pro.spec.kinds import kind_named, load_resource
@@ -90,7 +99,7 @@ def objects(
             stages = (composed.stage(stage),)
         uid = placeholder_uid(kind, resource.metadata.name)
         for s in stages:
-            out += [stage_resource_object(s, uid), *_stage_objects(s.resource, backend, runtime)]
+            out += [stage_resource_object(s, uid), *_stage_objects(s.resource, backend, runtime, pods)]
         return out
     if stage is not None:
         raise RenderError(f"{path}: --stage applies to an AlignmentPipeline, not a {kind}")
@@ -98,17 +107,22 @@ def objects(
         raise RenderError(
             f"{path}: {kind} {resource.metadata.name!r} has no jobs of its own; render a pipeline or stage file"
         )
-    return _stage_objects(resource, backend, runtime)
+    return _stage_objects(resource, backend, runtime, pods)
 
 
-def _stage_objects(resource: Resource, backend: str | None, runtime: str) -> list[dict[str, Any]]:
+def _stage_objects(
+    resource: Resource, backend: str | None, runtime: str, pods: PodPolicy | None
+) -> list[dict[str, Any]]:
     """A stage resource's ConfigMap and attempt-1 job, owned by the stage resource."""
-    from pro.render.jobs import owner_reference, render_stage
+    from pro.render.jobs import DEFAULT_POD_POLICY, owner_reference, render_stage
     from pro.spec.conventions import GROUP_VERSION
 
     name, kind = resource.metadata.name, getattr(resource, "kind")  # noqa: B009
     owner = owner_reference(GROUP_VERSION, kind, name, placeholder_uid(kind, name))
-    rendered = render_stage(resource, attempt=1, owner=owner, backend=backend, default_runtime=runtime)
+    rendered = render_stage(
+        resource, attempt=1, owner=owner, backend=backend, default_runtime=runtime,
+        pods=pods or DEFAULT_POD_POLICY,
+    )  # fmt: skip
     return [rendered.config_map, rendered.job]
 
 
@@ -149,7 +163,13 @@ def relative_path_note(path: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    items = objects(args.filename, args.stage, backend=args.job_backend, runtime=args.training_runtime)
+    from pro.spec.guardrails import Guardrails
+    from pro.spec.loader import load_file
+
+    pods = load_file(args.guardrails, Guardrails).pods if args.guardrails else None
+    items = objects(
+        args.filename, args.stage, backend=args.job_backend, runtime=args.training_runtime, pods=pods
+    )
     note = relative_path_note(args.filename)
     if args.output == "json":
         for line in note:

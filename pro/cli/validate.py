@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pro.spec.guardrails import Guardrails
 
 EXAMPLES = """\
 A file may hold several resources (YAML documents separated by ---); each is checked.  Besides the
@@ -22,6 +25,9 @@ examples:
   pro validate -f pipeline.yaml -f reward.yaml
   # no network
   pro validate -f schedule.yaml --offline
+  # what the platform allows (the chart's guardrails values); a Secret's label
+  # is the cluster's
+  pro validate -f pipeline.yaml --guardrails guardrails.yaml
 """
 
 
@@ -36,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a resource file (repeatable)",
     )
     parser.add_argument("--offline", action="store_true", help="do not check s3:// references")
+    parser.add_argument(
+        "--guardrails",
+        metavar="FILE",
+        help="check what the stages' jobs would ask (image, ServiceAccount, tolerations, PriorityClass, "
+        "node selector) against these guardrails: the chart's guardrails values, as the operator reads them",
+    )
 
 
 def _spec_and_path(resource: Any) -> tuple[Any, str]:
@@ -131,11 +143,33 @@ def artifact_problems(resource: object, offline: bool) -> list[tuple[str, str]]:
     return out
 
 
-def check(resource: Any, where: str, offline: bool) -> bool:
+def guardrail_problems(resource: Any, guardrails: Guardrails | None) -> list[tuple[str, str]]:
+    """``(field, problem)`` for what ``resource``'s jobs would ask that ``guardrails`` do not allow (none
+    without guardrails), named as the operator names them."""
+    from pro.planner.compose import stage_execution
+    from pro.spec.execution import StageExecution
+    from pro.spec.pipeline import AlignmentPipelineSpec
+
+    if guardrails is None:
+        return []
+    spec, path = _spec_and_path(resource)
+    if isinstance(spec, AlignmentPipelineSpec):
+        execution = stage_execution(spec)
+    else:
+        execution, path = spec.execution or StageExecution(), f"{path}.execution"
+    return [(f"{path}.{field}", why) for field, why in guardrails.problems(execution)]
+
+
+def check(resource: Any, where: str, offline: bool, guardrails: Guardrails | None = None) -> bool:
     """Print what ``pro validate`` says about one valid-looking resource; whether it is valid."""
     from pro.planner.compose import compose
     from pro.spec.pipeline import AlignmentPipeline
 
+    not_allowed = guardrail_problems(resource, guardrails)
+    if not_allowed:
+        print(f"{where}: {len(not_allowed)} setting(s) the guardrails do not allow:")
+        for field, problem in not_allowed:
+            print(f"  {field}: {problem}")
     problems = (
         data_problems(resource, offline) + world_problems(resource) + artifact_problems(resource, offline)
     )
@@ -143,6 +177,8 @@ def check(resource: Any, where: str, offline: bool) -> bool:
         print(f"{where}: {len(problems)} reference(s) cannot be read:")
         for field, problem in problems:
             print(f"  {field}: {problem}")
+        return False
+    if not_allowed:
         return False
     kind = resource.kind
     if isinstance(resource, AlignmentPipeline):
@@ -160,10 +196,16 @@ def check(resource: Any, where: str, offline: bool) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from pro.errors import UserError
+    from pro.spec.guardrails import Guardrails
     from pro.spec.kinds import file_dir, resource_of
-    from pro.spec.loader import read_documents
+    from pro.spec.loader import load_file, read_documents
     from pro.spec.paths import resolved
 
+    try:
+        guardrails = load_file(args.guardrails, Guardrails) if args.guardrails else None
+    except UserError as err:
+        print(f"--guardrails {err}")
+        return 1
     failed = total = 0
     for path in args.filename:
         try:
@@ -178,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
             total += 1
             where = path if len(docs) == 1 else f"{path}:{doc.lines[()]}"
             try:
-                ok = check(resolved(resource_of(doc), file_dir(path)), where, args.offline)
+                ok = check(resolved(resource_of(doc), file_dir(path)), where, args.offline, guardrails)
             except UserError as err:
                 print(err)
                 ok = False

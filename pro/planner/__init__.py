@@ -15,6 +15,7 @@ from pro.planner.plan import (
     attempt_failure,
     decide_stage,
     plan,
+    queued,
     started,
 )
 from pro.spec.status import PipelinePhase, StagePhase
@@ -36,5 +37,6 @@ __all__ = [
     "attempt_failure",
     "decide_stage",
     "plan",
+    "queued",
     "started",
 ]

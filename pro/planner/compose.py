@@ -36,7 +36,7 @@ from pro.spec.conventions import (
 from pro.spec.data import PinnedData, iter_data_refs
 from pro.spec.evaluation import PolicyEvaluation, PolicyEvaluationSpec, PolicyRef
 from pro.spec.execution import StageExecution, StageResources, StorageAccess
-from pro.spec.pipeline import AlignmentPipeline, reward_stage_name
+from pro.spec.pipeline import AlignmentPipeline, AlignmentPipelineSpec, reward_stage_name
 from pro.spec.promotion import LAST_PROMOTED, PromotionGate
 from pro.spec.run import RunSnapshot
 from pro.spec.stages import (
@@ -319,6 +319,25 @@ def warm_start(pipeline: AlignmentPipeline, run: RunSnapshot | None) -> str | No
     return run.promoted.policy
 
 
+def stage_execution(spec: AlignmentPipelineSpec, resources: StageResources | None = None) -> StageExecution:
+    """How a pipeline's stages run: its image, retries, Kubernetes settings, store access and ``suspend``,
+    with one stage's ``resources``; the field paths under ``execution`` are the pipeline's under ``spec``
+    (``image``, ``kubernetes.…``, ``storage.credentialsSecret``)."""
+    access = StorageAccess(
+        endpoint_url=spec.storage.endpoint_url,
+        region=spec.storage.region,
+        credentials_secret=spec.storage.credentials_secret,
+    )
+    return StageExecution(
+        image=spec.image,
+        resources=resources or StageResources(),
+        retry=spec.retry,
+        kubernetes=spec.kubernetes,
+        storage=access,
+        suspend=spec.suspend,
+    )
+
+
 def compose(
     pipeline: AlignmentPipeline,
     run: RunSnapshot | None = None,
@@ -332,7 +351,6 @@ def compose(
     """
     pins = dict(run.data) if run is not None else {}
     reuse = dict(reused or {})
-    spec = pipeline.spec
     root = run_root(pipeline)
     gate = promotion_gate(pipeline, run)
     warm = warm_start(pipeline, run)
@@ -346,21 +364,9 @@ def compose(
     )
     digests = graph.work_digests
     where = {name: (reuse[name].uri if name in reuse else join_uri(root, name)) for name, *_ in symbolic}
-    access = StorageAccess(
-        endpoint_url=spec.storage.endpoint_url,
-        region=spec.storage.region,
-        credentials_secret=spec.storage.credentials_secret,
-    )
     stages = []
     for name, res, resources, _ in _drafts(pipeline, where, gate, warm):
-        execution = StageExecution(
-            image=spec.image,
-            resources=resources,
-            retry=spec.retry,
-            kubernetes=spec.kubernetes,
-            storage=access,
-            suspend=spec.suspend,
-        )
+        execution = stage_execution(pipeline.spec, resources)
         meta = res.metadata.model_copy(
             update={"annotations": {**res.metadata.annotations, WORK_DIGEST: digests[name]}}
         )
@@ -409,6 +415,7 @@ __all__ = [
     "lineage_root",
     "promotion_gate",
     "run_root",
+    "stage_execution",
     "with_scheduled_time",
     "work_digest",
 ]

@@ -129,6 +129,14 @@ def decide_stage(
     return StageDecision(StagePhase.RUNNING, "Retrying", message, attempt, start=True)
 
 
+def queued(decision: StageDecision, why: str) -> StageDecision:
+    """``decision`` held back: it would start an attempt, but ``why`` (e.g. its namespace's limit of running
+    jobs) keeps it waiting; nothing starts."""
+    if not decision.start:
+        raise ValueError("only a decision to start an attempt can be queued")
+    return StageDecision(StagePhase.QUEUED, "Queued", why, retry_at=decision.retry_at)
+
+
 def _running(attempt: int, *, suspend: bool, cancel: bool) -> StageDecision:
     """A stage whose attempt ``attempt`` runs."""
     if cancel:

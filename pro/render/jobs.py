@@ -32,6 +32,7 @@ from pro.spec.conventions import (
     DEFAULT_TRAINING_RUNTIME,
     GROUP_VERSION,
     KUEUE_QUEUE_LABEL,
+    MAX_SUBDOMAIN,
     PIPELINE_LABEL,
     PYTORCHJOB_API_VERSION,
     PYTORCHJOB_KIND,
@@ -42,7 +43,8 @@ from pro.spec.conventions import (
     k8s_name,
 )
 from pro.spec.execution import StageExecution
-from pro.spec.kinds import PIPELINE_KIND
+from pro.spec.guardrails import PodPolicy
+from pro.spec.kinds import PIPELINE_KIND, kind_named
 from pro.spec.loader import dump_yaml
 
 Obj = dict[str, Any]
@@ -53,6 +55,8 @@ CONTAINER = "pytorch"
 _MAX_JOB_NAME = 63 - len("-worker-") - 3
 #: the job kinds a stage can run as
 JOB_KINDS = (PYTORCHJOB_KIND, TRAINJOB_KIND)
+#: the pod hardening of the chart's defaults (the operator passes its guardrails' own)
+DEFAULT_POD_POLICY = PodPolicy()
 
 
 @dataclass(frozen=True)
@@ -75,16 +79,23 @@ def owner_reference(api_version: str, kind: str, name: str, uid: str) -> Obj:
     }
 
 
-def job_name(resource_name: str, attempt: int) -> str:
-    """``<resource>-<attempt>``, short enough that ``<job>-worker-NNN`` pod names fit 63 characters and
-    starting with a letter (the training operator's Service names must)."""
-    base = resource_name if resource_name[:1].isalpha() else "j" + resource_name
-    return k8s_name(base, _MAX_JOB_NAME, suffix=f"-{attempt}")
+def child_base(kind: str, resource_name: str) -> str:
+    """``<short>-<resource>``: what every object a stage resource owns is named after.  The kind's short
+    name (``rmt``, ``adt``, ``pal``, ``pev``) keeps stage resources of different kinds that share a name
+    apart — RewardModelTraining ``p-rm-adapter`` (pipeline ``p``, objective ``adapter``) and
+    AdapterTraining ``p-rm-adapter`` (pipeline ``p-rm``) — and starts every name with a letter."""
+    return f"{kind_named(kind).short}-{resource_name}"
 
 
-def config_map_name(resource_name: str) -> str:
-    """``<resource>-spec``."""
-    return f"{resource_name}-spec"
+def job_name(kind: str, resource_name: str, attempt: int) -> str:
+    """``<short>-<resource>-<attempt>``, short enough that ``<job>-worker-NNN`` pod names fit 63 characters
+    (a too long name is cut and keeps a hash of the whole)."""
+    return k8s_name(child_base(kind, resource_name), _MAX_JOB_NAME, suffix=f"-{attempt}")
+
+
+def config_map_name(kind: str, resource_name: str) -> str:
+    """``<short>-<resource>-spec`` (within a ConfigMap's 253 characters)."""
+    return k8s_name(child_base(kind, resource_name), MAX_SUBDOMAIN, suffix="-spec")
 
 
 def _labels(resource: Resource, extra: dict[str, str]) -> dict[str, str]:
@@ -104,10 +115,12 @@ def _metadata(name: str, resource: Resource, labels: dict[str, str], owner: Obj 
     return meta
 
 
-def _pod_template(kind: str, config_map: str, execution: StageExecution, labels: dict[str, str]) -> Obj:
+def _pod_template(
+    kind: str, config_map: str, execution: StageExecution, labels: dict[str, str], policy: PodPolicy
+) -> Obj:
     """A PyTorchJob replica's pod template."""
     k8s = execution.kubernetes
-    volumes, mounts = pod_volumes(config_map, execution)
+    volumes, mounts = pod_volumes(config_map, execution, policy)
     container: Obj = {
         "name": CONTAINER,
         "image": execution.image,
@@ -119,7 +132,12 @@ def _pod_template(kind: str, config_map: str, execution: StageExecution, labels:
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": dict(CONTAINER_SECURITY),
     }
-    pod: Obj = {"securityContext": pod_security(), "containers": [container], "volumes": volumes}
+    pod: Obj = {
+        "securityContext": pod_security(),
+        "automountServiceAccountToken": policy.automount_service_account_token,
+        "containers": [container],
+        "volumes": volumes,
+    }
     pod.update(scheduling(execution))
     if k8s.priority_class_name:
         pod["priorityClassName"] = k8s.priority_class_name
@@ -140,41 +158,44 @@ def job_kind(execution: StageExecution, backend: str | None = None) -> str:
 
 def render_stage(
     resource: Resource, *, attempt: int, owner: Obj | None = None, backend: str | None = None,
-    default_runtime: str = DEFAULT_TRAINING_RUNTIME,
+    default_runtime: str = DEFAULT_TRAINING_RUNTIME, pods: PodPolicy = DEFAULT_POD_POLICY,
 ) -> StageObjects:  # fmt: skip
     """The ConfigMap and the attempt's job of a stage resource (``owner``: usually the stage resource's
     own :func:`owner_reference`; ``backend``: the job kind, default the stage's ``jobBackend`` as
-    :func:`job_kind` reads it; ``default_runtime``: a TrainJob's runtime unless the stage names one)."""
+    :func:`job_kind` reads it; ``default_runtime``: a TrainJob's runtime unless the stage names one;
+    ``pods``: the platform's pod hardening, the guardrails' ``pods``)."""
     if attempt < 1:
         raise ValueError(f"attempt must be 1 or more, got {attempt}")
     execution = getattr(resource, "spec").execution or StageExecution()  # noqa: B009
     kind: str = getattr(resource, "kind")  # noqa: B009
     name = resource.metadata.name
+    spec_map = config_map_name(kind, name)
     config_map: Obj = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(config_map_name(name), resource, _labels(resource, {}), owner),
+        "metadata": _metadata(spec_map, resource, _labels(resource, {}), owner),
         "data": {SPEC_KEY: dump_yaml(resource)},
     }
     k8s = execution.kubernetes
     pod_labels = _labels(resource, {ATTEMPT_LABEL: str(attempt)})
     # Kueue reads its label on the job (which it suspends and resumes)
     labels = {**pod_labels, KUEUE_QUEUE_LABEL: k8s.queue} if k8s.queue else pod_labels
-    meta = _metadata(job_name(name, attempt), resource, labels, owner)
+    meta = _metadata(job_name(kind, name, attempt), resource, labels, owner)
     if job_kind(execution, backend) == TRAINJOB_KIND:
         runtime: RuntimeRef = runtime_ref(k8s, default_runtime)
-        job = render_trainjob(kind, config_map_name(name), execution, meta, pod_labels, runtime=runtime)
+        job = render_trainjob(kind, spec_map, execution, meta, pod_labels, runtime=runtime, pods=pods)
     else:  # the PyTorchJob's pods carry the job's labels, the queue's too
-        job = _pytorchjob(kind, config_map_name(name), execution, meta, labels)
+        job = _pytorchjob(kind, spec_map, execution, meta, labels, policy=pods)
     return StageObjects(config_map, job)
 
 
 def _pytorchjob(
-    kind: str, config_map: str, execution: StageExecution, meta: Obj, labels: dict[str, str]
-) -> Obj:
+    kind: str, config_map: str, execution: StageExecution, meta: Obj, labels: dict[str, str], *,
+    policy: PodPolicy,
+) -> Obj:  # fmt: skip
     """A Training Operator v1 PyTorchJob: one Master and ``replicas - 1`` Workers, never restarted."""
     k8s = execution.kubernetes
-    template = _pod_template(kind, config_map, execution, labels)
+    template = _pod_template(kind, config_map, execution, labels, policy)
     replicas: Obj = {"Master": {"replicas": 1, "restartPolicy": "Never", "template": template}}
     workers = execution.resources.replicas - 1
     if workers > 0:
@@ -218,6 +239,7 @@ def stage_resource_object(stage: ComposedStage, pipeline_uid: str | None) -> Obj
 __all__ = [
     "JOB_KINDS",
     "StageObjects",
+    "child_base",
     "config_map_name",
     "job_kind",
     "job_name",

@@ -12,6 +12,7 @@ from typing import Any
 from pro.render.env import stage_env
 from pro.spec.conventions import SPEC_DIR, SPEC_KEY
 from pro.spec.execution import StageExecution
+from pro.spec.guardrails import PodPolicy
 from pro.spec.kinds import stage_verb
 
 Obj = dict[str, Any]
@@ -70,20 +71,24 @@ def pod_resources(execution: StageExecution) -> Obj:
     return out
 
 
-def pod_volumes(config_map: str, execution: StageExecution) -> tuple[list[Obj], list[Obj]]:
+def pod_volumes(config_map: str, execution: StageExecution, policy: PodPolicy) -> tuple[list[Obj], list[Obj]]:
     """The volumes and the stage container's mounts: the stage spec (ConfigMap ``config_map``) read-only,
-    a writable ``/tmp``, and for GPU stages a memory-backed ``/dev/shm`` (NCCL's shared memory)."""
+    a writable ``/tmp`` of at most ``policy.tmpSizeLimit``, and for GPU stages a memory-backed
+    ``/dev/shm`` (NCCL's shared memory) of at most the stage's memory (else ``policy.shmSizeLimit``): a pod
+    that writes more is evicted instead of filling its node's disk or memory."""
     mounts: list[Obj] = [
         {"name": "spec", "mountPath": SPEC_DIR, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
     volumes: list[Obj] = [
         {"name": "spec", "configMap": {"name": config_map}},
-        {"name": "tmp", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": policy.tmp_size_limit}},
     ]
     if execution.resources.gpus > 0:
+        memory = execution.resources.memory
+        shm = str(memory) if memory is not None else policy.shm_size_limit
         mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
-        volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory"}})
+        volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}})
     return volumes, mounts
 
 

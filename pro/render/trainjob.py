@@ -10,7 +10,8 @@ mounts and security context.  Trainer's torch plugin injects ``PET_NNODES``, ``P
 ``PET_NODE_RANK``, ``PET_MASTER_ADDR`` and ``PET_MASTER_PORT`` (and rejects them in ``trainer.env``);
 torchrun reads them.
 
-What a TrainJob cannot say is the runtime's: the pods' PriorityClass, the image pull policy, the
+What a TrainJob cannot say is the runtime's: the pods' PriorityClass, whether they mount their
+ServiceAccount token (``manifests/trainer``'s ``pro-torch`` does not), the image pull policy, the
 termination message policy and the JobSet's TTL (:func:`ignored`).  What the runtime must offer is checked
 where the runtime can be read (:func:`runtime_problems`).
 """
@@ -41,6 +42,7 @@ from pro.spec.conventions import (
     TRAINJOB_PATCH_MANAGER,
 )
 from pro.spec.execution import KubernetesSettings, StageExecution
+from pro.spec.guardrails import PodPolicy
 
 Obj = dict[str, Any]
 
@@ -64,15 +66,16 @@ def runtime_ref(k8s: KubernetesSettings, default: str = DEFAULT_TRAINING_RUNTIME
 
 def render_trainjob(
     kind: str, config_map: str, execution: StageExecution, meta: Obj, pod_labels: dict[str, str], *,
-    runtime: RuntimeRef,
+    runtime: RuntimeRef, pods: PodPolicy,
 ) -> Obj:  # fmt: skip
     """The TrainJob of one attempt of a stage resource of ``kind`` (``meta``: its metadata, ``pod_labels``:
-    the labels its pods get, ``config_map``: the stage spec's ConfigMap)."""
+    the labels its pods get, ``config_map``: the stage spec's ConfigMap, ``pods``: the platform's pod
+    hardening)."""
     env = pod_env(execution)
     reserved = sorted({e["name"] for e in env} & set(TORCH_RESERVED_ENV))
     if reserved:  # Trainer rejects the job; our environment never sets them
         raise ValueError(f"trainer.env must not set {', '.join(reserved)} (Trainer's torch plugin sets them)")
-    volumes, mounts = pod_volumes(config_map, execution)
+    volumes, mounts = pod_volumes(config_map, execution, pods)
     pod_spec: Obj = {
         **scheduling(execution),
         "securityContext": pod_security(),

@@ -22,7 +22,7 @@ from pro.errors import UserError
 from pro.planner import CancelStage, Observed, PipelinePhase, Plan, RunState, StageStatus, StartStage, plan
 from pro.planner.compose import ComposedStage, Composition
 from pro.render.env import stage_env
-from pro.runner.process import Progress, StageProcess, stage_command
+from pro.runner.process import Progress, StageProcess, single_process_env, stage_command
 from pro.runner.state import StateFile
 from pro.spec import dump_yaml
 from pro.spec.conventions import rfc3339
@@ -146,10 +146,12 @@ def committed_digest(uri: str) -> str | None:
 
 def local_stage_env(execution: StageExecution, options: RunOptions, nproc: int) -> dict[str, str]:
     """A stage process's environment: the caller's, the stage environment a pod gets too
-    (:func:`pro.render.env.stage_env`), and a CPU thread count that shares this machine's cores among the
+    (:func:`pro.render.env.stage_env`), torchrun's variables for a stage run without it, and a CPU thread count that shares this machine's cores among the
     stages that may run at once."""
     env = dict(os.environ if options.env is None else options.env)
     env.update(stage_env(execution.storage))
+    if nproc == 1:  # started without torchrun (stage_command): its environment, as torchrun sets it
+        env.update(single_process_env())
     if "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // (options.max_parallel * nproc)))
     return env

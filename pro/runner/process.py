@@ -1,4 +1,5 @@
-"""One stage attempt as a local process tree: ``torchrun --standalone`` running ``pro stage``."""
+"""One stage attempt as a local process tree: ``pro stage`` itself (one process) or ``torchrun --standalone``
+running it (several)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,40 @@ from pro.spec.kinds import stage_verb
 from pro.stages.runtime import PROGRESS_ENV
 
 
-def stage_command(kind: str, spec_file: Path, nproc: int) -> list[str]:
-    """The command a stage runs: the pod's command with ``--standalone`` rendezvous."""
+def torchrun_command(kind: str, spec_file: Path, nproc: int) -> list[str]:
+    """The pod's command (:func:`pro.render.pod.stage_command`) with ``--standalone`` rendezvous."""
     return [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
         "-m", "pro", "stage", stage_verb(kind), "-f", str(spec_file),
     ]  # fmt: skip
+
+
+def stage_command(kind: str, spec_file: Path, nproc: int) -> list[str]:
+    """The command ``pro run`` starts for a stage: with several processes, :func:`torchrun_command`; with
+    one, the stage itself, run with the environment torchrun would give it (:func:`single_process_env`) —
+    the same code path, without the launcher's ≈3 s of start-up (it imports torch and rendezvouses before
+    the stage starts its own; ``bench/overhead.py``)."""
+    if nproc > 1:
+        return torchrun_command(kind, spec_file, nproc)
+    return [sys.executable, "-m", "pro", "stage", stage_verb(kind), "-f", str(spec_file)]
+
+
+def single_process_env() -> dict[str, str]:
+    """What ``torchrun --standalone --nproc-per-node=1`` sets for its one worker (rank 0 of 1, a free
+    loopback rendezvous port for libraries that join a process group of one, e.g. DeepSpeed)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ranks = ("RANK", "LOCAL_RANK", "GROUP_RANK", "ROLE_RANK")
+    sizes = ("WORLD_SIZE", "LOCAL_WORLD_SIZE", "ROLE_WORLD_SIZE")
+    return {
+        **dict.fromkeys(ranks, "0"),
+        **dict.fromkeys(sizes, "1"),
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+    }
 
 
 @dataclass(frozen=True)
@@ -92,7 +121,7 @@ class StageProcess:
             return None
 
     def stop(self) -> None:
-        """Ask the process group to stop (SIGTERM: torchrun forwards it to its workers)."""
+        """Ask the process group to stop (SIGTERM, to the stage and, under torchrun, to its workers)."""
         if self.stop_requested is None and self.popen.poll() is None:
             self.stop_requested = time.monotonic()
             self._signal(signal.SIGTERM)

@@ -97,6 +97,8 @@ SPEC_KEY: Final = "stage.yaml"
 # ---------------------------------------------------------------- rules
 MAX_NAME: Final = 63
 """Kubernetes' limit for names that become labels or DNS labels."""
+MAX_SUBDOMAIN: Final = 253
+"""Kubernetes' limit for DNS-subdomain names (a ConfigMap's, a Secret's)."""
 
 
 def k8s_name(name: str, limit: int = MAX_NAME, *, suffix: str = "") -> str:

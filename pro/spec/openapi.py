@@ -24,7 +24,7 @@ def structural_schema(model: type[BaseModel]) -> Schema:
     return _convert(raw, defs)
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
     """Docstring markup → plain text (``x`` → x, single newlines joined)."""
     text = text.replace("``", "")
     return re.sub(r"(?<!\n)\n(?!\n)", " ", text).strip()
@@ -63,7 +63,7 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
         if key in _DROP or key == "anyOf":
             continue
         if key == "description":
-            out["description"] = _clean_text(value)
+            out["description"] = clean_text(value)
         elif key == "const":
             out["enum"] = [value]
         elif key == "default":

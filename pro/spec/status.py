@@ -24,6 +24,9 @@ class StagePhase(StrEnum):
     """Its inputs are not committed yet."""
     PENDING = "Pending"
     """Ready, but not started (at the parallelism limit), or not looked at yet."""
+    QUEUED = "Queued"
+    """Ready to start, but its namespace runs as many stage jobs as the platform allows: it starts (oldest
+    first) when one of them ends."""
     RUNNING = "Running"
     SUSPENDED = "Suspended"
     """Held by ``suspend``: no attempt starts, and a running attempt's job is suspended."""
@@ -79,7 +82,7 @@ class StageRunStatus(SpecModel):
     observed_generation: int | None = None
     """The ``metadata.generation`` the operator last acted on."""
     phase: StagePhase = StagePhase.PENDING
-    """Running, Suspended, Backoff, Succeeded or Failed (Pending until first reconciled)."""
+    """Queued, Running, Suspended, Backoff, Succeeded or Failed (Pending until first reconciled)."""
     conditions: list[Condition] = Field(default_factory=list)
     """Conditions ``Succeeded`` and ``Failed`` (and ``Running``)."""
     attempts: int = 0
@@ -118,7 +121,7 @@ class StageSummary(SpecModel):
     resource: str
     """Name of the stage resource the pipeline created (or will create)."""
     phase: StagePhase
-    """Waiting, Running, Suspended, Backoff, Succeeded, Failed or Blocked."""
+    """Waiting, Queued, Running, Suspended, Backoff, Succeeded, Failed or Blocked."""
     attempts: int = 0
     """Jobs started for the stage's current work."""
     cached: bool = False

@@ -204,7 +204,7 @@ def metric_line(logs: Mapping[str, Any], step: int, total: int, seconds_per_step
     """One readable line for a trainer's log dict: ``step 60/600  loss 0.6932  acc 0.875 … 2.1 steps/s``;
     the end-of-training summary as ``trained 600 steps in 81.3 s (7.4 steps/s), mean loss 0.31``."""
     if "train_runtime" in logs:
-        line = f"trained {step} steps in {float(logs['train_runtime']):.1f} s"
+        line = f"trained {step} step{'' if step == 1 else 's'} in {float(logs['train_runtime']):.1f} s"
         if logs.get("train_steps_per_second"):
             line += f" ({float(logs['train_steps_per_second']):.3g} steps/s)"
         if logs.get("train_loss") is not None:

@@ -59,6 +59,7 @@ def test_lint_strict_passes_for_defaults_and_the_matrix() -> None:
         None,
         {"scope": "namespaces", "watchNamespaces": ["a", "b"]},
         {"exampleSchedule": {"enabled": True}},
+        {"replicaCount": 1, "leaderElection": {"enabled": False}},
     ):
         report = helm.lint(CHART, values, strict=True)
         assert report["errors"] == [], report
@@ -117,6 +118,13 @@ def test_the_schema_accepts_the_defaults_and_every_example_value() -> None:
                 "exampleSchedule": {"enabled": True, "schedule": "@daily"},
                 "jobBackend": "TrainJob",
                 "trainingRuntime": "pro-torch",
+                "replicaCount": 3,
+                "leaderElection": {
+                    "enabled": True,
+                    "leaseDuration": 30,
+                    "renewDeadline": 20,
+                    "retryPeriod": 2.5,
+                },
             }
         )
 
@@ -139,6 +147,19 @@ def test_the_schema_accepts_the_defaults_and_every_example_value() -> None:
             "at '/trainingRuntime': 'Torch_Distributed' does not match",
         ),
         ({"replicas": 2}, "additional properties 'replicas' not allowed"),
+        ({"replicaCount": -1}, "at '/replicaCount': minimum: got -1, want 0"),
+        (
+            {"leaderElection": {"leaseDuration": 15.5}},
+            "at '/leaderElection/leaseDuration': got number, want integer",
+        ),
+        (
+            {"leaderElection": {"retryPeriod": 0}},
+            "at '/leaderElection/retryPeriod': exclusiveMinimum: got 0, want 0",
+        ),
+        (
+            {"leaderElection": {"leaseDurationSeconds": 15}},
+            "additional properties 'leaseDurationSeconds' not allowed",
+        ),
         ({"s3": {"endpointUrl": "minio:9000"}}, "at '/s3/endpointUrl': 'minio:9000' does not match pattern"),
         (
             {"exampleSchedule": {"schedule": "daily"}},
@@ -160,7 +181,17 @@ def test_default_render_is_cluster_wide_with_exactly_the_operators_rules() -> No
 
     objs = render()
     assert sorted(o["kind"] for o in objs) == sorted(
-        ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"]
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "Service",
+            "Role",  # the leader election's, in the release namespace
+            "RoleBinding",
+            "PodDisruptionBudget",
+            "ConfigMap",  # the guardrails
+        ]
     )
     role = one(objs, "ClusterRole")
     assert role["rules"] == rbac.rules(cluster_wide=True)
@@ -183,7 +214,7 @@ def test_the_operator_pod_is_locked_down_and_probed() -> None:
     objs = render()
     deploy = one(objs, "Deployment")
     pod = deploy["spec"]["template"]["spec"]
-    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"] == {"type": "Recreate"}
+    assert deploy["spec"]["replicas"] == 2
     assert pod["serviceAccountName"] == RELEASE
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -207,7 +238,13 @@ def test_the_operator_pod_is_locked_down_and_probed() -> None:
         "--health-port=8080",
         "--job-backend=auto",
         "--training-runtime=torch-distributed",
+        "--guardrails=/etc/pro-operator/guardrails.yaml",
         "--log-format=json",
+        "--leader-elect",
+        "--leader-elect-lease-duration=15",
+        "--leader-elect-renew-deadline=10",
+        "--leader-elect-retry-period=2",
+        "--leader-elect-resource-name=pro-pipeline-leader",
     ]
     # the args are ones the operator's own parser accepts, in the mode the chart means
     from pro_operator.__main__ import build_parser
@@ -223,6 +260,42 @@ def test_the_operator_pod_is_locked_down_and_probed() -> None:
     assert not any(e["name"].startswith("AWS_") for e in c["env"])
 
 
+def test_the_guardrails_are_the_operators_model_and_reach_it_from_a_mounted_config_map() -> None:
+    from pro.spec.guardrails import Guardrails, json_schema
+    from pro.spec.loader import load_text, parse
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["guardrails"] == Guardrails().to_dict(), "values.yaml's guardrails: the model's defaults"
+    schema = yaml.safe_load((CHART / "values.schema.json").read_text())["properties"]["guardrails"]
+    assert schema == json_schema(), "values.schema.json's guardrails: python -m pro.spec.guardrails"
+    custom = {
+        "allowedImages": ["registry.corp/ml/*"],
+        "maxRunningJobsPerNamespace": 4,
+        "pods": {"tmpSizeLimit": "5Gi"},
+    }
+    objs = render({"guardrails": custom})
+    (cm,) = [o for o in by_kind(objs, "ConfigMap") if o["metadata"]["name"] == f"{RELEASE}-guardrails"]
+    read = parse(Guardrails, load_text(cm["data"]["guardrails.yaml"], "guardrails.yaml"))
+    assert read.allowed_images == ["registry.corp/ml/*"] and read.max_running_jobs_per_namespace == 4
+    assert read.pods.tmp_size_limit == "5Gi" and read.pods.shm_size_limit == "16Gi"  # the rest: defaults
+    assert read.credentials_secret_label == "pro.alignment.dev/credentials"
+    deploy = one(objs, "Deployment")
+    pod, c = deploy["spec"]["template"]["spec"], container(objs)
+    assert "--guardrails=/etc/pro-operator/guardrails.yaml" in c["args"]
+    assert {"name": "guardrails", "mountPath": "/etc/pro-operator", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "guardrails", "configMap": {"name": f"{RELEASE}-guardrails"}} in pod["volumes"]
+    rolled = deploy["spec"]["template"]["metadata"]["annotations"]["checksum/guardrails"]
+    default = one(render(), "Deployment")["spec"]["template"]["metadata"]["annotations"][
+        "checksum/guardrails"
+    ]
+    assert rolled != default  # other guardrails roll the operator, which reads them at start
+    with helm.Chart.load(CHART) as chart:
+        with pytest.raises(Exception, match="allowedImage"):
+            chart.validate_schema({"guardrails": {"allowedImage": ["*"]}})
+        with pytest.raises(Exception, match="maxRunningJobsPerNamespace"):
+            chart.validate_schema({"guardrails": {"maxRunningJobsPerNamespace": -1}})
+
+
 # ----------------------------------------------------------------------------- the matrix
 def test_namespaced_scope_grants_roles_only_in_the_watched_namespaces() -> None:
     from pro_operator import rbac
@@ -230,11 +303,11 @@ def test_namespaced_scope_grants_roles_only_in_the_watched_namespaces() -> None:
 
     objs = render({"scope": "namespaces", "watchNamespaces": ["team-a", "team-b"]})
     assert not by_kind(objs, "ClusterRole") and not by_kind(objs, "ClusterRoleBinding")
-    roles = by_kind(objs, "Role")
+    roles = [r for r in by_kind(objs, "Role") if r["metadata"]["name"] == RELEASE]
     assert [r["metadata"]["namespace"] for r in roles] == ["team-a", "team-b"]
     for role in roles:
         assert role["rules"] == rbac.rules(cluster_wide=False)
-    bindings = by_kind(objs, "RoleBinding")
+    bindings = [b for b in by_kind(objs, "RoleBinding") if b["metadata"]["name"] == RELEASE]
     assert [b["metadata"]["namespace"] for b in bindings] == ["team-a", "team-b"]
     for b in bindings:
         assert b["roleRef"]["kind"] == "Role"
@@ -273,6 +346,117 @@ def test_the_job_backend_and_the_runtime_reach_the_operator_and_the_notes() -> N
     assert "Kubeflow Trainer v2.3: the TrainJob CRD" in auto and "Kubeflow Training Operator v1.9" in auto
     assert "Stages run as PyTorchJobs where the cluster serves that CRD, else as TrainJobs" in auto
     assert "Kubernetes >= 1.25" in auto
+
+
+# ----------------------------------------------------------------------------- leader election
+def election(objs: list[Obj]) -> tuple[list[Obj], list[Obj]]:
+    """The leader election's Roles and RoleBindings."""
+    named = f"{RELEASE}-leader-election"
+    return (
+        [r for r in by_kind(objs, "Role") if r["metadata"]["name"] == named],
+        [b for b in by_kind(objs, "RoleBinding") if b["metadata"]["name"] == named],
+    )
+
+
+@pytest.mark.parametrize("scope", [{}, {"scope": "namespaces", "watchNamespaces": ["team-a"]}])
+def test_two_replicas_elect_a_leader_on_a_lease_in_the_release_namespace(scope: Obj) -> None:
+    from pro_operator import rbac
+    from pro_operator.__main__ import build_parser
+    from pro_operator.leader import Timing
+
+    objs = render(scope)
+    deploy = one(objs, "Deployment")
+    assert deploy["spec"]["replicas"] == 2
+    # a new pod (a ready standby) starts before an old one stops, whose leader releases the Lease
+    assert deploy["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    parsed = build_parser().parse_args(container(objs)["args"])
+    assert parsed.leader_elect and parsed.leader_elect_resource_name == f"{RELEASE}-leader"
+    timing = Timing(
+        parsed.leader_elect_lease_duration,
+        parsed.leader_elect_renew_deadline,
+        parsed.leader_elect_retry_period,
+    )
+    assert timing == Timing()  # controller-runtime's 15 / 10 / 2 s
+    env = {e["name"]: e for e in container(objs)["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    (role,), (binding,) = election(objs)
+    assert role["metadata"]["namespace"] == NAMESPACE and role["rules"] == rbac.election_rules()
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}]
+    assert not any(
+        "leases" in r["resources"] for o in by_kind(objs, "ClusterRole") for r in o["rules"]
+    )  # never cluster-wide
+    pdb = one(objs, "PodDisruptionBudget")
+    assert pdb["spec"] == {"minAvailable": 1, "selector": deploy["spec"]["selector"]}
+    pod = deploy["spec"]["template"]["spec"]
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"] == {
+        "topologyKey": "kubernetes.io/hostname",
+        "labelSelector": deploy["spec"]["selector"],
+    }
+
+
+def test_leader_election_timings_reach_the_operator_and_an_affinity_replaces_the_default() -> None:
+    from pro_operator.__main__ import build_parser
+
+    own = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}
+    objs = render(
+        {
+            "replicaCount": 3,
+            "leaderElection": {"leaseDuration": 30, "renewDeadline": 20, "retryPeriod": 2.5},
+            "affinity": own,
+        }
+    )
+    parsed = build_parser().parse_args(container(objs)["args"])
+    assert (
+        parsed.leader_elect_lease_duration,
+        parsed.leader_elect_renew_deadline,
+        parsed.leader_elect_retry_period,
+    ) == (30, 20, 2.5)
+    deploy = one(objs, "Deployment")
+    assert deploy["spec"]["replicas"] == 3 and deploy["spec"]["template"]["spec"]["affinity"] == own
+
+
+def test_without_leader_election_one_replica_is_replaced_never_doubled() -> None:
+    objs = render({"replicaCount": 1, "leaderElection": {"enabled": False}})
+    deploy = one(objs, "Deployment")
+    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"] == {"type": "Recreate"}
+    assert not any(a.startswith("--leader-elect") for a in container(objs)["args"])
+    assert election(objs) == ([], [])
+    assert not by_kind(objs, "PodDisruptionBudget")  # one replica: a budget would block every drain
+    assert not by_kind(render({"replicaCount": 1}), "PodDisruptionBudget")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"leaderElection": {"enabled": False}},
+            "replicaCount 2 needs leaderElection.enabled: without it the replicas would act side by side",
+        ),
+        (
+            {"leaderElection": {"leaseDuration": 10}},
+            "leaderElection.leaseDuration (10) must be greater than leaderElection.renewDeadline (10)",
+        ),
+        (
+            {"leaderElection": {"retryPeriod": 9}},
+            "leaderElection.renewDeadline (10) must be greater than 1.2 × leaderElection.retryPeriod (9)",
+        ),
+    ],
+)
+def test_replicas_and_timings_that_could_let_two_operators_act_fail_the_install(
+    values: Obj, message: str
+) -> None:
+    with pytest.raises(helm.HelmError, match=re.escape(message)):
+        render(values)
 
 
 def test_metrics_off_drops_the_service_and_the_port() -> None:
@@ -356,3 +540,5 @@ def test_notes_tell_how_to_apply_and_watch_the_first_pipeline() -> None:
     assert "kubectl get alp -w" in text
     assert "kubectl apply --server-side -f helm/pro-pipeline/crds/" in text
     assert "rollout status deployment/pro-pipeline" in text
+    assert "kubectl -n pro-system get lease pro-pipeline-leader -o jsonpath='{.spec.holderIdentity}'" in text
+    assert "get lease" not in notes({"replicaCount": 1, "leaderElection": {"enabled": False}})

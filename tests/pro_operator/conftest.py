@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from pro.planner.compose import compose
+from pro.spec.guardrails import Guardrails
 from pro.spec.pipeline import AlignmentPipeline
 from pro.testing.operator import Cluster, install_crds, operated
 from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
@@ -38,6 +39,13 @@ def operator_env() -> dict[str, str]:
     return {}
 
 
+@pytest.fixture
+def operator_args() -> tuple[str, ...]:
+    """Extra arguments of the operator process (a test module overrides this fixture, e.g. to elect a
+    leader)."""
+    return ()
+
+
 #: the job backends a test runs on when it runs on both (``@pytest.mark.parametrize("job_backend", BOTH)``)
 BOTH = ("PyTorchJob", "TrainJob")
 
@@ -55,6 +63,17 @@ def training_runtime() -> str:
     return "pro-torch"
 
 
+#: where fault injection by image pulls from (:class:`~pro.testing.jobexec.JobExecutor` ``images``)
+TEST_REGISTRY = "registry.invalid/*"
+
+
+@pytest.fixture
+def guardrails() -> dict[str, Any]:
+    """The operator's guardrails (the chart's ``guardrails`` values; a test module overrides this
+    fixture): the chart's defaults, and the images of the test registry."""
+    return {"allowedImages": [*Guardrails().allowed_images, TEST_REGISTRY]}
+
+
 @pytest.fixture
 def cluster(  # noqa: PLR0917 - pytest fixtures
     kube_cluster: Any,
@@ -63,8 +82,10 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     s3_env: dict[str, str],
     s3_bucket: str,
     operator_env: dict[str, str],
+    operator_args: tuple[str, ...],
     job_backend: str,
     training_runtime: str,
+    guardrails: dict[str, Any],
     tmp_path: Path,
 ) -> Iterator[Cluster]:
     from kubernetes import config
@@ -72,11 +93,13 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     core, namespace = kube_namespace
     api = config.new_client_from_config(config_file=kube_cluster.kubeconfig)
     install_crds(api)
+    limits = tmp_path / "guardrails.yaml"
+    limits.write_text(yaml.safe_dump(guardrails))
     try:
         with operated(
             kube_cluster.kubeconfig, namespace, api=api, core=core, bucket=s3_bucket, workdir=tmp_path,
             s3_env=s3_env, operator_env=operator_env, backend=job_backend,
-            operator_args=("--training-runtime", training_runtime),
+            operator_args=("--training-runtime", training_runtime, "--guardrails", str(limits), *operator_args),
         ) as running:  # fmt: skip
             yield running
     finally:

@@ -92,3 +92,47 @@ def test_memo_keeps_the_most_recently_used_and_does_not_keep_errors() -> None:
         with pytest.raises(ValueError, match="bad spec"):
             memo.get("bad", fail)
     assert len(memo) == 2
+
+
+def job(
+    name: str, rv: int, owner: str, *conditions: str, suspend: bool = False, **annotations: str
+) -> dict[str, Any]:
+    out = body(
+        name, rv, spec={"runPolicy": {"suspend": suspend}},
+        status={"conditions": [{"type": c, "status": "True"} for c in conditions]},
+    )  # fmt: skip
+    out["metadata"]["ownerReferences"] = [{"kind": "RewardModelTraining", "name": owner, "controller": True}]
+    out["metadata"]["annotations"] = annotations
+    return out
+
+
+def test_jobs_hold_a_running_slot_until_they_end_are_suspended_or_given_up() -> None:
+    cache = ObjectCache()
+    cache.put("pytorchjobs", job("a-1", 1, "a", "Created", "Running"))
+    cache.put("pytorchjobs", job("b-1", 2, "b", "Created"))  # not running yet: its pods hold resources
+    cache.put("pytorchjobs", job("c-1", 3, "c", "Succeeded"))
+    cache.put("pytorchjobs", job("d-1", 4, "d", suspend=True))
+    cache.put("pytorchjobs", job("e-1", 5, "e", **{"pro.alignment.dev/abandoned": "stuck"}))
+    cache.put("trainjobs", job("f-1", 6, "f"))
+    cache.put("trainjobs", job("g-1", 7, "g", "Complete"))
+    assert cache.running_jobs("ns") == {
+        ("pytorchjobs", "a-1"): ("RewardModelTraining", "a"),
+        ("pytorchjobs", "b-1"): ("RewardModelTraining", "b"),
+        ("trainjobs", "f-1"): ("RewardModelTraining", "f"),
+    }
+    cache.put("pytorchjobs", job("a-1", 8, "a", "Failed"))
+    cache.remove("trainjobs", "ns", "f-1")
+    assert list(cache.running_jobs("ns")) == [("pytorchjobs", "b-1")]
+    assert cache.running_jobs("other") == {}
+
+
+def test_the_phase_index_follows_status_changes() -> None:
+    cache = ObjectCache()
+    cache.put("rewardmodeltrainings", body("x", 1, status={"phase": "Queued"}))
+    cache.put("rewardmodeltrainings", body("y", 1, status={"phase": "Queued"}))
+    cache.put("adaptertrainings", body("z", 1, status={"phase": "Queued"}))
+    assert cache.in_phase("rewardmodeltrainings", "ns", "Queued") == ["x", "y"]
+    cache.put("rewardmodeltrainings", body("x", 2, status={"phase": "Running"}))
+    cache.remove("rewardmodeltrainings", "ns", "y")
+    assert cache.in_phase("rewardmodeltrainings", "ns", "Queued") == []
+    assert cache.in_phase("rewardmodeltrainings", "ns", "Running") == ["x"]

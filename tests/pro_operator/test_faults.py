@@ -52,15 +52,19 @@ def test_a_crashed_job_is_retried_and_the_retry_succeeds(cluster: Cluster, toy: 
     cluster.wait("the stage to finish", lambda: finished(cluster, RMS, "late-rm"), 120)
     st = cluster.get(RMS, "late-rm")["status"]
     assert st["phase"] == "Succeeded", st["message"]
-    assert st["attempts"] == 2 and st["failed"] == 1 and st["job"] == "late-rm-2" and st["lastFailureTime"]
-    assert job_names(cluster) == ["late-rm-1", "late-rm-2"] and launched(cluster) == job_names(cluster)
-    assert cluster.job_is(cluster.job("late-rm-1"), "Failed")
+    assert (
+        st["attempts"] == 2 and st["failed"] == 1 and st["job"] == "rmt-late-rm-2" and st["lastFailureTime"]
+    )
+    assert job_names(cluster) == ["rmt-late-rm-1", "rmt-late-rm-2"] and launched(cluster) == job_names(
+        cluster
+    )
+    assert cluster.job_is(cluster.job("rmt-late-rm-1"), "Failed")
     assert st["jobBackend"] == cluster.backend
     assert read_manifest(body["spec"]["output"]) is not None
     reasons = [r for r, _ in cluster.events_until("late-rm", "Succeeded")]
     assert reasons.index("AttemptFailed") < reasons.index("Succeeded"), reasons
     failed = dict(cluster.events("late-rm", warnings=True))["AttemptFailed"]
-    pod = cluster.pod_pattern("late-rm-1")
+    pod = cluster.pod_pattern("rmt-late-rm-1")
     assert re.search(rf"attempt 1 failed: pod {pod} exited with 137: Killed", failed), failed
     # after its 2 s backoff, or at once when the operator saw the failure that late (under load)
     assert re.search(r"; (retry at \S+Z|retrying now as attempt 2)$", failed), failed
@@ -94,7 +98,7 @@ def test_a_missing_data_file_fails_the_stage_at_once_with_its_reason_and_blocks_
     message = failed["message"]
     # the stage's own `error:` line (naming the field) as the reason (a PyTorchJob pod's termination
     # message, a TrainJob pod's log), then the end of its log
-    pod = cluster.pod_pattern("nodata-rm-helpfulness-1")
+    pod = cluster.pod_pattern("rmt-nodata-rm-helpfulness-1")
     assert re.match(
         rf"attempt 1 failed for good \(not retried\): pod {pod} exited with 1: "
         + re.escape(f"spec.data.path: {missing}: no such file"),
@@ -109,7 +113,7 @@ def test_a_missing_data_file_fails_the_stage_at_once_with_its_reason_and_blocks_
     assert [r for r, _ in warnings] == ["Failed"], warnings  # no AttemptFailed: nothing is retried
     assert warnings[0][1] == message
     assert "PipelineFailed" in dict(cluster.events_until("nodata", "PipelineFailed", warnings=True))
-    assert job_names(cluster) == ["nodata-rm-helpfulness-1"]
+    assert job_names(cluster) == ["rmt-nodata-rm-helpfulness-1"]
 
 
 def test_a_job_that_exits_successfully_without_committing_fails_its_stage(
@@ -122,7 +126,7 @@ def test_a_job_that_exits_successfully_without_committing_fails_its_stage(
     cluster.wait("the stage to finish", lambda: finished(cluster, RMS, "liar"), 60)
 
     st = cluster.get(RMS, "liar")["status"]
-    assert cluster.job_is(cluster.job("liar-1"), "Succeeded")  # the job says it succeeded
+    assert cluster.job_is(cluster.job("rmt-liar-1"), "Succeeded")  # the job says it succeeded
     assert st["phase"] == "Failed" and st.get("artifact") is None, st
     assert "exited successfully but committed no artifact" in st["message"], st
     assert read_manifest(body["spec"]["output"]) is None
@@ -147,9 +151,9 @@ def test_a_job_stuck_in_created_is_abandoned_retried_and_finally_fails(cluster: 
 
     st = cluster.get(RMS, "stuck")["status"]
     assert st["phase"] == "Failed" and st["attempts"] == 2, st
-    assert "job stuck-2 not running 3s after creation" in st["message"], st
+    assert "job rmt-stuck-2 not running 3s after creation" in st["message"], st
     assert "ImagePullBackOff" in st["message"] and image in st["message"], st
-    assert job_names(cluster) == ["stuck-1", "stuck-2"] and launched(cluster) == []
+    assert job_names(cluster) == ["rmt-stuck-1", "rmt-stuck-2"] and launched(cluster) == []
     for job in cluster.jobs():  # kept as the record of the attempt, suspended to free its pods
         assert (
             "not running 3s after creation" in job["metadata"]["annotations"]["pro.alignment.dev/abandoned"]
@@ -274,9 +278,9 @@ def test_a_status_write_with_a_stale_resource_version_conflicts_and_is_retried(
     got = custom.get_namespaced_custom_object("pro.alignment.dev", "v1alpha1", ns, RMS, "racy")
     assert got["metadata"]["labels"]["team"] == "a"  # the other writer's change is kept
     st = got["status"]
-    assert st["phase"] == "Running" and st["attempts"] == 1 and st["job"] == "racy-1", st
+    assert st["phase"] == "Running" and st["attempts"] == 1 and st["job"] == "rmt-racy-1", st
     jobs = custom.list_namespaced_custom_object("kubeflow.org", "v1", ns, "pytorchjobs")["items"]
-    assert [j["metadata"]["name"] for j in jobs] == ["racy-1"]  # the retried pass created no second job
+    assert [j["metadata"]["name"] for j in jobs] == ["rmt-racy-1"]  # the retried pass created no second job
     assert jobs[0]["metadata"]["labels"][STAGE_RESOURCE_LABEL] == "racy"
     assert jobs[0]["metadata"]["labels"][ATTEMPT_LABEL] == "1"
 
@@ -288,9 +292,9 @@ def test_a_job_held_suspended_gets_its_whole_start_deadline_once_resumed(cluster
     cluster.executor.images[image] = None
     execution = {"image": image, "retry": {"limit": 0}, "kubernetes": {"startDeadlineSeconds": 3}}
     cluster.create(RMS, reward_model_stage(cluster, toy, "held", execution=execution))
-    created = cluster.wait("the job", lambda: cluster.job("held-1"), 30)["metadata"]["creationTimestamp"]
+    created = cluster.wait("the job", lambda: cluster.job("rmt-held-1"), 30)["metadata"]["creationTimestamp"]
     cluster.patch(RMS, "held", {"spec": {"execution": {"suspend": True}}})
-    cluster.wait("the job suspended", lambda: cluster.job_is(cluster.job("held-1"), "Suspended"), 30)
+    cluster.wait("the job suspended", lambda: cluster.job_is(cluster.job("rmt-held-1"), "Suspended"), 30)
     # held longer than its start deadline
     time.sleep(max(0.0, parse_time(created).timestamp() + 4 - time.time()))
     assert cluster.phase(RMS, "held") == "Suspended"
@@ -299,7 +303,7 @@ def test_a_job_held_suspended_gets_its_whole_start_deadline_once_resumed(cluster
     cluster.wait("the stage to finish", lambda: finished(cluster, RMS, "held"), 30)
 
     st = cluster.get(RMS, "held")["status"]
-    assert st["phase"] == "Failed" and "job held-1 not running 3s after resumption" in st["message"], st
-    abandoned = cluster.job("held-1")["metadata"]["annotations"]["pro.alignment.dev/abandoned-at"]
+    assert st["phase"] == "Failed" and "job rmt-held-1 not running 3s after resumption" in st["message"], st
+    abandoned = cluster.job("rmt-held-1")["metadata"]["annotations"]["pro.alignment.dev/abandoned-at"]
     # given up 3 s after the resumption (the annotation has whole seconds), not at once
     assert parse_time(abandoned).timestamp() - resumed > 2, (resumed, abandoned)

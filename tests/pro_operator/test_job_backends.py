@@ -158,7 +158,7 @@ def test_auto_picks_trainjob_where_only_trainer_is_installed_and_pytorchjob_is_r
     wanted["spec"]["kubernetes"] = {"jobBackend": "PyTorchJob"}
     cluster.create(ALPS, wanted)
 
-    job = cluster.wait("the first job", lambda: cluster.job("auto-rm-helpfulness-1"), 60)
+    job = cluster.wait("the first job", lambda: cluster.job("rmt-auto-rm-helpfulness-1"), 60)
     assert job["kind"] == "TrainJob" and job["spec"]["runtimeRef"]["name"] == "torch-distributed"
     assert cluster.get(ALPS, "auto")["status"]["jobBackend"] == "TrainJob"
     cluster.wait("the stage to say so", lambda: cluster.get(RMS, "auto-rm-helpfulness").get("status", {}).get("jobBackend") == "TrainJob")  # fmt: skip

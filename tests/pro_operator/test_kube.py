@@ -68,11 +68,30 @@ def test_every_verb_of_the_controllers_round_trips(api: tuple[k.Kube, str]) -> N
 def test_config_maps_events_and_pods(api: tuple[k.Kube, str], kube_namespace: Any) -> None:
     kube, ns = api
     core = kube_namespace[0]
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "spec", "namespace": ns}}
+    owner = kube.create(k.custom_ref(RMS, ns, "rm-owner"), stage_body("rm-owner", ns))
+    ref = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": "rm-owner",
+           "uid": owner["metadata"]["uid"], "controller": True}  # fmt: skip
+    meta = {"name": "spec", "namespace": ns, "ownerReferences": [ref]}
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
     kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 1\n"}})
     kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 1\n"}})  # the same: nothing to do
-    kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 2\n"}})
+    kube.apply_config_map({**cm, "data": {"stage.yaml": "a: 2\n"}})  # its own: brought up to date
     assert core.read_namespaced_config_map("spec", ns).data == {"stage.yaml": "a: 2\n"}
+    other = {**cm, "metadata": {**meta, "ownerReferences": [{**ref, "uid": "another-uid"}]}}
+    for foreign in (other, {**cm, "metadata": {"name": "spec", "namespace": ns}}):
+        with pytest.raises(k.NotOwned, match=f"ConfigMap {ns}/spec exists and is not this object's"):
+            kube.apply_config_map({**foreign, "data": {"stage.yaml": "a: 3\n"}})
+    assert core.read_namespaced_config_map("spec", ns).data == {"stage.yaml": "a: 2\n"}  # never changed
+
+    from kubernetes import client
+
+    labels = {"pro.alignment.dev/credentials": "true"}
+    secret = client.V1Secret(metadata=client.V1ObjectMeta(name="s3", labels=labels), string_data={"K": "v"})
+    core.create_namespaced_secret(ns, secret)
+    assert kube.secret_labels(ns, "s3") == labels and kube.secret_labels(ns, "nothing") is None
+    # what the operator asks for: the Secret's metadata, never its data
+    partial = kube._request("GET", f"/api/v1/namespaces/{ns}/secrets/s3", accept=k.METADATA_ONLY)
+    assert partial["kind"] == "PartialObjectMetadata" and "data" not in partial
 
     involved = kube.create(k.custom_ref(RMS, ns, "rm-e"), stage_body("rm-e", ns))
     kube.event(involved, "Started", "attempt 1: job rm-e-1", now="2026-12-01T00:00:00Z")
@@ -84,6 +103,56 @@ def test_config_maps_events_and_pods(api: tuple[k.Kube, str], kube_namespace: An
     ]
     assert {e.involved_object.uid for e in events} == {involved["metadata"]["uid"]}
     assert kube.pods(ns, "training.kubeflow.org/job-name=none") == []
+
+
+def test_leases_round_trip_and_a_fenced_client_sends_no_write(api: tuple[k.Kube, str]) -> None:
+    """The leader election's verbs; a fenced client (a standby, a leader that lost its lease) refuses
+    every write before sending it, but reads, and still writes its Lease."""
+    from pro_operator import metrics
+
+    kube, ns = api
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "l", "namespace": ns},
+    }
+    assert kube.get_lease(ns, "l") is None
+    made = kube.create_lease(
+        {**lease, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}}, timeout=5
+    )
+    with pytest.raises(k.Conflict, match=f"create leases.coordination.k8s.io {ns}/l: .*already exists"):
+        kube.create_lease(lease)
+    stale = {**made, "spec": {**made["spec"], "holderIdentity": "b"}}
+    kube.replace_lease(stale)
+    with pytest.raises(k.Conflict, match=f"update leases.coordination.k8s.io {ns}/l: .*modified"):
+        kube.replace_lease(stale)  # the same resourceVersion again: one writer wins
+    assert (kube.get_lease(ns, "l") or {})["spec"]["holderIdentity"] == "b"
+
+    involved = kube.create(k.custom_ref(RMS, ns, "rm-f"), stage_body("rm-f", ns))
+    kube.fence("standing by: another replica leads")
+    try:
+        sent = metrics.API_REQUESTS.labels(verb="create", resource=f"{RMS}.pro.alignment.dev")._value.get()
+        with pytest.raises(
+            k.Fenced, match=rf"create {RMS}.pro.alignment.dev {ns}/rm-g: not sent: standing by"
+        ):
+            kube.create(k.custom_ref(RMS, ns, "rm-g"), stage_body("rm-g", ns))
+        assert (
+            metrics.API_REQUESTS.labels(verb="create", resource=f"{RMS}.pro.alignment.dev")._value.get()
+            == sent
+        )
+        for write in (
+            lambda: kube.patch_status(k.custom_ref(RMS, ns, "rm-f"), {"phase": "Running"}, None),
+            lambda: kube.event(involved, "Started", "attempt 1", now="2026-12-01T00:00:00Z"),
+            lambda: kube.apply_config_map({"metadata": {"name": "c", "namespace": ns}, "data": {}}),
+            lambda: kube.delete(k.custom_ref(RMS, ns, "rm-f")),
+        ):
+            with pytest.raises(k.Fenced):
+                write()
+        assert kube.get(k.custom_ref(RMS, ns, "rm-f"))["metadata"]["name"] == "rm-f"  # reads go on
+        assert kube.replace_lease(kube.get_lease(ns, "l") or {})["spec"]["holderIdentity"] == "b"
+    finally:
+        kube.fence(None)
+    kube.create(k.custom_ref(RMS, ns, "rm-g"), stage_body("rm-g", ns))  # unfenced: writes again
 
 
 def test_the_api_servers_refusal_is_named(api: tuple[k.Kube, str]) -> None:

@@ -20,6 +20,30 @@ pytestmark = pytest.mark.unit
             "--admission-workers must be between 1 and --workers (4), got 0",
         ),
         (["-n", "a", "--workers", "2", "--admission-workers", "3"], "between 1 and --workers (2), got 3"),
+        (
+            [
+                "-n",
+                "a",
+                "--leader-elect",
+                "--leader-elect-lease-duration",
+                "10",
+                "--leader-elect-resource-namespace",
+                "x",
+            ],
+            "leader election: the lease duration (10 s) must be longer than the renew deadline (10 s)",
+        ),
+        (
+            [
+                "-n",
+                "a",
+                "--leader-elect",
+                "--leader-elect-retry-period",
+                "9",
+                "--leader-elect-resource-namespace",
+                "x",
+            ],
+            "leader election: the renew deadline (10 s) must be longer than 1.2 × the retry period (9 s)",
+        ),
     ],
 )
 def test_bad_worker_counts_exit_2_naming_the_flag(
@@ -34,6 +58,31 @@ def test_bad_worker_counts_exit_2_naming_the_flag(
 def test_defaults() -> None:
     args = build_parser().parse_args(["-A"])
     assert args.workers == 4 and args.admission_workers is None and args.all_namespaces
+    assert not args.leader_elect  # one replica acting alone unless asked (the chart asks)
+    timing = (
+        args.leader_elect_lease_duration,
+        args.leader_elect_renew_deadline,
+        args.leader_elect_retry_period,
+    )
+    assert timing == (15, 10, 2) and args.leader_elect_resource_name == "pro-operator-leader"
+
+
+def test_leader_election_needs_the_leases_namespace(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pro_operator.__main__ as entry
+
+    monkeypatch.delenv("POD_NAMESPACE", raising=False)
+    monkeypatch.setattr(entry, "SERVICE_ACCOUNT_NAMESPACE", "/nonexistent/namespace")
+    with pytest.raises(SystemExit) as exit_:
+        main(["-n", "a", "--leader-elect"])
+    assert exit_.value.code == 2
+    assert (
+        "--leader-elect needs the Lease's namespace: --leader-elect-resource-namespace, $POD_NAMESPACE"
+        in (capsys.readouterr().err)
+    )
+    monkeypatch.setenv("POD_NAMESPACE", "pro-system")
+    assert entry.own_namespace() == "pro-system"
 
 
 def test_no_credentials_is_one_line_and_exit_1(

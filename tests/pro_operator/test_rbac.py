@@ -558,12 +558,27 @@ def test_the_derivation_sees_the_calls_it_must() -> None:
 def test_rbac_rules_are_exactly_what_the_code_calls() -> None:
     from pro_operator import rbac
 
-    granted = rbac.triples(cluster_wide=True)
+    granted = rbac.triples(cluster_wide=True) | {t for r in rbac.ELECTION_RULES for t in r.triples()}
     need = derived()
     missing = sorted(need - granted)
     extra = sorted(granted - need)
     assert missing == [], f"the code makes requests rbac.py does not grant: {missing}"
     assert extra == [], f"rbac.py grants what the code never requests: {extra}"
+
+
+def test_the_lease_is_granted_apart_only_for_what_the_election_calls() -> None:
+    """The leader election's requests (and only those) go to the Role in the operator's own namespace;
+    the watched namespaces' rules grant no Lease."""
+    from pro_operator import rbac
+
+    made = requests_made()
+    election = {t for t, where in made.items() if all(w.startswith("leader.py:") for w in where)}
+    assert election == {t for r in rbac.ELECTION_RULES for t in r.triples()}
+    assert election == {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
+    assert not election & rbac.triples(cluster_wide=True)
+    assert rbac.election_rules() == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+    ]
 
 
 def test_namespaced_rules_leave_out_only_the_cluster_scoped_ones() -> None:
@@ -577,7 +592,7 @@ def test_namespaced_rules_leave_out_only_the_cluster_scoped_ones() -> None:
 def test_no_wildcards_and_every_rule_says_why() -> None:
     from pro_operator import rbac
 
-    for rule in (*rbac.namespaced_rules(), *rbac.CLUSTER_RULES):
+    for rule in (*rbac.namespaced_rules(), *rbac.CLUSTER_RULES, *rbac.ELECTION_RULES):
         assert "*" not in (*rule.api_groups, *rule.resources, *rule.verbs)
         assert rule.why
     assert rbac.rules(cluster_wide=False)[0] == {

@@ -1,6 +1,7 @@
 """Least privilege on a real API server: the chart's rendered RBAC (namespaced scope) is applied, the
-operator runs with a token of the chart's ServiceAccount (not the admin's) and runs a pipeline end to end;
-with one rule removed it fails with a Forbidden message naming the verb and the resource."""
+operator runs with a token of the chart's ServiceAccount (not the admin's), electing itself leader on
+the chart's Lease, and runs a pipeline end to end; with one rule removed it fails with a Forbidden message
+naming the verb and the resource."""
 
 from __future__ import annotations
 
@@ -28,22 +29,30 @@ Obj = dict[str, Any]
 
 
 def chart_rbac(namespace: str) -> list[Obj]:
-    """ServiceAccount, Role and RoleBinding of the chart, scope ``namespaces`` watching ``namespace``."""
+    """ServiceAccount, Roles and RoleBindings of the chart, scope ``namespaces`` watching ``namespace``,
+    released there (so the leader election's Role is there too)."""
     with helm.Chart.load(CHART) as chart:
         out = chart.render(
             {"scope": "namespaces", "watchNamespaces": [namespace]}, name=RELEASE, namespace=namespace
         )
     objs = [d for p, t in sorted(out.items()) if p.endswith(".yaml") for d in yaml.safe_load_all(t) if d]
     picked = [o for o in objs if o["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
-    assert sorted(o["kind"] for o in picked) == ["Role", "RoleBinding", "ServiceAccount"]
+    assert sorted(o["kind"] for o in picked) == [
+        "Role",
+        "Role",
+        "RoleBinding",
+        "RoleBinding",
+        "ServiceAccount",
+    ]
     assert not [o for o in objs if o["kind"].startswith("Cluster")]
     return picked
 
 
 def without(objs: list[Obj], group: str, resource: str, verb: str) -> list[Obj]:
-    """The objects with ``verb`` on ``group/resource`` taken out of the Role (the rule split if needed)."""
+    """The objects with ``verb`` on ``group/resource`` taken out of the watched namespace's Role (the rule
+    split if needed)."""
     out = copy.deepcopy(objs)
-    role = next(o for o in out if o["kind"] == "Role")
+    role = next(o for o in out if o["kind"] == "Role" and o["metadata"]["name"] == RELEASE)
     rules = []
     for rule in role["rules"]:
         if group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]:
@@ -137,7 +146,8 @@ def rbac_cluster(  # noqa: PLR0917 - pytest fixtures
     try:
         with operated(
             kube_cluster.kubeconfig, namespace, api=api, core=core, bucket=s3_bucket, workdir=tmp_path,
-            s3_env=s3_env, operator_kubeconfig=str(sa_config),
+            s3_env=s3_env, operator_kubeconfig=str(sa_config), operator_env={"POD_NAMESPACE": namespace},
+            operator_args=("--leader-elect", f"--leader-elect-resource-name={RELEASE}-leader"),
         ) as running:  # fmt: skip
             yield running
     finally:
@@ -187,6 +197,12 @@ def test_a_pipeline_runs_end_to_end_with_only_the_charts_rbac(rbac_cluster: Clus
     assert len(cluster.jobs()) == len(c.stages)
     reasons = [r for r, _ in cluster.events_until("least", "PipelineSucceeded")]
     assert "PipelineSucceeded" in reasons  # Kube.event under the Role
+    from kubernetes import client
+
+    lease = client.CoordinationV1Api(cluster.core.api_client).read_namespaced_lease(
+        f"{RELEASE}-leader", cluster.namespace
+    )
+    assert lease.spec.holder_identity  # elected under the chart's leader-election Role
     log = log_of(cluster)
     # nothing was refused: a namespaced operator does not scan cluster-scoped namespaces or CRDs
     # (kopf's scanning is off), so it never asks for what its Roles do not grant
@@ -201,7 +217,7 @@ def test_a_pipeline_runs_end_to_end_with_only_the_charts_rbac(rbac_cluster: Clus
     [
         (
             ("kubeflow.org", "pytorchjobs", "create"),
-            r'create pytorchjobs\.kubeflow\.org {ns}/humor-rm-1: .*cannot create resource "pytorchjobs" '
+            r'create pytorchjobs\.kubeflow\.org {ns}/rmt-humor-rm-1: .*cannot create resource "pytorchjobs" '
             r'in API group "kubeflow\.org" in the namespace "{ns}"',
         ),
         (

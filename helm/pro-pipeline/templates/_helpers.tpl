@@ -58,10 +58,10 @@ cluster-wide); tests/helm compares the rendered Role/ClusterRole with it.
   verbs: ["patch"]
 - apiGroups: ["kubeflow.org"]
   resources: ["pytorchjobs"]
-  verbs: ["list", "watch", "create", "patch"]
+  verbs: ["list", "watch", "create", "patch", "get"]
 - apiGroups: ["trainer.kubeflow.org"]
   resources: ["trainjobs"]
-  verbs: ["list", "watch", "create", "patch"]
+  verbs: ["list", "watch", "create", "patch", "get"]
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["create", "get", "patch"]
@@ -75,6 +75,9 @@ cluster-wide); tests/helm compares the rendered Role/ClusterRole with it.
   resources: ["pods/log"]
   verbs: ["get"]
 - apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+- apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
 {{- end -}}
@@ -86,4 +89,31 @@ cluster-wide); tests/helm compares the rendered Role/ClusterRole with it.
 - apiGroups: ["trainer.kubeflow.org"]
   resources: ["clustertrainingruntimes"]
   verbs: ["list"]
+{{- end -}}
+
+{{/* The leader election's Role in the release namespace: exactly ELECTION_RULES of rbac.py. */}}
+{{- define "pro-pipeline.electionRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "create", "update"]
+{{- end -}}
+
+{{- define "pro-pipeline.leaseName" -}}
+{{- printf "%s-leader" (include "pro-pipeline.fullname" .) -}}
+{{- end -}}
+
+{{/* Replicas and leader election that could let two operators act at once fail the install. */}}
+{{- define "pro-pipeline.leaderElection" -}}
+{{- $le := .Values.leaderElection -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not $le.enabled) -}}
+{{- fail (printf "replicaCount %d needs leaderElection.enabled: without it the replicas would act side by side" (int .Values.replicaCount)) -}}
+{{- end -}}
+{{- if $le.enabled -}}
+{{- if le (float64 $le.leaseDuration) (float64 $le.renewDeadline) -}}
+{{- fail (printf "leaderElection.leaseDuration (%v) must be greater than leaderElection.renewDeadline (%v): the leader must stop before a standby may start" $le.leaseDuration $le.renewDeadline) -}}
+{{- end -}}
+{{- if le (float64 $le.renewDeadline) (mulf 1.2 $le.retryPeriod) -}}
+{{- fail (printf "leaderElection.renewDeadline (%v) must be greater than 1.2 × leaderElection.retryPeriod (%v)" $le.renewDeadline $le.retryPeriod) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

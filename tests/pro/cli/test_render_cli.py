@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from pro.cli import main
+from pro.spec.kinds import resolve
 
 pytestmark = pytest.mark.unit
 
@@ -32,9 +33,10 @@ def test_pipeline_stream_has_each_stage_its_configmap_and_job(capsys: pytest.Cap
         )
         assert resource["metadata"]["ownerReferences"][0]["uid"] == "<uid of AlignmentPipeline/toy>"
         assert "status" not in resource
-        assert cm["kind"] == "ConfigMap" and cm["metadata"]["name"] == f"{name}-spec"
+        short = resolve(resource["kind"]).short
+        assert cm["kind"] == "ConfigMap" and cm["metadata"]["name"] == f"{short}-{name}-spec"
         assert yaml.safe_load(cm["data"]["stage.yaml"])["metadata"]["name"] == name
-        assert job["kind"] == "PyTorchJob" and job["metadata"]["name"] == f"{name}-1"
+        assert job["kind"] == "PyTorchJob" and job["metadata"]["name"] == f"{short}-{name}-1"
         owner = job["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["name"], owner["uid"]) == (
             resource["kind"],
@@ -50,8 +52,8 @@ def test_one_stage_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["kind"] == "List"
     assert [(o["kind"], o["metadata"]["name"]) for o in data["items"]] == [
         ("PolicyAlignment", "toy-align"),
-        ("ConfigMap", "toy-align-spec"),
-        ("PyTorchJob", "toy-align-1"),
+        ("ConfigMap", "pal-toy-align-spec"),
+        ("PyTorchJob", "pal-toy-align-1"),
     ]
 
 
@@ -61,7 +63,7 @@ def test_either_backend_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
         == 0
     )
     job = json.loads(capsys.readouterr().out)["items"][-1]
-    assert (job["kind"], job["metadata"]["name"]) == ("TrainJob", "toy-rm-humor-1")
+    assert (job["kind"], job["metadata"]["name"]) == ("TrainJob", "rmt-toy-rm-humor-1")
     assert job["spec"]["runtimeRef"]["name"] == "torch-distributed"
     args = [
         "render",
@@ -123,3 +125,15 @@ def test_a_schedule_is_not_rendered_directly(tmp_path: Path, capsys: pytest.Capt
     path.write_text(yaml.safe_dump(schedule))
     assert main(["render", "-f", str(path)]) == 1
     assert "AlignmentSchedule 'nightly' has no jobs of its own" in capsys.readouterr().err
+
+
+def test_render_hardens_pods_as_the_guardrails_say(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    guardrails = tmp_path / "guardrails.yaml"
+    guardrails.write_text("pods: {automountServiceAccountToken: true, tmpSizeLimit: 3Gi}\n")
+    assert main(["render", "-f", PIPELINE, "--stage", "align", "--guardrails", str(guardrails)]) == 0
+    job = list(yaml.safe_load_all(capsys.readouterr().out))[-1]
+    pod = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "3Gi"}} in pod["volumes"]

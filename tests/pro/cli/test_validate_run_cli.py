@@ -138,3 +138,37 @@ def test_a_bad_set_is_one_line_naming_the_field(
     assert main(["run", "-f", str(toy_out.parent / "pipeline.yaml"), "--dry-run", "--set", assignment]) == 1
     err = capsys.readouterr().err
     assert message in err, err
+
+
+def test_validate_checks_the_guardrails_with_each_kinds_field_paths(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    guardrails = tmp_path / "guardrails.yaml"
+    guardrails.write_text(
+        "allowedServiceAccounts: [pro-trainer]\nallowedImages: ['ghcr.io/pro-pipeline/*']\n"
+    )
+    production = REPO / "examples/production/pipeline-ultrafeedback.yaml"
+    sample = REPO / "manifests/samples/pro.alignment.dev_v1alpha1_policyalignment.yaml"
+    args = [
+        "validate",
+        "--offline",
+        "--guardrails",
+        str(guardrails),
+        "-f",
+        str(production),
+        "-f",
+        str(sample),
+    ]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert f"{production}: 1 setting(s) the guardrails do not allow:\n" in out
+    assert "  spec.kubernetes.priorityClassName: batch-high is not allowed (allowed: none)\n" in out
+    assert "  spec.execution.kubernetes.priorityClassName: batch-high is not allowed (allowed: none)\n" in out
+    guardrails.write_text("allowedPriorityClasses: ['batch-*']\nallowedServiceAccounts: [pro-trainer]\n")
+    assert main(["validate", "--offline", "--guardrails", str(guardrails), "-f", str(production)]) == 0
+    guardrails.write_text("allowedPriorityClass: []\n")
+    assert main(["validate", "--guardrails", str(guardrails), "-f", str(production)]) == 1
+    assert (
+        "allowedPriorityClass: unknown field; did you mean 'allowedPriorityClasses'?"
+        in capsys.readouterr().out
+    )

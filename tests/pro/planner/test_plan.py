@@ -21,6 +21,7 @@ from pro.planner import (
     StartStage,
     decide_stage,
     plan,
+    queued,
     started,
 )
 
@@ -340,3 +341,19 @@ def test_plan_decides_each_stage_as_decide_stage_does() -> None:
         G.by_name["adapter"], StageStatus(), T0, digest=D["adapter"],
         upstream={"rm-help": StagePhase.RUNNING, "rm-harm": StagePhase.SUCCEEDED},
     )  # fmt: skip
+
+
+def test_a_start_held_back_by_its_namespace_limit_is_queued_and_starts_nothing() -> None:
+    node = StageNode("rm-help", "RewardModelTraining", (), "r1", RETRY)
+    start = decide_stage(node, StageStatus(), T0, digest="r1")
+    held = queued(start, "namespace limit 2 running jobs reached")
+    assert (held.phase, held.reason, held.message) == (
+        StagePhase.QUEUED,
+        "Queued",
+        start_limit := held.message,
+    )
+    assert start_limit == "namespace limit 2 running jobs reached"
+    assert not held.start and not held.live and started(held) == held  # no attempt runs or is counted
+    running = decide_stage(node, RUNNING, T0, digest="r1")
+    with pytest.raises(ValueError, match="only a decision to start"):
+        queued(running, "full")

@@ -9,6 +9,7 @@ import pytest
 
 from pro.planner.compose import Composition, compose
 from pro.render.jobs import (
+    config_map_name,
     job_name,
     owner_reference,
     render_stage,
@@ -24,6 +25,7 @@ from pro.spec.conventions import (
 )
 from pro.spec.evaluation import PolicyEvaluation
 from pro.spec.execution import StageExecution
+from pro.spec.guardrails import PodPolicy
 from pro.spec.kinds import load_resource
 from pro.spec.pipeline import AlignmentPipeline
 from pro.spec.stages import AdapterTraining, RewardModelTraining
@@ -84,10 +86,12 @@ def test_defaults_for_a_single_node_cpu_stage(toy: Composition) -> None:
     objs = render_stage(resource, attempt=1)
     cm, job = objs.config_map, objs.job
     assert (
-        cm["apiVersion"] == "v1" and cm["kind"] == "ConfigMap" and cm["metadata"]["name"] == "toy-align-spec"
+        cm["apiVersion"] == "v1"
+        and cm["kind"] == "ConfigMap"
+        and cm["metadata"]["name"] == "pal-toy-align-spec"
     )
     assert job["apiVersion"] == "kubeflow.org/v1" and job["kind"] == "PyTorchJob"
-    assert job["metadata"]["name"] == "toy-align-1"
+    assert job["metadata"]["name"] == "pal-toy-align-1"
     assert "namespace" not in job["metadata"] and "ownerReferences" not in job["metadata"]
     assert job["metadata"]["labels"] == {
         "pro.alignment.dev/pipeline": "toy",
@@ -130,9 +134,10 @@ def test_defaults_for_a_single_node_cpu_stage(toy: Composition) -> None:
         {"name": "tmp", "mountPath": "/tmp"},
     ]
     assert p["volumes"] == [
-        {"name": "spec", "configMap": {"name": "toy-align-spec"}},
-        {"name": "tmp", "emptyDir": {}},
+        {"name": "spec", "configMap": {"name": "pal-toy-align-spec"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}},  # the chart's default
     ]
+    assert p["automountServiceAccountToken"] is False  # stages never call the Kubernetes API
     for key in ("serviceAccountName", "priorityClassName", "nodeSelector", "tolerations", "imagePullSecrets"):
         assert key not in p
 
@@ -164,7 +169,7 @@ def test_a_multi_node_gpu_stage_with_scheduling_and_store_access(toy: Compositio
     owner = owner_reference("pro.alignment.dev/v1alpha1", "PolicyAlignment", "toy-align", "uid-1")
     objs = render_stage(resource, attempt=3, owner=owner)
     job = objs.job
-    assert job["metadata"]["name"] == "toy-align-3"
+    assert job["metadata"]["name"] == "pal-toy-align-3"
     assert job["metadata"]["labels"][ATTEMPT_LABEL] == "3"
     assert job["metadata"]["labels"][KUEUE_QUEUE_LABEL] == "team-a"
     assert job["metadata"]["ownerReferences"] == [
@@ -205,7 +210,7 @@ def test_a_multi_node_gpu_stage_with_scheduling_and_store_access(toy: Compositio
         assert env["AWS_SESSION_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
         assert all("value" not in env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
         assert {"name": "dshm", "mountPath": "/dev/shm"} in c["volumeMounts"]
-        assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in p["volumes"]
+        assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "512Gi"}} in p["volumes"]
         assert p["serviceAccountName"] == "pro-trainer" and p["priorityClassName"] == "high"
         assert p["nodeSelector"] == {"gpu": "h100"}
         assert p["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
@@ -217,11 +222,22 @@ def test_a_suspended_stage_renders_a_suspended_job(toy: Composition) -> None:
     assert job["spec"]["runPolicy"]["suspend"] is True
 
 
+def test_the_platform_pod_policy_sizes_scratch_space_and_may_mount_the_token(toy: Composition) -> None:
+    gpu = with_execution(stage_of(toy, "align"), resources={"gpus": 1})
+    policy = PodPolicy(automount_service_account_token=True, tmp_size_limit="5Gi", shm_size_limit="2Gi")
+    p = pod(render_stage(gpu, attempt=1, pods=policy).job)
+    assert p["automountServiceAccountToken"] is True
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "5Gi"}} in p["volumes"]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}} in p[
+        "volumes"
+    ]  # no memory set
+
+
 def test_a_stage_resource_without_execution_gets_the_defaults() -> None:
     resource = load_resource(ROOT / "examples/toy/reward-humor.yaml")
     assert isinstance(resource, StageKind) and resource.spec.execution is None
     objs = render_stage(resource, attempt=1)
-    assert objs.job["metadata"]["name"] == "rm-humor-1"
+    assert objs.job["metadata"]["name"] == "rmt-rm-humor-1"
     assert container(objs.job)["image"] == StageExecution().image
     assert "annotations" not in objs.job["metadata"]  # no work digest on a hand-written stage
 
@@ -229,16 +245,40 @@ def test_a_stage_resource_without_execution_gets_the_defaults() -> None:
 @pytest.mark.parametrize("name", ["a" * 63, "toy-" + "x" * 50 + "-rm-helpfulness"[:9], "b" * 45])
 def test_job_names_leave_room_for_worker_pod_names(name: str) -> None:
     for attempt in (1, 2, 10, 100):
-        job = job_name(name, attempt)
+        job = job_name("RewardModelTraining", name, attempt)
         assert len(f"{job}-worker-999") <= 63, job
-        assert job.endswith(f"-{attempt}") and job == job_name(name, attempt)
-    assert job_name(name, 1) != job_name(name, 2)
-    assert job_name(name[:-1] + "y", 1) != job_name(name[:-1] + "z", 1)  # shortened names stay distinct
+        assert job.endswith(f"-{attempt}") and job == job_name("RewardModelTraining", name, attempt)
+    assert job_name("RewardModelTraining", name, 1) != job_name("RewardModelTraining", name, 2)
+    shortened = [job_name("RewardModelTraining", name[:-1] + c, 1) for c in "yz"]
+    assert shortened[0] != shortened[1]  # shortened names stay distinct
+
+
+def test_names_carry_the_stage_kind_so_pipelines_never_share_a_configmap_or_job(toy: Composition) -> None:
+    """Pipeline ``p`` with objective ``adapter`` and pipeline ``p-rm`` both have a stage resource named
+    ``p-rm-adapter`` (a RewardModelTraining and an AdapterTraining): their ConfigMaps and jobs differ."""
+    ones = {}
+    for pipeline, objective in (("p", "adapter"), ("p-rm", "kindness")):
+        doc = toy.pipeline.to_dict()
+        doc["metadata"] = {"name": pipeline, "namespace": "ns"}
+        doc["spec"]["objectives"][0]["name"] = objective
+        composed = compose(AlignmentPipeline.model_validate(doc))
+        ones[pipeline] = {s.resource.metadata.name: s for s in composed.stages}
+    rm, adapter = ones["p"]["p-rm-adapter"], ones["p-rm"]["p-rm-adapter"]
+    assert (rm.kind, adapter.kind) == ("RewardModelTraining", "AdapterTraining")
+    a, b = render_stage(rm.resource, attempt=1), render_stage(adapter.resource, attempt=1)
+    assert a.config_map["metadata"]["name"] == "rmt-p-rm-adapter-spec"
+    assert b.config_map["metadata"]["name"] == "adt-p-rm-adapter-spec"
+    assert (a.job["metadata"]["name"], b.job["metadata"]["name"]) == (
+        "rmt-p-rm-adapter-1",
+        "adt-p-rm-adapter-1",
+    )
+    assert config_map_name("PolicyEvaluation", "x" * 253).endswith("-spec")
+    assert len(config_map_name("PolicyEvaluation", "x" * 253)) == 253
 
 
 def test_job_names_start_with_a_letter_and_attempts_start_at_one(toy: Composition) -> None:
-    assert job_name("7b-align", 1) == "j7b-align-1"
-    assert job_name("toy-align", 2) == "toy-align-2"
+    assert job_name("PolicyAlignment", "7b-align", 1) == "pal-7b-align-1"
+    assert job_name("PolicyAlignment", "toy-align", 2) == "pal-toy-align-2"
     with pytest.raises(ValueError, match="attempt must be 1 or more"):
         render_stage(stage_of(toy, "align"), attempt=0)
 

@@ -50,7 +50,7 @@ def patched(job: Obj) -> Obj:
 def test_defaults_for_a_single_node_cpu_stage(toy: Composition) -> None:
     job = trainjob(stage_of(toy, "align"))
     assert job["apiVersion"] == "trainer.kubeflow.org/v1alpha1" and job["kind"] == "TrainJob"
-    assert job["metadata"]["name"] == "toy-align-1"
+    assert job["metadata"]["name"] == "pal-toy-align-1"
     labels = job["metadata"]["labels"]
     assert labels[STAGE_RESOURCE_LABEL] == "toy-align" and labels[ATTEMPT_LABEL] == "1"
     spec = job["spec"]
@@ -74,8 +74,8 @@ def test_defaults_for_a_single_node_cpu_stage(toy: Composition) -> None:
     assert pod["metadata"]["labels"] == labels  # the job's labels on its pods
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert pod["spec"]["volumes"] == [
-        {"name": "spec", "configMap": {"name": "toy-align-spec"}},
-        {"name": "tmp", "emptyDir": {}},
+        {"name": "spec", "configMap": {"name": "pal-toy-align-spec"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}},
     ]
     (node,) = pod["spec"]["containers"]
     assert set(node) == {"name", "volumeMounts", "securityContext"}  # the rest is the runtime's or trainer's
@@ -104,7 +104,7 @@ def test_a_multi_node_gpu_stage_with_scheduling_runtime_and_store_access(toy: Co
         suspend=True,
     )  # fmt: skip
     job = render_stage(resource, attempt=3).job  # the stage's own jobBackend
-    assert job["kind"] == "TrainJob" and job["metadata"]["name"] == "toy-align-3"
+    assert job["kind"] == "TrainJob" and job["metadata"]["name"] == "pal-toy-align-3"
     assert job["metadata"]["labels"][KUEUE_QUEUE_LABEL] == "team-a"  # Kueue reads it on the TrainJob
     spec = job["spec"]
     assert spec["runtimeRef"]["name"] == "team-torch" and spec["runtimeRef"]["kind"] == "TrainingRuntime"
@@ -129,7 +129,7 @@ def test_a_multi_node_gpu_stage_with_scheduling_runtime_and_store_access(toy: Co
     }
     assert pod["spec"]["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
-    assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in pod["spec"]["volumes"]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "512Gi"}} in pod["spec"]["volumes"]
     assert {"name": "dshm", "mountPath": "/dev/shm"} in pod["spec"]["containers"][0]["volumeMounts"]
     assert "priorityClass" not in yaml.safe_dump(job)  # a TrainJob cannot carry it: the runtime's
     execution = resource.spec.execution

@@ -146,7 +146,7 @@ def test_bad_input_fails_before_anything_is_written(
         doc = eval_doc(toy, policies, tmp_path / "out", **over)
         doc["apiVersion"] = "pro.alignment.dev/v1alpha1"
         (tmp_path / "e.yaml").write_text(yaml.safe_dump(doc))
-        assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == PERMANENT_EXIT  # not retried
+        assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == PERMANENT_EXIT
         err = capsys.readouterr().err
         assert err.startswith(expected) and err.count("\n") == 1, err
         assert not (tmp_path / "out").exists()
@@ -179,9 +179,9 @@ def test_eval_prompt_file_missing(
     from pro.cli import main
 
     doc = {"apiVersion": "pro.alignment.dev/v1alpha1", "kind": "PolicyEvaluation", "metadata": {"name": "e"},
-           "spec": {"policyA": {"name": "a", "uri": "pol-a"}, "policyB": {"name": "b", "uri": "pol-b"},
+           "spec": {"policyA": {"name": "a", "uri": "pa"}, "policyB": {"name": "b", "uri": "pb"},
                     "prompts": str(tmp_path / "none.jsonl"), "judge": {"world": toy["world"]},
                     "output": str(tmp_path / "o")}}  # fmt: skip
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(doc))
-    assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == PERMANENT_EXIT  # not retried
+    assert main(["stage", "eval", "-f", str(tmp_path / "e.yaml")]) == PERMANENT_EXIT  # not worth a retry
     assert capsys.readouterr().err == f"error: spec.prompts: {tmp_path / 'none.jsonl'}: no such file\n"

@@ -20,7 +20,9 @@ def wic_policy(toy: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
 
     out = tmp_path_factory.mktemp("wic") / "policy"
     mixed = Path(toy["world"]) / "mixed.test.jsonl"
-    doc = align_spec(toy, out, method="wic", wic={
+    # no maxSteps: WIC runs wic.onlineSteps rounds
+    training = {"learningRate": 1e-3, "perDeviceBatchSize": 4, "threads": 1}
+    doc = align_spec(toy, out, method="wic", training=training, wic={
         "offlineData": {"format": "jsonl", "path": str(mixed), "maxRows": 32},
         "offlineSteps": 2, "onlineSteps": 2, "promptsPerRound": 4, "exploration": 0.2})  # fmt: skip
     metrics = align.run(PolicyAlignment.model_validate(doc))
