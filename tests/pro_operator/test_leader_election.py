@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pro.render.jobs import job_name
 from pro.testing.operator import Cluster, OperatorProcess
 from pro.testing.s3server import free_port
 from tests.pro_operator.conftest import finished, job_names, launched, reward_model_stage, small_pipeline
@@ -150,12 +151,13 @@ def test_the_standby_takes_over_a_killed_then_a_stopped_leader_and_nothing_happe
     image = "registry.invalid/pro-trainer:gated"
     cluster.executor.images[image] = [sys.executable, "-c", GATED, bytes(str(gates), "utf-8").hex()]
     rm = "ha-rm"
+    job = job_name("RewardModelTraining", rm, 1)
 
     first = cluster.wait("a leader", lambda: holder(cluster), 60)
     second = "op-b" if first == "op-a" else "op-a"
     cluster.wait(f"{second} standing by", lambda: standing_by(replicas[second], second), 30)
     cluster.create(RMS, reward_model_stage(cluster, toy, rm, execution={"image": image}))
-    cluster.wait("the stage's job", lambda: f"{rm}-1" in launched(cluster), 60)
+    cluster.wait("the stage's job", lambda: job in launched(cluster), 60)
     cluster.events_until(rm, "Started")  # the leader's Events are posted: nothing is in flight
     assert scrape(second) == {"leader": 0, "writes": {}}  # the standby wrote nothing at all
     assert scrape(first)["leader"] == 1 and scrape(first)["writes"]
@@ -189,8 +191,8 @@ def test_the_standby_takes_over_a_killed_then_a_stopped_leader_and_nothing_happe
     (gates / rm).touch()
     cluster.wait("the stage to finish", lambda: finished(cluster, RMS, rm), 120)
     st = cluster.get(RMS, rm)["status"]
-    assert (st["phase"], st["attempts"], st["job"], st.get("failed", 0)) == ("Succeeded", 1, f"{rm}-1", 0), st
-    assert job_names(cluster) == [f"{rm}-1"] and launched(cluster) == [f"{rm}-1"]
+    assert (st["phase"], st["attempts"], st["job"], st.get("failed", 0)) == ("Succeeded", 1, job, 0), st
+    assert job_names(cluster) == [job] and launched(cluster) == [job]
     assert [r for r, _ in cluster.events_until(rm, "Succeeded")] == ["Started", "Succeeded"]
     assert not cluster.list("policyalignments")  # the parked pipelines started nothing
     ours = [
