@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -272,7 +273,6 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from rich.console import Console
-    from rich.markup import escape
 
     from pro.cli.results import print_result
     from pro.errors import UserError
@@ -323,7 +323,12 @@ def run(args: argparse.Namespace) -> int:
     if outcome.phase is PipelinePhase.FAILED:
         for rec in outcome.records.values():
             if rec.phase == "Failed":
-                console.print(f"[red]{rec.name} failed[/red]: {escape(rec.message)}", highlight=False)
+                # wrapped at words; a word longer than the line (a path) stays whole
+                said = textwrap.fill(
+                    f"{rec.name} failed: {rec.message}", console.width, break_long_words=False,
+                    break_on_hyphens=False,
+                )  # fmt: skip
+                console.print(said, highlight=False, soft_wrap=True, markup=False)
                 # a path is copied, not read: never broken across lines
                 console.print(f"  log: {rec.log}", highlight=False, soft_wrap=True, markup=False)
         return 1

@@ -28,7 +28,7 @@ ROOT = "/home/a-user-with-a-long-name/projects/pro-pipeline/examples/toy/toy-out
 LOGS = Path("/home/a-user-with-a-long-name/projects/pro-pipeline/.pro/runs/default/toy/default/logs")
 STAGES = ["rm-helpfulness", "rm-harmlessness", "rm-humor", "adapter", "align", "align-baseline", "eval"]
 #: a whole path alone on its line, after at most a label (``log: ``, ``report: ``, ``artifacts: ``)
-WHOLE_PATH = re.compile(r"^\s*(?:[a-z]+: )?/\S+$")
+WHOLE_PATH = re.compile(r"^\s*(?:[a-z]+: )?['\"]?/\S+$")  # a path (quoted, maybe) alone on its line
 
 
 def records() -> dict[str, StageRecord]:

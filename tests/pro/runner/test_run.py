@@ -149,8 +149,9 @@ def test_a_crashing_stage_is_retried_then_fails_the_pipeline_and_blocks_what_nee
 
 
 def test_a_malformed_data_row_fails_its_stage_at_once_with_its_reason(
-    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
     doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
     (tmp_path / "broken.jsonl").write_text(
         '{"prompt": "p", "chosen": "a", "rejected": "b", "objective": "humor"}\n{oops\n'
@@ -159,8 +160,10 @@ def test_a_malformed_data_row_fails_its_stage_at_once_with_its_reason(
     doc["spec"]["retry"] = {"limit": 2, "backoffSeconds": 30}  # a retry would show as a 30 s wait
     code, out = run(write(tmp_path / "p.yaml", doc), tmp_path / "run", capsys)
     assert code == 1
-    assert "rm-humor           Failed attempt 1 failed for good (not retried): exit code 65:" in out
-    assert f"{tmp_path / 'broken.jsonl'}:2: invalid JSON" in " ".join(out.split())  # wrapped at words
+    assert "rm-humor           Failed attempt 1 failed for good (not retried): ex…" in out  # cut at 80
+    said = " ".join(out.split())  # the summary says it whole, wrapped at words
+    assert "rm-humor failed: attempt 1 failed for good (not retried): exit code 65:" in said
+    assert f"{tmp_path / 'broken.jsonl'}:2: invalid JSON" in said
     assert "Retrying" not in out and "Backoff" not in out
     assert (tmp_path / "run" / "logs" / "rm-humor.log").read_text().count("==== rm-humor attempt") == 1
 
