@@ -55,14 +55,10 @@ def run(args: argparse.Namespace) -> int:
     d = state.data
     live = f"running now (pid {d.get('pid')})" if state.live else "not running"
     console.print(
-        f"pipeline {d.get('pipeline')} (run {d.get('runId')}): {d.get('phase')}, {live}; "
-        f"started {d.get('started')}, updated {d.get('updated')}",
-        soft_wrap=True,
-        highlight=False,
+        f"pipeline {d.get('pipeline')} (run {d.get('runId')}): {d.get('phase')}, {live}", highlight=False
     )
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("STAGE", "STATE", "ATTEMPTS", "TIME", "PROGRESS", "MESSAGE"):
-        table.add_column(col, no_wrap=True, overflow="ellipsis", ratio=1 if col == "MESSAGE" else None)
+    console.print(f"  started {d.get('started')}, updated {d.get('updated')}", highlight=False)
+    rows = []
     for s in d.get("stages", []):
         state_word = s["phase"]
         if s.get("reusedFrom"):
@@ -71,16 +67,29 @@ def run(args: argparse.Namespace) -> int:
             state_word = "Succeeded (cached)"
         p = s.get("progress")
         progress = f"{p['step']}/{p['total']} {p['phase']}" if p else ""
+        message = s.get("message", "")
         if s.get("retryAt"):
-            s["message"] = f"retrying at {s['retryAt']}: {s['message']}"
-        table.add_row(
-            s["name"],
-            state_word,
-            str(s.get("attempts") or "-"),
-            duration(s.get("seconds", 0)),
-            progress,
-            s.get("message", ""),
+            message = f"retrying at {s['retryAt']}: {message}"
+        rows.append(
+            (
+                s["name"],
+                state_word,
+                str(s.get("attempts") or "-"),
+                duration(s.get("seconds", 0)) if s.get("attempts") else "-",
+                progress,
+                message,
+            )
         )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    columns = ("STAGE", "STATE", "ATTEMPTS", "TIME", "PROGRESS", "MESSAGE")
+    # every column whole but the message, which takes what is left of the line and ends in an ellipsis
+    widths = [max([len(col), *(len(r[i]) for r in rows)]) for i, col in enumerate(columns[:-1])]
+    left = max(8, console.width - sum(widths) - 2 * len(widths))
+    for col, width in zip(columns[:-1], widths, strict=True):
+        table.add_column(col, no_wrap=True, width=width, justify="right" if col == "ATTEMPTS" else "left")
+    table.add_column("MESSAGE", no_wrap=True, overflow="ellipsis", width=left)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     console.print(
         f"logs: {state.path.parent / 'logs'}  (pro logs STAGE [-f])", soft_wrap=True, highlight=False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Literal
 
 from transformers import (
@@ -20,6 +21,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from pro.errors import UserError
 from pro.models.device import TRAINING_DTYPE
 from pro.models.tokenizers import build_tokenizer
 from pro.spec.model import ModelSource
@@ -41,11 +43,17 @@ def config_kwargs(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def model_location(name: str) -> str:
     """Where ``from_pretrained`` finds ``name``: a policy or model artifact in the store (``s3://``,
-    ``file://``) is fetched and verified first; a hub id or a local directory is used as it is."""
+    ``file://``) is fetched and verified first; a hub id or a local directory is used as it is.  A name
+    written as a path (``/…``, ``./…``, ``../…``) that is not a directory is a permanent user error, not
+    a hub lookup that fails with transformers' "Repo id must be in the form …"."""
     if name.startswith(("s3://", "file://")):
         from pro.store import local_artifact
 
         return str(local_artifact(name, "config.json"))
+    if name.startswith(("/", "./", "../")) and not Path(name).is_dir():
+        raise UserError(
+            f"{name}: no such model directory (a hub id is written org/name, without a slash first)"
+        )
     return name
 
 
@@ -90,10 +98,12 @@ def load_backbone(source: ModelSource, tokenizer: PreTrainedTokenizerBase, head:
     assert source.name is not None
     if head == "sequence-classification":
         model = AutoModelForSequenceClassification.from_pretrained(
-            source.name, revision=source.revision, num_labels=1, dtype=TRAINING_DTYPE
+            model_location(source.name), revision=source.revision, num_labels=1, dtype=TRAINING_DTYPE
         )
     else:
-        model = AutoModel.from_pretrained(source.name, revision=source.revision, dtype=TRAINING_DTYPE)
+        model = AutoModel.from_pretrained(
+            model_location(source.name), revision=source.revision, dtype=TRAINING_DTYPE
+        )
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model

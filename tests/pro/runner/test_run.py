@@ -133,8 +133,12 @@ def test_a_crashing_stage_is_retried_then_fails_the_pipeline_and_blocks_what_nee
         / "run"
     )
     doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
-    # a backbone that is not there: transformers raises (a crash, not a user error): worth a retry
-    doc["spec"]["objectives"][2]["model"] = {"name": str(tmp_path / "no-such-model")}
+    # a backbone directory whose config is cut short: transformers raises (a crash, not a user error
+    # the stage can name): worth a retry
+    broken = tmp_path / "no-such-model"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "bert", ')
+    doc["spec"]["objectives"][2]["model"] = {"name": str(broken)}
     doc["spec"]["retry"] = {"limit": 1, "backoffSeconds": 0.5}
     code, out = run(write(tmp_path / "p.yaml", doc), run_dir, capsys)
     assert code == 1
