@@ -4,6 +4,8 @@ problem at once, each naming its field."""
 from __future__ import annotations
 
 import argparse
+import shutil
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -185,9 +187,12 @@ def check(resource: Any, where: str, offline: bool, guardrails: Guardrails | Non
         c = compose(resource)
         print(f"{where}: {kind} {resource.metadata.name!r} is valid: {len(c.stages)} stages")
         width = max(len(s.name) for s in c.stages)
+        columns = shutil.get_terminal_size().columns  # $COLUMNS, else the terminal's, else 80
         for stage in c.stages:
             needs = ", ".join(c.graph.by_name[stage.name].needs) or "-"
-            print(f"  {stage.name:<{width}}  {stage.kind:<20} needs {needs}")
+            head = f"  {stage.name:<{width}}  {stage.kind:<20} needs "
+            print(textwrap.fill(needs, columns, initial_indent=head, subsequent_indent=" " * len(head),
+                                break_long_words=False, break_on_hyphens=False))  # fmt: skip
         print(f"  artifacts under {c.root}")
     else:
         print(f"{where}: {kind} {resource.metadata.name!r} is valid")

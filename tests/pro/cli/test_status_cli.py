@@ -1,4 +1,4 @@
-"""``pro status`` at 80 columns: every stage name, state and count whole, the message cut to what is left."""
+"""``pro status`` and ``pro validate`` at 80 columns: names, states and counts whole, long lists wrapped or cut."""
 
 from __future__ import annotations
 
@@ -36,3 +36,16 @@ def test_status_fits_80_columns_keeping_names_and_states_whole(
     assert rows["rm-humor"].split()[1:4] == ["Failed", "2", "17s"] and rows["rm-humor"].endswith("…")
     assert rows["align-baseline"].split()[1:4] == ["Blocked", "-", "-"]
     assert "12/600 training" in rows["rm-harmlessness"]
+
+
+def test_validate_lists_the_stages_within_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    example = Path(__file__).resolve().parents[3] / "examples" / "production" / "pipeline-ultrafeedback.yaml"
+    assert main(["validate", "-f", str(example), "--offline"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 80 for line in lines[1:-1]), "\n".join(lines)
+    said = " ".join(" ".join(lines).split())
+    needs = "rm-helpfulness, rm-honesty, rm-instruction-following, rm-truthfulness, adapter"
+    assert f"align PolicyAlignment needs {needs}" in said  # wrapped, nothing lost
