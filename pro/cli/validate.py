@@ -101,6 +101,23 @@ def world_problems(resource: object) -> list[tuple[str, str]]:
     return out
 
 
+def model_problems(resource: object) -> list[tuple[str, str]]:
+    """``(field, problem)`` for every model or tokenizer written as a local path (``/…``, ``./…``,
+    ``../…``) that is not a directory (a hub id is written ``org/name``)."""
+    from pro.spec.model import ModelSource, TokenizerSource
+
+    spec, path = _spec_and_path(resource)
+    out = []
+    for where, _, value in _walk(spec, path):
+        if isinstance(value, ModelSource | TokenizerSource) and value.name:
+            name = value.name
+            if name.startswith(("/", "./", "../")) and not Path(name).is_dir():
+                out.append(
+                    (f"{where}.name", f"{name}: no such model directory (a hub id is written org/name)")
+                )
+    return out
+
+
 #: the fields that name an artifact a resource reads (committed before it runs), by the model's name
 INPUT_ARTIFACTS = {
     "Baseline": ("uri",),
@@ -173,7 +190,10 @@ def check(resource: Any, where: str, offline: bool, guardrails: Guardrails | Non
         for field, problem in not_allowed:
             print(f"  {field}: {problem}")
     problems = (
-        data_problems(resource, offline) + world_problems(resource) + artifact_problems(resource, offline)
+        data_problems(resource, offline)
+        + world_problems(resource)
+        + model_problems(resource)
+        + artifact_problems(resource, offline)
     )
     if problems:
         print(f"{where}: {len(problems)} reference(s) cannot be read:")

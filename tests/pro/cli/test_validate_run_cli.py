@@ -172,3 +172,21 @@ def test_validate_checks_the_guardrails_with_each_kinds_field_paths(
         "allowedPriorityClass: unknown field; did you mean 'allowedPriorityClasses'?"
         in capsys.readouterr().out
     )
+
+
+def test_validate_names_a_model_directory_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model written as a path must exist (a hub id is org/name): one line naming the field."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "production" / "pipeline-ultrafeedback.yaml"
+    text = example.read_text().replace("model: {name: meta-llama/Llama-3.2-1B}", "model: {name: ./models/rm}")
+    assert "./models/rm" in text
+    (tmp_path / "p.yaml").write_text(text)
+    assert main(["validate", "-f", str(tmp_path / "p.yaml"), "--offline"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"  spec.rewardModel.model.name: {tmp_path / 'models' / 'rm'}: no such model directory "
+        "(a hub id is written org/name)"
+    ) in out.splitlines()
+    (tmp_path / "models" / "rm").mkdir(parents=True)
+    assert main(["validate", "-f", str(tmp_path / "p.yaml"), "--offline"]) == 0
