@@ -20,6 +20,7 @@ from pro.spec.base import SpecModel
 from pro.spec.paths import LOCAL_PATH
 from pro.spec.placeholders import PlaceholderError, check
 from pro.spec.rules import problems_at
+from pro.spec.walk import string_fields
 
 #: the most objects one reference may pin (they are listed in the stage spec; use a narrower glob)
 MAX_PINNED_OBJECTS = 1000
@@ -102,24 +103,13 @@ DataSnapshot = dict[str, PinnedData]
 def iter_data_refs(model: BaseModel, path: str = "spec") -> Iterator[tuple[str, str]]:
     """``(field path, reference)`` of every data reference set in ``model`` (recursively) that pro reads
     itself (a public data set's local mirror is read by ``datasets``, not pinned)."""
-    if isinstance(model, DataSource) and model.format not in LOCAL_FORMATS:
-        return
-    for name, info in type(model).model_fields.items():
-        value = getattr(model, name)
-        alias = info.alias or name
-        where = f"{path}.{alias}"
-        if isinstance(value, str) and _is_ref_field(info.annotation, info.metadata):
-            yield where, value
-        elif isinstance(value, BaseModel):
-            yield from iter_data_refs(value, where)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, BaseModel):
-                    yield from iter_data_refs(item, f"{where}[{i}]")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if isinstance(item, BaseModel):
-                    yield from iter_data_refs(item, f"{where}.{key}")
+    for field in string_fields(model, path, skip=_public_data_set):
+        if not field.keyed and _is_ref_field(field.info.annotation, field.info.metadata):
+            yield field.path, field.value
+
+
+def _public_data_set(model: BaseModel) -> bool:
+    return isinstance(model, DataSource) and model.format not in LOCAL_FORMATS
 
 
 def _is_ref_field(annotation: Any, metadata: list[Any]) -> bool:

@@ -22,6 +22,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel
 
+from pro.spec.walk import string_fields
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -71,24 +73,10 @@ def _marker(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> Loca
 def local_paths(model: BaseModel, path: str = "") -> Iterator[tuple[str, str, LocalPath]]:
     """``(field path, value, marker)`` of every local-path field set in ``model``, recursively (a dict's
     string values each with its key); ``path``: the model's own (a resource's is empty)."""
-    for name, info in type(model).model_fields.items():
-        value = getattr(model, name)
-        where = f"{path}.{info.alias or name}" if path else (info.alias or name)
-        marker = _marker(info.annotation, info.metadata)
-        if isinstance(value, str) and marker is not None:
-            yield where, value, marker
-        elif isinstance(value, BaseModel):
-            yield from local_paths(value, where)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, BaseModel):
-                    yield from local_paths(item, f"{where}[{i}]")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if isinstance(item, BaseModel):
-                    yield from local_paths(item, f"{where}.{key}")
-                elif isinstance(item, str) and marker is not None:
-                    yield f"{where}.{key}", item, marker
+    for field in string_fields(model, path):
+        marker = _marker(field.info.annotation, field.info.metadata)
+        if marker is not None:
+            yield field.path, field.value, marker
 
 
 def relative_paths(model: BaseModel, path: str = "") -> list[tuple[str, str]]:
