@@ -1,8 +1,8 @@
 """The built images run as their pods would (``make image-check`` builds them with buildah first).
 
 - The operator image's ENTRYPOINT, with the args, env and UID/GID of the chart's Deployment (but ``-n <ns>
-  --kubeconfig …`` and free ports, the container shares the host network), read-only root filesystem and a
-  writable ``/tmp``, USER/LOGNAME removed from the image's environment, as the chart's 65532 and as an
+  --kubeconfig …`` and free ports, the container shares the host network), read-only root filesystem, every
+  volume the pod declares (a writable ``/tmp``, the guardrails ConfigMap read-only), USER/LOGNAME removed from the image's environment, as the chart's 65532 and as an
   OpenShift-style UID (neither has a passwd entry), against kube-local: a toy pipeline gets its first
   PyTorchJob and ``/healthz`` answers.
 - The trainer image runs a MINIMAL reward-model stage exactly as its rendered PyTorchJob would (the job's
@@ -117,16 +117,35 @@ def custom(kube_cluster: Any) -> Iterator[Any]:
         yield client.CustomObjectsApi(api)
 
 
-def chart_pod(namespace: str, metrics_port: int, health_port: int) -> dict[str, Any]:
-    """The chart's operator pod spec, watching ``namespace`` only."""
+def chart_objects(namespace: str, metrics_port: int, health_port: int) -> list[dict[str, Any]]:
+    """The chart's objects for an operator watching ``namespace`` only."""
     values = {
         "scope": "namespaces",
         "watchNamespaces": [namespace],
         "metrics": {"port": metrics_port},
         "health": {"port": health_port},
     }
-    pod: dict[str, Any] = one(render(values), "Deployment")["spec"]["template"]["spec"]
-    return pod
+    return render(values)
+
+
+def volume_dirs(objs: list[dict[str, Any]], pod: dict[str, Any], root: Path) -> dict[str, Path]:
+    """Each of the pod's volumes as a host directory, as the kubelet fills them: an emptyDir writable by any
+    UID, a ConfigMap's keys as read-only files."""
+    config_maps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    dirs: dict[str, Path] = {}
+    for volume in pod["volumes"]:
+        name = volume["name"]
+        if "emptyDir" in volume:
+            dirs[name] = writable_dir(root / name)
+        elif "configMap" in volume:
+            dirs[name] = root / name
+            dirs[name].mkdir(parents=True)
+            for key, text in config_maps[volume["configMap"]["name"]]["data"].items():
+                (dirs[name] / key).write_text(text)
+                (dirs[name] / key).chmod(0o644)
+        else:
+            raise AssertionError(f"volume {name}: a kind this test does not fill ({sorted(volume)})")
+    return dirs
 
 
 @pytest.mark.parametrize("uid", [None, ARBITRARY_UID], ids=["chart-uid", "arbitrary-uid"])
@@ -145,15 +164,18 @@ def test_the_operator_image_creates_a_pipelines_first_job(  # noqa: PLR0917 - py
 
     namespace = kube_namespace[1]
     metrics_port, health_port = free_port(), free_port()
-    pod = chart_pod(namespace, metrics_port, health_port)
+    objs = chart_objects(namespace, metrics_port, health_port)
+    pod = one(objs, "Deployment")["spec"]["template"]["spec"]
     (ctr,) = pod["containers"]
     security = {**pod["securityContext"], **ctr["securityContext"]}
     assert security["readOnlyRootFilesystem"] and security["runAsNonRoot"]
-    assert [m["mountPath"] for m in ctr["volumeMounts"]] == ["/tmp"]
+    assert [m["mountPath"] for m in ctr["volumeMounts"] if not m.get("readOnly")] == ["/tmp"]
     user = f"{uid}:{uid}" if uid else f"{security['runAsUser']}:{security['runAsGroup']}"
     env = {e["name"]: e["value"] for e in ctr["env"] if "value" in e}
-    if uid is None:  # the downward API's pod name; without it the identity is hostname-pid
-        assert any(e["name"] == "POD_NAME" for e in ctr["env"])
+    downward = {e["name"] for e in ctr["env"] if "valueFrom" in e and "fieldRef" in e["valueFrom"]}
+    assert {"POD_NAME", "POD_NAMESPACE"} <= downward  # the peering identity and the Lease's namespace
+    env["POD_NAMESPACE"] = namespace
+    if uid is None:  # without the pod name the identity is hostname-pid
         env["POD_NAME"] = "pro-pipeline-5d8f7c9b4-x7k2q"
     env |= s3_env
 
@@ -161,9 +183,13 @@ def test_the_operator_image_creates_a_pipelines_first_job(  # noqa: PLR0917 - py
     kube_dir.mkdir()
     (kube_dir / "kubeconfig").write_text(Path(kube_cluster.kubeconfig).read_text())
     (kube_dir / "kubeconfig").chmod(0o644)
+    dirs = volume_dirs(objs, pod, tmp_path / "volumes")
     mounts = [
         images.Mount(kube_dir, KUBECONFIG_DIR),
-        images.Mount(writable_dir(tmp_path / "tmp"), "/tmp", False),
+        *(
+            images.Mount(dirs[m["name"]], m["mountPath"], bool(m.get("readOnly")))
+            for m in ctr["volumeMounts"]
+        ),
     ]
     log = tmp_path / "operator.log"
     with images.Container(store, images.OPERATOR_IMAGE, mounts, unset_env=NO_USER_NAME) as box:
