@@ -126,10 +126,13 @@ def settings_refusal(execution: StageExecution, backend: JobBackend, *, field_pr
 class Runtimes:
     """Training runtimes as listed (by kind and namespace), remembered for :data:`RUNTIMES_TTL` seconds;
     a kind this operator may not list (a namespaced install cannot list ClusterTrainingRuntimes) is not
-    checked (Trainer's admission webhook then refuses a TrainJob whose runtime is missing)."""
+    checked (Trainer's admission webhook then refuses a TrainJob whose runtime is missing); that is said
+    once per kind and namespace, at warning level, and asked again every ``ttl`` seconds without a word
+    (a grant added later is picked up)."""
 
     ttl: float = RUNTIMES_TTL
     _listed: dict[tuple[str, str], tuple[float, dict[str, Obj] | None]] = field(default_factory=dict)
+    _warned: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refusal(self, kube: Kube, ref: RuntimeRef, namespace: str, *, field_prefix: str) -> Refusal | None:
@@ -170,7 +173,12 @@ class Runtimes:
             items = kube.list_objects(TRAINER_GROUP, TRAINER_VERSION, plural, scope)
             found = {o["metadata"]["name"]: o for o in items}
         except Forbidden as err:
-            log.warning("training runtimes are not checked before a TrainJob is created: %s", err)
+            with self._lock:
+                first = key not in self._warned
+                self._warned.add(key)
+            (log.warning if first else log.debug)(
+                "training runtimes are not checked before a TrainJob is created: %s", err
+            )
             found = None
         except NotFound:  # no runtime CRD: none installed
             found = {}

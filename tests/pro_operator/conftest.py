@@ -14,6 +14,7 @@ import yaml
 from pro.planner.compose import compose
 from pro.spec.guardrails import Guardrails
 from pro.spec.pipeline import AlignmentPipeline
+from pro.testing.chart import under_chart_rbac
 from pro.testing.operator import Cluster, install_crds, operated
 from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
 from pro_operator import kube as k
@@ -75,6 +76,14 @@ def guardrails() -> dict[str, Any]:
 
 
 @pytest.fixture
+def operator_rbac() -> str:
+    """Whose credentials the operator runs with: ``admin`` (the test cluster's), or ``chart`` (a token of
+    the chart's ServiceAccount under the chart's Roles, leader election on, as its Deployment runs it; a
+    test module overrides this fixture)."""
+    return "admin"
+
+
+@pytest.fixture
 def cluster(  # noqa: PLR0917 - pytest fixtures
     kube_cluster: Any,
     kube_namespace: Any,
@@ -83,6 +92,7 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     s3_bucket: str,
     operator_env: dict[str, str],
     operator_args: tuple[str, ...],
+    operator_rbac: str,
     job_backend: str,
     training_runtime: str,
     guardrails: dict[str, Any],
@@ -95,11 +105,17 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
     install_crds(api)
     limits = tmp_path / "guardrails.yaml"
     limits.write_text(yaml.safe_dump(guardrails))
+    kubeconfig, env, args = None, dict(operator_env), tuple(operator_args)
+    if operator_rbac == "chart":
+        kubeconfig, more_env, more_args = under_chart_rbac(
+            api, core, kube_cluster.kubeconfig, namespace, tmp_path
+        )
+        env, args = {**env, **more_env}, (*args, *more_args)
     try:
         with operated(
             kube_cluster.kubeconfig, namespace, api=api, core=core, bucket=s3_bucket, workdir=tmp_path,
-            s3_env=s3_env, operator_env=operator_env, backend=job_backend,
-            operator_args=("--training-runtime", training_runtime, "--guardrails", str(limits), *operator_args),
+            s3_env=s3_env, operator_env=env, backend=job_backend, operator_kubeconfig=kubeconfig,
+            operator_args=("--training-runtime", training_runtime, "--guardrails", str(limits), *args),
         ) as running:  # fmt: skip
             yield running
     finally:

@@ -175,3 +175,31 @@ def test_gpu_counts_a_trainjob_cannot_express_are_refused_naming_the_field() -> 
     assert settings_refusal(execution, PYTORCHJOB, field_prefix="spec.execution.") is None
     fits = StageExecution.model_validate({"resources": {"processesPerNode": 4, "gpus": 4}})
     assert settings_refusal(fits, TRAINJOB, field_prefix="spec.execution.") is None
+
+
+class ForbiddenRuntimes:
+    """A Kube whose token may not list ClusterTrainingRuntimes (a namespaced install)."""
+
+    calls = 0
+
+    def list_objects(self, group: str, version: str, plural: str, namespace: str | None) -> list[Obj]:
+        from pro_operator.kube import Forbidden
+
+        self.calls += 1
+        raise Forbidden(f'cannot list resource "{plural}" in API group "{group}" at the cluster scope', 403)
+
+
+def test_a_runtime_kind_it_may_not_list_is_not_checked_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from pro.render.trainjob import RuntimeRef
+    from pro_operator.backends import Runtimes
+
+    kube, runtimes = ForbiddenRuntimes(), Runtimes(ttl=0.0)
+    with caplog.at_level("DEBUG", logger="pro_operator.backends"):
+        for _ in range(3):  # asked again each time the remembered answer expires
+            assert runtimes.refusal(kube, RuntimeRef(), "team-a", field_prefix="spec.") is None  # type: ignore[arg-type]
+    assert kube.calls == 3
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if "not checked" in r.getMessage()]
+    assert [level for level, _ in said] == ["WARNING", "DEBUG", "DEBUG"]
+    assert "clustertrainingruntimes" in said[0][1]

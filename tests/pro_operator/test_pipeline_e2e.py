@@ -1,9 +1,12 @@
 """The toy pipeline end to end through the real operator: kube-apiserver, PyTorchJobs — or TrainJobs on
 Trainer's default ``torch-distributed`` runtime — run by the test executor, checkpoints and artifacts
-through the S3 server."""
+through the S3 server. The operator runs as the chart's Deployment does: a token of the chart's
+ServiceAccount under the chart's Roles only (least privilege, on both backends), leader election on the
+chart's Lease."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import pytest
 from pro.planner.compose import compose
 from pro.spec.pipeline import AlignmentPipeline
 from pro.store import read_manifest
+from pro.testing.chart import RELEASE
 from pro.testing.operator import Cluster
 from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
 from tests.pro_operator.conftest import BOTH
@@ -22,6 +26,11 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return small_world(tmp_path_factory.mktemp("world") / "toy")
+
+
+@pytest.fixture
+def operator_rbac() -> str:
+    return "chart"
 
 
 @pytest.fixture
@@ -82,6 +91,21 @@ def test_the_toy_pipeline_runs_end_to_end_through_the_operator(cluster: Cluster,
     assert sorted(reasons) == sorted(["StageCreated"] * len(c.stages) + ["PipelineSucceeded"]), reasons
     for stage in c.stages:
         assert [r for r, _ in cluster.events(stage.resource.metadata.name)] == ["Started", "Succeeded"]
+    # all of it with the chart's RBAC: elected on its Lease, nothing refused (a namespaced operator does
+    # not scan cluster-scoped namespaces or CRDs: kopf's scanning is off, so it never asks for more) but
+    # the one documented read: a namespaced install may not list ClusterTrainingRuntimes (said once)
+    from kubernetes import client
+
+    lease = client.CoordinationV1Api(cluster.core.api_client).read_namespaced_lease(
+        f"{RELEASE}-leader", cluster.namespace
+    )
+    assert lease.spec.holder_identity
+    log = cluster.operator.log.read_text()
+    refused = [
+        line for line in log.splitlines() if re.search(r"forbidden|not enough permissions", line, re.I)
+    ]
+    expected = ['cannot list resource "clustertrainingruntimes"'] if cluster.backend == "TrainJob" else []
+    assert [next((e for e in expected if e in line), line) for line in refused] == expected
 
 
 def test_a_stage_resource_applied_on_its_own_runs_with_explicit_inputs(cluster: Cluster, toy: Path) -> None:
