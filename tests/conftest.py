@@ -10,6 +10,7 @@ with a message saying how to enable them; with ``CI=true`` (or
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,11 @@ from pro.testing import kube as kube_harness
 from pro.testing.s3server import S3Server
 
 TIERS = ("unit", "ml", "integration")
+#: seconds each slow test took (setup, call and teardown), recorded by ``PRO_RECORD_DURATIONS=1``: the
+#: scheduler hands out the longest work first; a missing or stale entry costs speed, never correctness
+DURATIONS = Path(__file__).with_name("durations.json")
+#: what a test not in DURATIONS is taken to cost
+UNLISTED_SECONDS = 0.2
 
 
 def _integration_required() -> bool:
@@ -54,11 +60,73 @@ class ModuleFixtureScheduling(LoadScopeScheduling):
     ``--dist loadgroup`` with ``xdist_group`` marks would say this, but pytest-xdist 3.8 cannot apply
     them under pytest 9.2 (pytest-dev/pytest-xdist#1386), and its controller sees only test ids, so
     the modules are found by their text: one that declares a ``scope="module"`` fixture.
+
+    Work goes out longest first (recorded in :data:`DURATIONS`), so that no long test starts last while
+    the other workers idle.
     """
 
     def _split_scope(self, nodeid: str) -> str:
         module = nodeid.split("::", 1)[0]
         return module if _declares_module_fixture(Path(self.config.rootpath, module)) else nodeid
+
+    def schedule(self) -> None:
+        """``LoadScopeScheduling.schedule`` (pytest-xdist 3.8) with the scopes queued by recorded cost."""
+        assert self.collection_is_completed
+        if self.collection is not None:  # initial distribution done: as upstream, reschedule
+            for node in self.nodes:
+                self._reschedule(node)
+            return
+        if not self._check_nodes_have_same_collection():
+            self.log("**Different tests collected, aborting run**")
+            return
+        self.collection = list(next(iter(self.registered_collections.values())))
+        if not self.collection:
+            return
+        known = recorded_durations()
+        units: dict[str, dict[str, bool]] = {}
+        cost: dict[str, float] = {}
+        for nodeid in self.collection:
+            scope = self._split_scope(nodeid)
+            units.setdefault(scope, {})[nodeid] = False
+            cost[scope] = cost.get(scope, 0.0) + known.get(nodeid, UNLISTED_SECONDS)
+        for scope in sorted(units, key=lambda sc: -cost[sc]):
+            self.workqueue[scope] = units[scope]
+        for _ in range(max(0, len(self.nodes) - len(self.workqueue))):  # more workers than work
+            unused, _assigned = self.assigned_work.popitem()
+            unused.shutdown()
+        for node in self.nodes:
+            self._assign_work_unit(node)
+        for node in self.nodes:
+            self._reschedule(node)
+        if not self.workqueue:
+            for node in self.nodes:
+                node.shutdown()
+
+
+def recorded_durations() -> dict[str, float]:
+    """Seconds per test id as last recorded (empty when never recorded)."""
+    try:
+        data = json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+_took: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """With ``PRO_RECORD_DURATIONS=1``: add up each test's setup, call and teardown (on the controller)."""
+    if os.environ.get("PRO_RECORD_DURATIONS"):
+        _took[report.nodeid] = _took.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With ``PRO_RECORD_DURATIONS=1``: write the tests over a second to :data:`DURATIONS` (not from an
+    xdist worker: the controller saw every report)."""
+    if os.environ.get("PRO_RECORD_DURATIONS") and not hasattr(session.config, "workerinput") and _took:
+        slow = {k: round(v, 1) for k, v in sorted(_took.items(), key=lambda kv: -kv[1]) if v >= 1.0}
+        DURATIONS.write_text(json.dumps(slow, indent=1) + "\n")
 
 
 @cache

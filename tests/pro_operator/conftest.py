@@ -122,12 +122,6 @@ def cluster(  # noqa: PLR0917 - pytest fixtures
         api.close()
 
 
-@pytest.fixture(scope="session")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small toy world, generated once per session."""
-    return small_world(tmp_path_factory.mktemp("world") / "toy")
-
-
 def small_pipeline(
     cluster: Cluster, toy: Path, name: str, *, objectives: int = 1, retry: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -198,6 +192,13 @@ def job_names(cluster: Cluster) -> list[str]:
 def launched(cluster: Cluster) -> list[str]:
     """Names of the jobs the executor launched, in order (a relaunch after a suspension counts again)."""
     return [key.split("/", 1)[1] for key in cluster.executor.launched]
+
+
+@pytest.fixture(scope="session")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small toy world, generated once per worker (session-scoped, so that the tests of a module
+    are not pinned to one worker); tests read it and never write into it."""
+    return small_world(tmp_path_factory.mktemp("world") / "toy")
 
 
 @pytest.fixture

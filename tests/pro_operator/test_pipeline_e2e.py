@@ -17,15 +17,10 @@ from pro.spec.pipeline import AlignmentPipeline
 from pro.store import read_manifest
 from pro.testing.chart import RELEASE
 from pro.testing.operator import Cluster
-from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
+from pro.testing.toy_pipeline import MINIMAL, pipeline_doc
 from tests.pro_operator.conftest import BOTH
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_world(tmp_path_factory.mktemp("world") / "toy")
 
 
 @pytest.fixture

@@ -17,16 +17,11 @@ from pro.planner.compose import compose
 from pro.spec.pipeline import AlignmentPipeline
 from pro.testing.chart import chart_rbac, under_chart_rbac, without
 from pro.testing.operator import Cluster, install_crds, operated
-from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
+from pro.testing.toy_pipeline import MINIMAL, pipeline_doc
 
 pytestmark = pytest.mark.integration
 
 pytest.importorskip("helm_python")
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_world(tmp_path_factory.mktemp("world") / "toy")
 
 
 @pytest.fixture

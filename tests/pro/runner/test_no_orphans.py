@@ -14,14 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
+from pro.testing.toy_pipeline import MINIMAL, pipeline_doc
 
 pytestmark = pytest.mark.ml
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_world(tmp_path_factory.mktemp("world") / "toy")
 
 
 def processes_of(run_dir: Path) -> list[int]:

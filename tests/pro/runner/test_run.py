@@ -21,15 +21,10 @@ from pro.runs import prepare
 from pro.spec import load_file
 from pro.spec.pipeline import AlignmentPipeline
 from pro.store import read_manifest
-from pro.testing.toy_pipeline import MINIMAL, Scale, pipeline_doc, small_world
+from pro.testing.toy_pipeline import MINIMAL, Scale, pipeline_doc
 from tests.pro.runner.test_display import too_wide
 
 pytestmark = pytest.mark.ml
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_world(tmp_path_factory.mktemp("world") / "toy")
 
 
 def write(path: Path, doc: dict[str, Any]) -> Path:

@@ -17,7 +17,7 @@ from pro.data import read_prompts
 from pro.eval.drift import weights_by_category
 from pro.spec.promotion import POINTER
 from pro.store.lineage import run_records
-from pro.testing.toy_pipeline import MINIMAL, pipeline_doc, small_world
+from pro.testing.toy_pipeline import MINIMAL, pipeline_doc
 from pro.weights import AdapterWeights
 
 pytestmark = pytest.mark.ml
@@ -25,11 +25,6 @@ pytestmark = pytest.mark.ml
 OBJECTIVES = ("helpfulness", "harmlessness", "humor")
 FIRST, SECOND = "2026-11-30T03:00:00Z", "2026-12-07T03:00:00Z"
 THIRD = "2026-12-07T04:00:00Z"
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_world(tmp_path_factory.mktemp("world") / "toy")
 
 
 def drops(toy: Path, root: Path) -> Path:
