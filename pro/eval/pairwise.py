@@ -120,18 +120,21 @@ class PairwiseJudge:
         return text
 
     def _first_better(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = self.model(**batch).logits  # [B, T, V]
-        last = batch["attention_mask"].sum(dim=1) - 1  # right padding: the last real token
-        rows = logits[torch.arange(logits.shape[0], device=logits.device), last]
-        pair = rows[:, list(self.token_ids)].float()
+        """P(first better) per row of a left-padded batch: only the last position's logits are computed
+        (``logits_to_keep=1``; the whole ``[B, T, V]`` would be gigabytes for a real judge's vocabulary),
+        positions counted from each row's first real token, as ``generate`` does."""
+        mask = batch["attention_mask"]
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        logits = self.model(**batch, position_ids=positions, logits_to_keep=1).logits[:, -1]  # [B, V]
+        pair = logits[:, list(self.token_ids)].float()
         return torch.softmax(pair, dim=-1)[:, 0]
 
     def preference(self, prompts: Sequence[str], first: Sequence[str], second: Sequence[str]) -> np.ndarray:
         """P(the first output is better) per row, batched and length-bucketed."""
         texts = [self.prompt_text(p, a, b) for p, a, b in zip(prompts, first, second, strict=True)]
         old = self.tokenizer.padding_side, self.tokenizer.truncation_side
-        # right padding (the last real token is found by the mask); a cut keeps the answer's start
-        self.tokenizer.padding_side, self.tokenizer.truncation_side = "right", "left"
+        # left padding (every row's answer starts at the last position); a cut keeps the answer's start
+        self.tokenizer.padding_side, self.tokenizer.truncation_side = "left", "left"
         try:
             return bucketed_apply(self.tokenizer, texts, self._first_better, batch_size=self.batch_size,
                                   max_length=self.max_length, device=self.model.device,
