@@ -2,7 +2,8 @@
 :class:`~pro.spec.guardrails.Guardrails` (``--guardrails``) before anything is created for it, and a
 namespace runs at most ``maxRunningJobsPerNamespace`` stage jobs at once.
 
-- :func:`refusal`: the pure checks (image, ServiceAccount, PriorityClass, tolerations, node-selector keys)
+- :func:`refusal`: the pure checks (image, ServiceAccount, PriorityClass, tolerations, node-selector keys,
+  training runtime)
   and the credentials Secret's labels, read as metadata only → a
   :class:`~pro_operator.backends.Refusal` (reason ``NotAllowed``) naming every field as the object has it.
   A pipeline is refused with its own field paths (``spec.image``), a stage resource with its
@@ -36,7 +37,7 @@ def refusal(ctx: Context, namespace: str, execution: StageExecution, *, field_pr
     """Why the guardrails refuse ``execution`` in ``namespace`` (None: they allow it); the paths are
     ``field_prefix`` + the path under ``execution``."""
     g = ctx.guardrails
-    found = g.problems(execution)
+    found = g.problems(execution, default_runtime=ctx.jobs.runtime)
     secret = execution.storage.credentials_secret
     depends_on_secret = False
     if secret and g.credentials_secret_label:

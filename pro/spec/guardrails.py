@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from pro.spec.base import SpecModel
-from pro.spec.conventions import API_GROUP
+from pro.spec.conventions import API_GROUP, CLUSTER_TRAINING_RUNTIME, DEFAULT_TRAINING_RUNTIME
 from pro.spec.execution import DEFAULT_IMAGE, StageExecution, Toleration
 from pro.spec.k8s import Quantity, qualified_name_problem
 from pro.spec.openapi import clean_text
@@ -102,6 +102,13 @@ class Guardrails(SpecModel):
     allowed_node_selector_keys: list[str] = Field(default_factory=lambda: ["*"])
     """Node-selector label key patterns a resource may use (``kubernetes.nodeSelector``); default any (a
     selector only narrows where pods go; taints keep special nodes apart)."""
+    allowed_training_runtimes: list[str] = Field(default_factory=lambda: [f"{CLUSTER_TRAINING_RUNTIME}/*"])
+    """Training runtimes a TrainJob stage may name (``kubernetes.trainingRuntime`` and
+    ``trainingRuntimeKind``), as ``<kind>/<name>`` patterns.  A TrainJob's pods follow its runtime's pod
+    template (images, init containers, the token mount), which these guardrails do not see; a namespaced
+    ``TrainingRuntime`` is whoever may create one in that namespace.  Default: any ClusterTrainingRuntime
+    (the platform team's); a stage that names no runtime runs on the operator's ``--training-runtime``,
+    always allowed."""
     max_running_jobs_per_namespace: int = Field(default=20, ge=0)
     """Stage jobs that may run at once in one namespace; a stage over the limit waits in phase ``Queued``
     (oldest first) until a job ends.  0: no limit."""
@@ -127,14 +134,18 @@ class Guardrails(SpecModel):
             f"images {listed(self.allowed_images)}; service accounts "
             f"{listed([DEFAULT_SERVICE_ACCOUNT, *self.allowed_service_accounts])}; credentials Secrets {label}; tolerations "
             f"{listed(self.allowed_tolerations)}; priority classes {listed(self.allowed_priority_classes)}; "
-            f"node-selector keys {listed(self.allowed_node_selector_keys)}; running jobs per namespace {limit}"
+            f"node-selector keys {listed(self.allowed_node_selector_keys)}; training runtimes "
+            f"{listed(self.allowed_training_runtimes)}; running jobs per namespace {limit}"
         )
 
     # ----------------------------------------------------------------------------- checks (pure)
-    def problems(self, execution: StageExecution) -> list[tuple[str, str]]:
+    def problems(
+        self, execution: StageExecution, *, default_runtime: str = DEFAULT_TRAINING_RUNTIME
+    ) -> list[tuple[str, str]]:
         """What ``execution`` asks that these guardrails do not allow: (field path under ``execution``,
         why), in field order; none when it is allowed (the credentials Secret's labels are judged apart:
-        :meth:`secret_problem`)."""
+        :meth:`secret_problem`).  ``default_runtime``: the operator's ``--training-runtime``, the name a
+        TrainJob's runtime has when the stage names none."""
         k8s = execution.kubernetes
         out: list[tuple[str, str]] = []
         image = qualified_image(execution.image)
@@ -156,6 +167,13 @@ class Guardrails(SpecModel):
             if not any(rule.allows(t) for rule in self.allowed_tolerations):
                 asked = f"key {t.key or '(any)'}, effect {t.effect or '(any)'}"
                 out.append((f"kubernetes.tolerations[{i}]", refused(asked, self.allowed_tolerations)))
+        if k8s.training_runtime or k8s.training_runtime_kind != CLUSTER_TRAINING_RUNTIME:
+            runtime = f"{k8s.training_runtime_kind}/{k8s.training_runtime or default_runtime}"
+            if not matches(runtime, self.allowed_training_runtimes):
+                field = (
+                    "kubernetes.trainingRuntime" if k8s.training_runtime else "kubernetes.trainingRuntimeKind"
+                )
+                out.append((field, refused(runtime, self.allowed_training_runtimes)))
         return out
 
     def secret_problem(self, name: str, labels: Mapping[str, str] | None) -> str | None:

@@ -54,7 +54,8 @@ def test_the_operator_logs_what_is_allowed_in_one_line() -> None:
     assert Guardrails().summary() == (
         "images ghcr.io/pro-pipeline/trainer:*, ghcr.io/pro-pipeline/trainer@sha256:*; service accounts default; "
         "credentials Secrets labelled pro.alignment.dev/credentials=true; tolerations nvidia.com/gpu "
-        "(NoSchedule); priority classes none; node-selector keys *; running jobs per namespace 20"
+        "(NoSchedule); priority classes none; node-selector keys *; training runtimes ClusterTrainingRuntime/*; "
+        "running jobs per namespace 20"
     )
     open_ = guardrails(
         "credentialsSecretLabel: ''\nmaxRunningJobsPerNamespace: 0\nallowedServiceAccounts: [a]\n"
@@ -122,6 +123,27 @@ def test_service_accounts_priority_classes_and_node_selector_keys_follow_their_p
         "key pool is not allowed (allowed: nvidia.com/*, kubernetes.io/arch)"
         in dict(g.problems(execution(kubernetes=bad))).values()
     )
+
+
+def test_training_runtimes_default_to_the_platforms_cluster_runtimes() -> None:
+    g = Guardrails()
+    cluster = {"trainingRuntime": "pro-torch"}
+    assert g.problems(execution(kubernetes=cluster)) == []
+    assert g.problems(StageExecution()) == []  # no runtime named: the operator's own
+    namespaced = {"trainingRuntime": "mine", "trainingRuntimeKind": "TrainingRuntime"}
+    assert g.problems(execution(kubernetes=namespaced)) == [
+        ("kubernetes.trainingRuntime",
+         "TrainingRuntime/mine is not allowed (allowed: ClusterTrainingRuntime/*)"),
+    ]  # fmt: skip
+    # a namespaced runtime of the operator's default name: named by the kind alone
+    kind_only = execution(kubernetes={"trainingRuntimeKind": "TrainingRuntime"})
+    assert g.problems(kind_only, default_runtime="pro-torch") == [
+        ("kubernetes.trainingRuntimeKind",
+         "TrainingRuntime/pro-torch is not allowed (allowed: ClusterTrainingRuntime/*)"),
+    ]  # fmt: skip
+    team = guardrails("allowedTrainingRuntimes: ['ClusterTrainingRuntime/*', 'TrainingRuntime/team-*']\n")
+    assert team.problems(execution(kubernetes={**namespaced, "trainingRuntime": "team-gpu"})) == []
+    assert team.problems(execution(kubernetes=namespaced)) != []
 
 
 def test_toleration_rules_by_key_and_effect() -> None:
