@@ -6,7 +6,6 @@ own is never changed; the namespace's limit of running jobs holds a stage in Que
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +130,14 @@ def test_the_guardrails_refuse_at_once_and_the_job_limit_queues(cluster: Cluster
     cluster.operator.kill()
     cluster.operator.start()
     cluster.wait("the operator to look again", lambda: "pro-operator started" in restarted_log(cluster), 30)
-    time.sleep(2)  # its reconciles of everything there is
+    # its reconciles of everything there is: queued at its start, so done (and their Events, posted in
+    # order, out) once two objects created after it, a stage and a pipeline (each queue lane), are told
+    later = small_pipeline(cluster, toy, "evilpipe-later")
+    later["spec"]["image"] = EVIL
+    cluster.create(RMS, reward_model_stage(cluster, toy, "evil-later", execution={"image": EVIL}))
+    cluster.create(ALPS, later)
+    cluster.events_until("evil-later", "NotAllowed", warnings=True)
+    cluster.events_until("evilpipe-later", "NotAllowed", warnings=True)
     for name, reason in (("evil", "NotAllowed"), ("sneaky", "NotAllowed"), ("squat", "NotOwned"),
                          ("evilpipe", "NotAllowed"), ("taken", "NotOwned")):  # fmt: skip
         warnings = [r for r, _ in cluster.events(name, warnings=True)]
