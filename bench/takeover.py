@@ -38,6 +38,7 @@ from typing import Any
 from bench.operator import pipeline_body
 from pro.spec.conventions import API_GROUP as GROUP
 from pro.spec.conventions import API_VERSION as VERSION
+from pro.testing.operator import lease_holder
 
 LEASE = "pro-operator-leader"
 NAMESPACE = "bench"
@@ -63,7 +64,6 @@ class Bench:
 
         self.api = config.new_client_from_config(config_file=kubeconfig)
         self.custom = client.CustomObjectsApi(self.api)
-        self.coordination = client.CoordinationV1Api(self.api)
         self.store = f"file://{work / 'store'}"
         self.parked = 0
         self.retry = args.retry_period
@@ -88,11 +88,7 @@ class Bench:
         self.alone = OperatorProcess(kubeconfig, NAMESPACE, work / "alone.log", python=args.python)
 
     def holder(self) -> str:
-        try:
-            lease = self.coordination.read_namespaced_lease(LEASE, NAMESPACE)
-        except Exception:  # not created yet
-            return ""
-        return str(lease.spec.holder_identity or "").split("_", 1)[0]
+        return lease_holder(self.api, NAMESPACE, LEASE)
 
     def park(self) -> str:
         """Create a suspended pipeline (no job: a leader's reconcile only writes its status)."""

@@ -64,6 +64,21 @@ def install_crds(api_client: Any, *, cel: bool = False) -> None:
         wait_served(api_client, body)
 
 
+def lease_holder(api_client: Any, namespace: str, name: str) -> str:
+    """The replica holding Lease ``namespace/name`` (its identity up to the first ``_``; "" when the
+    Lease does not exist yet or names nobody); any other API error is raised."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    try:
+        lease = client.CoordinationV1Api(api_client).read_namespaced_lease(name, namespace)
+    except ApiException as err:
+        if err.status == 404:
+            return ""
+        raise
+    return str(lease.spec.holder_identity or "").split("_", 1)[0]
+
+
 class OperatorProcess:
     """``python -m pro_operator`` watching one namespace; output goes to ``log``."""
 

@@ -22,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pro.render.jobs import job_name
-from pro.testing.operator import Cluster, OperatorProcess
+from pro.testing.operator import Cluster, OperatorProcess, lease_holder
 from pro.testing.s3server import free_port
 from tests.pro_operator.conftest import finished, job_names, launched, reward_model_stage, small_pipeline
 
@@ -93,11 +93,7 @@ def lease(cluster: Cluster) -> dict[str, Any]:
 
 def holder(cluster: Cluster) -> str:
     """The name of the replica holding the Lease ("" when none does)."""
-    try:
-        who = lease(cluster).get("holder_identity") or ""
-    except Exception:  # not created yet
-        return ""
-    return str(who).split("_", 1)[0]
+    return lease_holder(cluster.core.api_client, cluster.namespace, LEASE)
 
 
 def scrape(name: str) -> dict[str, Any]:
