@@ -15,6 +15,9 @@ import json
 import sys
 from pathlib import Path
 
+if not __package__:  # run as `python bench/<script>.py`: the repository root, so that `bench` imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.checks_common import REPO, WORLD, shipped, weights_text
 
 

@@ -35,6 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+if not __package__:  # run as `python bench/<script>.py`: the repository root, so that `bench` imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.operator import pipeline_body
 from pro.spec.conventions import API_GROUP as GROUP
 from pro.spec.conventions import API_VERSION as VERSION

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+if not __package__:  # run as `python bench/<script>.py`: the repository root, so that `bench` imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.checks_common import REPO, WORLD, section, shipped, weights_text
 
 
