@@ -102,6 +102,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="after Ctrl-C, wait this long before killing",
     )
+    parser.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="start every stage in a fresh interpreter (default: one-process stages are forked from one "
+        "that has imported torch and transformers already, ≈3.5 s less start-up each)",
+    )
 
 
 def scheduled_time(args: argparse.Namespace) -> datetime | None:
@@ -296,7 +302,9 @@ def run(args: argparse.Namespace) -> int:
     composition = prepared.composition
     meta, spec = pipeline.metadata, pipeline.spec
     run_dir = Path(args.run_dir or Path(".pro", "runs", meta.namespace or "default", meta.name, spec.run_id))
-    options = RunOptions(run_dir=run_dir, max_parallel=args.parallel, grace_seconds=args.grace)
+    options = RunOptions(
+        run_dir=run_dir, max_parallel=args.parallel, grace_seconds=args.grace, warm_start=not args.cold_start
+    )
     # logs and pipes get wide lines rather than tables wrapped at 80 columns
     console = Console() if sys.stdout.isatty() else Console(width=int(os.environ.get("COLUMNS", "160")))
     header = f"pipeline {meta.name} (run {spec.run_id})"

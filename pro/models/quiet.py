@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 
 def quiet_libraries() -> None:
@@ -11,6 +12,11 @@ def quiet_libraries() -> None:
     to turn its bars off cost a stage that never uses it ~0.4 s of start-up)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    # already imported (a stage forked from a warm interpreter, pro.runner.warm): the variables came late
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
+    if "huggingface_hub" in sys.modules:
+        sys.modules["huggingface_hub"].utils.disable_progress_bars()
     import transformers
 
     transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]

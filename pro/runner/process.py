@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pro.errors import PERMANENT_EXIT
 from pro.logtail import failure_reason, stage_exit_code
+from pro.runner.warm import WarmProcess, Zygote
 from pro.spec.kinds import stage_verb
 from pro.stages.runtime import PROGRESS_ENV
 
@@ -75,7 +76,7 @@ class StageProcess:
     digest: str
     log: Path
     progress_file: Path
-    popen: subprocess.Popen[bytes]
+    popen: subprocess.Popen[bytes] | WarmProcess
     started: float = field(default_factory=time.monotonic)
     stop_requested: float | None = None
 
@@ -90,8 +91,11 @@ class StageProcess:
         log: Path,
         progress_file: Path,
         env: Mapping[str, str],
+        zygote: Zygote | None = None,
     ) -> StageProcess:
-        """Start the attempt in its own process group (Ctrl-C reaches it only through :meth:`stop`)."""
+        """Start the attempt in its own process group (Ctrl-C reaches it only through :meth:`stop`):
+        forked by ``zygote`` when it is a one-process stage the zygote can start (:mod:`pro.runner.warm`),
+        else as a fresh process."""
         progress_file.unlink(missing_ok=True)
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as fh:
@@ -99,12 +103,19 @@ class StageProcess:
                 f"==== {stage} attempt {attempt} at {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(command)}\n".encode()
             )
             fh.flush()
+        env = {**env, PROGRESS_ENV: str(progress_file)}
+        module = [sys.executable, "-m", "pro"]
+        if zygote is not None and command[: len(module)] == module:
+            warm = zygote.start(command[len(module) :], env=env, cwd=os.getcwd(), log=log)
+            if warm is not None:
+                return cls(stage, attempt, digest, log, progress_file, warm)
+        with log.open("ab") as fh:
             popen = subprocess.Popen(
                 with_parent(command),
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**env, PROGRESS_ENV: str(progress_file)},
+                env=env,
                 start_new_session=True,
             )
         return cls(stage, attempt, digest, log, progress_file, popen)

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.ml
 
 
 def processes_of(run_dir: Path) -> list[int]:
-    """The pids whose command line names ``run_dir`` (the stages' spec files live there)."""
+    """The pids whose command line names ``run_dir`` (the stages' spec files live there) or whose output
+    goes there (the stages' logs: a stage forked by the run's zygote has the zygote's command line)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
@@ -29,12 +30,16 @@ def processes_of(run_dir: Path) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(run_dir) in cmdline:
+        try:
+            stdout = os.readlink(proc / "fd" / "1")
+        except OSError:
+            stdout = ""
+        if str(run_dir) in cmdline or stdout.startswith(f"{run_dir}/"):
             found.append(int(proc.name))
     return found
 
 
-def start(toy: Path, tmp_path: Path, **popen: Any) -> tuple[subprocess.Popen[bytes], Path]:
+def start(toy: Path, tmp_path: Path, *extra: str, **popen: Any) -> tuple[subprocess.Popen[bytes], Path]:
     doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
     doc["spec"]["rewardModel"]["training"]["maxSteps"] = 100_000  # the stages run until they are stopped
     spec = tmp_path / "p.yaml"
@@ -51,6 +56,7 @@ def start(toy: Path, tmp_path: Path, **popen: Any) -> tuple[subprocess.Popen[byt
         "lines",
         "--run-dir",
         str(run_dir),
+        *extra,
     ]
     return subprocess.Popen(command, start_new_session=True, **popen), run_dir
 
@@ -73,9 +79,16 @@ def gone(run_dir: Path, timeout: float = 30) -> bool:
     return False
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP, signal.SIGTERM])
-def test_no_stage_outlives_pro_run_killed(toy: Path, tmp_path: Path, sig: signal.Signals) -> None:
-    proc, run_dir = start(toy, tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+@pytest.mark.parametrize(
+    ("sig", "extra"),
+    [(signal.SIGKILL, ()), (signal.SIGKILL, ("--cold-start",)), (signal.SIGHUP, ()), (signal.SIGTERM, ())],
+    ids=["SIGKILL", "SIGKILL-cold-start", "SIGHUP", "SIGTERM"],
+)
+def test_no_stage_outlives_pro_run_killed(
+    toy: Path, tmp_path: Path, sig: signal.Signals, extra: tuple[str, ...]
+) -> None:
+    """Warm stages end with the run's zygote, which ends with pro run; cold ones with pro run itself."""
+    proc, run_dir = start(toy, tmp_path, *extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     until_stages_run(run_dir)
     os.kill(proc.pid, sig)
     proc.wait(60)

@@ -135,7 +135,8 @@ def test_a_crashing_stage_is_retried_then_fails_the_pipeline_and_blocks_what_nee
     (broken / "config.json").write_text('{"model_type": "bert", ')
     doc["spec"]["objectives"][2]["model"] = {"name": str(broken)}
     doc["spec"]["retry"] = {"limit": 1, "backoffSeconds": 0.5}
-    code, out = run(write(tmp_path / "p.yaml", doc), run_dir, capsys)
+    # every stage in a fresh interpreter (the other tests here fork them from the run's zygote)
+    code, out = run(write(tmp_path / "p.yaml", doc), run_dir, capsys, "--cold-start")
     assert code == 1
     assert "rm-humor           Failed (attempt 2) 2 attempt(s); last: exit code" in out
     assert "no-such-model" in out  # the reason comes from the stage's own last word
