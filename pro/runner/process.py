@@ -104,9 +104,8 @@ class StageProcess:
             )
             fh.flush()
         env = {**env, PROGRESS_ENV: str(progress_file)}
-        module = [sys.executable, "-m", "pro"]
-        if zygote is not None and command[: len(module)] == module:
-            warm = zygote.start(command[len(module) :], env=env, cwd=os.getcwd(), log=log)
+        if zygote is not None and command[:2] == [sys.executable, "-m"]:
+            warm = zygote.start(command[2], command[3:], env=env, cwd=os.getcwd(), log=log)
             if warm is not None:
                 return cls(stage, attempt, digest, log, progress_file, warm)
         with log.open("ab") as fh:

@@ -62,8 +62,9 @@ READY_TIMEOUT = 120.0
 
 @dataclass(frozen=True)
 class Request:
-    """A stage to start: ``python -m pro <args>`` with this environment, directory and log."""
+    """A stage to start: ``python -m <module> <args>`` with this environment, directory and log."""
 
+    module: str
     args: list[str]
     env: dict[str, str]
     cwd: str
@@ -153,9 +154,9 @@ class Zygote:
         return Path(self._dir.name) / "zygote.sock"
 
     def start(
-        self, args: Sequence[str], *, env: Mapping[str, str], cwd: str, log: Path
+        self, module: str, args: Sequence[str], *, env: Mapping[str, str], cwd: str, log: Path
     ) -> WarmProcess | None:
-        """Fork ``python -m pro <args>``; None when it cannot be (start it cold)."""
+        """Fork ``python -m <module> <args>``; None when it cannot be (start it cold)."""
         with self._lock:
             if self._broken:
                 return None
@@ -164,7 +165,7 @@ class Zygote:
             elif refusal(self._env, env) is not None:
                 return None
             try:
-                return self._request(Request(list(args), dict(env), cwd, str(log)))
+                return self._request(Request(module, list(args), dict(env), cwd, str(log)))
             except (OSError, ValueError, KeyError, TimeoutError):
                 self._broken = True
                 self._stop()
@@ -294,7 +295,9 @@ def _receive(conn: socket.socket) -> Request | None:
     conn.settimeout(10)
     try:
         data = json.loads(_read_line(conn)[0])
-        return Request(list(data["args"]), dict(data["env"]), str(data["cwd"]), str(data["log"]))
+        return Request(
+            str(data["module"]), list(data["args"]), dict(data["env"]), str(data["cwd"]), str(data["log"])
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -326,15 +329,16 @@ def _reap(children: dict[int, socket.socket]) -> None:
             conn.close()
 
 
-def become(request: Request, zygote: int) -> int:
-    """In the forked child: become ``python -m pro <args>`` as a fresh process would be; its exit code."""
+def become(request: Request, zygote: int) -> None:
+    """In the forked child: become ``python -m <module> <args>`` as a fresh process would be (its exit
+    ends this process, as it would end that one)."""
     os.setsid()
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: end with the zygote
     if os.getppid() != zygote:
-        return 128 + signal.SIGTERM
+        sys.exit(128 + signal.SIGTERM)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -348,11 +352,11 @@ def become(request: Request, zygote: int) -> int:
     os.chdir(request.cwd)
     os.environ.clear()
     os.environ.update(request.env)
-    sys.argv = [str(Path(__file__).resolve().parents[1] / "__main__.py"), *request.args]
+    sys.argv = ["-m", *request.args]  # runpy puts the module's file first, as ``-m`` does
     _reseed()
-    from pro.cli import main
+    import runpy
 
-    return main(request.args)
+    runpy.run_module(request.module, run_name="__main__", alter_sys=True)
 
 
 def _reseed() -> None:
@@ -367,7 +371,7 @@ def main() -> None:
     zygote = os.getpid()
     request = serve(sys.argv[1])
     if request is not None:
-        sys.exit(become(request, zygote))
+        become(request, zygote)
 
 
 if __name__ == "__main__":
