@@ -3,10 +3,12 @@ against the same stages' commands run back to back by hand.
 
     .venv/bin/python bench/overhead.py [--scale minimal|tiny] [--out DIR] [--repeat N]
 
-Baseline, measured in the same run: every stage's own command (exactly what ``pro run`` starts: the stage
-itself for a one-process stage) run one after the other, each timed from start to exit.  Then
-``pro run --parallel 1`` on the same pipeline (fresh run id, so nothing is cached) and a second
-``pro run`` that finds everything committed.  Overhead per stage = (pro run − Σ stage times) / stages.
+Baseline, measured in the same run: every stage's own command (exactly what ``pro run --cold-start``
+starts: the stage itself for a one-process stage) run one after the other, each timed from start to exit.
+Then ``pro run --parallel 1`` on the same pipeline (fresh run id, so nothing is cached; one-process stages
+forked from the run's warm interpreter, ``pro.runner.warm``), a second ``pro run`` that finds everything
+committed, and ``pro run --parallel 1 --cold-start``.  Per stage = (pro run − Σ stage times) / stages:
+the orchestration's overhead when cold, what warm starts save when negative.
 Beside them, the same stages under ``torchrun --standalone --nproc-per-node=1`` (the pod's launcher, which
 ``pro run`` skips for one process).
 """
@@ -55,11 +57,11 @@ def by_hand(pipeline: Path, work: Path, *, torchrun: bool = False) -> list[tuple
     return times
 
 
-def pro_run(pipeline: Path, run_dir: Path) -> float:
+def pro_run(pipeline: Path, run_dir: Path, *extra: str) -> float:
     t0 = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "pro", "run", "-f", str(pipeline), "--parallel", "1", "--progress", "lines",
-         "--run-dir", str(run_dir)],
+         "--run-dir", str(run_dir), *extra],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     return time.perf_counter() - t0
@@ -91,14 +93,19 @@ def main() -> None:
         pipeline = _write(out / "run.yaml", run_doc)
         total = pro_run(pipeline, out / f"run-{i}")
         cached = pro_run(pipeline, out / f"run-{i}")
-        rows.append((stages, total, cached, sum(t for _, t in under_torchrun)))
+        cold_doc = pipeline_doc(toy, str(out / "store-cold"), scale)
+        cold_doc["spec"]["runId"] = f"cold-{i}-{time.time_ns()}"
+        cold = pro_run(_write(out / "cold.yaml", cold_doc), out / f"cold-{i}", "--cold-start")
+        rows.append((stages, total, cached, sum(t for _, t in under_torchrun), cold))
 
     n = len(rows[0][0])
     stage_sum = statistics.median(sum(t for _, t in r[0]) for r in rows)
     total = statistics.median(r[1] for r in rows)
     cached = statistics.median(r[2] for r in rows)
     torchrun_sum = statistics.median(r[3] for r in rows)
+    cold = statistics.median(r[4] for r in rows)
     per_stage = (total - stage_sum) / n
+    cold_per_stage = (cold - stage_sum) / n
     mean_stage = stage_sum / n
     print(
         f"pro run orchestration overhead ({args.scale} stages, {n} stages, {args.repeat} run(s), medians)\n"
@@ -111,8 +118,15 @@ def main() -> None:
     print("| measure | seconds | ratio |")
     print("|---|---|---|")
     print(f"| Σ stages run by hand (baseline) | {stage_sum:.2f} | 1.000 |")
-    print(f"| pro run --parallel 1 | {total:.2f} | {total / stage_sum:.3f} |")
-    print(f"| overhead per stage | {per_stage:.3f} | {per_stage / mean_stage:.3f} of a mean stage here |")
+    print(f"| pro run --parallel 1 (warm starts) | {total:.2f} | {total / stage_sum:.3f} |")
+    print(
+        f"| per stage against its own command | {per_stage:+.3f} | {per_stage / mean_stage:+.3f} of a mean stage |"
+    )
+    print(f"| pro run --parallel 1 --cold-start | {cold:.2f} | {cold / stage_sum:.3f} |")
+    print(
+        f"| per stage against its own command, cold | {cold_per_stage:+.3f} | "
+        f"{cold_per_stage / mean_stage:+.3f} of a mean stage |"
+    )
     print(f"| pro run with every stage committed | {cached:.2f} | {cached / stage_sum:.3f} |")
     print(
         f"| Σ stages under torchrun (the pod's launcher) | {torchrun_sum:.2f} | {torchrun_sum / stage_sum:.3f} |"
