@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pro.runner.warm import pid_alive
 from pro.spec.conventions import rfc3339
 
 STATE_FILE = "state.json"
@@ -63,14 +64,8 @@ class RunState:
     @property
     def live(self) -> bool:
         pid = int(self.data.get("pid") or 0)
-        if pid <= 0:
+        if pid <= 0 or not pid_alive(pid):
             return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
         return self.data.get("phase") not in ("Succeeded", "Failed", "Cancelled")
 
     def stage(self, name: str) -> dict[str, Any] | None:

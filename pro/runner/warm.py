@@ -107,7 +107,7 @@ class WarmProcess:
             self._buffer += chunk
         if b"\n" in self._buffer:
             self._finish(int(json.loads(self._buffer.split(b"\n", 1)[0])["exit"]))
-        elif not chunk and not _alive(self.pid):  # the zygote went away; so has the stage (PDEATHSIG)
+        elif not chunk and not pid_alive(self.pid):  # the zygote went away; so has the stage (PDEATHSIG)
             self._finish(-signal.SIGTERM)
         return self.returncode
 
@@ -125,7 +125,8 @@ class WarmProcess:
         self._conn.close()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (of any user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

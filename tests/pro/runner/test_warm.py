@@ -17,7 +17,7 @@ import pytest
 
 from pro.errors import PERMANENT_EXIT
 from pro.runner.process import StageProcess, single_process_env, stage_command, with_parent
-from pro.runner.warm import PER_ATTEMPT, WarmProcess, Zygote, refusal
+from pro.runner.warm import PER_ATTEMPT, WarmProcess, Zygote, pid_alive, refusal
 from pro.runs import prepare
 from pro.spec import dump_yaml
 from pro.spec.pipeline import AlignmentPipeline
@@ -121,7 +121,7 @@ def test_exit_codes_and_signals_are_reported_and_stages_end_with_the_zygote(
     assert a.popen.wait(30) == -signal.SIGKILL
     os.kill(zygote._process.pid, signal.SIGKILL)  # type: ignore[union-attr]  # the zygote dies
     assert b.popen.wait(60) is not None
-    wait_for(lambda: not alive(b.popen.pid), "the stage to end with its zygote")
+    wait_for(lambda: not pid_alive(b.popen.pid), "the stage to end with its zygote")
     # a zygote that is gone is not asked again: the next stage starts cold
     zygote._process.wait()  # type: ignore[union-attr]
     later = started(tmp_path, "later", [*command[:-1], str(broken)], env, zygote)
@@ -133,11 +133,3 @@ def wait_for(condition: Any, what: str, timeout: float = 120) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
