@@ -48,7 +48,9 @@ class RunOptions:
     """Environment of the stage processes (default: this process's)."""
     warm_start: bool = True
     """Fork one-process stages from an interpreter that has imported the libraries already
-    (:mod:`pro.runner.warm`; ≈3.5 s less start-up a stage); False: every stage in a fresh interpreter."""
+    (:mod:`pro.runner.warm`; ≈3.5 s less start-up a stage) when the run has two or more of them to start
+    (for one, the zygote's own imports cost as much as they save); False: every stage in a fresh
+    interpreter."""
 
 
 @dataclass
@@ -216,7 +218,12 @@ def run_pipeline(
         }
         return Observed(stages=stages, cancel=cancel, max_parallel=options.max_parallel)
 
-    with _Interrupts() as interrupts, _zygote(options) as zygote, _reaped(procs, options.grace_seconds):
+    # a warm interpreter pays for its imports from the second one-process stage it starts on
+    one_process = [
+        s for s in composition.stages if committed[s.name] != s.digest and s.resources.processes_per_node == 1
+    ]
+    warm = options.warm_start and len(one_process) >= 2
+    with _Interrupts() as interrupts, _zygote(warm) as zygote, _reaped(procs, options.grace_seconds):
         while True:
             now_wall = datetime.now(UTC)
             now = time.monotonic()
@@ -282,9 +289,9 @@ def run_pipeline(
 
 
 @contextmanager
-def _zygote(options: RunOptions) -> Iterator[Zygote | None]:
+def _zygote(warm: bool) -> Iterator[Zygote | None]:
     """The run's zygote (:mod:`pro.runner.warm`), ended with the run; None without warm starts."""
-    if not options.warm_start:
+    if not warm:
         yield None
         return
     zygote = Zygote(launcher=with_parent)

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pro.stages.runtime import PROGRESS_ENV
+
 #: what a stage's start-up is spent importing; the zygote imports them once
 PRELOAD = (
     "torch",
@@ -55,7 +57,7 @@ PRELOAD = (
 )
 #: the variables that may differ between the zygote and a stage it starts: set per attempt, read when the
 #: stage runs, never when a library is imported
-PER_ATTEMPT = frozenset({"PRO_PROGRESS_FILE", "MASTER_ADDR", "MASTER_PORT"})
+PER_ATTEMPT = frozenset({PROGRESS_ENV, "MASTER_ADDR", "MASTER_PORT"})
 #: how long a request waits for the zygote (its first answer comes after its imports)
 READY_TIMEOUT = 120.0
 
