@@ -139,7 +139,8 @@ def pid_alive(pid: int) -> bool:
 
 
 class Zygote:
-    """The client of one run's zygote, started at the first request with that request's environment."""
+    """The client of one run's zygote, started at the first request with that request's environment
+    (whether a later request's may be forked, the zygote decides: :func:`refusal`)."""
 
     def __init__(self, launcher: Callable[[list[str]], list[str]] = list) -> None:
         """``launcher``: the zygote's command as it is started (e.g. :func:`pro.runner.process.with_parent`,
@@ -147,7 +148,6 @@ class Zygote:
         self._launcher = launcher
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._env: dict[str, str] = {}
         self._broken = False
         self._lock = threading.Lock()
 
@@ -165,23 +165,21 @@ class Zygote:
                 return None
             if self._process is None:
                 self._spawn(dict(env))
-            elif refusal(self._env, env) is not None:
-                return None
             try:
                 return self._request(Request(module, list(args), dict(env), cwd, str(log)))
             except (OSError, ValueError, KeyError, TimeoutError):
+                # not asked again; stopped by close(), not now: the stages it forked may be running
                 self._broken = True
-                self._stop()
                 return None
 
     def close(self) -> None:
-        """End the zygote (after its children: it waits for them) and remove its socket."""
+        """End the zygote and remove its socket.  It waits for its children (at most 5 s: call it once
+        the stages it forked have ended; any still running get SIGTERM with it)."""
         with self._lock:
             self._stop()
 
     def _spawn(self, env: dict[str, str]) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="pro-zygote-")
-        self._env = env
         self._process = subprocess.Popen(
             self._launcher([sys.executable, "-m", "pro.runner.warm", str(self.socket_path)]),
             stdin=subprocess.PIPE,

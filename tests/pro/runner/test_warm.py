@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pro.errors import PERMANENT_EXIT
+from pro.runner.loop import warm_starts_pay
 from pro.runner.process import StageProcess, single_process_env, stage_command, with_parent
 from pro.runner.warm import PER_ATTEMPT, WarmProcess, Zygote, pid_alive, refusal
 from pro.runs import prepare
@@ -133,3 +134,20 @@ def wait_for(condition: Any, what: str, timeout: float = 120) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+@pytest.mark.unit
+def test_a_run_gets_a_zygote_only_with_two_or_more_one_process_stages_to_start(
+    toy: Path, tmp_path: Path
+) -> None:
+    doc = pipeline_doc(toy, str(tmp_path / "store"), MINIMAL)
+    c = prepare(AlignmentPipeline.model_validate(doc), write=False).composition
+    nothing: dict[str, str | None] = dict.fromkeys(s.name for s in c.stages)
+    assert warm_starts_pay(c, nothing)
+    all_but_eval = {s.name: (None if s.name == "eval" else s.digest) for s in c.stages}
+    assert not warm_starts_pay(c, all_but_eval)  # one stage to start: its own imports are cheaper
+    stale = {**all_but_eval, "align": "an older work digest"}  # committed for other work: runs again
+    assert warm_starts_pay(c, stale)
+    doc["spec"]["alignment"]["resources"] = {"processesPerNode": 2}
+    two = prepare(AlignmentPipeline.model_validate(doc), write=False).composition
+    assert not warm_starts_pay(two, {**{s.name: s.digest for s in two.stages}, "align": None, "eval": None})
