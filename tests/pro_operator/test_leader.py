@@ -171,6 +171,8 @@ class Leases:
         self.hang = threading.Event()
         self.hang.set()
         self.writes: list[str] = []
+        self.specs: list[dict[str, Any]] = []
+        """Every stored spec, in order (``writes`` holds their holders)."""
 
     def _gate(self) -> None:
         self.hang.wait()
@@ -203,6 +205,7 @@ class Leases:
         self.obj = copy.deepcopy(body)
         self.obj["metadata"]["resourceVersion"] = str(self.rv)
         self.writes.append(body["spec"]["holderIdentity"])
+        self.specs.append(copy.deepcopy(body["spec"]))
         return copy.deepcopy(self.obj)
 
     def holder(self) -> str:
@@ -324,8 +327,13 @@ def test_stop_releases_the_lease_of_a_leader_and_nothing_of_a_standby() -> None:
         b.start(lambda: led.append(OTHER), lambda why: led.append(f"lost {why}"))
         await asyncio.sleep(0.3)
         assert not b.leading
+        before = len(leases.specs)
         await a.stop()
-        assert leases.holder() == "" and (leases.obj or {})["spec"]["leaseDurationSeconds"] == 1
+        # a released the Lease (after at most a renewal that was in flight); b may take it at once,
+        # before this line runs, so the writes are read, not the Lease as it is now
+        after = [(sp["holderIdentity"], sp["leaseDurationSeconds"]) for sp in leases.specs[before:]]
+        first = next(i for i, (holder, _) in enumerate(after) if holder != ME)
+        assert after[first] == ("", 1), after
         while not b.leading:  # at its next retry, not after the lease duration
             await asyncio.sleep(0.01)
         writes = len(leases.writes)
