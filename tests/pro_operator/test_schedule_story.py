@@ -1,8 +1,8 @@
 """Scheduled alignment through the real operator (issue #15's story): weekly data drops in S3 selected by
 ``{{latestComplete}}``, a schedule on an injected clock, work reused across firings (counted in
-PyTorchJobs), the promotion gate moving ``promoted.json`` or leaving it byte-identical, a drop without its
-completion marker never selected, an object rewritten after it was pinned failing its stage by name, and no
-credential in any status, Event or log."""
+PyTorchJobs), alignments warm-started from the promoted policy, the promotion gate moving ``promoted.json``
+or leaving it byte-identical, a drop without its completion marker never selected, an object rewritten after
+it was pinned failing its stage by name, and no credential in any status, Event or log."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.pro_operator.conftest import finished
 
 pytestmark = pytest.mark.integration
 
-ALS, ALPS = "alignmentschedules", "alignmentpipelines"
+ALS, ALPS, ALIGNS = "alignmentschedules", "alignmentpipelines", "policyalignments"
 OBJECTIVES = ("helpfulness", "harmlessness", "humor")
 #: a secret no message may echo (the moto server accepts any key pair)
 SECRET = "pro-test-secret-9f27c1"
@@ -67,14 +67,16 @@ class Drops:
         return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
 
-def template(cluster: Cluster, toy: Path, *, init_steps: int, init_lr: float) -> dict[str, Any]:
+def template(
+    cluster: Cluster, toy: Path, *, init_steps: int, init_lr: float, warm_start: bool
+) -> dict[str, Any]:
     doc = pipeline_doc(toy, f"s3://{cluster.bucket}/pro", MINIMAL, name="template")
     spec = doc["spec"]
     for obj in spec["objectives"]:
         obj["data"]["path"] = f"s3://{cluster.bucket}/prefs/{{{{latestComplete}}}}/{obj['name']}.jsonl"
     spec["alignment"]["init"] |= {"steps": init_steps, "learningRate": init_lr, "batchSize": 32}
     spec["evaluation"]["maxPrompts"] = 32
-    spec["promotion"] = {"rule": {"minWinRate": 0.5}}
+    spec["promotion"] = {"rule": {"minWinRate": 0.5}, "warmStart": warm_start}
     spec["retry"] = {"limit": 0, "backoffSeconds": 1}
     return spec
 
@@ -88,12 +90,13 @@ def test_a_weekly_schedule_reuses_work_gates_its_policy_and_never_reads_a_half_w
     if time.time() % 60 > 50:  # the schedule is created before the first firing's minute
         time.sleep(61 - time.time() % 60)
     t0 = datetime.fromtimestamp((int(time.time()) // 60 + 1) * 60, UTC)
+    good = template(cluster, toy, init_steps=150, init_lr=0.003, warm_start=True)
     clock_file.write_text(rfc3339(t0 - timedelta(seconds=30)))
     cluster.create(ALS, {
         "apiVersion": "pro.alignment.dev/v1alpha1", "kind": "AlignmentSchedule",
         "metadata": {"name": "weekly", "namespace": cluster.namespace},
         "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Forbid",
-                 "pipelineTemplate": {"spec": template(cluster, toy, init_steps=150, init_lr=0.003)}},
+                 "pipelineTemplate": {"spec": good}},
     })  # fmt: skip
     pointer_key = f"pro/{cluster.namespace}/weekly/promoted.json"
 
@@ -141,11 +144,16 @@ def test_a_weekly_schedule_reuses_work_gates_its_policy_and_never_reads_a_half_w
     reused = {s["name"]: s.get("reusedFrom") for s in second["stages"]}
     assert reused["rm-helpfulness"] == reused["rm-harmlessness"] == first["name"].replace("weekly-", "t")
     assert second["promotion"]["baseline"] == pointer["policy"]  # gated against the promoted policy
+    for stage in ("align", "align-baseline"):  # promotion.warmStart: both start from the promoted policy
+        spec = cluster.get(ALIGNS, f"{second['name']}-{stage}")["spec"]
+        assert spec["policy"] == {"name": pointer["policy"]} and "init" not in spec, spec
     before = drops.read(pointer_key)
 
-    # firing 3: a broken alignment (no real SFT start) is rejected and the pointer stays byte for byte
-    broken = template(cluster, toy, init_steps=1, init_lr=1e-6)
-    cluster.patch(ALS, "weekly", {"spec": {"pipelineTemplate": {"spec": {"alignment": broken["alignment"]}}}})
+    # firing 3: a broken alignment (no warm start, no real SFT start) is rejected and the pointer stays
+    # byte for byte
+    broken = template(cluster, toy, init_steps=1, init_lr=1e-6, warm_start=False)
+    patch = {key: broken[key] for key in ("alignment", "promotion")}
+    cluster.patch(ALS, "weekly", {"spec": {"pipelineTemplate": {"spec": patch}}})
     third = fire(2)
     assert third["newJobs"] == sorted(["align", "align-baseline", "eval"])
     assert third["promotion"]["decision"] == "Rejected", third["promotion"]

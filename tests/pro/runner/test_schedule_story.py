@@ -1,5 +1,6 @@
-"""Scheduled alignment on one machine: weekly data drops, work reused across firings, the promotion gate
-and the weight record, through ``pro run -f schedule.yaml --scheduled-time T`` (issue #15's story)."""
+"""Scheduled alignment on one machine: weekly data drops, work reused across firings, the promotion gate,
+alignments warm-started from the promoted policy and the weight record, through ``pro run -f schedule.yaml
+--scheduled-time T`` (issue #15's story)."""
 
 from __future__ import annotations
 
@@ -40,14 +41,16 @@ def drops(toy: Path, root: Path) -> Path:
     return root
 
 
-def schedule(toy: Path, store: Path, data: Path, *, init_steps: int, init_lr: float) -> dict[str, Any]:
+def schedule(
+    toy: Path, store: Path, data: Path, *, init_steps: int, init_lr: float, warm_start: bool
+) -> dict[str, Any]:
     doc = pipeline_doc(toy, str(store), MINIMAL, name="weekly")
     spec = doc["spec"]
     for obj in spec["objectives"]:
         obj["data"]["path"] = f"file://{data}/{{{{scheduledTime:%Y-%m-%d}}}}/{obj['name']}.jsonl"
     spec["alignment"]["init"] |= {"steps": init_steps, "learningRate": init_lr, "batchSize": 32}
     spec["evaluation"]["maxPrompts"] = 32
-    spec["promotion"] = {"rule": {"minWinRate": 0.5}}
+    spec["promotion"] = {"rule": {"minWinRate": 0.5}, "warmStart": warm_start}
     return {
         "apiVersion": "pro.alignment.dev/v1alpha1",
         "kind": "AlignmentSchedule",
@@ -75,7 +78,9 @@ def test_weekly_firings_reuse_unchanged_work_gate_the_policy_and_record_its_weig
     store, data = tmp_path / "store", drops(toy, tmp_path / "drops")
     good = tmp_path / "schedule.yaml"
     good.write_text(
-        yaml.safe_dump(schedule(toy, store, data, init_steps=150, init_lr=0.003), sort_keys=False)
+        yaml.safe_dump(
+            schedule(toy, store, data, init_steps=150, init_lr=0.003, warm_start=True), sort_keys=False
+        )
     )
     pointer = store / "default" / "weekly" / POINTER
 
@@ -104,11 +109,20 @@ def test_weekly_firings_reuse_unchanged_work_gate_the_policy_and_record_its_weig
     assert ran == {"rm-humor", "adapter", "align", "align-baseline", "eval"}
     assert reused == {"rm-helpfulness", "rm-harmlessness"}
     assert f"vs {first['policy']}" in promotion  # compared with the promoted policy, not its own baseline
+    for stage in ("align", "align-baseline"):  # promotion.warmStart: both start from the promoted policy
+        run = store / "default" / "weekly-29943540" / "t29943540" / stage
+        assert yaml.safe_load((run / "stage.yaml").read_text())["spec"]["policy"] == {"name": first["policy"]}
+        assert "initSteps" not in json.loads((run / "metrics.json").read_text())  # no SFT start again
     before = pointer.read_bytes()
 
-    # firing 3: a broken alignment (no real SFT start) is rejected; the pointer stays byte for byte
+    # firing 3: a broken alignment (no warm start, no real SFT start) is rejected; the pointer stays byte
+    # for byte
     broken = tmp_path / "broken.yaml"
-    broken.write_text(yaml.safe_dump(schedule(toy, store, data, init_steps=1, init_lr=1e-6), sort_keys=False))
+    broken.write_text(
+        yaml.safe_dump(
+            schedule(toy, store, data, init_steps=1, init_lr=1e-6, warm_start=False), sort_keys=False
+        )
+    )
     ran, reused, promotion = fire(broken, THIRD, capsys)
     assert ran == {"align", "align-baseline", "eval"}
     assert reused == {"rm-helpfulness", "rm-harmlessness", "rm-humor", "adapter"}
