@@ -9,7 +9,6 @@ kept.  Kubernetes before 1.25 refuses their CEL rules, so those are stripped (as
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 import time
@@ -39,13 +38,10 @@ def crds_dir() -> Path:
     return Path(os.environ.get("PRO_KUBEFLOW_CRDS", str(DEFAULT_CRDS))).resolve()
 
 
-def manifest(path: Path) -> dict[str, Any]:
-    """A YAML manifest as a fresh dict (the caller may change it), parsed once per process."""
-    return copy.deepcopy(_parsed(path))
-
-
 @functools.cache
-def _parsed(path: Path) -> dict[str, Any]:
+def manifest(path: Path) -> dict[str, Any]:
+    """A YAML manifest, parsed once per process and shared: never change it (``strip_cel`` and the API
+    client copy what they are given)."""
     # libyaml where PyYAML has it: the upstream CRDs are 0.5–0.9 MB, 0.3–0.4 s of CPU each with the
     # pure-Python loader and 0.03 s with libyaml; every operator test installs them (measured, #14)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
