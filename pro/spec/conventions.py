@@ -42,8 +42,8 @@ ABANDONED: Final = f"{API_GROUP}/abandoned"
 ABANDONED_AT: Final = f"{API_GROUP}/abandoned-at"
 """On a job given up on before it ran: when (RFC 3339)."""
 CRD_BODY_DIGEST: Final = f"{API_GROUP}/body-digest"
-"""On a CRD the test harness installed (:func:`pro.testing.operator.install_crds`): the sha256 of the body
-it installed, so installing the same body again is one read, not a replace."""
+"""On a CRD of ours the test harness installed (:func:`pro.testing.kubeflow.install_crd`): the sha256 of
+the body it installed, so installing the same body again is one read, not a replace."""
 
 # ---------------------------------------------------------------- Kubeflow and Kueue
 KUBEFLOW_GROUP: Final = "kubeflow.org"

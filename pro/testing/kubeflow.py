@@ -4,12 +4,16 @@ TrainJob, ClusterTrainingRuntime and TrainingRuntime, copied unchanged from thei
 is checked against the schemas a real cluster enforces: a field a schema does not know is pruned, not
 kept.  Kubernetes before 1.25 refuses their CEL rules, so those are stripped (as the integration tier's
 1.20 API server needs).  The runtimes: Trainer's ``torch-distributed`` and our ``pro-torch``
-(``manifests/trainer/``).
+(``manifests/trainer/``).  :func:`install_crd` installs our own CRDs too
+(:func:`pro.testing.operator.install_crds`).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -18,6 +22,7 @@ from typing import Any
 import yaml
 
 from pro.render.crds import strip_cel
+from pro.spec.conventions import CRD_BODY_DIGEST
 
 ROOT = Path(__file__).resolve().parents[2]
 #: where the shared checkout keeps the upstream CRDs
@@ -59,25 +64,64 @@ def install_kubeflow(api_client: Any, *, pytorchjob: bool = True, trainer: bool 
         install_runtimes(api_client)
 
 
-def install_crd(api_client: Any, body: dict[str, Any]) -> None:
-    """Create a CRD (CEL stripped) unless one of its name exists; wait until it is established."""
+def install_crd(api_client: Any, body: dict[str, Any], *, replace: bool = False, cel: bool = False) -> None:
+    """Create a CRD (its CEL rules stripped unless ``cel``: Kubernetes < 1.25 rejects them) and wait until
+    it is served.  One of its name already there is kept, unless ``replace`` and it was installed from
+    another body (the sha256 of body and ``cel``, in its :data:`CRD_BODY_DIGEST` annotation): ours are
+    replaced when they change, Kubeflow's (perhaps a real cluster's) never."""
     from kubernetes import client
     from kubernetes.client.rest import ApiException
 
     ext = client.ApiextensionsV1Api(api_client)
     name = body["metadata"]["name"]
-    try:
-        ext.read_custom_resource_definition(name)
+    current = _read_crd(ext, name)
+    digest = hashlib.sha256(json.dumps([body, cel], sort_keys=True).encode()).hexdigest() if replace else ""
+    if current is not None and not (replace and _installed_from(current) != digest):
+        if not _established(current):
+            wait_served(api_client, body)
         return
+    installed = copy.deepcopy(body) if cel else strip_cel(body)
+    if replace:
+        installed["metadata"]["annotations"] = {
+            **installed["metadata"].get("annotations", {}),
+            CRD_BODY_DIGEST: digest,
+        }
+    if current is None:
+        try:
+            ext.create_custom_resource_definition(installed)
+        except ApiException as err:
+            if err.status != 409:  # another test session's install won the race
+                raise
+    else:
+        installed["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        ext.replace_custom_resource_definition(name, installed)
+    wait_served(api_client, body)
+
+
+def _read_crd(ext: Any, name: str) -> dict[str, Any] | None:
+    """The CRD as the server has it (plain JSON: its schema is too large to build client models from
+    cheaply), None when there is none."""
+    from kubernetes.client.rest import ApiException
+
+    try:
+        found: dict[str, Any] = json.loads(
+            ext.read_custom_resource_definition(name, _preload_content=False).data
+        )
     except ApiException as err:
         if err.status != 404:
             raise
-    try:
-        ext.create_custom_resource_definition(strip_cel(body))
-    except ApiException as err:
-        if err.status != 409:  # another test session's install won the race
-            raise
-    wait_served(api_client, body)
+        return None
+    return found
+
+
+def _installed_from(crd_object: dict[str, Any]) -> str | None:
+    digest: str | None = (crd_object["metadata"].get("annotations") or {}).get(CRD_BODY_DIGEST)
+    return digest
+
+
+def _established(crd_object: dict[str, Any]) -> bool:
+    conditions = (crd_object.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
 
 def wait_served(api_client: Any, crd: dict[str, Any], timeout: float = 60.0) -> None:
@@ -87,13 +131,11 @@ def wait_served(api_client: Any, crd: dict[str, Any], timeout: float = 60.0) -> 
     from kubernetes.client.rest import ApiException
 
     ext = client.ApiextensionsV1Api(api_client)
+    name = crd["metadata"]["name"]
     deadline = time.monotonic() + timeout
-    while True:
-        got = ext.read_custom_resource_definition(crd["metadata"]["name"])
-        if any(c.type == "Established" and c.status == "True" for c in got.status.conditions or []):
-            break
+    while not _established(_read_crd(ext, name) or {}):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the CRD {crd['metadata']['name']} did not become Established")
+            raise RuntimeError(f"the CRD {name} did not become Established")
         time.sleep(0.05)
     custom = client.CustomObjectsApi(api_client)
     group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]

@@ -6,8 +6,6 @@ module never imports it (the ML library does not reach into the operator).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import signal
@@ -20,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pro.render.crds import crd, strip_cel
+from pro.render.crds import crd
 from pro.spec.conventions import API_GROUP as GROUP
 from pro.spec.conventions import API_VERSION as VERSION
 from pro.spec.conventions import (
-    CRD_BODY_DIGEST,
     JOBSET_NAME_LABEL,
     KUBEFLOW_GROUP,
     KUBEFLOW_VERSION,
@@ -37,52 +34,18 @@ from pro.spec.conventions import (
 )
 from pro.spec.kinds import all_kinds
 from pro.testing.jobexec import JobExecutor
-from pro.testing.kubeflow import wait_served
+from pro.testing.kubeflow import install_crd
 
 Objs = list[dict[str, Any]]
 Events = list[tuple[str, str]]
 
 
 def install_crds(api_client: Any, *, cel: bool = False) -> None:
-    """Create (or replace) every CRD of ours and wait until each is served; CEL rules are stripped
-    unless ``cel`` (Kubernetes < 1.25 rejects them).  A CRD already installed from the same body and
-    established is left as it is (every operator test installs them: a replace re-establishes each)."""
-    from kubernetes import client
-    from kubernetes.client.rest import ApiException
-
-    ext = client.ApiextensionsV1Api(api_client)
+    """Install every CRD of ours (:func:`~pro.testing.kubeflow.install_crd`, replaced when its body
+    changed, else left as it is: every operator test installs them) and wait until each is served; CEL
+    rules are stripped unless ``cel`` (Kubernetes < 1.25 rejects them)."""
     for kind in all_kinds():
-        body = crd(kind) if cel else strip_cel(crd(kind))
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        meta = body["metadata"]
-        body = {
-            **body,
-            "metadata": {**meta, "annotations": {**meta.get("annotations", {}), CRD_BODY_DIGEST: digest}},
-        }
-        name = meta["name"]
-        try:
-            current = json.loads(ext.read_custom_resource_definition(name, _preload_content=False).data)
-        except ApiException as err:
-            if err.status != 404:
-                raise
-            current = None
-        if current is None:
-            try:
-                ext.create_custom_resource_definition(body)
-            except ApiException as err:
-                if err.status != 409:  # another session created it a moment ago
-                    raise
-        elif current["metadata"].get("annotations", {}).get(CRD_BODY_DIGEST) != digest:
-            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-            ext.replace_custom_resource_definition(name, body)
-        elif _established(current):
-            continue
-        wait_served(api_client, body)
-
-
-def _established(crd_object: dict[str, Any]) -> bool:
-    conditions = (crd_object.get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+        install_crd(api_client, crd(kind), replace=True, cel=cel)
 
 
 def lease_holder(api_client: Any, namespace: str, name: str) -> str:

@@ -1,5 +1,6 @@
-"""The operator test harness's CRD install (every operator test runs it): the same body again is left as it
-is; a CRD installed from another body (an older generation, the chart's) is replaced; each is served."""
+"""The test harness's CRD install (every operator test runs it): the same body again is left as it is; a CRD
+of ours installed from another body (an older generation, the chart's) is replaced; one installed without
+``replace`` (Kubeflow's) is never touched; each is served."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from pro.render.crds import crd
 from pro.spec.conventions import API_GROUP, API_VERSION, CRD_BODY_DIGEST
 from pro.spec.kinds import all_kinds
+from pro.testing.kubeflow import install_crd
 from pro.testing.operator import install_crds
 
 pytestmark = pytest.mark.integration
@@ -47,5 +50,11 @@ def test_the_same_crds_are_left_alone_and_a_crd_from_another_body_is_replaced(ku
         assert {n: v for n, v in now.items() if n != name} == {n: v for n, v in first.items() if n != name}
         kind = next(k for k in all_kinds() if f"{k.plural}.{API_GROUP}" == name)
         client.CustomObjectsApi(api).list_cluster_custom_object(API_GROUP, API_VERSION, kind.plural, limit=1)
+
+        # without replace (Kubeflow's CRDs, perhaps a real cluster's): one already there is never touched
+        other = crd(kind)
+        other["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["description"] = "another body"
+        install_crd(api, other)
+        assert installed(ext) == now
     finally:
         api.close()
