@@ -3,6 +3,7 @@ real operator process, and the operator's own API client."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,6 +188,13 @@ def finished(cluster: Cluster, plural: str, name: str) -> bool:
 
 def job_names(cluster: Cluster) -> list[str]:
     return sorted(j["metadata"]["name"] for j in cluster.jobs())
+
+
+def refusals(cluster: Cluster) -> list[str]:
+    """The operator's log lines saying the API server refused it something (under ``operator_rbac`` =
+    ``chart``: what the chart's Roles do not allow)."""
+    log = cluster.operator.log.read_text()
+    return [line for line in log.splitlines() if re.search(r"forbidden|not enough permissions", line, re.I)]
 
 
 def launched(cluster: Cluster) -> list[str]:

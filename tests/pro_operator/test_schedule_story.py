@@ -2,7 +2,9 @@
 ``{{latestComplete}}``, a schedule on an injected clock, work reused across firings (counted in
 PyTorchJobs), alignments warm-started from the promoted policy, the promotion gate moving ``promoted.json``
 or leaving it byte-identical, a drop without its completion marker never selected, an object rewritten after
-it was pinned failing its stage by name, and no credential in any status, Event or log."""
+it was pinned failing its stage by name, and no credential in any status, Event or log.  The operator runs
+under the chart's Roles only (a token of its ServiceAccount, leader election on its Lease): the whole
+pipeline as PyTorchJobs, and the schedules, with nothing refused."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import pytest
 
 from pro.testing.operator import Cluster
 from pro.testing.toy_pipeline import MINIMAL, pipeline_doc
-from tests.pro_operator.conftest import finished
+from tests.pro_operator.conftest import finished, refusals
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +27,11 @@ ALS, ALPS, ALIGNS = "alignmentschedules", "alignmentpipelines", "policyalignment
 OBJECTIVES = ("helpfulness", "harmlessness", "humor")
 #: a secret no message may echo (the moto server accepts any key pair)
 SECRET = "pro-test-secret-9f27c1"
+
+
+@pytest.fixture
+def operator_rbac() -> str:
+    return "chart"
 
 
 @pytest.fixture
@@ -165,6 +172,9 @@ def test_a_weekly_schedule_reuses_work_gates_its_policy_and_never_reads_a_half_w
     texts += [json.dumps(cluster.get(ALS, "weekly")), json.dumps(cluster.events(first["name"]))]
     texts += [cluster.operator.log.read_text(), *(p.read_text() for p in cluster.workdir.rglob("*.log"))]
     assert not [t for t in texts if SECRET in t]
+    # every stage of every firing a PyTorchJob, under the chart's Roles, nothing refused
+    assert {j["kind"] for j in cluster.jobs()} == {"PyTorchJob"} and len(cluster.jobs()) == 15
+    assert refusals(cluster) == []
 
 
 def test_an_object_rewritten_after_the_run_pinned_it_fails_its_stage_naming_it(
