@@ -10,7 +10,8 @@ forked from the run's warm interpreter, ``pro.runner.warm``), a second ``pro run
 committed, and ``pro run --parallel 1 --cold-start``.  Per stage = (pro run − Σ stage times) / stages:
 the orchestration's overhead when cold, what warm starts save when negative.
 Beside them, the same stages under ``torchrun --standalone --nproc-per-node=1`` (the pod's launcher, which
-``pro run`` skips for one process).
+``pro run`` skips for one process), and by hand with their libraries imported while Python's cyclic garbage
+collector runs (as before ``pro.stages.runtime.import_libraries`` paused it and froze what they load).
 """
 
 from __future__ import annotations
@@ -32,9 +33,22 @@ def _write(path: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
-def by_hand(pipeline: Path, work: Path, *, torchrun: bool = False) -> list[tuple[str, float]]:
-    """Each stage's command (``torchrun``: under torchrun), in dependency order, one at a time:
-    (stage, seconds)."""
+#: ``python -c`` running a stage's ``pro`` command with its libraries imported the plain way, the collector
+#: running (``pro.cli.stage`` looks ``import_libraries`` up when it runs)
+COLLECTOR_RUNNING = (
+    "import importlib, sys\n"
+    "import pro.stages.runtime as runtime\n"
+    "runtime.import_libraries = lambda names: [importlib.import_module(n) for n in names]\n"
+    "from pro.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def by_hand(
+    pipeline: Path, work: Path, *, torchrun: bool = False, collector_running: bool = False
+) -> list[tuple[str, float]]:
+    """Each stage's command (``torchrun``: under torchrun; ``collector_running``: its libraries imported
+    with the collector running), in dependency order, one at a time: (stage, seconds)."""
     import os
 
     from pro.runner.process import single_process_env, stage_command, torchrun_command
@@ -50,6 +64,8 @@ def by_hand(pipeline: Path, work: Path, *, torchrun: bool = False) -> list[tuple
         spec_file.write_text(dump_yaml(stage.resource))
         nproc = stage.resources.processes_per_node
         command = (torchrun_command if torchrun else stage_command)(stage.kind, spec_file, nproc)
+        if collector_running:  # [python, -m, pro, stage, …] → [python, -c, COLLECTOR_RUNNING, stage, …]
+            command = [sys.executable, "-c", COLLECTOR_RUNNING, *command[3:]]
         env = {**os.environ, **(single_process_env() if nproc == 1 and not torchrun else {})}
         t0 = time.perf_counter()
         subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -88,6 +104,9 @@ def main() -> None:
         tr_doc = pipeline_doc(toy, str(out / "store-torchrun"), scale)
         tr_doc["spec"]["runId"] = f"torchrun-{i}-{time.time_ns()}"
         under_torchrun = by_hand(_write(out / "torchrun.yaml", tr_doc), out / "hand", torchrun=True)
+        gc_doc = pipeline_doc(toy, str(out / "store-gc"), scale)
+        gc_doc["spec"]["runId"] = f"gc-{i}-{time.time_ns()}"
+        collecting = by_hand(_write(out / "gc.yaml", gc_doc), out / "hand", collector_running=True)
         run_doc = pipeline_doc(toy, str(out / "store-run"), scale)
         run_doc["spec"]["runId"] = f"run-{i}-{time.time_ns()}"
         pipeline = _write(out / "run.yaml", run_doc)
@@ -96,7 +115,7 @@ def main() -> None:
         cold_doc = pipeline_doc(toy, str(out / "store-cold"), scale)
         cold_doc["spec"]["runId"] = f"cold-{i}-{time.time_ns()}"
         cold = pro_run(_write(out / "cold.yaml", cold_doc), out / f"cold-{i}", "--cold-start")
-        rows.append((stages, total, cached, sum(t for _, t in under_torchrun), cold))
+        rows.append((stages, total, cached, sum(t for _, t in under_torchrun), cold, collecting))
 
     n = len(rows[0][0])
     stage_sum = statistics.median(sum(t for _, t in r[0]) for r in rows)
@@ -104,16 +123,17 @@ def main() -> None:
     cached = statistics.median(r[2] for r in rows)
     torchrun_sum = statistics.median(r[3] for r in rows)
     cold = statistics.median(r[4] for r in rows)
+    collecting_sum = statistics.median(sum(t for _, t in r[5]) for r in rows)
     per_stage = (total - stage_sum) / n
     cold_per_stage = (cold - stage_sum) / n
     mean_stage = stage_sum / n
     print(
         f"pro run orchestration overhead ({args.scale} stages, {n} stages, {args.repeat} run(s), medians)\n"
     )
-    print("| stage | own run time (s) |")
-    print("|---|---|")
-    for name, t in rows[0][0]:
-        print(f"| {name} | {t:.2f} |")
+    print("| stage | own run time (s) | its libraries imported with the collector running (s) | ratio |")
+    print("|---|---|---|---|")
+    for (name, t), (_, before) in zip(rows[0][0], rows[0][5], strict=True):
+        print(f"| {name} | {t:.2f} | {before:.2f} | {t / before:.3f} |")
     print()
     print("| measure | seconds | ratio |")
     print("|---|---|---|")
@@ -130,6 +150,10 @@ def main() -> None:
     print(f"| pro run with every stage committed | {cached:.2f} | {cached / stage_sum:.3f} |")
     print(
         f"| Σ stages under torchrun (the pod's launcher) | {torchrun_sum:.2f} | {torchrun_sum / stage_sum:.3f} |"
+    )
+    print(
+        f"| Σ stages by hand, libraries imported with the collector running | {collecting_sum:.2f} | "
+        f"{collecting_sum / stage_sum:.3f} |"
     )
 
 

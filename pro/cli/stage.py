@@ -83,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
     from pro.data.objects import pinned
     from pro.spec import load_file
     from pro.spec.paths import resolved
+    from pro.stages.runtime import import_libraries
 
     kind = stage_kind_of_verb(args.kind)
+    import_libraries(kind.libraries)
     try:
         resource = load_file(args.spec, kind.model())
         base = paths_base(args.spec)

@@ -41,20 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pro.stages.runtime import PROGRESS_ENV
+from pro.spec.kinds import stage_kinds
+from pro.stages.runtime import PROGRESS_ENV, import_libraries
 
-#: what a stage's start-up is spent importing; the zygote imports them once
-PRELOAD = (
-    "torch",
-    "transformers",
-    "datasets",
-    "peft",
-    "trl",
-    "trl.trainer.reward_trainer",
-    "trl.trainer.sft_trainer",
-    "matplotlib.pyplot",
-    "pro.align.policy",
-)
 #: the variables that may differ between the zygote and a stage it starts: set per attempt, read when the
 #: stage runs, never when a library is imported
 PER_ATTEMPT = frozenset({PROGRESS_ENV, "MASTER_ADDR", "MASTER_PORT"})
@@ -242,14 +231,14 @@ def _read_line(conn: socket.socket) -> tuple[bytes, bytes]:
 
 # ---------------------------------------------------------------------------------------------- zygote
 def serve(path: str) -> Request | None:
-    """The zygote's loop: listen on ``path``, import :data:`PRELOAD`, then fork a child per request and
-    report its pid and exit status.  Returns in a child (its request) or when stdin reaches EOF and no
-    child is left (None)."""
+    """The zygote's loop: listen on ``path``, import what :func:`preload` names, then fork a child per
+    request and report its pid and exit status.  Returns in a child (its request) or when stdin reaches
+    EOF and no child is left (None)."""
     environment = dict(os.environ)  # as started: imports may set variables of their own
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
-    _preload()
+    import_libraries(preload())  # frozen before any fork: the children share them, collected by none
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, "listen")
     sel.register(sys.stdin.buffer, selectors.EVENT_READ, "stdin")
@@ -284,12 +273,9 @@ def serve(path: str) -> Request | None:
     return None
 
 
-def _preload() -> None:
-    import importlib
-
-    for name in PRELOAD:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+def preload() -> tuple[str, ...]:
+    """What the zygote imports once: every stage kind's ``libraries`` (the kind table), in table order."""
+    return tuple(dict.fromkeys(name for kind in stage_kinds() for name in kind.libraries))
 
 
 def _receive(conn: socket.socket) -> Request | None:

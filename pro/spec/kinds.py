@@ -44,6 +44,12 @@ class Kind:
     """``pro stage <verb>`` for a stage kind; None for the others."""
     entrypoint: str | None = None
     """``module:function`` a stage runs: ``run(resource) -> metrics``; None for the others."""
+    libraries: tuple[str, ...] = ()
+    """The modules a stage's start-up spends its time importing (torch, transformers, trl, …).  ``pro
+    stage`` imports them before the entrypoint with the garbage collector paused and then frozen out of its
+    scans (:func:`pro.stages.runtime.import_libraries`); ``pro run``'s warm interpreter imports every stage
+    kind's once.  Only a matter of speed: a module left out is imported by the stage where it needs it.
+    Not ``deepspeed``: importing it writes an advisory into the stage's log (a warm start's would lack it)."""
 
     @property
     def plural(self) -> str:
@@ -80,6 +86,14 @@ KINDS: tuple[Kind, ...] = (
         "Train one objective's reward model",
         verb="reward",
         entrypoint="pro.stages.reward:run",
+        libraries=(
+            "torch",
+            "transformers",
+            "datasets",
+            "peft",
+            "trl",
+            "trl.trainer.reward_trainer",
+        ),
     ),
     Kind(
         "AdapterTraining",
@@ -88,6 +102,7 @@ KINDS: tuple[Kind, ...] = (
         "Train the prompt → weights adapter",
         verb="adapter",
         entrypoint="pro.stages.adapter:run",
+        libraries=("torch", "transformers", "transformers.trainer", "datasets", "peft"),
     ),
     Kind(
         "PolicyAlignment",
@@ -96,6 +111,15 @@ KINDS: tuple[Kind, ...] = (
         "Align a policy with per-prompt weights (PRO-MORLHF or PRO-WIC)",
         verb="align",
         entrypoint="pro.stages.align:run",
+        libraries=(
+            "torch",
+            "transformers",
+            "datasets",
+            "peft",
+            "trl",
+            "trl.trainer.sft_trainer",
+            "pro.align.policy",
+        ),
     ),
     Kind(
         "PolicyEvaluation",
@@ -104,6 +128,7 @@ KINDS: tuple[Kind, ...] = (
         "Compare two policies on held-out prompts",
         verb="eval",
         entrypoint="pro.stages.evaluate:run",
+        libraries=("torch", "transformers", "matplotlib.pyplot", "pro.align.policy"),
     ),
     Kind(
         "AlignmentSchedule",

@@ -1,10 +1,12 @@
 """The kind table is the one place a kind is declared: a throw-away stage kind registered there alone
-reaches the CLI, ``pro validate``, the job renderer, the local runner, the CRD generator, the operator's
-watches and controllers, and its RBAC rules."""
+reaches the CLI, ``pro validate``, the job renderer, the local runner and its warm interpreter, the CRD
+generator, the operator's watches and controllers, and its RBAC rules."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +16,7 @@ import pytest
 from pro.spec.base import Resource, SpecModel
 from pro.spec.conventions import API_GROUP, KUBEFLOW_GROUP, PYTORCHJOBS
 from pro.spec.execution import StageExecution
-from pro.spec.kinds import KINDS, Kind, kind_named, load_resource, resolve, stage_kind_of_verb
+from pro.spec.kinds import KINDS, Kind, kind_named, load_resource, resolve, stage_kind_of_verb, stage_kinds
 
 pytestmark = pytest.mark.unit
 
@@ -56,6 +58,7 @@ NOOP = Kind(
     "Commit one file",
     verb="nothing",
     entrypoint=f"{__name__}:run_noop",
+    libraries=("colorsys",),  # a module nothing else here imports
 )
 
 
@@ -80,7 +83,7 @@ def test_the_table_answers_every_name_of_the_kind(noop_registered: Kind) -> None
 
 
 def test_the_cli_validates_and_runs_it(
-    noop_registered: Kind, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    noop_registered: Kind, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pro.cli import main
     from pro.store import read_manifest
@@ -88,7 +91,9 @@ def test_the_cli_validates_and_runs_it(
     spec = _spec_file(tmp_path)
     assert isinstance(load_resource(spec), NoopStage)
     assert main(["validate", "-f", str(spec)]) == 0
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
     assert main(["stage", "nothing", "-f", str(spec)]) == 0
+    assert "colorsys" in sys.modules  # its libraries, imported before it ran
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed == {"kind": "NoopStage", "output": str(tmp_path / "store" / "noop")}
     manifest = read_manifest(str(tmp_path / "store" / "noop"))
@@ -98,6 +103,7 @@ def test_the_cli_validates_and_runs_it(
 def test_the_renderer_and_the_local_runner_run_its_verb(noop_registered: Kind, tmp_path: Path) -> None:
     from pro.render.jobs import render_stage
     from pro.runner.process import stage_command
+    from pro.runner.warm import preload
 
     resource = load_resource(_spec_file(tmp_path))
     job = render_stage(resource, attempt=1).job
@@ -108,6 +114,24 @@ def test_the_renderer_and_the_local_runner_run_its_verb(noop_registered: Kind, t
         "-f",
         str(tmp_path / "s.yaml"),
     ]
+    # the run's warm interpreter imports every stage kind's libraries, each once
+    assert preload()[-1] == "colorsys" and len(preload()) == len(set(preload()))
+
+
+def _installed(module: str) -> bool:
+    """``module`` is there to import (a submodule found by its file: nothing is imported)."""
+    top, *rest = module.split(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not rest:
+        return spec is not None
+    base = Path(next(iter(spec.submodule_search_locations or [])), *rest[:-1])
+    return (base / f"{rest[-1]}.py").is_file() or (base / rest[-1] / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("kind", stage_kinds(), ids=lambda k: k.name)
+def test_every_library_a_stage_kind_names_is_installed(kind: Kind) -> None:
+    # a misspelt name is skipped at start-up without a word (only slower): caught here
+    assert kind.libraries and [m for m in kind.libraries if not _installed(m)] == []
 
 
 def test_the_crd_generator_makes_its_crd(noop_registered: Kind) -> None:

@@ -1,8 +1,12 @@
-"""What a stage prints and reports: one readable line per training log, counted progress for pro run."""
+"""What a stage prints and reports (one readable line per training log, counted progress for pro run),
+and how it imports its libraries."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +55,20 @@ def test_counted_work_is_reported_to_pro_run(tmp_path: Path, monkeypatch: pytest
     assert json.loads(progress.read_text()) == {"step": 96, "total": 96, "phase": "generating"}
     runtime.report_phase("judging")
     assert json.loads(progress.read_text()) == {"step": 96, "total": 96, "phase": "judging"}
+
+
+def test_a_stages_libraries_import_with_the_collector_paused_then_frozen(tmp_path: Path) -> None:
+    (tmp_path / "probe_library.py").write_text("import gc\nCOLLECTING = gc.isenabled()\n")
+    code = (
+        "import gc, json, sys\n"
+        "from pro.stages.runtime import import_libraries\n"
+        "import_libraries(['probe_library', 'no_such_library_anywhere'])\n"
+        "import probe_library\n"
+        "print(json.dumps([probe_library.COLLECTING, gc.isenabled(), gc.get_freeze_count()]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    during, after, frozen = json.loads(done.stdout)
+    # paused while they import, collecting again after, everything loaded by then out of its scans; a
+    # library that is not there is left to the stage
+    assert (during, after) == (False, True) and frozen > 1000, done.stdout
