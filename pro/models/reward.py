@@ -55,6 +55,11 @@ class ScoreStats:
         return {"mean": self.mean, "std": self.std, "count": self.count}
 
 
+def accuracy(chosen: np.ndarray, rejected: np.ndarray) -> float:
+    """Share of pairs whose chosen response scored higher than the rejected one (NaN for no pairs)."""
+    return float(np.mean(chosen > rejected)) if len(chosen) else float("nan")
+
+
 class RewardScorer:
     """Scores (prompt, response) pairs with one reward model."""
 
@@ -152,4 +157,4 @@ class RewardScorer:
             return float("nan")
         c = self.score(prompts, chosen, batch_size=batch_size)
         r = self.score(prompts, rejected, batch_size=batch_size)
-        return float(np.mean(c > r))
+        return accuracy(c, r)

@@ -27,7 +27,7 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
     from trl import RewardConfig, RewardTrainer  # type: ignore[attr-defined]
 
     from pro.models.backbone import load_backbone, load_tokenizer
-    from pro.models.reward import STATS_FILE, RewardScorer, ScoreStats, join_text, separator
+    from pro.models.reward import STATS_FILE, RewardScorer, ScoreStats, accuracy, join_text, separator
     from pro.models.training import lora_config, training_arguments_kwargs
 
     spec = resource.spec
@@ -71,11 +71,10 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
             scorer = RewardScorer(trained, tokenizer, objective=spec.objective, max_length=tr.max_length)
             bs = tr.eval_batch_size
             prompts = [p.prompt for p in train]
-            ref = np.concatenate(
-                [scorer.score(prompts, [p.chosen for p in train], batch_size=bs),
-                 scorer.score(prompts, [p.rejected for p in train], batch_size=bs)]
-            )  # fmt: skip
-            stats = ScoreStats.of(ref)
+            # the training pairs scored once: their scores are the reference set and the training accuracy
+            chosen = scorer.score(prompts, [p.chosen for p in train], batch_size=bs)
+            rejected = scorer.score(prompts, [p.rejected for p in train], batch_size=bs)
+            stats = ScoreStats.of(np.concatenate([chosen, rejected]))
             metrics = {
                 "objective": spec.objective,
                 "heldoutAccuracy": scorer.pairwise_accuracy(
@@ -84,9 +83,7 @@ def run(resource: RewardModelTraining) -> dict[str, Any]:
                     [p.rejected for p in held],
                     batch_size=bs,
                 ),
-                "trainAccuracy": scorer.pairwise_accuracy(
-                    prompts, [p.chosen for p in train], [p.rejected for p in train], batch_size=bs
-                ),
+                "trainAccuracy": accuracy(chosen, rejected),
                 "heldoutPairs": len(held),
                 "trainPairs": len(train),
                 "steps": tr.max_steps,
