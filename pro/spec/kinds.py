@@ -72,6 +72,9 @@ class Kind:
         return function
 
 
+#: what every training stage's start-up imports (its kind adds its trainer's)
+TRAINING_LIBRARIES = ("torch", "transformers", "datasets", "peft")
+
 KINDS: tuple[Kind, ...] = (
     Kind(
         "AlignmentPipeline",
@@ -86,14 +89,7 @@ KINDS: tuple[Kind, ...] = (
         "Train one objective's reward model",
         verb="reward",
         entrypoint="pro.stages.reward:run",
-        libraries=(
-            "torch",
-            "transformers",
-            "datasets",
-            "peft",
-            "trl",
-            "trl.trainer.reward_trainer",
-        ),
+        libraries=(*TRAINING_LIBRARIES, "trl", "trl.trainer.reward_trainer"),
     ),
     Kind(
         "AdapterTraining",
@@ -102,7 +98,7 @@ KINDS: tuple[Kind, ...] = (
         "Train the prompt → weights adapter",
         verb="adapter",
         entrypoint="pro.stages.adapter:run",
-        libraries=("torch", "transformers", "transformers.trainer", "datasets", "peft"),
+        libraries=(*TRAINING_LIBRARIES, "transformers.trainer"),
     ),
     Kind(
         "PolicyAlignment",
@@ -111,15 +107,7 @@ KINDS: tuple[Kind, ...] = (
         "Align a policy with per-prompt weights (PRO-MORLHF or PRO-WIC)",
         verb="align",
         entrypoint="pro.stages.align:run",
-        libraries=(
-            "torch",
-            "transformers",
-            "datasets",
-            "peft",
-            "trl",
-            "trl.trainer.sft_trainer",
-            "pro.align.policy",
-        ),
+        libraries=(*TRAINING_LIBRARIES, "trl", "trl.trainer.sft_trainer", "pro.align.policy"),
     ),
     Kind(
         "PolicyEvaluation",
