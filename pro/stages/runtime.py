@@ -68,7 +68,7 @@ def import_libraries(modules: Iterable[str]) -> None:
 
     What a process imports lives as long as the process, yet while torch, transformers and trl import, the
     collector runs full collections over the growing heap, and every later full collection (accelerate
-    asks for one each time a trainer starts) scans it all again: 1.4–2.4 s per stage start
+    asks for one each time a trainer starts) scans it all again: 1.4–2.5 s per stage start
     (``bench/overhead.py``).  A frozen object is never collected; the stage's own objects still are.  A
     module that cannot be imported is left to the stage, which says so where it needs it.
     """
