@@ -86,13 +86,13 @@ def run(args: argparse.Namespace) -> int:
     from pro.stages.runtime import import_libraries
 
     kind = stage_kind_of_verb(args.kind)
-    import_libraries(kind.libraries)
     try:
         resource = load_file(args.spec, kind.model())
         base = paths_base(args.spec)
         if base is not None:
             resource = resolved(resource, base)
         with pinned(stage_snapshot(getattr(resource, "spec"))):  # noqa: B009 - reads only what is pinned
+            import_libraries(kind.libraries)  # after the checks: a bad spec or data fails at once
             metrics = kind.run()(resource)
     except UserError as err:
         from pro.runs import transient

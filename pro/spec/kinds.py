@@ -45,11 +45,12 @@ class Kind:
     entrypoint: str | None = None
     """``module:function`` a stage runs: ``run(resource) -> metrics``; None for the others."""
     libraries: tuple[str, ...] = ()
-    """The modules a stage's start-up spends its time importing (torch, transformers, trl, …).  ``pro
-    stage`` imports them before the entrypoint with the garbage collector paused and then frozen out of its
-    scans (:func:`pro.stages.runtime.import_libraries`); ``pro run``'s warm interpreter imports every stage
-    kind's once.  Only a matter of speed: a module left out is imported by the stage where it needs it.
-    Not ``deepspeed``: importing it writes an advisory into the stage's log (a warm start's would lack it)."""
+    """The modules a stage's start-up spends its time importing (torch, transformers, trl, …).  Once the
+    stage's spec and data are checked, ``pro stage`` imports them before the entrypoint with the garbage
+    collector paused, then frozen out of its scans (:func:`pro.stages.runtime.import_libraries`); ``pro
+    run``'s warm interpreter imports every stage kind's once.  Only a matter of speed: a module left out is
+    imported by the stage where it needs it.  Not ``deepspeed``: importing it writes an advisory into the
+    stage's log (a warm start's would lack it)."""
 
     @property
     def plural(self) -> str:

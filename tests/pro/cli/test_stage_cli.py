@@ -1,4 +1,5 @@
-"""``pro stage`` and ``pro weights`` CLI: light help, spec errors with path+line, baselines."""
+"""``pro stage`` and ``pro weights`` CLI: light help, spec errors with path+line (before any heavy import),
+baselines."""
 
 from __future__ import annotations
 
@@ -69,6 +70,26 @@ def test_a_stage_whose_data_file_is_missing_fails_for_good_naming_the_field(
     )
     assert main(["stage", "reward", "--spec", str(spec)]) == PERMANENT_EXIT
     assert capsys.readouterr().err == f"error: spec.data.path: {tmp_path / 'gone.jsonl'}: no such file\n"
+
+
+def test_a_bad_spec_or_missing_data_fails_before_the_stage_imports_its_libraries(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: RewardModelTraining\nmetadata: {name: x}\nspec:\n  objective: a\n  output: o\n")
+    no_data = tmp_path / "no-data.yaml"
+    no_data.write_text(
+        "apiVersion: pro.alignment.dev/v1alpha1\nkind: RewardModelTraining\nmetadata: {name: x}\nspec:\n"
+        f"  objective: a\n  data: {{format: jsonl, path: {tmp_path / 'gone.jsonl'}}}\n"
+        "  model: {name: some/model}\n  output: o\n"
+    )
+    code = (
+        "import sys\nfrom pro.cli import main\n"
+        f"codes = [main(['stage', 'reward', '-f', {str(bad)!r}]), main(['stage', 'reward', '-f', {str(no_data)!r}])]\n"
+        "print(codes, 'torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.split("\n")[-2] == f"[{PERMANENT_EXIT}, {PERMANENT_EXIT}] False", (
+        proc.stdout + proc.stderr
+    )
 
 
 @pytest.mark.parametrize(
